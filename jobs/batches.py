@@ -1,0 +1,65 @@
+"""Turn decoded chunks into padded minibatches for rnn_core.
+
+A chunk of N steps gives N - 1 (input, target) pairs. Chunks in one minibatch may differ in
+length (the last chunk of a sequence is usually shorter); they are right-padded and masked.
+"""
+import numpy as np
+
+from jobs.records import BadRecord
+
+
+def validate_chunk(values, cfg):
+    """Check a decoded chunk against the model; raise :class:`BadRecord` if it can't be used.
+
+    values: int ids (N,) for token models, floats (N, F) for series models.
+    """
+    if cfg.kind == "tokens":
+        if values.ndim != 1:
+            raise BadRecord("wrong kind", "series record given to a token model")
+        if values.size and (values.min() < 0 or values.max() >= cfg.vocab_size):
+            raise BadRecord("token id out of vocabulary", f"ids must be < {cfg.vocab_size}")
+    else:
+        if values.ndim != 2:
+            raise BadRecord("wrong kind", "token record given to a series model")
+        if values.shape[1] != cfg.input_size:
+            raise BadRecord("wrong length", f"{values.shape[1]} features, model takes {cfg.input_size}")
+        if not np.all(np.isfinite(values)):
+            raise BadRecord("non-finite value", "NaN or infinity in a series record")
+    if values.shape[0] < 2:
+        raise BadRecord("too short", "a chunk needs at least 2 steps to score one prediction")
+
+
+def make_batch(chunks, cfg):
+    """Stack chunks into one padded minibatch.
+
+    chunks: list of B validated chunks, each (N_b,) or (N_b, F).
+    Returns inputs, targets, mask: for tokens int arrays (B, T) twice; for series
+    (B, T, input_size) and (B, T, output_size); mask (B, T) in cfg.dtype; T = max N_b - 1.
+    """
+    steps = max(len(c) for c in chunks) - 1
+    count = len(chunks)
+    mask = np.zeros((count, steps), dtype=cfg.dtype)
+    if cfg.kind == "tokens":
+        inputs = np.zeros((count, steps), dtype=np.int64)
+        targets = np.zeros((count, steps), dtype=np.int64)
+    else:
+        inputs = np.zeros((count, steps, cfg.input_size), dtype=cfg.dtype)
+        targets = np.zeros((count, steps, cfg.output_size), dtype=cfg.dtype)
+    for b, chunk in enumerate(chunks):
+        n = len(chunk) - 1
+        inputs[b, :n] = chunk[:-1]
+        targets[b, :n] = chunk[1:, : cfg.output_size] if cfg.kind == "series" else chunk[1:]
+        mask[b, :n] = 1
+    return inputs, targets, mask
+
+
+def iter_batches(chunks, cfg, batch_size):
+    """Yield ``make_batch`` minibatches of up to ``batch_size`` chunks from an iterable of chunks."""
+    pending = []
+    for chunk in chunks:
+        pending.append(chunk)
+        if len(pending) == batch_size:
+            yield make_batch(pending, cfg)
+            pending = []
+    if pending:
+        yield make_batch(pending, cfg)

@@ -1,0 +1,104 @@
+"""A prepared dataset: a directory (local or ``hdfs://``) of record shards and ``meta.json``.
+
+Layout::
+
+    DATA_DIR/meta.json              kind, sizes, vocabulary or normalization, counts, fingerprint
+    DATA_DIR/train/part-00000.txt   record lines (see jobs.records), one chunk per line
+    DATA_DIR/valid/part-00000.txt
+
+``meta.json`` holds at least ``format``, ``kind`` ("text" or "series"), ``train`` and
+``valid`` (shard names relative to DATA_DIR), ``fingerprint`` and the model sizes: ``vocab``
+(list of symbols) for text, ``columns`` (feature names) for series.
+"""
+import hashlib
+import json
+
+from jobs.batches import validate_chunk
+from jobs.records import BadRecord, decode_record, encode_record
+from jobs.storage import open_store
+
+FORMAT = "hadoop-rnn-data/1"
+META = "meta.json"
+
+
+class DatasetError(ValueError):
+    """The dataset directory is missing, incomplete or of an unknown format."""
+
+
+class Dataset:
+    """Read access to a prepared dataset."""
+
+    def __init__(self, uri):
+        self.store = open_store(uri)
+        if not self.store.exists(META):
+            raise DatasetError(f"{self.store.uri(META)} not found: prepare the data first "
+                               "(hadoop-rnn prepare ...)")
+        try:
+            self.meta = json.loads(self.store.read_bytes(META))
+        except ValueError:
+            raise DatasetError(f"{self.store.uri(META)} is not valid JSON") from None
+        if self.meta.get("format") != FORMAT:
+            raise DatasetError(f"{self.store.uri(META)}: unknown format "
+                               f"{self.meta.get('format')!r}, expected {FORMAT!r}")
+
+    @property
+    def kind(self):
+        return self.meta["kind"]
+
+    @property
+    def fingerprint(self):
+        return self.meta["fingerprint"]
+
+    def model_sizes(self):
+        """Keyword arguments for ModelConfig that this data fixes."""
+        if self.kind == "text":
+            return {"vocab_size": len(self.meta["vocab"])}
+        width = len(self.meta["columns"])
+        return {"input_size": width, "output_size": width}
+
+    def shard_uris(self, split):
+        """URIs of the shard files of a split ("train" or "valid")."""
+        return [self.store.uri(name) for name in self.meta[split]]
+
+    def iter_chunks(self, split, cfg, bad_counts=None):
+        """Yield validated chunks of a split; bad records are skipped and counted by reason."""
+        for name in self.meta[split]:
+            for line in self.store.read_bytes(name).splitlines():
+                try:
+                    _, chunk = decode_record(line)
+                    validate_chunk(chunk, cfg)
+                except BadRecord as bad:
+                    if bad_counts is not None:
+                        bad_counts[bad.reason] = bad_counts.get(bad.reason, 0) + 1
+                    continue
+                yield chunk
+
+
+def write_dataset(uri, kind, splits, shards=1, fingerprint=None, **meta):
+    """Write chunks as record shards plus meta.json; return the meta dict.
+
+    splits: {"train": [(key, values), ...], "valid": [...]}; each split's chunks are cut into
+    ``shards`` contiguous files (fewer if there are fewer chunks). Extra keyword arguments
+    (vocab, columns, normalization, chunk, ...) go into meta.json. ``fingerprint`` defaults to
+    the SHA-256 of the records written.
+    """
+    store = open_store(uri)
+    digest = hashlib.sha256()
+    meta = dict(meta, format=FORMAT, kind=kind, counts={})
+    for split, chunks in splits.items():
+        chunks = list(chunks)
+        per_shard = max(1, -(-len(chunks) // shards))
+        names = []
+        for start in range(0, max(len(chunks), 1), per_shard):
+            lines = [encode_record(key, values) for key, values in chunks[start:start + per_shard]]
+            data = ("\n".join(lines) + "\n").encode("ascii") if lines else b""
+            name = f"{split}/part-{len(names):05d}.txt"
+            store.write_bytes(name, data)
+            digest.update(data)
+            names.append(name)
+        meta[split] = names
+        meta["counts"][split] = {"records": len(chunks),
+                                 "steps": int(sum(len(values) for _, values in chunks))}
+    meta["fingerprint"] = fingerprint or digest.hexdigest()
+    store.write_bytes(META, json.dumps(meta, indent=1).encode("utf-8"))
+    return meta

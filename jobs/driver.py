@@ -1,0 +1,239 @@
+"""``hadoop-rnn train``: iterate epochs of the MapReduce training job, checkpointing each.
+
+One epoch = stage the training state, run :class:`jobs.mr_train_epoch.MRTrainEpoch` on the
+chosen runner, check the new θ, evaluate it on the validation split, and commit: write
+``ckpt-NNNNNN.npz`` then ``latest.npz`` (each atomically), then rewrite ``metrics.jsonl``
+from the history stored in the checkpoint. The checkpoint is the only commit point, so a
+driver killed anywhere either left epoch N fully committed or not at all; re-running the same
+command continues from the newest checkpoint and ends bit-identical to an uninterrupted run.
+"""
+import json
+import os
+import re
+import tempfile
+import time
+
+import numpy as np
+
+from jobs.dataset import Dataset
+from jobs.evaluation import split_loss
+from jobs.launch import RUNNERS, RunnerOptions, run_job
+from jobs.mr_train_epoch import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, MRTrainEpoch
+from jobs.storage import open_store
+from jobs.training_state import NotACheckpoint, TrainingState
+from rnn_core import ModelConfig, init_params
+from rnn_core.optimizers import OptimizerConfig, init_state
+from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes, save_arrays
+
+LATEST = "latest.npz"
+METRICS = "metrics.jsonl"
+_CKPT = re.compile(r"^ckpt-(\d{6})\.npz$")
+
+# Exit codes (documented in the README for cron users).
+EXIT_OK, EXIT_FAILED, EXIT_NOTHING_TO_DO = 0, 1, 3
+
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.002, "adam": 0.002}
+
+# Flags that define a run, with their defaults for a new run. On resume an omitted flag takes
+# the checkpoint's value and a given one must match it.
+MODEL_FLAGS = {"cell": "lstm", "hidden": 128, "layers": 1, "dtype": "float32"}
+OPTIMIZER_FLAGS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nesterov": False,
+                   "clip": 5.0, "clip_value": None, "schedule": "constant",
+                   "decay_every": 10, "decay_rate": 0.5}
+SETTINGS_FLAGS = {"mode": "average", "batch": 32, "bptt": 0, "seed": 0}
+
+
+class TrainingError(RuntimeError):
+    """An epoch could not be committed; the message says why and what to do."""
+
+
+def add_arguments(parser):
+    parser.add_argument("--data", required=True, help="prepared dataset directory (local or hdfs://)")
+    parser.add_argument("--run", required=True, help="run directory for checkpoints and metrics")
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="total number of epochs to reach (re-running continues up to it)")
+    parser.add_argument("--runner", choices=RUNNERS, default="inline")
+    parser.add_argument("--mrjob-conf", help="mrjob.conf to use (default: conf/mrjob.conf)")
+    parser.add_argument("--task-threads", type=int, default=1, help="BLAS threads per map task")
+    parser.add_argument("--python-bin", help="Python interpreter for tasks (default: this one)")
+    parser.add_argument("--max-bad-records", type=float, default=0.01,
+                        help="fraction of bad records above which an epoch fails (default 0.01)")
+    model = parser.add_argument_group("model (fixed for a run)")
+    model.add_argument("--cell", choices=["rnn", "lstm", "gru"])
+    model.add_argument("--hidden", type=int)
+    model.add_argument("--layers", type=int)
+    model.add_argument("--dtype", choices=["float32", "float64"])
+    opt = parser.add_argument_group("optimizer (fixed for a run)")
+    opt.add_argument("--optimizer", choices=sorted(DEFAULT_LR))
+    opt.add_argument("--lr", type=float, help="learning rate (default depends on the optimizer)")
+    opt.add_argument("--momentum", type=float)
+    opt.add_argument("--nesterov", action="store_const", const=True)
+    opt.add_argument("--clip", type=float, help="clip gradients to this global L2 norm (0: off)")
+    opt.add_argument("--clip-value", type=float, help="clip each gradient entry to ±this")
+    opt.add_argument("--schedule", choices=["constant", "step"])
+    opt.add_argument("--decay-every", type=int, help="step schedule: optimizer steps per decay")
+    opt.add_argument("--decay-rate", type=float, help="step schedule: lr factor per decay")
+    settings = parser.add_argument_group("training (fixed for a run)")
+    settings.add_argument("--mode", choices=["gradient", "average"],
+                          help="gradient: one exact step per epoch; average: parameter mixing")
+    settings.add_argument("--batch", type=int, help="chunks per minibatch")
+    settings.add_argument("--bptt", type=int, help="truncated BPTT window in steps (0: whole chunk)")
+    settings.add_argument("--seed", type=int)
+
+
+def _given(args, flags):
+    return {name: getattr(args, name) for name in flags if getattr(args, name) is not None}
+
+
+def new_state(args, dataset):
+    """The training state of a fresh run: initial θ and optimizer state."""
+    m = {**MODEL_FLAGS, **_given(args, MODEL_FLAGS)}
+    o = {**OPTIMIZER_FLAGS, **_given(args, OPTIMIZER_FLAGS)}
+    s = {**SETTINGS_FLAGS, **_given(args, SETTINGS_FLAGS), "data": args.data}
+    model = ModelConfig(cell=m["cell"], hidden=m["hidden"], layers=m["layers"],
+                        dtype=m["dtype"], **dataset.model_sizes())
+    optimizer = OptimizerConfig(
+        name=o["optimizer"], lr=o["lr"] if o["lr"] is not None else DEFAULT_LR[o["optimizer"]],
+        momentum=o["momentum"], nesterov=o["nesterov"], clip_norm=o["clip"] or None,
+        clip_value=o["clip_value"], schedule=o["schedule"], decay_every=o["decay_every"],
+        decay_rate=o["decay_rate"])
+    theta = init_params(model, seed=s["seed"])
+    return TrainingState(model=model, optimizer=optimizer, settings=s, theta=theta,
+                         opt_state=init_state(optimizer, theta), data_version=dataset.fingerprint)
+
+
+def check_resumable(state, args, dataset):
+    """Raise TrainingError if the flags given (or the data's sizes) contradict the checkpoint."""
+    have = {**state.model.to_dict(), **state.settings, **state.optimizer.to_dict()}
+    have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0)
+    wanted = {**_given(args, MODEL_FLAGS), **_given(args, OPTIMIZER_FLAGS),
+              **_given(args, SETTINGS_FLAGS), **dataset.model_sizes()}
+    if "clip" in wanted:
+        wanted["clip"] = wanted["clip"] or 0.0
+    differ = [f"{k}: checkpoint has {have.get(k)!r}, asked for {v!r}"
+              for k, v in sorted(wanted.items()) if have.get(k) != v]
+    if differ:
+        raise TrainingError("the run directory holds a checkpoint of a different configuration ("
+                            + "; ".join(differ) + "). Use a new --run directory, or drop the "
+                            "conflicting flags to continue the existing run.")
+
+
+def load_latest(run):
+    """The newest complete checkpoint in the run directory, or None for a new run."""
+    numbered = [name for name in run.list() if _CKPT.match(name)]
+    name = numbered[-1] if numbered else (LATEST if run.exists(LATEST) else None)
+    if name is None:
+        return None
+    try:
+        return TrainingState.from_arrays(arrays_from_bytes(run.read_bytes(name)))
+    except (NotACheckpoint, ValueError, KeyError) as e:
+        raise TrainingError(f"{run.uri(name)} is not a usable checkpoint ({e}); "
+                            "nothing was overwritten. Move it away or use a new --run.") from None
+
+
+def commit(run, state, keep=3):
+    """Write the epoch's checkpoint, then latest.npz, then metrics.jsonl."""
+    data = arrays_to_bytes(state.to_arrays())
+    run.write_bytes(f"ckpt-{state.epoch:06d}.npz", data)
+    run.write_bytes(LATEST, data)
+    write_metrics(run, state)
+    for name in [n for n in run.list() if _CKPT.match(n)][:-keep]:
+        run.delete(name)
+
+
+def write_metrics(run, state):
+    lines = "".join(json.dumps(m, sort_keys=True) + "\n" for m in state.history)
+    run.write_bytes(METRICS, lines.encode("utf-8"))
+
+
+def bad_record_report(counters, records, max_fraction):
+    """A one-line summary of skipped records, or raise TrainingError above the threshold."""
+    bad = counters.get(COUNTERS, {}).get("bad records", 0)
+    if not bad:
+        return ""
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(counters.get(BAD_BY_REASON, {}).items()))
+    shards = sorted(counters.get(BAD_BY_SHARD, {}).items(), key=lambda kv: -kv[1])
+    where = ", ".join(f"{s} ({n})" for s, n in shards[:5])
+    fraction = bad / max(bad + records, 1)
+    message = f"skipped {bad} bad records ({fraction:.2%}: {reasons}) in {where}"
+    if fraction > max_fraction:
+        raise TrainingError(message + f"; above --max-bad-records {max_fraction:g}: "
+                            "fix or re-prepare those shards")
+    return message
+
+
+def run_epoch(state, dataset, options, max_bad=0.01, log=print):
+    """Run one epoch's job and validation; return the new (uncommitted) TrainingState."""
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="hadoop-rnn-state-") as tmp:
+        state_file = os.path.join(tmp, "state.npz")
+        save_arrays(state_file, state.to_arrays())
+        s = state.settings
+        result = run_job(MRTrainEpoch, ["--state", state_file, "--mode", s["mode"],
+                                        "--batch", str(s["batch"]), "--bptt", str(s["bptt"])],
+                         dataset.shard_uris("train"), options)
+    job_seconds = time.time() - started
+    out = dict(result.output).get("result")
+    if out is None or float(out["count"]) == 0:
+        raise TrainingError("the epoch scored no training steps: is the training split empty "
+                            "or every record bad?")
+    note = bad_record_report(result.counters, int(out["records"]), max_bad)
+    if note:
+        log(f"epoch {state.epoch + 1}: {note}")
+    train_loss = float(out["loss_sum"]) / float(out["count"])
+    theta = out["theta"]
+    if not (np.isfinite(train_loss) and np.all(np.isfinite(theta))):
+        raise TrainingError(f"epoch {state.epoch + 1} gave a non-finite "
+                            f"{'loss' if not np.isfinite(train_loss) else 'θ'}; it was not "
+                            f"committed and the checkpoint stays at epoch {state.epoch}. Lower "
+                            "--lr or clip the gradients (--clip) in a new run.")
+    valid_sum, valid_count, _ = split_loss(dataset, "valid", state.model, theta)
+    epoch = state.epoch + 1
+    metrics = {"epoch": epoch, "train_loss": train_loss,
+               "valid_loss": valid_sum / valid_count if valid_count else None,
+               "tokens": int(out["count"]), "records": int(out["records"]),
+               "tokens_per_s": float(out["count"]) / job_seconds,
+               "seconds": time.time() - started, "data_version": dataset.fingerprint,
+               "bad_records": int(result.counters.get(COUNTERS, {}).get("bad records", 0))}
+    opt_state = {k[len("opt."):]: v for k, v in out.items() if k.startswith("opt.")}
+    return TrainingState(model=state.model, optimizer=state.optimizer, settings=state.settings,
+                         theta=theta, opt_state=opt_state, epoch=epoch,
+                         history=state.history + [metrics], data_version=dataset.fingerprint)
+
+
+def progress_line(m, total):
+    valid = "n/a" if m["valid_loss"] is None else f"{m['valid_loss']:.4f}"
+    return (f"epoch {m['epoch']}/{total}  train {m['train_loss']:.4f}  valid {valid}  "
+            f"{m['tokens_per_s']:,.0f} tok/s  {m['seconds']:.1f}s")
+
+
+def train(args, log=print):
+    """Run epochs until ``args.epochs`` are committed; return an exit code."""
+    dataset = Dataset(args.data)
+    run = open_store(args.run)
+    state = load_latest(run)
+    if state is None:
+        state = new_state(args, dataset)
+        log(f"new run in {run.uri()}: {state.model.cell} hidden {state.model.hidden} x "
+            f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings['mode']}")
+    else:
+        check_resumable(state, args, dataset)
+        state.settings["data"] = args.data
+        write_metrics(run, state)  # repair metrics.jsonl if a previous driver died before it
+        if state.data_version != dataset.fingerprint and state.epoch < args.epochs:
+            log(f"the data changed since epoch {state.epoch} (version {state.data_version[:12]} "
+                f"-> {dataset.fingerprint[:12]}): continuing from the checkpoint on the new data")
+    if state.epoch >= args.epochs:
+        log(f"nothing to do: {run.uri()} is at epoch {state.epoch} of {args.epochs}")
+        return EXIT_NOTHING_TO_DO
+    options = RunnerOptions(runner=args.runner, conf=args.mrjob_conf,
+                            task_threads=args.task_threads, python_bin=args.python_bin)
+    while state.epoch < args.epochs:
+        state = run_epoch(state, dataset, options, args.max_bad_records, log)
+        commit(run, state)
+        log(progress_line(state.history[-1], args.epochs))
+    return EXIT_OK
+
+
+def main(args):
+    return train(args)

@@ -1,0 +1,89 @@
+"""Run an MRJob class on an mrjob runner from Python and collect its output and counters.
+
+mrjob's ``make_runner`` must be called from outside the job's own module, so every driver
+(training, vocabulary, evaluation) goes through :func:`run_job`. For the ``local`` and
+``hadoop`` runners the project's code (``rnn_core`` and ``jobs``) is zipped and shipped with
+``--py-files``, so a task node needs only Python with numpy, not this project installed.
+"""
+import functools
+import os
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RUNNERS = ("inline", "local", "hadoop")
+_PACKAGES = ("rnn_core", "jobs")
+_REPO_CONF = Path(__file__).resolve().parent.parent / "conf" / "mrjob.conf"
+
+
+@dataclass
+class RunnerOptions:
+    """How to run jobs: which mrjob runner, its config file and the task environment.
+
+    ``conf``: an mrjob.conf path; None means $MRJOB_CONF, else the project's conf/mrjob.conf
+    when running from a source checkout, else mrjob's own defaults (~/.mrjob.conf).
+    ``task_threads``: BLAS threads per task (tasks share the node's cores).
+    ``python_bin``: the Python that runs tasks; defaults to the driver's own interpreter,
+    which suits the local runner and single-machine clusters (set it for a real cluster).
+    """
+
+    runner: str = "inline"
+    conf: str = None
+    task_threads: int = 1
+    python_bin: str = None
+    extra_args: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.runner not in RUNNERS:
+            raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, not {self.runner!r}")
+
+    def conf_args(self):
+        path = self.conf or os.environ.get("MRJOB_CONF") or (
+            str(_REPO_CONF) if _REPO_CONF.exists() else None)
+        return ["-c", path] if path else []
+
+    def mrjob_args(self):
+        args = ["-r", self.runner] + self.conf_args()
+        if self.runner != "inline":
+            args += ["--py-files", code_archive(),
+                     "--python-bin", self.python_bin or sys.executable]
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                args += ["--cmdenv", f"{var}={self.task_threads}"]
+        return args + list(self.extra_args)
+
+
+@functools.lru_cache(maxsize=None)
+def code_archive():
+    """Zip the rnn_core and jobs packages once per process; return the zip's path."""
+    root = Path(__file__).resolve().parent.parent
+    path = os.path.join(tempfile.mkdtemp(prefix="hadoop-rnn-code-"), "hadoop_rnn_code.zip")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for package in _PACKAGES:
+            for source in sorted((root / package).rglob("*.py")):
+                archive.write(source, source.relative_to(root).as_posix())
+    return path
+
+
+@dataclass
+class JobResult:
+    """What a finished job gave back: its output pairs and its counters (group -> name -> n)."""
+
+    output: list
+    counters: dict
+
+
+def run_job(job_class, job_args, inputs, options):
+    """Run ``job_class`` over ``inputs`` (paths or URIs) and return a :class:`JobResult`."""
+    job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
+    with job.make_runner() as runner:
+        runner.run()
+        output = list(job.parse_output(runner.cat_output()))
+        counters = {}
+        for step_counters in runner.counters():
+            for group, names in step_counters.items():
+                for name, amount in names.items():
+                    counters.setdefault(group, {})
+                    counters[group][name] = counters[group].get(name, 0) + amount
+    return JobResult(output, counters)

@@ -1,0 +1,130 @@
+"""One training epoch as a MapReduce job.
+
+Every map task loads the training state (θ, optimizer state, configs) shipped with the job,
+reads its split of chunk records, and emits ONE record of sums (in-mapper combining):
+
+* ``--mode gradient``: BPTT gradient sum, loss sum and scored-step count over the split. The
+  reducer divides by the total count (so shards of any size give the full-batch mean
+  gradient) and applies one optimizer step.
+* ``--mode average`` (iterative parameter mixing): the task takes one optimizer step per
+  minibatch from θ over its split and emits its parameter change and optimizer state, weighted
+  by its scored-step count; the reducer applies the weighted average change.
+
+Malformed records are skipped and counted (group ``hadoop-rnn``). Run standalone::
+
+    python -m jobs.mr_train_epoch -r inline --state latest.npz data/train/*.txt
+"""
+import os
+
+import numpy as np
+from mrjob.compat import jobconf_from_env
+from mrjob.job import MRJob
+
+from jobs.batches import iter_batches, validate_chunk
+from jobs.protocol import ArraysProtocol, add_sums
+from jobs.records import BadRecord, decode_record
+from jobs.training_state import TrainingState
+from rnn_core import loss_and_grad
+from rnn_core.optimizers import apply
+from rnn_core.serialization import load_arrays
+
+COUNTERS = "hadoop-rnn"
+BAD_BY_REASON = "hadoop-rnn bad records by reason"
+BAD_BY_SHARD = "hadoop-rnn bad records by shard"
+
+
+class MRTrainEpoch(MRJob):
+    INTERNAL_PROTOCOL = ArraysProtocol
+    OUTPUT_PROTOCOL = ArraysProtocol
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_file_arg("--state", required=True,
+                          help="training state .npz (θ, optimizer state, configs)")
+        self.add_passthru_arg("--mode", choices=["gradient", "average"], default="gradient")
+        self.add_passthru_arg("--batch", type=int, default=32, help="chunks per minibatch")
+        self.add_passthru_arg("--bptt", type=int, default=0,
+                              help="truncated BPTT window in steps (0: whole chunk)")
+
+    def load_state(self):
+        self.state = TrainingState.from_arrays(load_arrays(self.options.state))
+
+    # -- map ---------------------------------------------------------------------------
+
+    def mapper_init(self):
+        self.load_state()
+        self.theta = self.state.theta.copy()
+        self.opt_state = self.state.opt_state
+        self.sums = {"loss_sum": np.zeros(()), "count": np.zeros(()), "records": np.zeros(()),
+                     "step": np.zeros(self.theta.shape, self.theta.dtype)}
+        self.pending = []
+        self.shard = os.path.basename(jobconf_from_env("mapreduce.map.input.file", "") or "input")
+
+    def mapper(self, _, line):
+        try:
+            _, chunk = decode_record(line)
+            validate_chunk(chunk, self.state.model)
+        except BadRecord as bad:
+            self.increment_counter(COUNTERS, "bad records")
+            self.increment_counter(BAD_BY_REASON, bad.reason)
+            self.increment_counter(BAD_BY_SHARD, self.shard)
+            return
+        self.increment_counter(COUNTERS, "records")
+        self.pending.append(chunk)
+        if len(self.pending) == self.options.batch:
+            self.train_on_pending()
+
+    def train_on_pending(self):
+        """Run BPTT over the buffered chunks (one minibatch) and add to the task's sums."""
+        cfg, bptt = self.state.model, (self.options.bptt or None)
+        for inputs, targets, mask in iter_batches(self.pending, cfg, self.options.batch):
+            loss_sum, count, grad_sum = loss_and_grad(self.theta, cfg, inputs, targets, mask, bptt)
+            self.sums["loss_sum"] += loss_sum
+            self.sums["count"] += count
+            self.sums["records"] += len(inputs)
+            if self.options.mode == "gradient":
+                self.sums["step"] += grad_sum
+            elif count > 0:
+                self.theta, self.opt_state = apply(self.state.optimizer, self.theta,
+                                                   grad_sum / count, self.opt_state)
+        self.pending = []
+
+    def mapper_final(self):
+        self.train_on_pending()
+        self.increment_counter(COUNTERS, "scored steps", int(self.sums["count"]))
+        if self.options.mode == "average":
+            # weight this task's parameter change and optimizer state by its scored steps
+            weight = self.sums["count"]
+            self.sums["step"] = (self.theta - self.state.theta) * weight
+            for name, value in self.opt_state.items():
+                self.sums["opt." + name] = np.asarray(value, dtype=np.float64) * weight
+        yield "sums", self.sums
+
+    # -- combine and reduce --------------------------------------------------------------
+
+    def combiner(self, key, values):
+        yield key, add_sums(values)
+
+    def reducer_init(self):
+        self.load_state()
+
+    def reducer(self, key, values):
+        total = add_sums(values)
+        count = float(total["count"])
+        theta, opt_state = self.state.theta, self.state.opt_state
+        if count > 0 and self.options.mode == "gradient":
+            theta, opt_state = apply(self.state.optimizer, theta, total["step"] / count, opt_state)
+        elif count > 0:
+            theta = theta + (total["step"] / count).astype(theta.dtype)
+            opt_state = {name: (total["opt." + name] / count).astype(value.dtype)
+                         if value.dtype.kind == "f" else
+                         np.rint(total["opt." + name] / count).astype(value.dtype)
+                         for name, value in opt_state.items()}
+        result = {"theta": theta, "loss_sum": total["loss_sum"], "count": total["count"],
+                  "records": total["records"]}
+        result.update({"opt." + name: value for name, value in opt_state.items()})
+        yield "result", result
+
+
+if __name__ == "__main__":
+    MRTrainEpoch.run()

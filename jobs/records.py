@@ -1,0 +1,96 @@
+"""The sequence record format: one text line per chunk of a sequence.
+
+A dataset is a directory of plain-text shard files; every line is one chunk::
+
+    KEY <TAB> DTYPE <TAB> SHAPE <TAB> CRC32 <TAB> PAYLOAD
+
+* ``KEY``     names the chunk, ``<sequence id>/<chunk number>`` (no tabs).
+* ``DTYPE``   ``u2``/``u4`` for token ids, ``f4``/``f8`` for real values (little endian).
+* ``SHAPE``   ``N`` for tokens (a 1-D array of N ids) or ``NxF`` for series (N steps, F values).
+* ``CRC32``   8 hex digits, the CRC-32 of the raw payload bytes.
+* ``PAYLOAD`` the array's raw bytes in base64.
+
+A chunk of N steps scores N - 1 predictions: inputs are rows ``[:-1]``, targets rows ``[1:]``.
+Lines are independent, so Hadoop may split a shard anywhere and every map task still sees
+whole records. Decoding never unpickles and validates everything it reads: a bad line raises
+:class:`BadRecord` whose ``reason`` is short enough to be a Hadoop counter name.
+"""
+import base64
+import binascii
+import zlib
+
+import numpy as np
+
+DTYPES = {"u2": "<u2", "u4": "<u4", "f4": "<f4", "f8": "<f8"}
+_CODES = {np.dtype(v): k for k, v in DTYPES.items()}
+
+
+class BadRecord(ValueError):
+    """A line that is not a valid record; ``reason`` names the problem (a counter name)."""
+
+    def __init__(self, reason, detail=""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def encode_record(key, values):
+    """Encode one chunk as a record line (without the newline).
+
+    values: int array (N,) of token ids, or float array (N, F) of series values.
+    """
+    key = str(key)
+    if "\t" in key or "\n" in key:
+        raise ValueError(f"record key must not contain tabs or newlines: {key!r}")
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        if values.ndim != 1:
+            raise ValueError(f"token chunks are 1-D, got shape {values.shape}")
+        if values.size and (values.min() < 0 or values.max() >= 2**32):
+            raise ValueError("token ids must be in [0, 2**32)")
+        dtype = "<u2" if (values.size == 0 or values.max() < 2**16) else "<u4"
+        shape = str(values.shape[0])
+    elif values.dtype.kind == "f":
+        if values.ndim != 2:
+            raise ValueError(f"series chunks are 2-D (steps, features), got shape {values.shape}")
+        dtype = "<f8" if values.dtype == np.float64 else "<f4"
+        shape = f"{values.shape[0]}x{values.shape[1]}"
+    else:
+        raise ValueError(f"cannot encode values of dtype {values.dtype}")
+    raw = np.ascontiguousarray(values, dtype=dtype).tobytes()
+    code = _CODES[np.dtype(dtype)]
+    payload = base64.b64encode(raw).decode("ascii")
+    return f"{key}\t{code}\t{shape}\t{zlib.crc32(raw):08x}\t{payload}"
+
+
+def decode_record(line):
+    """Decode a record line into ``(key, values)``; raise :class:`BadRecord` if it is not one.
+
+    Returns int64 ids of shape (N,) or float64 values of shape (N, F).
+    """
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("ascii")
+        except UnicodeDecodeError:
+            raise BadRecord("bad encoding", "record line is not ASCII") from None
+    fields = line.rstrip("\r\n").split("\t")
+    if len(fields) != 5:
+        raise BadRecord("bad encoding", f"expected 5 tab-separated fields, got {len(fields)}")
+    key, code, shape_text, crc_text, payload = fields
+    if code not in DTYPES:
+        raise BadRecord("bad encoding", f"unknown dtype code {code!r}")
+    try:
+        shape = tuple(int(n) for n in shape_text.split("x"))
+        crc = int(crc_text, 16)
+        raw = base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        raise BadRecord("bad encoding", "shape, checksum or base64 payload unreadable") from None
+    kind_ok = len(shape) == 1 if code[0] == "u" else len(shape) == 2
+    itemsize = np.dtype(DTYPES[code]).itemsize
+    if not kind_ok or min(shape) < 0 or len(raw) != int(np.prod(shape)) * itemsize:
+        raise BadRecord("wrong length", f"{len(raw)} payload bytes do not hold shape {shape_text}")
+    if zlib.crc32(raw) != crc:
+        raise BadRecord("bad checksum", f"crc32 of payload is not {crc_text}")
+    values = np.frombuffer(raw, dtype=DTYPES[code]).reshape(shape)
+    if code[0] == "u":
+        return key, values.astype(np.int64)
+    return key, values.astype(np.float64)

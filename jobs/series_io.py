@@ -1,0 +1,128 @@
+"""Numeric series from CSV or Parquet files (read with pyarrow), and their normalization.
+
+Rows are time steps in file order; the chosen columns are the features. A file ending in
+``.parquet`` or ``.pq`` is read as Parquet, anything else as CSV with a header line.
+
+Missing values (empty cells, ``NA``, ``NaN``, ``null``, ... and Parquet nulls) follow one of
+two policies, chosen at prepare time:
+
+* ``interpolate`` (default): linear interpolation between the nearest present values of the
+  same column; missing values before the first or after the last present one take that value.
+* ``drop``: rows with a missing value in any chosen column are removed.
+
+Any other non-numeric value is an error naming the file, column and row.
+"""
+import os
+
+import numpy as np
+
+MISSING_POLICIES = ("interpolate", "drop")
+NULL_STRINGS = frozenset(["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                          "1.#IND", "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"])
+
+
+class SeriesError(ValueError):
+    """A series file can't be read, lacks a column, or holds a value that is not a number."""
+
+
+def read_table(path, columns=None):
+    """The file as a pyarrow Table (only ``columns`` if given)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if os.path.getsize(path) == 0:
+        raise SeriesError(f"{path}: empty file")
+    parquet = path.lower().endswith((".parquet", ".pq"))
+    try:
+        if parquet:
+            table = pq.read_table(path)
+        else:
+            table = pa_csv.read_csv(path)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SeriesError(f"{path}: cannot read as {'Parquet' if parquet else 'CSV'}: "
+                          f"{first_line}") from None
+    if columns:
+        absent = [c for c in columns if c not in table.column_names]
+        if absent:
+            raise SeriesError(f"{path}: no column {absent[0]!r} (columns: "
+                              f"{', '.join(table.column_names)})")
+        table = table.select(columns)
+    return table
+
+
+def column_values(column, name, path):
+    """One pyarrow column as float64 (rows,), NaN where missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False),
+                          dtype=np.float64)
+    if pa.types.is_null(kind):
+        return np.full(len(column), np.nan)
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise SeriesError(f"{path}: column {name!r} holds {kind} values, not numbers")
+    values = np.empty(len(column))
+    for row, text in enumerate(column.to_pylist()):
+        if text is None or text.strip() in NULL_STRINGS:
+            values[row] = np.nan
+            continue
+        try:
+            values[row] = float(text)
+        except ValueError:
+            raise SeriesError(f"{path}: column {name!r}, row {row + 1} (line {row + 2}): "
+                              f"{text!r} is not a number") from None
+    return values
+
+
+def read_series(path, columns):
+    """The chosen columns of a file: float64 (rows, len(columns)), NaN where missing."""
+    table = read_table(path, columns)
+    if table.num_rows == 0:
+        raise SeriesError(f"{path}: no data rows")
+    return np.stack([column_values(table.column(name), name, path) for name in columns], axis=1)
+
+
+def fill_missing(values, policy, columns, path):
+    """Apply the missing-value policy; return (values without NaN, {column: n missing}).
+
+    values: (rows, F) with NaN for missing; infinities count as missing too.
+    """
+    if policy not in MISSING_POLICIES:
+        raise SeriesError(f"unknown missing-value policy {policy!r}")
+    missing = ~np.isfinite(values)
+    counts = {name: int(n) for name, n in zip(columns, missing.sum(axis=0))}
+    for name, n in counts.items():
+        if n == len(values):
+            raise SeriesError(f"{path}: column {name!r} has no values")
+    if policy == "drop":
+        return values[~missing.any(axis=1)], counts
+    filled = values.copy()
+    rows = np.arange(len(values))
+    for f in range(values.shape[1]):
+        gap = missing[:, f]
+        if gap.any():
+            filled[gap, f] = np.interp(rows[gap], rows[~gap], values[~gap, f])
+    return filled, counts
+
+
+def normalization(values):
+    """Per-column mean and std (a constant column gets std 1) of values (rows, F)."""
+    mean = values.mean(axis=0)
+    std = values.std(axis=0)
+    std[~(std > 0)] = 1.0
+    return mean, std
+
+
+def normalize(values, norm):
+    """values (rows, F) in original units -> normalized, with norm = meta['normalization']."""
+    return (values - np.asarray(norm["mean"])) / np.asarray(norm["std"])
+
+
+def denormalize(values, norm):
+    """Normalized values (rows, F) -> original units."""
+    return values * np.asarray(norm["std"]) + np.asarray(norm["mean"])

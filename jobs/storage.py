@@ -1,0 +1,168 @@
+"""Files the driver reads and writes: on the local disk or on HDFS through WebHDFS.
+
+The driver never spawns ``hadoop fs`` (each call would start a JVM): HDFS paths go through the
+``hdfs`` package's WebHDFS client. ``open_store("hdfs:///runs/x")`` or
+``open_store("/tmp/runs/x")`` gives a :class:`Store` rooted at that directory; every name
+passed to it is relative to the root.
+
+WebHDFS is found from ``HADOOP_RNN_WEBHDFS_URL`` (e.g. ``http://namenode:9870``, printed by
+``scripts/hadoop-dev-cluster start``); otherwise from the host of the ``hdfs://`` URI with
+the default NameNode HTTP port 9870. The user is ``HADOOP_USER_NAME`` or the login name.
+"""
+import getpass
+import os
+import posixpath
+import tempfile
+import uuid
+from urllib.parse import urlparse
+
+
+class StoreError(OSError):
+    """A read or write of the driver's files failed; the message names the path."""
+
+
+def is_hdfs(uri):
+    return str(uri).startswith("hdfs://")
+
+
+def open_store(uri):
+    """A :class:`LocalStore` or :class:`HdfsStore` rooted at ``uri``."""
+    return HdfsStore(uri) if is_hdfs(uri) else LocalStore(uri)
+
+
+class LocalStore:
+    """A directory on the local file system."""
+
+    def __init__(self, root):
+        self.root = os.path.abspath(os.fspath(root))
+
+    def uri(self, name=""):
+        return os.path.join(self.root, name) if name else self.root
+
+    def exists(self, name=""):
+        return os.path.exists(self.uri(name))
+
+    def list(self, name=""):
+        path = self.uri(name)
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+    def read_bytes(self, name):
+        try:
+            with open(self.uri(name), "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise StoreError(f"cannot read {self.uri(name)}: {e.strerror}") from None
+
+    def write_bytes(self, name, data):
+        """Write a whole file atomically: readers see the old file or the new one, never half."""
+        path = self.uri(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def create_exclusive(self, name, data):
+        """Create a file only if it does not exist; return False if it already did."""
+        path = self.uri(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return True
+
+    def delete(self, name):
+        try:
+            os.unlink(self.uri(name))
+        except FileNotFoundError:
+            pass
+
+    def makedirs(self, name=""):
+        os.makedirs(self.uri(name), exist_ok=True)
+
+
+class HdfsStore:
+    """A directory on HDFS, reached through WebHDFS."""
+
+    def __init__(self, uri):
+        from hdfs import InsecureClient  # imported here: local runs don't need it
+
+        parsed = urlparse(uri)
+        self.netloc = parsed.netloc
+        self.root = posixpath.normpath(parsed.path or "/")
+        url = os.environ.get("HADOOP_RNN_WEBHDFS_URL")
+        if not url:
+            if not parsed.hostname:
+                raise StoreError(f"{uri}: set HADOOP_RNN_WEBHDFS_URL (e.g. http://namenode:9870) "
+                                 "or name the NameNode host in the URI (hdfs://host/path)")
+            url = f"http://{parsed.hostname}:9870"
+        user = os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
+        self.client = InsecureClient(url, user=user)
+
+    def _path(self, name):
+        return posixpath.join(self.root, name) if name else self.root
+
+    def uri(self, name=""):
+        return f"hdfs://{self.netloc}{self._path(name)}"
+
+    def _call(self, what, name, fn, *args, **kwargs):
+        from hdfs.util import HdfsError
+
+        try:
+            return fn(*args, **kwargs)
+        except (HdfsError, OSError) as e:
+            raise StoreError(f"cannot {what} {self.uri(name)}: {e}") from None
+
+    def exists(self, name=""):
+        return self._call("stat", name, self.client.status, self._path(name), strict=False) is not None
+
+    def list(self, name=""):
+        if not self.exists(name):
+            return []
+        return sorted(self._call("list", name, self.client.list, self._path(name)))
+
+    def read_bytes(self, name):
+        def read():
+            with self.client.read(self._path(name)) as reader:
+                return reader.read()
+        return self._call("read", name, read)
+
+    def write_bytes(self, name, data):
+        """Write to a temporary name, then rename over the target.
+
+        WebHDFS cannot rename over an existing file, so the old file is deleted first: for a
+        moment neither exists. Readers that need an always-present file (latest.npz) fall back
+        to the numbered checkpoints, which are never overwritten.
+        """
+        path = self._path(name)
+        tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}")
+        self._call("write", name, self.client.write, tmp, data=data, overwrite=True)
+        self._call("replace", name, self.client.delete, path)
+        self._call("rename into", name, self.client.rename, tmp, path)
+
+    def create_exclusive(self, name, data):
+        from hdfs.util import HdfsError
+
+        try:
+            self.client.write(self._path(name), data=data, overwrite=False)
+        except HdfsError as e:
+            if "exists" in str(e).lower():
+                return False
+            raise StoreError(f"cannot create {self.uri(name)}: {e}") from None
+        return True
+
+    def delete(self, name):
+        self._call("delete", name, self.client.delete, self._path(name))
+
+    def makedirs(self, name=""):
+        self._call("create directory", name, self.client.makedirs, self._path(name))

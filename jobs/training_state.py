@@ -1,0 +1,81 @@
+"""Everything a training run carries from one epoch to the next, as a dict of arrays.
+
+The same arrays are the checkpoint file (``ckpt-NNNNNN.npz``, ``latest.npz``) and the state
+file shipped to every map task through the distributed cache, so what the tasks compute
+against is exactly what was checkpointed. Configs and history are JSON strings stored as
+0-d unicode arrays: readable with ``allow_pickle=False``.
+"""
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnn_core import ModelConfig, num_params
+from rnn_core.optimizers import OptimizerConfig
+
+FORMAT = "hadoop-rnn-checkpoint/1"
+_OPT_PREFIX = "opt."
+
+
+class NotACheckpoint(ValueError):
+    """The arrays (or file) are not a hadoop-rnn checkpoint."""
+
+
+@dataclass
+class TrainingState:
+    """θ, optimizer state and the configuration that produced them.
+
+    ``settings`` holds the run's training settings (mode, batch, bptt, seed): together with
+    the model and optimizer configs it must match for a run to resume from this state.
+    ``history`` is the list of per-epoch metrics dicts, so metrics.jsonl can always be
+    rewritten from the newest checkpoint.
+    """
+
+    model: ModelConfig
+    optimizer: OptimizerConfig
+    settings: dict
+    theta: np.ndarray
+    opt_state: dict
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    data_version: str = ""
+
+    def identity(self):
+        """The configuration a resumed run must share, as a JSON-able dict."""
+        return {"model": self.model.to_dict(), "optimizer": self.optimizer.to_dict(),
+                "settings": self.settings}
+
+    def to_arrays(self):
+        arrays = {
+            "format": np.array(FORMAT),
+            "theta": self.theta,
+            "epoch": np.array(self.epoch, dtype=np.int64),
+            "model_config": np.array(self.model.to_json()),
+            "optimizer_config": np.array(json.dumps(self.optimizer.to_dict(), sort_keys=True)),
+            "settings": np.array(json.dumps(self.settings, sort_keys=True)),
+            "history": np.array(json.dumps(self.history)),
+            "data_version": np.array(self.data_version),
+        }
+        arrays.update({_OPT_PREFIX + k: v for k, v in self.opt_state.items()})
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        if "format" not in arrays or str(arrays["format"]) != FORMAT:
+            raise NotACheckpoint("not a hadoop-rnn checkpoint (no 'format' entry saying "
+                                 f"{FORMAT!r})")
+        state = cls(
+            model=ModelConfig.from_json(str(arrays["model_config"])),
+            optimizer=OptimizerConfig.from_dict(json.loads(str(arrays["optimizer_config"]))),
+            settings=json.loads(str(arrays["settings"])),
+            theta=arrays["theta"],
+            opt_state={k[len(_OPT_PREFIX):]: v for k, v in arrays.items()
+                       if k.startswith(_OPT_PREFIX)},
+            epoch=int(arrays["epoch"]),
+            history=json.loads(str(arrays["history"])),
+            data_version=str(arrays["data_version"]),
+        )
+        if state.theta.shape != (num_params(state.model),):
+            raise NotACheckpoint(f"theta has shape {state.theta.shape}, the model config needs "
+                                 f"({num_params(state.model)},)")
+        return state

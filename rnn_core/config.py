@@ -1,0 +1,100 @@
+"""Model configuration: the one object that fixes every array shape.
+
+A model is either a *token* model (``vocab_size`` set)::
+
+    ids (B, T) -> embedding (V, H) -> stacked cells -> logits (B, T, V) -> softmax
+
+or a *series* model (``input_size`` and ``output_size`` set)::
+
+    x (B, T, I) -> linear (I, H) -> stacked cells -> linear (H, O) -> y (B, T, O)
+"""
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+CELLS = ("rnn", "lstm", "gru")
+DTYPES = ("float32", "float64")
+
+# Number of H-wide blocks in the fused gate pre-activation of each cell.
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of a stacked recurrent network.
+
+    cell:        "rnn" (tanh), "lstm" or "gru".
+    hidden:      H, width of every recurrent layer (and of the token embedding).
+    layers:      number of stacked recurrent layers.
+    vocab_size:  V, set for a token model (cross-entropy over V classes).
+    input_size:  I, set (with output_size) for a series model.
+    output_size: O, set (with input_size) for a series model (squared error).
+    dtype:       "float32" or "float64"; all computation runs in this dtype.
+    """
+
+    cell: str
+    hidden: int
+    layers: int = 1
+    vocab_size: int = None
+    input_size: int = None
+    output_size: int = None
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        _check_positive_int("hidden", self.hidden)
+        _check_positive_int("layers", self.layers)
+        series = (self.input_size, self.output_size)
+        if self.vocab_size is not None:
+            if series != (None, None):
+                raise ValueError("set either vocab_size (tokens) or input_size and "
+                                 "output_size (series), not both")
+            _check_positive_int("vocab_size", self.vocab_size)
+        else:
+            if None in series:
+                raise ValueError("set vocab_size (tokens) or both input_size and "
+                                 f"output_size (series); got input_size={series[0]!r}, "
+                                 f"output_size={series[1]!r}")
+            _check_positive_int("input_size", self.input_size)
+            _check_positive_int("output_size", self.output_size)
+
+    @property
+    def kind(self):
+        """"tokens" or "series"."""
+        return "tokens" if self.vocab_size is not None else "series"
+
+    @property
+    def out_size(self):
+        """Width of the model output: V for tokens, O for series."""
+        return self.vocab_size if self.kind == "tokens" else self.output_size
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a dict, got {type(d).__name__}")
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, s):
+        try:
+            d = json.loads(s)
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"invalid ModelConfig JSON: {e}") from None
+        return cls.from_dict(d)

@@ -1,0 +1,62 @@
+"""Running a trained model on its own outputs: sampling text, forecasting series."""
+
+import numpy as np
+
+from . import network
+from .checks import check_ids, check_real
+from .params import check_theta, param_views
+
+
+def _check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return int(value)
+
+
+def sample_tokens(theta, cfg, prime_ids, length, temperature=1.0, rng=None):
+    """Feed prime_ids (P,) then sample `length` new tokens, each from
+    softmax(logits / temperature). rng: np.random.Generator (default: a fresh one).
+    Returns the new ids, (length,) int64."""
+    if cfg.kind != "tokens":
+        raise ValueError("sample_tokens needs a token model (vocab_size set)")
+    theta = check_theta(theta, cfg)
+    prime_ids = check_ids(prime_ids, cfg.vocab_size, "prime_ids")
+    if prime_ids.ndim != 1 or prime_ids.size == 0:
+        raise ValueError(f"prime_ids must be a non-empty 1-D array, got shape {prime_ids.shape}")
+    length = _check_count("length", length)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    rng = np.random.default_rng() if rng is None else rng
+    views = param_views(theta, cfg)
+    out, state, _ = network.forward(views, cfg, prime_ids[:, None], network.init_state(cfg, 1))
+    ids = np.empty(length, dtype=np.int64)
+    for j in range(length):
+        z = out[-1, 0].astype(np.float64) / temperature
+        p = np.exp(z - z.max())
+        ids[j] = rng.choice(cfg.vocab_size, p=p / p.sum())
+        out, state, _ = network.forward(views, cfg, ids[j:j + 1, None], state)
+    return ids
+
+
+def forecast(theta, cfg, history, horizon):
+    """Feed history (T, input_size), then predict `horizon` further steps, each
+    prediction becoming the next input. Needs input_size == output_size.
+    Returns (horizon, output_size)."""
+    if cfg.kind != "series":
+        raise ValueError("forecast needs a series model (input_size/output_size set)")
+    if cfg.input_size != cfg.output_size:
+        raise ValueError("forecast feeds predictions back as inputs, so it needs "
+                         f"input_size == output_size, got {cfg.input_size} and "
+                         f"{cfg.output_size}")
+    theta = check_theta(theta, cfg)
+    history = check_real(history, cfg.input_size, cfg.dtype, "history")
+    if history.ndim != 2 or history.shape[0] == 0:
+        raise ValueError(f"history must have shape (T >= 1, input_size), got {history.shape}")
+    horizon = _check_count("horizon", horizon)
+    views = param_views(theta, cfg)
+    preds = np.empty((horizon, cfg.output_size), dtype=cfg.dtype)
+    out, state, _ = network.forward(views, cfg, history[:, None], network.init_state(cfg, 1))
+    for j in range(horizon):
+        preds[j] = out[-1, 0]
+        out, state, _ = network.forward(views, cfg, preds[j:j + 1, None], state)
+    return preds

@@ -1,0 +1,38 @@
+"""Shared fixtures: small real datasets written in the project's record format."""
+import inspect
+import textwrap
+
+import numpy as np
+import pytest
+
+from jobs.dataset import write_dataset
+
+
+def text_chunks(text, vocab, chunk, prefix):
+    """Cut ``text`` into chunk records of ``chunk`` ids overlapping by one."""
+    index = {ch: i for i, ch in enumerate(vocab)}
+    ids = np.array([index[ch] for ch in text], dtype=np.int64)
+    return [(f"{prefix}/{n}", ids[start:start + chunk])
+            for n, start in enumerate(range(0, len(ids) - 1, chunk - 1))]
+
+
+@pytest.fixture
+def text_data(tmp_path):
+    """A character dataset from real text (textwrap's source), with shards of unequal size.
+
+    Returns (data_dir, meta).
+    """
+    source = inspect.getsource(textwrap)
+    train_text, valid_text = source[:6000], source[6000:7500]
+    vocab = sorted(set(train_text) | set(valid_text))
+    train = text_chunks(train_text, vocab, 33, "textwrap")
+    valid = text_chunks(valid_text, vocab, 33, "textwrap-valid")
+    data_dir = tmp_path / "data"
+    meta = write_dataset(str(data_dir), "text", {"train": train, "valid": valid}, shards=3,
+                         vocab=vocab, chunk=33)
+    # make the shards unequal: move lines from the first shard to the last
+    first, last = data_dir / meta["train"][0], data_dir / meta["train"][-1]
+    lines = first.read_text().splitlines(keepends=True)
+    first.write_text("".join(lines[:7]))
+    last.write_text(last.read_text() + "".join(lines[7:]))
+    return str(data_dir), meta

@@ -1,0 +1,153 @@
+"""Gradients of loss_and_grad: finite differences, shard additivity, truncated BPTT."""
+
+import numpy as np
+import pytest
+
+from rnn_core import ModelConfig, init_params, init_state, loss_and_grad, loss_only, step
+
+CELLS = ["rnn", "lstm", "gru"]
+
+
+def make_model(cell, kind, layers=1, vocab_size=7, dtype="float64", seed=0):
+    if kind == "tokens":
+        cfg = ModelConfig(cell=cell, hidden=5, layers=layers, vocab_size=vocab_size, dtype=dtype)
+    else:
+        cfg = ModelConfig(cell=cell, hidden=5, layers=layers, input_size=3, output_size=2,
+                          dtype=dtype)
+    rng = np.random.default_rng(seed)
+    # Perturb the biases away from 0 so every term of the gradient is exercised.
+    theta = init_params(cfg, seed) + 0.1 * rng.standard_normal(init_params(cfg).size)
+    return cfg, theta.astype(dtype)
+
+
+def make_batch(cfg, B, T, seed=1):
+    rng = np.random.default_rng(seed)
+    if cfg.kind == "tokens":
+        x = rng.integers(0, cfg.vocab_size, (B, T))
+        y = rng.integers(0, cfg.vocab_size, (B, T))
+    else:
+        x = rng.standard_normal((B, T, cfg.input_size))
+        y = rng.standard_normal((B, T, cfg.output_size))
+    mask = (rng.random((B, T)) < 0.7).astype(float)
+    return x, y, mask
+
+
+def numerical_grad(f, theta, eps=1e-5):
+    grad = np.zeros_like(theta)
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = eps
+        grad[j] = (f(theta + e) - f(theta - e)) / (2 * eps)
+    return grad
+
+
+def rel_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradient_matches_central_differences_with_mask(cell, kind, layers):
+    cfg, theta = make_model(cell, kind, layers)
+    x, y, mask = make_batch(cfg, B=3, T=5)
+    _, _, grad = loss_and_grad(theta, cfg, x, y, mask)
+    num = numerical_grad(lambda th: loss_only(th, cfg, x, y, mask)[0], theta)
+    assert rel_error(grad, num) < 1e-6
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradient_matches_central_differences_when_vocab_exceeds_batch_tokens(cell):
+    # vocab 40 > B*T = 6 tokens takes the gather-then-project embedding path.
+    cfg, theta = make_model(cell, "tokens", vocab_size=40)
+    x, y, mask = make_batch(cfg, B=2, T=3)
+    _, _, grad = loss_and_grad(theta, cfg, x, y, mask)
+    num = numerical_grad(lambda th: loss_only(th, cfg, x, y, mask)[0], theta)
+    assert rel_error(grad, num) < 1e-6
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_batch_gradient_is_sum_of_unequal_shard_gradients(cell, kind):
+    cfg, theta = make_model(cell, kind, layers=2)
+    x, y, mask = make_batch(cfg, B=7, T=6)
+    loss, count, grad = loss_and_grad(theta, cfg, x, y, mask, bptt=4)
+    parts = [loss_and_grad(theta, cfg, x[s], y[s], mask[s], bptt=4)
+             for s in (slice(0, 2), slice(2, 7))]
+    assert loss == pytest.approx(sum(p[0] for p in parts), rel=1e-12)
+    assert count == sum(p[1] for p in parts)
+    np.testing.assert_allclose(grad, sum(p[2] for p in parts), rtol=1e-10, atol=1e-12)
+
+
+def test_count_is_number_of_unmasked_steps_not_steps_times_dims():
+    cfg, theta = make_model("gru", "series")
+    x, y, mask = make_batch(cfg, B=3, T=5)
+    assert loss_and_grad(theta, cfg, x, y, mask)[1] == mask.sum()
+    assert loss_and_grad(theta, cfg, x, y)[1] == 15
+
+
+def test_masked_steps_add_nothing_to_loss_or_gradient():
+    cfg, theta = make_model("lstm", "tokens")
+    x, y, mask = make_batch(cfg, B=3, T=5)
+    y_changed = np.where(mask == 0, (y + 1) % cfg.vocab_size, y)
+    a, b = loss_and_grad(theta, cfg, x, y, mask), loss_and_grad(theta, cfg, x, y_changed, mask)
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bptt_equal_to_length_is_full_bptt(cell):
+    cfg, theta = make_model(cell, "tokens", layers=2)
+    x, y, mask = make_batch(cfg, B=3, T=6)
+    full = loss_and_grad(theta, cfg, x, y, mask)
+    window = loss_and_grad(theta, cfg, x, y, mask, bptt=6)
+    assert full[0] == window[0]
+    np.testing.assert_array_equal(full[2], window[2])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_truncated_bptt_has_full_loss_but_truncated_gradient(cell):
+    cfg, theta = make_model(cell, "series")
+    x, y, mask = make_batch(cfg, B=2, T=6)
+    full = loss_and_grad(theta, cfg, x, y, mask)
+    short = loss_and_grad(theta, cfg, x, y, mask, bptt=2)
+    assert short[0] == pytest.approx(full[0], rel=1e-12)   # state is carried forward
+    assert rel_error(short[2], full[2]) > 1e-3                # but not differentiated
+
+
+def unrolled_window_losses(theta_window, theta_state, cfg, x, y, K):
+    """Cross-entropy summed over windows of K steps, computed with step(): each
+    window starts from the state that theta_state reaches, and is scored with
+    theta_window. Differentiating in theta_window alone is truncated BPTT."""
+    B, T = x.shape
+    total, state = 0.0, init_state(cfg, B)
+    for s in range(0, T, K):
+        window_state = state
+        for t in range(s, min(s + K, T)):
+            logits, window_state = step(theta_window, cfg, window_state, x[:, t])
+            z = logits - logits.max(axis=1, keepdims=True)
+            total -= np.sum(z[np.arange(B), y[:, t]] - np.log(np.exp(z).sum(axis=1)))
+            _, state = step(theta_state, cfg, state, x[:, t])
+    return total
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_truncated_bptt_matches_hand_unrolled_windows_with_carried_state(cell):
+    cfg = ModelConfig(cell=cell, hidden=3, layers=2, vocab_size=4)
+    theta = init_params(cfg, seed=3)
+    x, y, _ = make_batch(cfg, B=2, T=7)
+    _, _, grad = loss_and_grad(theta, cfg, x, y, bptt=3)
+    num = numerical_grad(lambda th: unrolled_window_losses(th, theta, cfg, x, y, K=3), theta)
+    assert rel_error(grad, num) < 1e-6
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_float32_gradient_is_float32_and_close_to_float64(cell):
+    cfg64, theta = make_model(cell, "tokens")
+    cfg32 = ModelConfig(**{**cfg64.to_dict(), "dtype": "float32"})
+    x, y, mask = make_batch(cfg64, B=3, T=5)
+    loss64, _, grad64 = loss_and_grad(theta, cfg64, x, y, mask)
+    loss32, _, grad32 = loss_and_grad(theta.astype(np.float32), cfg32, x, y, mask)
+    assert grad32.dtype == np.float32
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    np.testing.assert_allclose(grad32, grad64, rtol=1e-3, atol=1e-5)
