@@ -1,0 +1,77 @@
+"""ModelConfig validation and round trips; θ layout."""
+
+import numpy as np
+import pytest
+
+from rnn_core import ModelConfig, init_params, num_params, param_views
+
+
+def test_token_and_series_configs_report_their_kind():
+    assert ModelConfig(cell="lstm", hidden=8, vocab_size=5).kind == "tokens"
+    assert ModelConfig(cell="gru", hidden=8, input_size=1, output_size=1).kind == "series"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(cell="cnn", hidden=8, vocab_size=5), "cell"),
+    (dict(cell="rnn", hidden=0, vocab_size=5), "hidden"),
+    (dict(cell="rnn", hidden=8, layers=1.5, vocab_size=5), "layers"),
+    (dict(cell="rnn", hidden=8, vocab_size=5, dtype="float16"), "dtype"),
+    (dict(cell="rnn", hidden=8), "vocab_size"),
+    (dict(cell="rnn", hidden=8, input_size=2), "output_size"),
+    (dict(cell="rnn", hidden=8, vocab_size=5, input_size=2, output_size=2), "not both"),
+    (dict(cell="rnn", hidden=True, vocab_size=5), "hidden"),
+])
+def test_invalid_config_raises_value_error_naming_the_field(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**kwargs)
+
+
+def test_config_is_frozen():
+    cfg = ModelConfig(cell="rnn", hidden=8, vocab_size=5)
+    with pytest.raises(AttributeError):
+        cfg.hidden = 9
+
+
+def test_config_round_trips_through_dict_and_json():
+    cfg = ModelConfig(cell="gru", hidden=4, layers=2, input_size=3, output_size=1,
+                      dtype="float32")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_from_dict_rejects_unknown_keys():
+    d = {**ModelConfig(cell="rnn", hidden=8, vocab_size=5).to_dict(), "dropout": 0.1}
+    with pytest.raises(ValueError, match="dropout"):
+        ModelConfig.from_dict(d)
+
+
+def test_from_json_rejects_malformed_json():
+    with pytest.raises(ValueError, match="JSON"):
+        ModelConfig.from_json("{not json")
+
+
+@pytest.mark.parametrize("cell, gates", [("rnn", 1), ("lstm", 4), ("gru", 3)])
+def test_num_params_counts_every_tensor(cell, gates):
+    V, H, L = 5, 4, 2
+    cfg = ModelConfig(cell=cell, hidden=H, layers=L, vocab_size=V)
+    per_layer = 2 * H * gates * H + gates * H + (H if cell == "gru" else 0)
+    assert num_params(cfg) == V * H + L * per_layer + H * V + V
+
+
+def test_param_views_share_memory_with_theta():
+    cfg = ModelConfig(cell="lstm", hidden=4, vocab_size=5)
+    theta = init_params(cfg, seed=0)
+    views = param_views(theta, cfg)
+    assert sum(v.size for v in views.values()) == theta.size
+    views["out.b"][...] = 7.0
+    assert np.all(theta[-5:] == 7.0)
+
+
+def test_init_params_sets_lstm_forget_bias_to_one_and_is_seeded():
+    cfg = ModelConfig(cell="lstm", hidden=4, layers=2, vocab_size=5, dtype="float32")
+    theta = init_params(cfg, seed=0)
+    assert theta.dtype == np.float32 and theta.shape == (num_params(cfg),)
+    b = param_views(theta, cfg)["l1.b"]
+    np.testing.assert_array_equal(b, np.r_[np.zeros(4), np.ones(4), np.zeros(8)])
+    np.testing.assert_array_equal(theta, init_params(cfg, seed=0))
+    assert not np.array_equal(theta, init_params(cfg, seed=1))

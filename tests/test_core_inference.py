@@ -1,0 +1,116 @@
+"""Step-by-step inference, sampling and forecasting."""
+
+import numpy as np
+import pytest
+
+from rnn_core import (ModelConfig, forecast, init_params, init_state, loss_and_grad, loss_only,
+                      sample_tokens, step)
+from rnn_core.network import forward
+from rnn_core.params import param_views
+
+
+def make_model(cell, kind, layers=2):
+    if kind == "tokens":
+        cfg = ModelConfig(cell=cell, hidden=6, layers=layers, vocab_size=7)
+    else:
+        cfg = ModelConfig(cell=cell, hidden=6, layers=layers, input_size=2, output_size=2)
+    return cfg, init_params(cfg, seed=0)
+
+
+def make_inputs(cfg, B, T, seed=0):
+    rng = np.random.default_rng(seed)
+    if cfg.kind == "tokens":
+        return rng.integers(0, cfg.vocab_size, (B, T)), rng.integers(0, cfg.vocab_size, (B, T))
+    return rng.standard_normal((B, T, 2)), rng.standard_normal((B, T, 2))
+
+
+def run_steps(theta, cfg, x):
+    """Outputs of step() over x (B, T, ...) -> (B, T, out_size)."""
+    state = init_state(cfg, x.shape[0])
+    outs = []
+    for t in range(x.shape[1]):
+        out, state = step(theta, cfg, state, x[:, t])
+        outs.append(out)
+    return np.stack(outs, axis=1)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_outputs_match_window_forward(cell, kind):
+    cfg, theta = make_model(cell, kind)
+    x, _ = make_inputs(cfg, B=3, T=5)
+    out, _, _ = forward(param_views(theta, cfg), cfg, np.swapaxes(x, 0, 1), init_state(cfg, 3))
+    np.testing.assert_allclose(run_steps(theta, cfg, x), np.swapaxes(out, 0, 1),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_loss_of_step_outputs_equals_loss_and_grad_loss(cell, kind):
+    cfg, theta = make_model(cell, kind)
+    x, y = make_inputs(cfg, B=3, T=5)
+    out = run_steps(theta, cfg, x)
+    if kind == "tokens":
+        z = out - out.max(axis=-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        expected = -np.take_along_axis(logp, y[..., None], axis=-1).sum()
+    else:
+        expected = ((out - y) ** 2).sum()
+    assert loss_and_grad(theta, cfg, x, y, bptt=2)[0] == pytest.approx(expected, rel=1e-12)
+    assert loss_only(theta, cfg, x, y)[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_step_returns_lstm_state_of_hidden_and_cell_per_layer():
+    cfg, theta = make_model("lstm", "tokens", layers=3)
+    out, (h, c) = step(theta, cfg, init_state(cfg, 4), np.array([0, 1, 2, 3]))
+    assert out.shape == (4, 7) and h.shape == c.shape == (3, 4, 6)
+
+
+def test_sample_tokens_is_reproducible_with_a_seeded_generator():
+    cfg, theta = make_model("gru", "tokens")
+    a = sample_tokens(theta, cfg, [1, 2, 3], 20, rng=np.random.default_rng(5))
+    b = sample_tokens(theta, cfg, [1, 2, 3], 20, rng=np.random.default_rng(5))
+    assert a.shape == (20,) and np.array_equal(a, b)
+    assert a.min() >= 0 and a.max() < cfg.vocab_size
+
+
+def test_sample_tokens_at_low_temperature_is_greedy_decoding():
+    cfg, theta = make_model("lstm", "tokens")
+    state = init_state(cfg, 1)
+    for i in [4, 0]:
+        logits, state = step(theta, cfg, state, np.array([i]))
+    greedy = []
+    for _ in range(10):
+        greedy.append(int(np.argmax(logits[0])))
+        logits, state = step(theta, cfg, state, np.array(greedy[-1:]))
+    sampled = sample_tokens(theta, cfg, [4, 0], 10, temperature=1e-6,
+                            rng=np.random.default_rng(0))
+    assert sampled.tolist() == greedy
+
+
+def test_forecast_feeds_predictions_back_as_inputs():
+    cfg, theta = make_model("rnn", "series")
+    history = np.random.default_rng(1).standard_normal((6, 2))
+    state = init_state(cfg, 1)
+    for x_t in history:
+        y, state = step(theta, cfg, state, x_t[None])
+    expected = []
+    for _ in range(4):
+        expected.append(y[0])
+        y, state = step(theta, cfg, state, y)
+    np.testing.assert_allclose(forecast(theta, cfg, history, 4), np.array(expected), rtol=1e-12)
+
+
+def test_forecast_requires_input_size_equal_to_output_size():
+    cfg = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=1)
+    with pytest.raises(ValueError, match="input_size == output_size"):
+        forecast(init_params(cfg), cfg, np.zeros((3, 2)), 5)
+
+
+def test_generators_reject_the_wrong_kind_of_model():
+    tokens, theta_t = make_model("rnn", "tokens")
+    series, theta_s = make_model("rnn", "series")
+    with pytest.raises(ValueError, match="series model"):
+        forecast(theta_t, tokens, np.zeros((3, 2)), 2)
+    with pytest.raises(ValueError, match="token model"):
+        sample_tokens(theta_s, series, [0], 2)

@@ -1,0 +1,168 @@
+"""Tests of the Hadoop development cluster (scripts/hadoop-dev-cluster).
+
+They need a running cluster in the environment:
+
+    eval "$(scripts/hadoop-dev-cluster start)"
+    python -m pytest tests/test_dev_cluster.py -m hadoop
+
+Without one (no HADOOP_RNN_WEBHDFS_URL or no `hadoop` on PATH) they are
+skipped, except under CI=true, where they fail: CI must start the cluster.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+
+import pytest
+
+# Registered here so no conftest/pytest.ini change is needed (pytest warns
+# about unknown markers only when they are not registered).
+def pytest_configure(config):  # pragma: no cover - used when loaded as plugin
+    config.addinivalue_line("markers", "hadoop: needs the Hadoop dev cluster")
+
+
+pytestmark = pytest.mark.hadoop
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+WEBHDFS_URL = os.environ.get("HADOOP_RNN_WEBHDFS_URL")
+HADOOP_BIN = shutil.which("hadoop")
+USER = os.environ.get("HADOOP_USER_NAME") or os.environ.get("USER") or "root"
+
+TEXT = "the quick brown fox\njumps over the lazy dog\nThe dog barks\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def dev_cluster():
+    """Skip (or, with CI=true, fail) when no dev cluster is configured."""
+    missing = []
+    if not WEBHDFS_URL:
+        missing.append("HADOOP_RNN_WEBHDFS_URL is not set")
+    if not HADOOP_BIN:
+        missing.append("no `hadoop` on PATH")
+    if missing:
+        msg = ("Hadoop dev cluster not available (%s); run "
+               "eval \"$(scripts/hadoop-dev-cluster start)\" first"
+               % "; ".join(missing))
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def hdfs_dir():
+    """A fresh HDFS dir for one test, removed afterwards."""
+    path = "/tmp/test-dev-cluster/%s" % uuid.uuid4().hex
+    hadoop("fs", "-mkdir", "-p", path)
+    yield path
+    subprocess.run([HADOOP_BIN, "fs", "-rm", "-r", "-f", "-skipTrash", path],
+                   capture_output=True)
+
+
+def hadoop(*args, check=True, input=None):
+    proc = subprocess.run([HADOOP_BIN, *args], capture_output=True,
+                          text=True, input=input, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError("hadoop %s exited %d:\n%s" % (
+            " ".join(args), proc.returncode, proc.stderr))
+    return proc
+
+
+def test_hadoop_version_is_parsable_by_mrjob():
+    out = hadoop("version").stdout
+    assert out.startswith("Hadoop 3."), out
+
+
+def test_fs_put_ls_cat_round_trip(hdfs_dir, tmp_path):
+    local = tmp_path / "words.txt"
+    local.write_text(TEXT)
+    hadoop("fs", "-put", str(local), hdfs_dir + "/words.txt")
+
+    ls = hadoop("fs", "-ls", hdfs_dir)
+    assert hdfs_dir + "/words.txt" in ls.stdout
+    assert ls.stderr == ""
+
+    cat = hadoop("fs", "-cat", hdfs_dir + "/words.txt")
+    assert cat.stdout == TEXT
+    assert cat.stderr == ""
+
+
+def test_fs_ls_missing_path_stderr_is_only_no_such_file(hdfs_dir):
+    # mrjob's HadoopFilesystem.exists() treats exit 1 as "missing" only when
+    # ALL of stderr is the "No such file or directory" line.
+    missing = hdfs_dir + "/does-not-exist"
+    proc = hadoop("fs", "-ls", missing, check=False)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("ls: ")
+    assert "No such file or directory" in lines[0]
+
+    from mrjob.fs.hadoop import HadoopFilesystem
+    fs = HadoopFilesystem([HADOOP_BIN])
+    assert not fs.exists(missing)
+    assert fs.exists(hdfs_dir)
+
+
+def test_webhdfs_write_read(hdfs_dir):
+    from hdfs import InsecureClient
+
+    client = InsecureClient(WEBHDFS_URL, user=USER)
+    path = hdfs_dir + "/webhdfs.txt"
+    client.write(path, data=TEXT, encoding="utf-8")
+    with client.read(path, encoding="utf-8") as reader:
+        assert reader.read() == TEXT
+    assert client.status(path)["length"] == len(TEXT.encode())
+    # and the hadoop CLI sees the same file
+    assert hadoop("fs", "-cat", path).stdout == TEXT
+
+
+def _expected_counts():
+    import re
+    return Counter(w.lower() for w in re.findall(r"[\w']+", TEXT * 3))
+
+
+def _run_wordcount(hdfs_dir, extra_args=()):
+    sys.path.insert(0, TESTS_DIR)
+    try:
+        from mr_wordcount_devcluster import MRWordCountDevCluster
+    finally:
+        sys.path.remove(TESTS_DIR)
+
+    for i in range(3):  # 3 input files -> several map tasks
+        hadoop("fs", "-put", "-", "%s/input/part-%d.txt" % (hdfs_dir, i),
+               input=TEXT)
+
+    job = MRWordCountDevCluster([
+        "-r", "hadoop",
+        "--python-bin", sys.executable,
+        "--no-conf",
+        "--output-dir", hdfs_dir + "/output",
+        *extra_args,
+        hdfs_dir + "/input",
+    ])
+    start = time.monotonic()
+    with job.make_runner() as runner:
+        runner.run()
+        counts = dict(job.parse_output(runner.cat_output()))
+    return counts, time.monotonic() - start
+
+
+def test_mrjob_wordcount_on_yarn(hdfs_dir):
+    counts, elapsed = _run_wordcount(hdfs_dir)
+    print("word count on YARN: %.1f s" % elapsed)
+    assert counts == _expected_counts()
+    # the job really ran through the ResourceManager
+    out = hadoop("fs", "-ls", "-R", "/tmp/hadoop-yarn/history").stdout
+    assert "job_" in out, out
+
+
+def test_mrjob_wordcount_local_framework(hdfs_dir):
+    # fast mode: Streaming runs inside the client JVM, against HDFS
+    counts, elapsed = _run_wordcount(
+        hdfs_dir, ["-D", "mapreduce.framework.name=local"])
+    print("word count with mapreduce.framework.name=local: %.1f s" % elapsed)
+    assert counts == _expected_counts()

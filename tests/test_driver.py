@@ -1,0 +1,110 @@
+"""`hadoop-rnn train`: epochs, checkpoints, resume and refusal of what it cannot commit."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jobs import driver
+from jobs.cli import build_parser
+from jobs.driver import EXIT_NOTHING_TO_DO, EXIT_OK, TrainingError
+from jobs.training_state import TrainingState
+from rnn_core.serialization import load_arrays
+
+SMALL = ["--cell", "gru", "--hidden", "12", "--batch", "4", "--bptt", "8", "--dtype", "float64",
+         "--seed", "5"]
+
+
+def train(data_dir, run_dir, *flags, log=None):
+    args = build_parser().parse_args(["train", "--data", data_dir, "--run", run_dir, *SMALL,
+                                      *flags])
+    return driver.train(args, log=log or (lambda line: None))
+
+
+def latest(run_dir):
+    return TrainingState.from_arrays(load_arrays(os.path.join(run_dir, "latest.npz")))
+
+
+def test_train_writes_a_checkpoint_and_a_metrics_line_per_epoch(text_data, tmp_path):
+    run_dir = str(tmp_path / "run")
+    assert train(text_data[0], run_dir, "--epochs", "2") == EXIT_OK
+    lines = [json.loads(x) for x in open(os.path.join(run_dir, "metrics.jsonl"))]
+    assert [m["epoch"] for m in lines] == [1, 2]
+    assert {"epoch", "train_loss", "valid_loss", "tokens", "seconds"} <= set(lines[0])
+    assert latest(run_dir).epoch == 2
+    assert os.path.exists(os.path.join(run_dir, "ckpt-000002.npz"))
+
+
+def test_average_mode_loss_falls_on_real_text_over_a_few_epochs(text_data, tmp_path):
+    run_dir = str(tmp_path / "run")
+    train(text_data[0], run_dir, "--epochs", "4", "--mode", "average", "--lr", "0.01")
+    losses = [m["valid_loss"] for m in latest(run_dir).history]
+    assert losses[-1] < 0.85 * losses[0]
+
+
+def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(text_data, tmp_path):
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    train(text_data[0], straight, "--epochs", "3", "--mode", "average")
+    train(text_data[0], resumed, "--epochs", "1", "--mode", "average")
+    train(text_data[0], resumed, "--epochs", "3", "--mode", "average")
+    a, b = latest(straight), latest(resumed)
+    assert a.theta.tobytes() == b.theta.tobytes()
+    assert all(a.opt_state[k].tobytes() == b.opt_state[k].tobytes() for k in a.opt_state)
+
+
+def test_rerun_after_reaching_the_target_does_nothing(text_data, tmp_path):
+    run_dir = str(tmp_path / "run")
+    train(text_data[0], run_dir, "--epochs", "1")
+    before = open(os.path.join(run_dir, "latest.npz"), "rb").read()
+    assert train(text_data[0], run_dir, "--epochs", "1") == EXIT_NOTHING_TO_DO
+    assert open(os.path.join(run_dir, "latest.npz"), "rb").read() == before
+
+
+def test_resume_with_omitted_flags_takes_the_checkpoint_configuration(text_data, tmp_path):
+    run_dir = str(tmp_path / "run")
+    train(text_data[0], run_dir, "--epochs", "1")
+    args = build_parser().parse_args(["train", "--data", text_data[0], "--run", run_dir,
+                                      "--epochs", "2"])
+    assert driver.train(args, log=lambda line: None) == EXIT_OK
+    assert latest(run_dir).model.cell == "gru"
+
+
+def test_resume_with_a_different_configuration_is_a_clear_error(text_data, tmp_path):
+    run_dir = str(tmp_path / "run")
+    train(text_data[0], run_dir, "--epochs", "1")
+    with pytest.raises(TrainingError, match="hidden: checkpoint has 12, asked for 13"):
+        train(text_data[0], run_dir, "--epochs", "2", "--hidden", "13")
+
+
+def test_a_non_finite_epoch_is_not_committed(text_data, tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(TrainingError, match="non-finite.*stays at epoch 1. Lower --lr"):
+        train(text_data[0], str(run_dir), "--epochs", "3", "--optimizer", "sgd",
+              "--lr", "1e308", "--clip", "0", "--mode", "gradient")
+    assert latest(run_dir).epoch == 1
+    assert not os.path.exists(run_dir / "ckpt-000002.npz")
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(text_data, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "ckpt-000001.npz").write_bytes(b"definitely not an npz")
+    with pytest.raises(TrainingError, match="not a usable checkpoint"):
+        train(text_data[0], str(run_dir), "--epochs", "2")
+    assert (run_dir / "ckpt-000001.npz").read_bytes() == b"definitely not an npz"
+
+
+def test_progress_line_reports_epoch_losses_speed_and_time(text_data, tmp_path):
+    lines = []
+    train(text_data[0], str(tmp_path / "run"), "--epochs", "1", log=lines.append)
+    assert lines[-1].startswith("epoch 1/1  train ")
+    assert "valid" in lines[-1] and "tok/s" in lines[-1]
+
+
+def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, tmp_path):
+    a, b = str(tmp_path / "inline"), str(tmp_path / "local")
+    train(text_data[0], a, "--epochs", "1", "--mode", "gradient")
+    train(text_data[0], b, "--epochs", "1", "--mode", "gradient", "--runner", "local")
+    ta, tb = latest(a).theta, latest(b).theta
+    assert np.max(np.abs(ta - tb)) / np.max(np.abs(ta)) < 1e-9
+
