@@ -1,6 +1,7 @@
 """The ``hadoop-rnn`` command: one subcommand per module, each with add_arguments and main."""
 import argparse
 import importlib
+import os
 import sys
 
 # subcommand -> (module, one-line help); modules are imported only when their command runs
@@ -27,6 +28,10 @@ def build_parser():
 
 
 def main(argv=None):
+    # Before numpy loads: one BLAS thread unless the user says otherwise. Minibatch matrices
+    # are small, so extra threads cost more than they give, and inline tasks run in here.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     args = build_parser().parse_args(argv)
     module = importlib.import_module(args.module)
     try:

@@ -69,7 +69,6 @@ class MRTrainEpoch(MRJob):
             self.increment_counter(BAD_BY_REASON, bad.reason)
             self.increment_counter(BAD_BY_SHARD, self.shard)
             return
-        self.increment_counter(COUNTERS, "records")
         self.pending.append(chunk)
         if len(self.pending) == self.options.batch:
             self.train_on_pending()
@@ -82,6 +81,8 @@ class MRTrainEpoch(MRJob):
             self.sums["loss_sum"] += loss_sum
             self.sums["count"] += count
             self.sums["records"] += len(inputs)
+            # one counter update per minibatch: also tells Hadoop the task is alive
+            self.increment_counter(COUNTERS, "minibatches")
             if self.options.mode == "gradient":
                 self.sums["step"] += grad_sum
             elif count > 0:
@@ -91,6 +92,7 @@ class MRTrainEpoch(MRJob):
 
     def mapper_final(self):
         self.train_on_pending()
+        self.increment_counter(COUNTERS, "records", int(self.sums["records"]))
         self.increment_counter(COUNTERS, "scored steps", int(self.sums["count"]))
         if self.options.mode == "average":
             # weight this task's parameter change and optimizer state by its scored steps

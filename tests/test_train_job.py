@@ -71,12 +71,22 @@ def test_gradient_mode_local_runner_with_several_tasks_equals_in_process_step(te
     assert result.counters[COUNTERS]["records"] == meta["counts"]["train"]["records"]
 
 
-def test_one_record_per_map_task_reaches_the_reducer(text_data, tmp_path):
+def test_each_map_task_emits_one_record_of_sums(text_data, tmp_path):
     data_dir, meta = text_data
-    result = run_epoch_job(data_dir, make_state(meta), tmp_path, "local")
-    # one sums record per task (3 input shards -> at least 3 tasks), combined before the reduce
-    assert result.counters[COUNTERS]["records"] > 3
-    assert len(result.output) == 1
+    state = make_state(meta)
+    state_file = str(tmp_path / "state.npz")
+    save_arrays(state_file, state.to_arrays())
+    work = tmp_path / "mrjob"
+    run_job(MRTrainEpoch, ["--state", state_file, "--batch", "4", "--bptt", "8"],
+            Dataset(data_dir).shard_uris("train"),
+            RunnerOptions(runner="local", extra_args=["--cleanup", "NONE",
+                                                      "--local-tmp-dir", str(work)]))
+    outputs = list(work.glob("*/step/000/mapper/*/output"))
+    assert len(outputs) >= 3  # at least one map task per shard
+    assert all(len(path.read_bytes().splitlines()) == 1 for path in outputs)
+    # the shuffle carries O(tasks x parameters) bytes: one base64 npz of θ's size per task
+    shuffled = sum(p.stat().st_size for p in work.glob("*/step/000/reducer/*/input"))
+    assert shuffled < len(outputs) * (state.theta.nbytes * 4 / 3 + 4096)
 
 
 def test_malformed_lines_are_skipped_and_counted_by_reason_and_shard(text_data, tmp_path):
