@@ -151,3 +151,24 @@ def test_float32_gradient_is_float32_and_close_to_float64(cell):
     assert grad32.dtype == np.float32
     assert loss32 == pytest.approx(loss64, rel=1e-5)
     np.testing.assert_allclose(grad32, grad64, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_ids", [5, 300])   # one-hot product and sort-and-reduce paths
+def test_sum_rows_by_id_matches_add_at(n_ids):
+    from rnn_core.network import sum_rows_by_id
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, n_ids, 50)
+    rows = rng.standard_normal((50, 4))
+    expected = np.zeros((n_ids, 4))
+    np.add.at(expected, ids, rows)
+    np.testing.assert_allclose(sum_rows_by_id(ids, rows, n_ids), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+def test_loss_and_grad_leaves_its_arguments_unchanged(kind):
+    cfg, theta = make_model("lstm", kind)
+    x, y, mask = make_batch(cfg, B=2, T=4)
+    copies = [a.copy() for a in (theta, x, y, mask)]
+    loss_and_grad(theta, cfg, x, y, mask, bptt=3)
+    for before, after in zip(copies, (theta, x, y, mask)):
+        np.testing.assert_array_equal(before, after)

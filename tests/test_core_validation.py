@@ -1,0 +1,79 @@
+"""Bad inputs fail early with a ValueError that says what is wrong."""
+
+import numpy as np
+import pytest
+
+from rnn_core import ModelConfig, init_params, init_state, loss_and_grad, loss_only, step
+
+TOKENS = ModelConfig(cell="lstm", hidden=4, vocab_size=5)
+SERIES = ModelConfig(cell="gru", hidden=4, input_size=3, output_size=2)
+IDS = np.zeros((2, 3), dtype=np.int64)
+
+
+@pytest.mark.parametrize("inputs, targets, message", [
+    (IDS.astype(float), IDS, "integer"),
+    (IDS + 5, IDS, r"\[0, 5\)"),
+    (IDS - 1, IDS, r"\[0, 5\)"),
+    (IDS, IDS[:, :2], "targets must have shape"),
+    (IDS[0], IDS[0], r"\(B, T\)"),
+    (np.zeros((0, 3), dtype=int), np.zeros((0, 3), dtype=int), "at least one"),
+])
+def test_token_batch_errors(inputs, targets, message):
+    with pytest.raises(ValueError, match=message):
+        loss_and_grad(init_params(TOKENS), TOKENS, inputs, targets)
+
+
+@pytest.mark.parametrize("inputs, targets, message", [
+    (np.zeros((2, 3, 4)), np.zeros((2, 3, 2)), "inputs must have last axis of length 3"),
+    (np.zeros((2, 3, 3)), np.zeros((2, 3, 3)), "targets must have last axis of length 2"),
+    (np.zeros((2, 3, 3)), np.zeros((2, 4, 2)), "targets must have shape"),
+    (np.zeros((3, 3)), np.zeros((3, 2)), "input_size"),
+    (np.array([["a", "b", "c"]]), np.zeros((1, 2)), "real-valued"),
+])
+def test_series_batch_errors(inputs, targets, message):
+    with pytest.raises(ValueError, match=message):
+        loss_and_grad(init_params(SERIES), SERIES, inputs, targets)
+
+
+@pytest.mark.parametrize("mask, message", [
+    (np.ones((2, 4)), "mask must have shape"),
+    (np.full((2, 3), 0.5), "only 0 and 1"),
+])
+def test_mask_errors(mask, message):
+    with pytest.raises(ValueError, match=message):
+        loss_only(init_params(TOKENS), TOKENS, IDS, IDS, mask)
+
+
+@pytest.mark.parametrize("bptt", [0, -2, 2.5, True])
+def test_bptt_must_be_a_positive_int(bptt):
+    with pytest.raises(ValueError, match="bptt"):
+        loss_and_grad(init_params(TOKENS), TOKENS, IDS, IDS, bptt=bptt)
+
+
+@pytest.mark.parametrize("theta, message", [
+    (np.zeros(3), "shape"),
+    (np.zeros(1000, dtype=int), "float"),
+])
+def test_theta_errors(theta, message):
+    with pytest.raises(ValueError, match=message):
+        loss_and_grad(theta, TOKENS, IDS, IDS)
+
+
+def test_theta_of_other_float_dtype_is_converted_to_config_dtype():
+    cfg32 = ModelConfig(cell="lstm", hidden=4, vocab_size=5, dtype="float32")
+    _, _, grad = loss_and_grad(init_params(TOKENS), cfg32, IDS, IDS)
+    assert grad.dtype == np.float32
+
+
+def test_step_errors():
+    theta = init_params(TOKENS)
+    with pytest.raises(ValueError, match="state"):
+        step(theta, TOKENS, init_state(TOKENS, 3), np.zeros(2, dtype=int))
+    with pytest.raises(ValueError, match="state"):
+        step(theta, TOKENS, init_state(TOKENS, 2)[:1], np.zeros(2, dtype=int))
+    with pytest.raises(ValueError, match=r"\(B,\)"):
+        step(theta, TOKENS, init_state(TOKENS, 2), IDS)
+    with pytest.raises(ValueError, match="input_size"):
+        step(init_params(SERIES), SERIES, init_state(SERIES, 2), np.zeros(3))
+    with pytest.raises(ValueError, match="batch"):
+        init_state(TOKENS, 0)
