@@ -6,11 +6,22 @@ chosen runner, check the new θ, evaluate it on the validation split, and commit
 from the history stored in the checkpoint. The checkpoint is the only commit point, so a
 driver killed anywhere either left epoch N fully committed or not at all; re-running the same
 command continues from the newest checkpoint and ends bit-identical to an uninterrupted run.
+
+The driver holds the run's lock (:mod:`jobs.lock`) from start to exit, so the same command can
+be run from cron every few minutes: a second driver on a busy run exits with EXIT_LOCKED, a
+driver on a finished run with EXIT_NOTHING_TO_DO. ``--max-epochs-per-run`` and
+``--time-budget`` bound one invocation. See docs/operations.md.
+
+Test hook: ``HADOOP_RNN_FAULT`` (see :func:`fault_point`) makes the driver SIGKILL itself at
+a named point of the commit, or makes the first attempt of map task 0 fail.
 """
+import contextlib
 import json
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -18,6 +29,7 @@ import numpy as np
 from jobs.dataset import Dataset
 from jobs.evaluation import split_loss
 from jobs.launch import RUNNERS, RunnerOptions, run_job
+from jobs.lock import DEFAULT_LEASE, LockHeld, RunLock
 from jobs.mr_train_epoch import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, MRTrainEpoch
 from jobs.storage import open_store
 from jobs.training_state import NotACheckpoint, TrainingState
@@ -29,8 +41,12 @@ LATEST = "latest.npz"
 METRICS = "metrics.jsonl"
 _CKPT = re.compile(r"^ckpt-(\d{6})\.npz$")
 
-# Exit codes (documented in the README for cron users).
-EXIT_OK, EXIT_FAILED, EXIT_NOTHING_TO_DO = 0, 1, 3
+# Exit codes (documented in docs/operations.md for cron users); argparse usage errors exit 2.
+EXIT_OK, EXIT_FAILED, EXIT_NOTHING_TO_DO, EXIT_LOCKED = 0, 1, 3, 4
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+FAULT_ENV = "HADOOP_RNN_FAULT"
+_TMP_PREFIX = ".tmp-"  # jobs.storage writes here first, then renames
 
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.002, "adam": 0.002}
 
@@ -47,6 +63,10 @@ class TrainingError(RuntimeError):
     """An epoch could not be committed; the message says why and what to do."""
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived: unwinds like an exception (releasing the lock), exits with 143."""
+
+
 def add_arguments(parser):
     parser.add_argument("--data", required=True, help="prepared dataset directory (local or hdfs://)")
     parser.add_argument("--run", required=True, help="run directory for checkpoints and metrics")
@@ -58,6 +78,16 @@ def add_arguments(parser):
     parser.add_argument("--python-bin", help="Python interpreter for tasks (default: this one)")
     parser.add_argument("--max-bad-records", type=float, default=0.01,
                         help="fraction of bad records above which an epoch fails (default 0.01)")
+    cron = parser.add_argument_group("scheduling (safe to re-run, e.g. from cron)")
+    cron.add_argument("--max-epochs-per-run", type=int, metavar="N",
+                      help="commit at most N epochs in this invocation, then exit 0")
+    cron.add_argument("--time-budget", type=float, metavar="SECONDS",
+                      help="don't start an epoch that would likely end after SECONDS from the "
+                      "start (estimated from the last epoch's duration), exit 0 instead")
+    cron.add_argument("--lock-lease", type=float, default=DEFAULT_LEASE, metavar="SECONDS",
+                      help="a lock whose heartbeat is older than this is taken over (default "
+                      f"{DEFAULT_LEASE:.0f}); a lock of a dead process on this host at once")
+    cron.add_argument("--log", metavar="FILE", help="also append every line, timestamped, to FILE")
     model = parser.add_argument_group("model (fixed for a run)")
     model.add_argument("--cell", choices=["rnn", "lstm", "gru"])
     model.add_argument("--hidden", type=int)
@@ -118,24 +148,63 @@ def check_resumable(state, args, dataset):
                             "conflicting flags to continue the existing run.")
 
 
-def load_latest(run):
-    """The newest complete checkpoint in the run directory, or None for a new run."""
+def _newest_checkpoint(run):
+    """(name, state, file bytes) of the newest checkpoint, or (None, None, None)."""
     numbered = [name for name in run.list() if _CKPT.match(name)]
     name = numbered[-1] if numbered else (LATEST if run.exists(LATEST) else None)
     if name is None:
-        return None
+        return None, None, None
+    data = run.read_bytes(name)
     try:
-        return TrainingState.from_arrays(arrays_from_bytes(run.read_bytes(name)))
+        return name, TrainingState.from_arrays(arrays_from_bytes(data)), data
     except (NotACheckpoint, ValueError, KeyError) as e:
         raise TrainingError(f"{run.uri(name)} is not a usable checkpoint ({e}); "
                             "nothing was overwritten. Move it away or use a new --run.") from None
 
 
-def commit(run, state, keep=3):
-    """Write the epoch's checkpoint, then latest.npz, then metrics.jsonl."""
+def load_latest(run):
+    """The newest complete checkpoint in the run directory, or None for a new run."""
+    return _newest_checkpoint(run)[1]
+
+
+def repair(run, state, name, data):
+    """Finish the commit of a driver killed after its checkpoint: latest.npz and metrics.jsonl
+    are rewritten from the newest numbered checkpoint (``name``, parsed ``state``, ``data``)."""
+    if name != LATEST and (not run.exists(LATEST) or run.read_bytes(LATEST) != data):
+        run.write_bytes(LATEST, data)
+    write_metrics(run, state)
+
+
+def remove_leftovers(run):
+    """Delete temporary files of writes a killed driver left half done (call with the lock)."""
+    for name in [n for n in run.list() if n.startswith(_TMP_PREFIX)]:
+        run.delete(name)
+
+
+def fault_point(point, epoch):
+    """Test hook: SIGKILL this driver at ``point`` of ``epoch`` if $HADOOP_RNN_FAULT asks.
+
+    HADOOP_RNN_FAULT is a comma-separated list of POINT:EPOCH, POINT one of
+    ``kill-before-commit`` (the epoch's job is done, nothing written), ``kill-after-ckpt``
+    (between ckpt-NNNNNN.npz and latest.npz), ``kill-after-latest`` (before metrics.jsonl).
+    """
+    if f"{point}:{epoch}" in os.environ.get(FAULT_ENV, "").split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def commit(run, state, keep=3, lock=None):
+    """Write the epoch's checkpoint, then latest.npz, then metrics.jsonl.
+
+    With a ``lock``, first verify it is still ours (raises jobs.lock.LockLost if not).
+    """
+    fault_point("kill-before-commit", state.epoch)
+    if lock is not None:
+        lock.verify()
     data = arrays_to_bytes(state.to_arrays())
     run.write_bytes(f"ckpt-{state.epoch:06d}.npz", data)
+    fault_point("kill-after-ckpt", state.epoch)
     run.write_bytes(LATEST, data)
+    fault_point("kill-after-latest", state.epoch)
     write_metrics(run, state)
     for name in [n for n in run.list() if _CKPT.match(n)][:-keep]:
         run.delete(name)
@@ -162,6 +231,12 @@ def bad_record_report(counters, records, max_fraction):
     return message
 
 
+def failed_map_attempts(counters):
+    """Map task attempts Hadoop re-ran in the job (its "Job Counters" group; 0 off Hadoop)."""
+    return sum(int(names.get("Failed map tasks", 0)) for group, names in counters.items()
+               if group.strip() == "Job Counters")
+
+
 def run_epoch(state, dataset, options, max_bad=0.01, log=print):
     """Run one epoch's job and validation; return the new (uncommitted) TrainingState."""
     started = time.time()
@@ -169,9 +244,11 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
         state_file = os.path.join(tmp, "state.npz")
         save_arrays(state_file, state.to_arrays())
         s = state.settings
-        result = run_job(MRTrainEpoch, ["--state", state_file, "--mode", s["mode"],
-                                        "--batch", str(s["batch"]), "--bptt", str(s["bptt"])],
-                         dataset.shard_uris("train"), options)
+        job_args = ["--state", state_file, "--mode", s["mode"], "--batch", str(s["batch"]),
+                    "--bptt", str(s["bptt"])]
+        if "fail-first-map-attempt" in os.environ.get(FAULT_ENV, "").split(","):
+            job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
+        result = run_job(MRTrainEpoch, job_args, dataset.shard_uris("train"), options)
     job_seconds = time.time() - started
     out = dict(result.output).get("result")
     if out is None or float(out["count"]) == 0:
@@ -186,7 +263,8 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
         raise TrainingError(f"epoch {state.epoch + 1} gave a non-finite "
                             f"{'loss' if not np.isfinite(train_loss) else 'θ'}; it was not "
                             f"committed and the checkpoint stays at epoch {state.epoch}. Lower "
-                            "--lr or clip the gradients (--clip) in a new run.")
+                            "--lr or clip the gradients (--clip) in a new run: this run's "
+                            "configuration is fixed, so re-running it fails the same way.")
     valid_sum, valid_count, _ = split_loss(dataset, "valid", state.model, theta)
     epoch = state.epoch + 1
     metrics = {"epoch": epoch, "train_loss": train_loss,
@@ -194,7 +272,9 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
                "tokens": int(out["count"]), "records": int(out["records"]),
                "tokens_per_s": float(out["count"]) / job_seconds,
                "seconds": time.time() - started, "data_version": dataset.fingerprint,
-               "bad_records": int(result.counters.get(COUNTERS, {}).get("bad records", 0))}
+               "bad_records": int(result.counters.get(COUNTERS, {}).get("bad records", 0)),
+               "bad_records_by_reason": dict(result.counters.get(BAD_BY_REASON, {})),
+               "failed_map_attempts": failed_map_attempts(result.counters)}
     opt_state = {k[len("opt."):]: v for k, v in out.items() if k.startswith("opt.")}
     return TrainingState(model=state.model, optimizer=state.optimizer, settings=state.settings,
                          theta=theta, opt_state=opt_state, epoch=epoch,
@@ -208,10 +288,25 @@ def progress_line(m, total):
 
 
 def train(args, log=print):
-    """Run epochs until ``args.epochs`` are committed; return an exit code."""
+    """Hold the run's lock, run epochs until ``args.epochs`` are committed; return an exit code."""
     dataset = Dataset(args.data)
     run = open_store(args.run)
-    state = load_latest(run)
+    try:
+        lock = RunLock(run, lease=args.lock_lease).acquire()
+    except LockHeld as e:
+        log(f"not started: {e}")
+        return EXIT_LOCKED
+    try:
+        return train_locked(args, dataset, run, lock, log)
+    finally:
+        lock.release()
+
+
+def train_locked(args, dataset, run, lock=None, log=print):
+    """:func:`train` once the lock is held."""
+    started = time.monotonic()
+    remove_leftovers(run)
+    name, state, data = _newest_checkpoint(run)
     if state is None:
         state = new_state(args, dataset)
         log(f"new run in {run.uri()}: {state.model.cell} hidden {state.model.hidden} x "
@@ -219,7 +314,7 @@ def train(args, log=print):
     else:
         check_resumable(state, args, dataset)
         state.settings["data"] = args.data
-        write_metrics(run, state)  # repair metrics.jsonl if a previous driver died before it
+        repair(run, state, name, data)
         if state.data_version != dataset.fingerprint and state.epoch < args.epochs:
             log(f"the data changed since epoch {state.epoch} (version {state.data_version[:12]} "
                 f"-> {dataset.fingerprint[:12]}): continuing from the checkpoint on the new data")
@@ -228,12 +323,79 @@ def train(args, log=print):
         return EXIT_NOTHING_TO_DO
     options = RunnerOptions(runner=args.runner, conf=args.mrjob_conf,
                             task_threads=args.task_threads, python_bin=args.python_bin)
+    last = state.history[-1]["seconds"] if state.history else None
+    done = 0
     while state.epoch < args.epochs:
+        if not may_start_epoch(args, done, last, time.monotonic() - started, state, log):
+            break
+        epoch_started = time.monotonic()
         state = run_epoch(state, dataset, options, args.max_bad_records, log)
-        commit(run, state)
+        commit(run, state, lock=lock)
         log(progress_line(state.history[-1], args.epochs))
+        last, done = time.monotonic() - epoch_started, done + 1
     return EXIT_OK
 
 
+def may_start_epoch(args, done, last, elapsed, state, log=print):
+    """Whether this invocation may start another epoch under its limits (logs why not).
+
+    ``done``: epochs committed by this invocation; ``last``: seconds the last epoch took
+    (None if unknown); ``elapsed``: seconds since the invocation started.
+    """
+    where = f"at epoch {state.epoch} of {args.epochs}; run again to continue"
+    if args.max_epochs_per_run is not None and done >= args.max_epochs_per_run:
+        log(f"stopping after {done} epoch(s) (--max-epochs-per-run): {where}")
+        return False
+    if args.time_budget is None or last is None or elapsed + last <= args.time_budget:
+        return True
+    if done == 0:
+        raise TrainingError(f"--time-budget {args.time_budget:g}s is too short for one epoch "
+                            f"(the last took {last:.0f}s): nothing was started. Raise it.")
+    log(f"stopping after {done} epoch(s): another (~{last:.0f}s) would overrun "
+        f"--time-budget {args.time_budget:g}s ({elapsed:.0f}s used): {where}")
+    return False
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """Turn SIGTERM into a :class:`Terminated` exception, so ``finally`` blocks run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def append_log(path, line):
+    """Append ``line`` to the file ``path`` with a timestamp."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} hadoop-rnn train: {line}\n")
+
+
+def file_log(path):
+    """A log function that prints a line and appends it, timestamped, to ``path``."""
+    def log(line):
+        print(line, flush=True)
+        append_log(path, line)
+    return log
+
+
 def main(args):
-    return train(args)
+    log = file_log(args.log) if args.log else print
+    with sigterm_raises():
+        try:
+            return train(args, log=log)
+        except Terminated:
+            log("terminated by SIGTERM: the lock was released; the newest checkpoint is intact")
+            raise
+        except Exception as e:
+            if args.log:  # the command line prints it to stderr; keep it in the log file too
+                append_log(args.log, f"error: {e}")
+            raise

@@ -45,6 +45,9 @@ class MRTrainEpoch(MRJob):
         self.add_passthru_arg("--batch", type=int, default=32, help="chunks per minibatch")
         self.add_passthru_arg("--bptt", type=int, default=0,
                               help="truncated BPTT window in steps (0: whole chunk)")
+        self.add_passthru_arg("--fail-first-attempt", action="store_true",
+                              help="test hook: the first attempt of map task 0 raises (Hadoop "
+                              "re-runs it; see HADOOP_RNN_FAULT in jobs.driver)")
 
     def load_state(self):
         self.state = TrainingState.from_arrays(load_arrays(self.options.state))
@@ -52,6 +55,10 @@ class MRTrainEpoch(MRJob):
     # -- map ---------------------------------------------------------------------------
 
     def mapper_init(self):
+        attempt = jobconf_from_env("mapreduce.task.attempt.id", "")
+        if (self.options.fail_first_attempt and attempt.endswith("_0")
+                and jobconf_from_env("mapreduce.task.partition") == "0"):
+            raise RuntimeError(f"--fail-first-attempt: {attempt} fails on purpose (test hook)")
         self.load_state()
         self.theta = self.state.theta.copy()
         self.opt_state = self.state.opt_state

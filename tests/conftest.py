@@ -36,3 +36,10 @@ def text_data(tmp_path):
     first.write_text("".join(lines[:7]))
     last.write_text(last.read_text() + "".join(lines[7:]))
     return str(data_dir), meta
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "hadoop: needs the dev Hadoop cluster "
+                            "(scripts/hadoop-dev-cluster); fails instead of skipping when CI=true")
+    config.addinivalue_line("markers", "slow: long fault-injection trials "
+                            "(run with HADOOP_RNN_SLOW_TESTS=1)")
