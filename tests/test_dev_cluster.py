@@ -7,8 +7,14 @@ They need a running cluster in the environment:
 
 Without one (no HADOOP_RNN_WEBHDFS_URL or no `hadoop` on PATH) they are
 skipped, except under CI=true, where they fail: CI must start the cluster.
+
+The `hadoop` marker should be registered in pytest.ini / conftest.py:
+    markers =
+        hadoop: needs the Hadoop dev cluster (scripts/hadoop-dev-cluster)
 """
+import getpass
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,18 +24,12 @@ from collections import Counter
 
 import pytest
 
-# Registered here so no conftest/pytest.ini change is needed (pytest warns
-# about unknown markers only when they are not registered).
-def pytest_configure(config):  # pragma: no cover - used when loaded as plugin
-    config.addinivalue_line("markers", "hadoop: needs the Hadoop dev cluster")
-
-
 pytestmark = pytest.mark.hadoop
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 WEBHDFS_URL = os.environ.get("HADOOP_RNN_WEBHDFS_URL")
 HADOOP_BIN = shutil.which("hadoop")
-USER = os.environ.get("HADOOP_USER_NAME") or os.environ.get("USER") or "root"
+USER = os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
 
 TEXT = "the quick brown fox\njumps over the lazy dog\nThe dog barks\n"
 
@@ -121,7 +121,6 @@ def test_webhdfs_write_read(hdfs_dir):
 
 
 def _expected_counts():
-    import re
     return Counter(w.lower() for w in re.findall(r"[\w']+", TEXT * 3))
 
 
@@ -136,13 +135,15 @@ def _run_wordcount(hdfs_dir, extra_args=()):
         hadoop("fs", "-put", "-", "%s/input/part-%d.txt" % (hdfs_dir, i),
                input=TEXT)
 
+    # unqualified paths would be local to mrjob: use hdfs:// URIs
+    uri = os.environ.get("HADOOP_RNN_HDFS_URI", "hdfs://").rstrip("/")
     job = MRWordCountDevCluster([
         "-r", "hadoop",
         "--python-bin", sys.executable,
         "--no-conf",
-        "--output-dir", hdfs_dir + "/output",
+        "--output-dir", uri + hdfs_dir + "/output",
         *extra_args,
-        hdfs_dir + "/input",
+        uri + hdfs_dir + "/input",
     ])
     start = time.monotonic()
     with job.make_runner() as runner:
@@ -151,18 +152,31 @@ def _run_wordcount(hdfs_dir, extra_args=()):
     return counts, time.monotonic() - start
 
 
+def _yarn_history_jobs():
+    """Job ids the MR ApplicationMasters recorded in the history dirs."""
+    proc = hadoop("fs", "-ls", "-R", "/tmp/hadoop-yarn/history", check=False)
+    return set(re.findall(r"(job_\d+_\d+)[^/\s]*\.jhist", proc.stdout))
+
+
 def test_mrjob_wordcount_on_yarn(hdfs_dir):
+    before = _yarn_history_jobs()
     counts, elapsed = _run_wordcount(hdfs_dir)
     print("word count on YARN: %.1f s" % elapsed)
     assert counts == _expected_counts()
-    # the job really ran through the ResourceManager
-    out = hadoop("fs", "-ls", "-R", "/tmp/hadoop-yarn/history").stdout
-    assert "job_" in out, out
+    # the job really ran in YARN containers: its MR ApplicationMaster wrote
+    # a job history file (jobs of the local framework write none)
+    assert _yarn_history_jobs() - before
 
 
-def test_mrjob_wordcount_local_framework(hdfs_dir):
-    # fast mode: Streaming runs inside the client JVM, against HDFS
-    counts, elapsed = _run_wordcount(
-        hdfs_dir, ["-D", "mapreduce.framework.name=local"])
+def test_mrjob_wordcount_local_framework(hdfs_dir, tmp_path):
+    # Fast mode: Streaming runs inside the `hadoop jar` JVM (no YARN
+    # containers), reading and writing HDFS. Hadoop's LocalJobRunner stages
+    # files on the local disk and drops their scheme, so files that mrjob
+    # uploaded to HDFS are then looked up on HDFS and "do not exist": let
+    # mrjob keep its working files on the local disk instead.
+    counts, elapsed = _run_wordcount(hdfs_dir, [
+        "-D", "mapreduce.framework.name=local",
+        "--hadoop-tmp-dir", "file://%s/mrjob" % tmp_path,
+    ])
     print("word count with mapreduce.framework.name=local: %.1f s" % elapsed)
     assert counts == _expected_counts()
