@@ -1,7 +1,8 @@
 """One training epoch as a MapReduce job.
 
 Every map task loads the training state (θ, optimizer state, configs) shipped with the job,
-reads its split of chunk records, and emits ONE record of sums (in-mapper combining):
+reads its split of chunk records, and emits ONE record of sums (in-mapper combining), all
+under one key, so a single reducer call sees them all:
 
 * ``--mode gradient``: BPTT gradient sum, loss sum and scored-step count over the split. The
   reducer divides by the total count (so shards of any size give the full-batch mean
@@ -34,6 +35,7 @@ BAD_BY_SHARD = "hadoop-rnn bad records by shard"
 
 
 class MRTrainEpoch(MRJob):
+    SORT_VALUES = True  # see "reduce" below
     INTERNAL_PROTOCOL = ArraysProtocol
     OUTPUT_PROTOCOL = ArraysProtocol
 
@@ -109,10 +111,13 @@ class MRTrainEpoch(MRJob):
                 self.sums["opt." + name] = np.asarray(value, dtype=np.float64) * weight
         yield "sums", self.sums
 
-    # -- combine and reduce --------------------------------------------------------------
-
-    def combiner(self, key, values):
-        yield key, add_sums(values)
+    # -- reduce ------------------------------------------------------------------------
+    # Float addition is not associative, so the order in which the reducer adds the tasks'
+    # records decides the last bits of θ. SORT_VALUES makes Hadoop (and mrjob's runners) hand
+    # them over sorted, and their bytes are a function of the split alone, so an epoch's θ is
+    # bit-identical however the tasks are scheduled, retried or finished. There is no
+    # combiner: in-mapper combining already leaves one record per task, and a combiner (which
+    # Hadoop may also run while merging on the reduce side) would sum in an order of its own.
 
     def reducer_init(self):
         self.load_state()

@@ -1,11 +1,16 @@
 """Shared fixtures: small real datasets written in the project's record format."""
 import inspect
+import os
+import shutil
 import textwrap
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from jobs.dataset import write_dataset
+from jobs.storage import open_store
 
 
 def text_chunks(text, vocab, chunk, prefix):
@@ -43,3 +48,36 @@ def pytest_configure(config):
                             "(scripts/hadoop-dev-cluster); fails instead of skipping when CI=true")
     config.addinivalue_line("markers", "slow: long fault-injection trials "
                             "(run with HADOOP_RNN_SLOW_TESTS=1)")
+
+
+def require_dev_cluster():
+    """Skip the test unless the dev Hadoop cluster's environment is set; under CI=true, fail."""
+    missing = [what for what, ok in [
+        ("HADOOP_RNN_WEBHDFS_URL is not set", os.environ.get("HADOOP_RNN_WEBHDFS_URL")),
+        ("no `hadoop` on PATH", shutil.which("hadoop"))] if not ok]
+    if missing:
+        msg = (f"Hadoop dev cluster not available ({'; '.join(missing)}); run "
+               'eval "$(scripts/hadoop-dev-cluster start)" first')
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def hdfs_dir():
+    """A fresh HDFS directory, as an hdfs:// URI, removed afterwards (needs the dev cluster)."""
+    require_dev_cluster()
+    uri = f"hdfs:///tmp/hadoop-rnn-tests/{uuid.uuid4().hex}"
+    store = open_store(uri)
+    store.makedirs()
+    yield uri
+    store.client.delete(store.root, recursive=True)
+
+
+def copy_to_store(local_dir, uri):
+    """Copy a local directory tree (e.g. a dataset) to a store URI; return the store."""
+    store = open_store(uri)
+    for path in Path(local_dir).rglob("*"):
+        if path.is_file():
+            store.write_bytes(path.relative_to(local_dir).as_posix(), path.read_bytes())
+    return store

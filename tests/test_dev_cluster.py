@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 
 import pytest
+from conftest import require_dev_cluster
 
 pytestmark = pytest.mark.hadoop
 
@@ -36,23 +37,11 @@ TEXT = "the quick brown fox\njumps over the lazy dog\nThe dog barks\n"
 
 @pytest.fixture(scope="module", autouse=True)
 def dev_cluster():
-    """Skip (or, with CI=true, fail) when no dev cluster is configured."""
-    missing = []
-    if not WEBHDFS_URL:
-        missing.append("HADOOP_RNN_WEBHDFS_URL is not set")
-    if not HADOOP_BIN:
-        missing.append("no `hadoop` on PATH")
-    if missing:
-        msg = ("Hadoop dev cluster not available (%s); run "
-               "eval \"$(scripts/hadoop-dev-cluster start)\" first"
-               % "; ".join(missing))
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+    require_dev_cluster()
 
 
 @pytest.fixture
-def hdfs_dir():
+def hdfs_path():
     """A fresh HDFS dir for one test, removed afterwards."""
     path = "/tmp/test-dev-cluster/%s" % uuid.uuid4().hex
     hadoop("fs", "-mkdir", "-p", path)
@@ -75,24 +64,24 @@ def test_hadoop_version_is_parsable_by_mrjob():
     assert out.startswith("Hadoop 3."), out
 
 
-def test_fs_put_ls_cat_round_trip(hdfs_dir, tmp_path):
+def test_fs_put_ls_cat_round_trip(hdfs_path, tmp_path):
     local = tmp_path / "words.txt"
     local.write_text(TEXT)
-    hadoop("fs", "-put", str(local), hdfs_dir + "/words.txt")
+    hadoop("fs", "-put", str(local), hdfs_path + "/words.txt")
 
-    ls = hadoop("fs", "-ls", hdfs_dir)
-    assert hdfs_dir + "/words.txt" in ls.stdout
+    ls = hadoop("fs", "-ls", hdfs_path)
+    assert hdfs_path + "/words.txt" in ls.stdout
     assert ls.stderr == ""
 
-    cat = hadoop("fs", "-cat", hdfs_dir + "/words.txt")
+    cat = hadoop("fs", "-cat", hdfs_path + "/words.txt")
     assert cat.stdout == TEXT
     assert cat.stderr == ""
 
 
-def test_fs_ls_missing_path_stderr_is_only_no_such_file(hdfs_dir):
+def test_fs_ls_missing_path_stderr_is_only_no_such_file(hdfs_path):
     # mrjob's HadoopFilesystem.exists() treats exit 1 as "missing" only when
     # ALL of stderr is the "No such file or directory" line.
-    missing = hdfs_dir + "/does-not-exist"
+    missing = hdfs_path + "/does-not-exist"
     proc = hadoop("fs", "-ls", missing, check=False)
     assert proc.returncode == 1
     assert proc.stdout == ""
@@ -104,14 +93,14 @@ def test_fs_ls_missing_path_stderr_is_only_no_such_file(hdfs_dir):
     from mrjob.fs.hadoop import HadoopFilesystem
     fs = HadoopFilesystem([HADOOP_BIN])
     assert not fs.exists(missing)
-    assert fs.exists(hdfs_dir)
+    assert fs.exists(hdfs_path)
 
 
-def test_webhdfs_write_read(hdfs_dir):
+def test_webhdfs_write_read(hdfs_path):
     from hdfs import InsecureClient
 
     client = InsecureClient(WEBHDFS_URL, user=USER)
-    path = hdfs_dir + "/webhdfs.txt"
+    path = hdfs_path + "/webhdfs.txt"
     client.write(path, data=TEXT, encoding="utf-8")
     with client.read(path, encoding="utf-8") as reader:
         assert reader.read() == TEXT
@@ -124,7 +113,7 @@ def _expected_counts():
     return Counter(w.lower() for w in re.findall(r"[\w']+", TEXT * 3))
 
 
-def _run_wordcount(hdfs_dir, extra_args=()):
+def _run_wordcount(hdfs_path, extra_args=()):
     sys.path.insert(0, TESTS_DIR)
     try:
         from mr_wordcount_devcluster import MRWordCountDevCluster
@@ -132,7 +121,7 @@ def _run_wordcount(hdfs_dir, extra_args=()):
         sys.path.remove(TESTS_DIR)
 
     for i in range(3):  # 3 input files -> several map tasks
-        hadoop("fs", "-put", "-", "%s/input/part-%d.txt" % (hdfs_dir, i),
+        hadoop("fs", "-put", "-", "%s/input/part-%d.txt" % (hdfs_path, i),
                input=TEXT)
 
     # unqualified paths would be local to mrjob: use hdfs:// URIs
@@ -141,9 +130,9 @@ def _run_wordcount(hdfs_dir, extra_args=()):
         "-r", "hadoop",
         "--python-bin", sys.executable,
         "--no-conf",
-        "--output-dir", uri + hdfs_dir + "/output",
+        "--output-dir", uri + hdfs_path + "/output",
         *extra_args,
-        uri + hdfs_dir + "/input",
+        uri + hdfs_path + "/input",
     ])
     start = time.monotonic()
     with job.make_runner() as runner:
@@ -158,9 +147,9 @@ def _yarn_history_jobs():
     return set(re.findall(r"(job_\d+_\d+)[^/\s]*\.jhist", proc.stdout))
 
 
-def test_mrjob_wordcount_on_yarn(hdfs_dir):
+def test_mrjob_wordcount_on_yarn(hdfs_path):
     before = _yarn_history_jobs()
-    counts, elapsed = _run_wordcount(hdfs_dir)
+    counts, elapsed = _run_wordcount(hdfs_path)
     print("word count on YARN: %.1f s" % elapsed)
     assert counts == _expected_counts()
     # the job really ran in YARN containers: its MR ApplicationMaster wrote
@@ -168,13 +157,13 @@ def test_mrjob_wordcount_on_yarn(hdfs_dir):
     assert _yarn_history_jobs() - before
 
 
-def test_mrjob_wordcount_local_framework(hdfs_dir, tmp_path):
+def test_mrjob_wordcount_local_framework(hdfs_path, tmp_path):
     # Fast mode: Streaming runs inside the `hadoop jar` JVM (no YARN
     # containers), reading and writing HDFS. Hadoop's LocalJobRunner stages
     # files on the local disk and drops their scheme, so files that mrjob
     # uploaded to HDFS are then looked up on HDFS and "do not exist": let
     # mrjob keep its working files on the local disk instead.
-    counts, elapsed = _run_wordcount(hdfs_dir, [
+    counts, elapsed = _run_wordcount(hdfs_path, [
         "-D", "mapreduce.framework.name=local",
         "--hadoop-tmp-dir", "file://%s/mrjob" % tmp_path,
     ])

@@ -9,15 +9,14 @@ cluster (``eval "$(scripts/hadoop-dev-cluster start)"``; ``-m hadoop``).
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_to_store
 from test_driver import SMALL, latest, train
 
 from jobs.dataset import write_dataset
@@ -291,31 +290,9 @@ def test_no_code_unpickles_what_it_reads():
 
 # -- a failed map task attempt on Hadoop -----------------------------------------------------
 
-@pytest.fixture
-def hdfs_dir():
-    """A fresh HDFS directory (as an hdfs:// URI) for one test; skip without a dev cluster."""
-    missing = [what for what, ok in [("HADOOP_RNN_WEBHDFS_URL is not set",
-                                      os.environ.get("HADOOP_RNN_WEBHDFS_URL")),
-                                     ("no `hadoop` on PATH", shutil.which("hadoop"))] if not ok]
-    if missing:
-        msg = (f"Hadoop dev cluster not available ({'; '.join(missing)}); run "
-               'eval "$(scripts/hadoop-dev-cluster start)" first')
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
-    uri = f"hdfs:///tmp/hadoop-rnn-test-faults/{uuid.uuid4().hex}"
-    store = open_store(uri)
-    store.makedirs()
-    yield uri
-    store.client.delete(store.root, recursive=True)
-
-
 @pytest.mark.hadoop
 def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(text_data, hdfs_dir):
-    local, data = Path(text_data[0]), open_store(hdfs_dir + "/data")
-    for path in local.rglob("*"):
-        if path.is_file():
-            data.write_bytes(path.relative_to(local).as_posix(), path.read_bytes())
+    data = copy_to_store(text_data[0], hdfs_dir + "/data")
     thetas = {}
     for fault in ("", "fail-first-map-attempt"):
         run = open_store(f"{hdfs_dir}/run-{fault or 'clean'}")

@@ -1,0 +1,91 @@
+"""Training on the dev Hadoop cluster: data and run directory on HDFS, epochs as Hadoop jobs.
+
+Needs ``eval "$(scripts/hadoop-dev-cluster start)"``; skipped without it, failing under CI=true.
+One test runs on real YARN containers; the others use Hadoop's local framework
+(``mapreduce.framework.name=local``: Streaming in one JVM against HDFS), which is faster.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import copy_to_store
+
+from jobs.storage import open_store
+from jobs.training_state import TrainingState
+from rnn_core.serialization import arrays_from_bytes, load_arrays
+
+pytestmark = pytest.mark.hadoop
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = ["--cell", "gru", "--hidden", "12", "--batch", "4", "--bptt", "8", "--dtype", "float64",
+         "--seed", "5"]
+
+
+def hadoop_rnn(*args, env=None):
+    done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done
+
+
+def hdfs_state(run_uri, name="latest.npz"):
+    return TrainingState.from_arrays(arrays_from_bytes(open_store(run_uri).read_bytes(name)))
+
+
+@pytest.fixture
+def local_framework_conf(tmp_path):
+    """An mrjob.conf that runs the hadoop runner's jobs in Hadoop's local framework."""
+    path = tmp_path / "mrjob-local-framework.conf"
+    path.write_text(f"""include: {REPO}/conf/mrjob.conf
+runners:
+  hadoop:
+    hadoop_tmp_dir: file://{tmp_path}/hadoop-tmp
+    jobconf:
+      mapreduce.framework.name: local
+""")
+    return str(path)
+
+
+def test_gradient_epoch_on_yarn_equals_the_inline_runner(text_data, hdfs_dir, tmp_path):
+    data = copy_to_store(text_data[0], hdfs_dir + "/data")
+    run = f"{hdfs_dir}/run"
+    hadoop_rnn("train", "--runner", "hadoop", "--data", data.uri(), "--run", run, *SMALL,
+               "--mode", "gradient", "--epochs", "1")
+    inline = str(tmp_path / "inline-run")
+    hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
+               "--mode", "gradient", "--epochs", "1")
+    on_yarn = hdfs_state(run).theta
+    reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz"))).theta
+    assert np.max(np.abs(on_yarn - reference)) / np.max(np.abs(reference)) < 1e-9
+    names = open_store(run).list()
+    assert {"latest.npz", "ckpt-000001.npz", "metrics.jsonl"} <= set(names)
+
+
+def test_resume_from_an_hdfs_checkpoint_is_bit_identical(text_data, hdfs_dir,
+                                                         local_framework_conf):
+    data = copy_to_store(text_data[0], hdfs_dir + "/data").uri()
+    common = ["--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data", data,
+              *SMALL, "--mode", "average"]
+    straight, resumed = f"{hdfs_dir}/straight", f"{hdfs_dir}/resumed"
+    hadoop_rnn("train", *common, "--run", straight, "--epochs", "2")
+    hadoop_rnn("train", *common, "--run", resumed, "--epochs", "1")
+    hadoop_rnn("train", *common, "--run", resumed, "--epochs", "2")
+    assert hdfs_state(straight).theta.tobytes() == hdfs_state(resumed).theta.tobytes()
+    assert [m["epoch"] for m in hdfs_state(resumed).history] == [1, 2]
+
+
+def test_driver_writes_hdfs_checkpoints_through_webhdfs_without_spawning_hadoop(text_data,
+                                                                                hdfs_dir):
+    # no `hadoop` on PATH: any `hadoop fs` the driver spawned would fail
+    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                           if not os.path.exists(os.path.join(d, "hadoop")))
+    env = {**os.environ, "PATH": path}
+    env.pop("HADOOP_HOME", None)
+    run = f"{hdfs_dir}/run"
+    hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", run, *SMALL,
+               "--epochs", "2", env=env)
+    assert hdfs_state(run).epoch == 2
+    metrics = open_store(run).read_bytes("metrics.jsonl").decode().splitlines()
+    assert len(metrics) == 2
