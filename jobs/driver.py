@@ -250,6 +250,7 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
             job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
         result = run_job(MRTrainEpoch, job_args, dataset.shard_uris("train"), options)
     job_seconds = time.time() - started
+    counters = result.counters.get(COUNTERS, {})
     out = dict(result.output).get("result")
     if out is None or float(out["count"]) == 0:
         raise TrainingError("the epoch scored no training steps: is the training split empty "
@@ -271,8 +272,11 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
                "valid_loss": valid_sum / valid_count if valid_count else None,
                "tokens": int(out["count"]), "records": int(out["records"]),
                "tokens_per_s": float(out["count"]) / job_seconds,
+               "job_seconds": job_seconds,
+               # summed over map tasks: BPTT work, without Hadoop's scheduling and I/O
+               "task_compute_seconds": counters.get("compute milliseconds", 0) / 1000,
                "seconds": time.time() - started, "data_version": dataset.fingerprint,
-               "bad_records": int(result.counters.get(COUNTERS, {}).get("bad records", 0)),
+               "bad_records": int(counters.get("bad records", 0)),
                "bad_records_by_reason": dict(result.counters.get(BAD_BY_REASON, {})),
                "failed_map_attempts": failed_map_attempts(result.counters)}
     opt_state = {k[len("opt."):]: v for k, v in out.items() if k.startswith("opt.")}

@@ -16,6 +16,7 @@ Malformed records are skipped and counted (group ``hadoop-rnn``). Run standalone
     python -m jobs.mr_train_epoch -r inline --state latest.npz data/train/*.txt
 """
 import os
+import time
 
 import numpy as np
 from mrjob.compat import jobconf_from_env
@@ -67,6 +68,7 @@ class MRTrainEpoch(MRJob):
         self.sums = {"loss_sum": np.zeros(()), "count": np.zeros(()), "records": np.zeros(()),
                      "step": np.zeros(self.theta.shape, self.theta.dtype)}
         self.pending = []
+        self.compute_seconds = 0.0  # time in BPTT and optimizer steps, for the epoch's metrics
         self.shard = os.path.basename(jobconf_from_env("mapreduce.map.input.file", "") or "input")
 
     def mapper(self, _, line):
@@ -85,6 +87,7 @@ class MRTrainEpoch(MRJob):
     def train_on_pending(self):
         """Run BPTT over the buffered chunks (one minibatch) and add to the task's sums."""
         cfg, bptt = self.state.model, (self.options.bptt or None)
+        started = time.perf_counter()
         for inputs, targets, mask in iter_batches(self.pending, cfg, self.options.batch):
             loss_sum, count, grad_sum = loss_and_grad(self.theta, cfg, inputs, targets, mask, bptt)
             self.sums["loss_sum"] += loss_sum
@@ -98,11 +101,13 @@ class MRTrainEpoch(MRJob):
                 self.theta, self.opt_state = apply(self.state.optimizer, self.theta,
                                                    grad_sum / count, self.opt_state)
         self.pending = []
+        self.compute_seconds += time.perf_counter() - started
 
     def mapper_final(self):
         self.train_on_pending()
         self.increment_counter(COUNTERS, "records", int(self.sums["records"]))
         self.increment_counter(COUNTERS, "scored steps", int(self.sums["count"]))
+        self.increment_counter(COUNTERS, "compute milliseconds", round(self.compute_seconds * 1000))
         if self.options.mode == "average":
             # weight this task's parameter change and optimizer state by its scored steps
             weight = self.sums["count"]

@@ -24,8 +24,35 @@ def _check_positive_int(name, value):
         raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+class DictConfig:
+    """to_dict/from_dict and JSON for a config dataclass; from_dict rejects unknown keys."""
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a dict, got {type(d).__name__}")
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+        return cls(**d)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, s):
+        try:
+            d = json.loads(s)
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"invalid {cls.__name__} JSON: {e}") from None
+        return cls.from_dict(d)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(DictConfig):
     """Hyper-parameters of a stacked recurrent network.
 
     cell:        "rnn" (tanh), "lstm" or "gru".
@@ -75,26 +102,3 @@ class ModelConfig:
     def out_size(self):
         """Width of the model output: V for tokens, O for series."""
         return self.vocab_size if self.kind == "tokens" else self.output_size
-
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        if not isinstance(d, dict):
-            raise ValueError(f"expected a dict, got {type(d).__name__}")
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown ModelConfig keys: {sorted(unknown)}")
-        return cls(**d)
-
-    def to_json(self):
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, s):
-        try:
-            d = json.loads(s)
-        except (TypeError, json.JSONDecodeError) as e:
-            raise ValueError(f"invalid ModelConfig JSON: {e}") from None
-        return cls.from_dict(d)

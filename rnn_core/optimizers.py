@@ -18,9 +18,11 @@ already taken, t, and updates (g is the clipped gradient, lr the scheduled rate)
 Nesterov momentum is the "momentum" optimizer with nesterov=True.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
+
+from .config import DictConfig
 
 NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 SCHEDULES = ("constant", "step")
@@ -31,7 +33,7 @@ SLOTS = {"sgd": (), "momentum": ("velocity",), "adagrad": ("sum_sq",),
 
 
 @dataclass(frozen=True)
-class OptimizerConfig:
+class OptimizerConfig(DictConfig):
     name: str
     lr: float
     momentum: float = 0.9
@@ -65,18 +67,6 @@ class OptimizerConfig:
         if (isinstance(self.decay_every, bool) or not isinstance(self.decay_every, int)
                 or self.decay_every < 1):
             raise ValueError(f"decay_every must be a positive int, got {self.decay_every!r}")
-
-    def to_dict(self):
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        if not isinstance(d, dict):
-            raise ValueError(f"expected a dict, got {type(d).__name__}")
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown OptimizerConfig keys: {sorted(unknown)}")
-        return cls(**d)
 
 
 def _check_number(key, value, low, high=None, low_open=False):
