@@ -1,8 +1,62 @@
-"""stub"""
+"""``hadoop-rnn plot``: training and validation loss per epoch of a run, as a PNG.
+
+Reads the history stored in the run's newest checkpoint (the same numbers as
+metrics.jsonl). Needs matplotlib, an optional extra: ``pip install 'hadoop-rnn[plot]'``.
+"""
+import os
+
+from jobs.trained import RunError, load_state
+
+LOSS_LABELS = {"tokens": "loss (nats per character)",
+               "series": "loss (squared error per step, normalized units)"}
+
 
 def add_arguments(parser):
-    pass
+    parser.add_argument("--run", required=True, help="run directory (local or hdfs://)")
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--title", help="figure title (default: names the model and the run)")
+
+
+def import_pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("plotting needs matplotlib: pip install 'hadoop-rnn[plot]' "
+                           "(or pip install matplotlib)") from None
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_history(history, model, title, out):
+    """Draw train_loss and valid_loss against epoch into ``out``."""
+    plt = import_pyplot()
+    epochs = [m["epoch"] for m in history]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.plot(epochs, [m["train_loss"] for m in history], "o-", label="training (during the epoch)")
+    valid = [(m["epoch"], m["valid_loss"]) for m in history if m.get("valid_loss") is not None]
+    if valid:
+        ax.plot(*zip(*valid), "s-", label="validation (after the epoch)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(LOSS_LABELS[model.kind])
+    ax.set_title(title)
+    if len(epochs) <= 20:
+        ax.set_xticks(epochs)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
 
 
 def main(args):
-    return 1
+    state = load_state(args.run)
+    if not state.history:
+        raise RunError(f"{args.run} has no completed epoch to plot")
+    title = args.title or (f"{state.model.cell.upper()} {state.model.hidden}x{state.model.layers}"
+                           f" on {os.path.basename(os.path.normpath(args.run))}: loss per epoch")
+    if os.path.dirname(args.out):
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    plot_history(state.history, state.model, title, args.out)
+    print(f"wrote {args.out} ({len(state.history)} epochs)")
+    return 0

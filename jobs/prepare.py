@@ -37,14 +37,16 @@ class PrepareError(ValueError):
 def add_arguments(parser):
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="input files, directories or globs (one sequence per file)")
-    parser.add_argument("--kind", choices=["text", "series"], required=True)
+    parser.add_argument("--kind", choices=["text", "series"], required=True,
+                        help="text: characters of UTF-8 files; series: numeric CSV/Parquet columns")
     parser.add_argument("--out", required=True, help="dataset directory to write (local or hdfs://)")
     parser.add_argument("--force", action="store_true",
                         help="replace the dataset in an existing non-empty --out directory")
     parser.add_argument("--chunk", type=int, default=100, help="steps per chunk record (default 100)")
     parser.add_argument("--valid", type=float, default=0.1,
-                        help="fraction of each sequence, from its end, kept for validation")
-    parser.add_argument("--shards", type=int, default=1, help="shard files per split")
+                        help="fraction of each sequence, from its end, kept for validation "
+                        "(default 0.1)")
+    parser.add_argument("--shards", type=int, default=1, help="shard files per split (default 1)")
     text = parser.add_argument_group("text")
     text.add_argument("--max-vocab", type=int,
                       help="keep the most frequent characters, map the others to U+FFFD")
@@ -69,6 +71,11 @@ def cut_chunks(sequence, chunk):
     """
     return [sequence[start:start + chunk]
             for start in range(0, max(len(sequence) - 1, 0), chunk - 1)]
+
+
+def join_chunks(chunks):
+    """The sequence that ``cut_chunks`` cut (chunks in order): drop each repeated first step."""
+    return np.concatenate([chunks[0]] + [c[1:] for c in chunks[1:]])
 
 
 def split_point(length, valid):

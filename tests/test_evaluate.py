@@ -1,0 +1,129 @@
+"""`hadoop-rnn evaluate`: metrics next to their baselines, in process and as a MapReduce job."""
+import inspect
+import json
+import math
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+from jobs import corpus, driver, evaluate, prepare
+from jobs.cli import build_parser, main as cli_main
+from jobs.dataset import Dataset
+from jobs.trained import RunError
+
+SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
+TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]
+
+
+def cli_args(*argv):
+    return build_parser().parse_args([str(a) for a in argv])
+
+
+def make_run(tmp, prepare_argv, epochs=2):
+    data, run = str(tmp / "data"), str(tmp / "run")
+    prepare.prepare(cli_args("prepare", *prepare_argv, "--out", data), log=lambda line: None)
+    driver.train(cli_args("train", "--data", data, "--run", run, "--epochs", epochs, *TINY),
+                 log=lambda line: None)
+    return data, run
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("text")
+    (tmp / "textwrap.py").write_text(inspect.getsource(textwrap)[:6000])
+    return make_run(tmp, ["--kind", "text", tmp / "textwrap.py", "--chunk", 33, "--valid", 0.2])
+
+
+@pytest.fixture(scope="module")
+def series_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("series")
+    return make_run(tmp, ["--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY",
+                          "--chunk", 12, "--valid", 0.2], epochs=3)
+
+
+def run_evaluate(*argv):
+    return evaluate.evaluate(cli_args("evaluate", *argv))
+
+
+def test_text_metrics_are_consistent_nats_bits_and_perplexity(text_run):
+    m = run_evaluate("--run", text_run[1])
+    assert m["bits_per_char"] == pytest.approx(m["loss"] / math.log(2))
+    assert m["perplexity"] == pytest.approx(math.exp(m["loss"]))
+    assert m["baseline"] == "unigram" and m["split"] == "valid" and m["epoch"] == 2
+
+
+def test_text_loss_equals_the_drivers_validation_loss(text_run):
+    state = driver.load_latest(driver.open_store(text_run[1]))
+    assert run_evaluate("--run", text_run[1])["loss"] == pytest.approx(
+        state.history[-1]["valid_loss"])
+
+
+def test_unigram_baseline_is_the_smoothed_training_distribution_on_validation_text(text_run):
+    meta = Dataset(text_run[0]).meta
+    text = corpus.read_text(meta["sources"][0])
+    valid = text[prepare.split_point(len(text), 0.2):]
+    p = (np.array(meta["train_counts"]) + 1.0) / (sum(meta["train_counts"]) + len(meta["vocab"]))
+    expected = -np.mean(np.log(p[corpus.encode(valid, meta["vocab"])]))
+    assert run_evaluate("--run", text_run[1])["baseline_loss"] == pytest.approx(expected)
+
+
+def test_mapreduce_job_gives_the_in_process_numbers(text_run):
+    here = run_evaluate("--run", text_run[1])
+    job = run_evaluate("--run", text_run[1], "--runner", "inline")
+    for key in ("loss", "baseline_loss", "steps"):
+        assert job[key] == pytest.approx(here[key])
+
+
+def test_series_reports_mse_in_original_units_next_to_persistence(series_run):
+    m = run_evaluate("--run", series_run[1])
+    values = np.loadtxt(SUNSPOTS_CSV, delimiter=",", skiprows=1)[:, 1]
+    valid = values[prepare.split_point(len(values), 0.2) - 1:]
+    assert m["baseline_mse"] == pytest.approx(np.mean(np.diff(valid) ** 2))
+    assert m["baseline_mae"] == pytest.approx(np.mean(np.abs(np.diff(valid))))
+    std = Dataset(series_run[0]).meta["normalization"]["std"][0]
+    assert m["mse"] == pytest.approx(m["mse_normalized"] * std ** 2)
+    assert m["loss"] == pytest.approx(m["mse_normalized"])  # one column
+    assert m["steps"] == len(valid) - 1
+
+
+def test_series_mapreduce_job_gives_the_in_process_numbers(series_run):
+    here = run_evaluate("--run", series_run[1])
+    job = run_evaluate("--run", series_run[1], "--runner", "inline")
+    assert job["mse"] == pytest.approx(here["mse"])
+    assert job["baseline_mse"] == pytest.approx(here["baseline_mse"])
+
+
+def test_json_flag_prints_one_object_with_the_headline_metrics(series_run, text_run, capsys):
+    assert cli_main(["evaluate", "--run", series_run[1], "--json"]) == 0
+    assert {"loss", "mse", "baseline_mse"} <= set(json.loads(capsys.readouterr().out))
+    assert cli_main(["evaluate", "--run", text_run[1], "--json"]) == 0
+    assert {"loss", "bits_per_char"} <= set(json.loads(capsys.readouterr().out))
+
+
+def test_table_names_model_and_baseline(text_run, capsys):
+    assert cli_main(["evaluate", "--run", text_run[1]]) == 0
+    out = capsys.readouterr().out
+    assert "bits/char" in out and "unigram" in out
+
+
+def test_data_flag_overrides_the_recorded_dataset(text_run, tmp_path):
+    moved = tmp_path / "moved"
+    os.rename(text_run[0], moved)
+    try:
+        with pytest.raises(ValueError, match="prepare the data first"):
+            run_evaluate("--run", text_run[1])
+        assert run_evaluate("--run", text_run[1], "--data", moved)["steps"] > 0
+    finally:
+        os.rename(moved, text_run[0])
+
+
+def test_a_dataset_of_another_shape_is_refused(text_run, series_run):
+    with pytest.raises(RunError, match="does not fit"):
+        run_evaluate("--run", text_run[1], "--data", series_run[0])
+
+
+def test_a_run_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(RunError, match="holds no checkpoint"):
+        run_evaluate("--run", tmp_path)

@@ -1,0 +1,140 @@
+"""`hadoop-rnn sample`, `forecast` and `plot` on small trained runs."""
+import builtins
+import inspect
+import json
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+from jobs import driver, forecast, plot, prepare, sample
+from jobs.cli import build_parser, main as cli_main
+from jobs.trained import RunError
+
+SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
+TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]
+
+
+def cli_args(*argv):
+    return build_parser().parse_args([str(a) for a in argv])
+
+
+def make_run(tmp, prepare_argv, epochs=2):
+    data, run = str(tmp / "data"), str(tmp / "run")
+    prepare.prepare(cli_args("prepare", *prepare_argv, "--out", data), log=lambda line: None)
+    driver.train(cli_args("train", "--data", data, "--run", run, "--epochs", epochs, *TINY),
+                 log=lambda line: None)
+    return data, run
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("text")
+    (tmp / "textwrap.py").write_text(inspect.getsource(textwrap)[:4000])
+    return make_run(tmp, ["--kind", "text", tmp / "textwrap.py", "--chunk", 33])
+
+
+@pytest.fixture(scope="module")
+def series_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("series")
+    return make_run(tmp, ["--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY",
+                          "--chunk", 12, "--valid", 0.2])
+
+
+# -- sample ----------------------------------------------------------------------------------
+
+def run_sample(*argv):
+    return sample.sample(cli_args("sample", *argv))
+
+
+def test_same_seed_gives_the_same_text_and_another_seed_other_text(text_run):
+    a = run_sample("--run", text_run[1], "--seed", 7, "--length", 80)
+    assert a == run_sample("--run", text_run[1], "--seed", 7, "--length", 80)
+    assert a != run_sample("--run", text_run[1], "--seed", 8, "--length", 80)
+
+
+def test_sample_starts_with_the_prime_and_has_the_asked_length(text_run):
+    text = run_sample("--run", text_run[1], "--prime", "def wrap(", "--length", 50)
+    assert text.startswith("def wrap(") and len(text) == len("def wrap(") + 50
+
+
+def test_prime_outside_the_vocabulary_is_an_error(text_run):
+    with pytest.raises(ValueError, match="--prime: character '€' is not in the vocabulary"):
+        run_sample("--run", text_run[1], "--prime", "€")
+
+
+def test_sample_of_a_series_model_is_an_error(series_run):
+    with pytest.raises(RunError, match="use hadoop-rnn forecast"):
+        run_sample("--run", series_run[1])
+
+
+def test_sample_cli_prints_the_text(text_run, capsys):
+    assert cli_main(["sample", "--run", text_run[1], "--length", "20", "--prime", "x"]) == 0
+    assert capsys.readouterr().out.startswith("x")
+
+
+# -- forecast --------------------------------------------------------------------------------
+
+def run_forecast(*argv):
+    return forecast.run_forecast(cli_args("forecast", *argv))
+
+
+def test_forecast_gives_horizon_values_after_the_last_observation(series_run):
+    result = run_forecast("--run", series_run[1], "--horizon", 4)
+    assert np.array(result["forecast"]).shape == (4, 1)
+    assert result["last"] == pytest.approx([54.0])  # 1759, the end of the file
+    assert result["context"] == 12
+
+
+def test_forecast_from_an_input_file_uses_its_end(series_run, tmp_path):
+    path = tmp_path / "recent.csv"
+    path.write_text("SUNACTIVITY\n10\n20\n\n40\n")
+    result = run_forecast("--run", series_run[1], "--horizon", 2, "--input", path)
+    assert result["last"] == pytest.approx([40.0]) and len(result["forecast"]) == 2
+
+
+def test_forecast_of_the_data_equals_forecast_of_the_same_file(series_run):
+    a = run_forecast("--run", series_run[1], "--horizon", 3)
+    b = run_forecast("--run", series_run[1], "--horizon", 3, "--input", SUNSPOTS_CSV)
+    assert np.allclose(a["forecast"], b["forecast"])
+
+
+def test_forecast_json_is_one_object(series_run, capsys):
+    assert cli_main(["forecast", "--run", series_run[1], "--horizon", "2", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["forecast"]) == 2
+
+
+def test_forecast_input_without_the_column_is_an_error(series_run, tmp_path, capsys):
+    path = tmp_path / "other.csv"
+    path.write_text("x\n1\n2\n")
+    assert cli_main(["forecast", "--run", series_run[1], "--horizon", "2",
+                     "--input", str(path)]) == 1
+    assert "no column 'SUNACTIVITY'" in capsys.readouterr().err
+
+
+def test_forecast_of_a_text_model_is_an_error(text_run):
+    with pytest.raises(RunError, match="use hadoop-rnn sample"):
+        run_forecast("--run", text_run[1], "--horizon", 2)
+
+
+# -- plot ------------------------------------------------------------------------------------
+
+def test_plot_writes_a_png(text_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "figs" / "loss.png"
+    assert plot.main(cli_args("plot", "--run", text_run[1], "--out", out)) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_a_clear_error(text_run, tmp_path, monkeypatch, capsys):
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert cli_main(["plot", "--run", text_run[1], "--out", str(tmp_path / "x.png")]) == 1
+    assert "plotting needs matplotlib" in capsys.readouterr().err

@@ -1,0 +1,270 @@
+"""`hadoop-rnn prepare`: chunking, splitting, vocabulary job, series reading and bad input."""
+import inspect
+import json
+import os
+import textwrap
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from jobs import corpus, prepare
+from jobs.cli import build_parser, main as cli_main
+from jobs.dataset import Dataset
+from jobs.launch import RunnerOptions
+from jobs.records import decode_record
+from jobs.series_io import SeriesError
+
+# Yearly sunspot numbers 1700-1759, the start of statsmodels' sunspots data set.
+SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
+SUNSPOTS = [float(line.split(",")[1]) for line in open(SUNSPOTS_CSV).read().splitlines()[1:]]
+
+
+def run_prepare(*argv, log=None):
+    args = build_parser().parse_args(["prepare", *map(str, argv)])
+    return prepare.prepare(args, log=log or (lambda line: None))
+
+
+def records(data_dir, split):
+    ds = Dataset(str(data_dir))
+    return [decode_record(line) for name in ds.meta[split]
+            for line in ds.store.read_bytes(name).splitlines()]
+
+
+@pytest.fixture
+def text_files(tmp_path):
+    """Two real text files: the source of textwrap, cut in two."""
+    source = inspect.getsource(textwrap)
+    (tmp_path / "a.txt").write_text(source[:5000], encoding="utf-8")
+    (tmp_path / "b.txt").write_text(source[5000:8000], encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def sunspots_csv():
+    return SUNSPOTS_CSV
+
+
+# -- chunking and splitting --------------------------------------------------------------------
+
+def test_chunks_overlap_by_one_step_so_every_step_is_predicted_once():
+    seq = np.arange(23)
+    chunks = prepare.cut_chunks(seq, 5)
+    assert all(2 <= len(c) <= 5 for c in chunks)
+    assert sum(len(c) - 1 for c in chunks) == len(seq) - 1
+    assert np.array_equal(prepare.join_chunks(chunks), seq)
+
+
+def test_validation_part_is_the_end_of_each_sequence_and_starts_at_the_last_training_step():
+    recs = prepare.sequence_records(3, np.arange(50), chunk=8, valid=0.2)
+    train = prepare.join_chunks([v for _, v in recs["train"]])
+    valid = prepare.join_chunks([v for _, v in recs["valid"]])
+    assert np.array_equal(train, np.arange(40))
+    assert np.array_equal(valid, np.arange(39, 50))
+    keys = [k for k, _ in recs["train"] + recs["valid"]]
+    assert keys == sorted(keys) and keys[0] == "00003/000000"
+
+
+def test_short_sequence_keeps_a_training_prediction():
+    recs = prepare.sequence_records(0, np.arange(2), chunk=8, valid=0.9)
+    assert [len(v) for _, v in recs["train"]] == [2] and recs["valid"] == []
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+def test_char_count_job_counts_what_the_corpus_reader_reads(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("héllo\r\nwörld\rlast line without newline".encode("utf-8"))
+    counts = prepare.char_counts([str(path)], RunnerOptions(runner="inline"))
+    assert counts == dict(Counter(corpus.read_text(str(path))))
+
+
+def test_text_dataset_has_sorted_vocab_counts_and_decodes_back_to_the_files(text_files, tmp_path):
+    meta = run_prepare("--kind", "text", text_files / "a.txt", text_files / "b.txt",
+                       "--out", tmp_path / "data", "--chunk", 40, "--valid", 0.2)
+    vocab = meta["vocab"]
+    assert vocab == sorted(vocab)
+    a, b = (corpus.read_text(str(text_files / name)) for name in ("a.txt", "b.txt"))
+    assert dict(zip(vocab, meta["vocab_counts"])) == dict(Counter(a + b))
+    assert meta["kind"] == "text" and meta["chunk"] == 40 and len(meta["fingerprint"]) == 64
+    chunks = sorted(records(tmp_path / "data", "train") + records(tmp_path / "data", "valid"),
+                    key=lambda r: r[0])
+    first = prepare.join_chunks([v for k, v in chunks if k.startswith("00000/")])
+    assert corpus.decode(first, vocab) == a
+    train_chars = a[:prepare.split_point(len(a), 0.2)] + b[:prepare.split_point(len(b), 0.2)]
+    assert dict(zip(vocab, meta["train_counts"])) == {c: Counter(train_chars)[c] for c in vocab}
+
+
+def test_max_vocab_keeps_frequent_characters_and_maps_the_rest_to_unknown(text_files, tmp_path):
+    meta = run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "data",
+                       "--max-vocab", 10)
+    assert len(meta["vocab"]) == 10 and meta["unknown"] == corpus.UNKNOWN
+    assert corpus.UNKNOWN in meta["vocab"]
+    counts = Counter(corpus.read_text(str(text_files / "a.txt")))
+    dropped = set(counts) - set(meta["vocab"])
+    assert min(counts[c] for c in meta["vocab"] if c in counts) >= max(counts[c] for c in dropped)
+    assert sum(meta["vocab_counts"]) == meta["characters"]
+
+
+def test_shards_split_the_records_into_several_files(text_files, tmp_path):
+    meta = run_prepare("--kind", "text", text_files, "--out", tmp_path / "data", "--shards", 3)
+    assert len(meta["train"]) == 3
+    assert len(records(tmp_path / "data", "train")) == meta["counts"]["train"]["records"]
+
+
+def test_fingerprint_depends_on_source_bytes_and_options(text_files, tmp_path):
+    def fp(*extra):
+        return run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "d",
+                           "--force", *extra)["fingerprint"]
+    same = fp()
+    assert fp() == same and fp("--chunk", 50) != same
+    (text_files / "a.txt").write_text("something else\n")
+    assert fp() != same
+
+
+def test_bytes_that_are_not_utf8_are_an_error_naming_file_and_offset(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf".encode() + b"\xe9 au lait\n")
+    with pytest.raises(corpus.CorpusError, match=r"latin1\.txt: not UTF-8.*offset 3"):
+        run_prepare("--kind", "text", path, "--out", tmp_path / "data")
+
+
+def test_empty_files_are_skipped_and_listed(text_files, tmp_path):
+    (text_files / "empty.txt").write_text("")
+    meta = run_prepare("--kind", "text", text_files, "--out", tmp_path / "data")
+    assert [p.endswith("empty.txt") for p in meta["empty_files"]] == [True]
+    assert not any(s.endswith("empty.txt") for s in meta["sources"])
+
+
+def test_only_empty_files_is_an_error(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(corpus.CorpusError, match="every input file is empty"):
+        run_prepare("--kind", "text", tmp_path / "empty.txt", "--out", tmp_path / "data")
+
+
+def test_a_single_distinct_character_is_an_error(tmp_path):
+    (tmp_path / "newlines.txt").write_text("\n" * 50)
+    with pytest.raises(corpus.CorpusError, match="1 distinct character"):
+        run_prepare("--kind", "text", tmp_path / "newlines.txt", "--out", tmp_path / "data")
+
+
+def test_missing_input_is_an_error(tmp_path):
+    with pytest.raises(corpus.CorpusError, match="no such file"):
+        run_prepare("--kind", "text", tmp_path / "nope*.txt", "--out", tmp_path / "data")
+
+
+def test_existing_output_directory_needs_force(text_files, tmp_path):
+    run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "data", "--shards", 3)
+    with pytest.raises(prepare.PrepareError, match="exists and is not empty.*--force"):
+        run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "data")
+    meta = run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "data",
+                       "--force")
+    assert sorted(p.name for p in (tmp_path / "data" / "train").iterdir()) == ["part-00000.txt"]
+    assert meta["train"] == ["train/part-00000.txt"]
+
+
+# -- series --------------------------------------------------------------------------------------
+
+def test_series_is_normalized_with_training_statistics_only(sunspots_csv, tmp_path):
+    meta = run_prepare("--kind", "series", sunspots_csv, "--column", "SUNACTIVITY",
+                       "--out", tmp_path / "data", "--chunk", 10, "--valid", 0.25)
+    train = np.array(SUNSPOTS[:45])
+    assert meta["normalization"]["mean"] == pytest.approx([train.mean()])
+    assert meta["normalization"]["std"] == pytest.approx([train.std()])
+    valid = prepare.join_chunks([v for _, v in records(tmp_path / "data", "valid")])
+    restored = valid[:, 0] * train.std() + train.mean()
+    assert restored == pytest.approx(SUNSPOTS[44:])
+
+
+def test_parquet_series_reads_like_csv(sunspots_csv, tmp_path):
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    parquet = tmp_path / "sunspots.parquet"
+    pyarrow.parquet.write_table(pyarrow.csv.read_csv(sunspots_csv), parquet)
+    a = run_prepare("--kind", "series", sunspots_csv, "--column", "SUNACTIVITY",
+                    "--out", tmp_path / "a")
+    b = run_prepare("--kind", "series", parquet, "--column", "SUNACTIVITY", "--out", tmp_path / "b")
+    assert a["normalization"] == b["normalization"]
+    assert [v.tolist() for _, v in records(tmp_path / "a", "train")] == \
+        [v.tolist() for _, v in records(tmp_path / "b", "train")]
+
+
+def test_missing_values_are_interpolated_and_counted(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("t,x,y\n0,1,10\n1,,NA\n2,3,30\n3,4,40\n4,5,\n")
+    meta = run_prepare("--kind", "series", path, "--column", "x", "--column", "y",
+                       "--out", tmp_path / "data", "--valid", 0)
+    assert meta["missing"]["counts"][str(path)] == {"x": 1, "y": 2}
+    values = prepare.join_chunks([v for _, v in records(tmp_path / "data", "train")])
+    norm = meta["normalization"]
+    restored = values * np.array(norm["std"]) + np.array(norm["mean"])
+    assert np.allclose(restored, [[1, 10], [2, 20], [3, 30], [4, 40], [5, 40]])
+
+
+def test_missing_drop_removes_rows(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("x\n1\n\n2\nNaN\n3\n4\n")
+    meta = run_prepare("--kind", "series", path, "--column", "x", "--out", tmp_path / "data",
+                       "--missing", "drop", "--valid", 0)
+    assert meta["counts"]["train"]["steps"] == 4
+
+
+def test_a_column_that_does_not_exist_is_an_error_listing_the_columns(sunspots_csv, tmp_path):
+    with pytest.raises(SeriesError, match=r"no column 'sunspots' \(columns: YEAR, SUNACTIVITY\)"):
+        run_prepare("--kind", "series", sunspots_csv, "--column", "sunspots",
+                    "--out", tmp_path / "data")
+
+
+def test_a_non_numeric_value_is_an_error_naming_column_and_row(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("x\n1.5\n2\nabc\n4\n")
+    with pytest.raises(SeriesError, match=r"column 'x', row 3 \(line 4\): 'abc' is not a number"):
+        run_prepare("--kind", "series", path, "--column", "x", "--out", tmp_path / "data")
+
+
+def test_an_empty_series_file_is_an_error(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(SeriesError, match="empty file"):
+        run_prepare("--kind", "series", tmp_path / "empty.csv", "--column", "x",
+                    "--out", tmp_path / "data")
+
+
+def test_series_without_column_is_an_error(sunspots_csv, tmp_path):
+    with pytest.raises(prepare.PrepareError, match="--column"):
+        run_prepare("--kind", "series", sunspots_csv, "--out", tmp_path / "data")
+
+
+def test_cli_reports_bad_input_as_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("x\n1\nzz\n")
+    code = cli_main(["prepare", "--kind", "series", str(path), "--column", "x",
+                     "--out", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("hadoop-rnn prepare: error: ") and "'zz' is not a number" in err
+
+
+def test_meta_json_is_readable_by_dataset(sunspots_csv, tmp_path):
+    run_prepare("--kind", "series", sunspots_csv, "--column", "SUNACTIVITY",
+                "--out", tmp_path / "data")
+    ds = Dataset(str(tmp_path / "data"))
+    assert ds.kind == "series" and ds.model_sizes() == {"input_size": 1, "output_size": 1}
+    assert json.loads((tmp_path / "data" / "meta.json").read_text())["columns"] == ["SUNACTIVITY"]
+
+
+# -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
+
+@pytest.mark.hadoop
+def test_hadoop_runner_builds_the_same_dataset_on_hdfs(text_files, tmp_path):
+    import shutil
+    import uuid
+
+    if not (os.environ.get("HADOOP_RNN_WEBHDFS_URL") and shutil.which("hadoop")):
+        pytest.skip("no Hadoop dev cluster: eval \"$(scripts/hadoop-dev-cluster start)\"")
+    local = run_prepare("--kind", "text", text_files, "--out", tmp_path / "data")
+    uri = f"hdfs:///tmp/test-prepare/{uuid.uuid4().hex}"
+    remote = run_prepare("--kind", "text", text_files, "--out", uri, "--runner", "hadoop")
+    assert remote["vocab"] == local["vocab"] and remote["vocab_counts"] == local["vocab_counts"]
+    assert remote["fingerprint"] == local["fingerprint"]
+    assert Dataset(uri).meta["counts"] == local["counts"]
