@@ -27,8 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
-from bench_job import stdlib_files  # noqa: E402
-from jobs.cli import main as cli_main  # noqa: E402
+from bench_job import cli_main, stdlib_files  # noqa: E402
 from jobs.storage import open_store  # noqa: E402
 
 

@@ -16,6 +16,7 @@ after combining, summed over tasks; should be about tasks x |θ| x itemsize x 4/
     python scripts/bench_job.py [--tokens 1000000] [--repeats 3] [--hidden 128]
 """
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -32,7 +33,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 from jobs.batches import iter_batches  # noqa: E402
-from jobs.cli import main as cli_main  # noqa: E402
+from jobs.cli import main as _cli_main  # noqa: E402
+
+
+def cli_main(argv):
+    """Run a hadoop-rnn command with its progress lines on stderr: stdout is for JSON."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return _cli_main(argv)
 from jobs.dataset import Dataset  # noqa: E402
 from jobs.launch import RunnerOptions, run_job  # noqa: E402
 from jobs.mr_train_epoch import MRTrainEpoch  # noqa: E402

@@ -20,10 +20,9 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from jobs.cli import main as cli_main  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "scripts"))
-from bench_job import stdlib_files  # noqa: E402
+from bench_job import cli_main, stdlib_files  # noqa: E402
 
 
 def main():
