@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,11 +47,13 @@ def driver_env(tmp_path, fault=""):
     return {**os.environ, "TMPDIR": str(tmp), FAULT_ENV: fault}
 
 
-def reference_theta(data_dir, tmp_path):
-    """θ after an uninterrupted run of the same command."""
+def reference_run(data_dir, tmp_path):
+    """θ after an uninterrupted run of the same command, and that run's wall time."""
     run_dir = str(tmp_path / "uninterrupted")
-    train(data_dir, run_dir, *FLAGS[len(SMALL):])
-    return latest(run_dir).theta
+    started = time.monotonic()
+    subprocess.run(train_command(data_dir, run_dir), env=driver_env(tmp_path), check=True,
+                   capture_output=True)
+    return latest(run_dir).theta, time.monotonic() - started
 
 
 def check_nothing_half_done(run_dir):
@@ -75,16 +78,16 @@ def committed_epochs(run_dir):
     return max([int(p.name[5:11]) for p in Path(run_dir).glob("ckpt-*.npz")], default=0)
 
 
-def run_killing_at_random(command, rng, env, max_delay=2.0, max_kills=4):
-    """Run ``command`` again and again, SIGKILLing it after a random delay (at most
-    ``max_kills`` times), until it finishes on its own; check the run directory after every
-    kill. Return the epochs committed at each kill."""
+def run_killing_at_random(command, rng, env, max_delay, max_kills=4):
+    """Run ``command`` again and again, SIGKILLing it after a random delay of up to
+    ``max_delay`` seconds (at most ``max_kills`` times), until it finishes on its own; check
+    the run directory after every kill. Return the epochs committed at each kill."""
     run_dir = command[command.index("--run") + 1]
     killed_at = []
     while True:
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 env=env)
-        delay = rng.uniform(0.2, max_delay) if len(killed_at) < max_kills else 300
+        delay = rng.uniform(0.1, max_delay) if len(killed_at) < max_kills else 300
         try:
             _, err = proc.communicate(timeout=delay)
         except subprocess.TimeoutExpired:
@@ -98,13 +101,15 @@ def run_killing_at_random(command, rng, env, max_delay=2.0, max_kills=4):
 
 
 def random_kill_trials(text_data, tmp_path, trials, seed):
-    theta = reference_theta(text_data[0], tmp_path)
+    theta, seconds = reference_run(text_data[0], tmp_path)
     rng = random.Random(seed)
     kills = []
     for trial in range(trials):
         run_dir = str(tmp_path / f"trial-{trial}")
+        # delays up to 90% of an uninterrupted run's time: most runs are killed at least
+        # once, at start-up, inside a job or around a commit, however fast the machine is
         kills.append(run_killing_at_random(train_command(text_data[0], run_dir), rng,
-                                           driver_env(tmp_path)))
+                                           driver_env(tmp_path), max_delay=0.9 * seconds))
         check_finished_like_uninterrupted(run_dir, theta)
     print(f"{trials} trials; epochs committed at each kill, per trial: {kills}")
     assert sum(map(len, kills)) >= trials, f"too few kills to test anything: {kills}"
@@ -124,7 +129,7 @@ def test_driver_killed_at_many_random_points_ends_bit_identical(text_data, tmp_p
 
 @pytest.mark.parametrize("point", ["kill-before-commit", "kill-after-ckpt", "kill-after-latest"])
 def test_driver_killed_at_a_commit_point_ends_bit_identical(text_data, tmp_path, point):
-    theta = reference_theta(text_data[0], tmp_path)
+    theta, _ = reference_run(text_data[0], tmp_path)
     run_dir = str(tmp_path / "run")
     command = train_command(text_data[0], run_dir)
     killed = subprocess.run(command, env=driver_env(tmp_path, f"{point}:2"), capture_output=True)
