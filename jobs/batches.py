@@ -5,7 +5,7 @@ length (the last chunk of a sequence is usually shorter); they are right-padded 
 """
 import numpy as np
 
-from jobs.records import BadRecord
+from jobs.records import BadRecord, decode_record
 
 
 def validate_chunk(values, cfg):
@@ -27,6 +27,13 @@ def validate_chunk(values, cfg):
             raise BadRecord("non-finite value", "NaN or infinity in a series record")
     if values.shape[0] < 2:
         raise BadRecord("too short", "a chunk needs at least 2 steps to score one prediction")
+
+
+def read_chunk(line, cfg):
+    """Decode a record line and validate it for the model; raise :class:`BadRecord` if bad."""
+    _, chunk = decode_record(line)
+    validate_chunk(chunk, cfg)
+    return chunk
 
 
 def make_batch(chunks, cfg):

@@ -13,7 +13,7 @@ Layout::
 import hashlib
 import json
 
-from jobs.batches import validate_chunk
+from jobs.batches import read_chunk
 from jobs.records import BadRecord, decode_record, encode_record
 from jobs.storage import open_store
 
@@ -60,18 +60,24 @@ class Dataset:
         """URIs of the shard files of a split ("train" or "valid")."""
         return [self.store.uri(name) for name in self.meta[split]]
 
+    def iter_lines(self, split):
+        """Yield the record lines of a split, in shard and line order."""
+        for name in self.meta[split]:
+            yield from self.store.read_bytes(name).splitlines()
+
+    def iter_records(self, split):
+        """Yield (key, values) of every record of a split; a bad record raises BadRecord."""
+        for line in self.iter_lines(split):
+            yield decode_record(line)
+
     def iter_chunks(self, split, cfg, bad_counts=None):
         """Yield validated chunks of a split; bad records are skipped and counted by reason."""
-        for name in self.meta[split]:
-            for line in self.store.read_bytes(name).splitlines():
-                try:
-                    _, chunk = decode_record(line)
-                    validate_chunk(chunk, cfg)
-                except BadRecord as bad:
-                    if bad_counts is not None:
-                        bad_counts[bad.reason] = bad_counts.get(bad.reason, 0) + 1
-                    continue
-                yield chunk
+        for line in self.iter_lines(split):
+            try:
+                yield read_chunk(line, cfg)
+            except BadRecord as bad:
+                if bad_counts is not None:
+                    bad_counts[bad.reason] = bad_counts.get(bad.reason, 0) + 1
 
 
 def write_dataset(uri, kind, splits, shards=1, fingerprint=None, **meta):

@@ -30,7 +30,8 @@ from jobs.dataset import Dataset
 from jobs.evaluation import split_loss
 from jobs.launch import RUNNERS, RunnerOptions, run_job
 from jobs.lock import DEFAULT_LEASE, LockHeld, RunLock
-from jobs.mr_train_epoch import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, MRTrainEpoch
+from jobs.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, failed_map_attempts
+from jobs.mr_train_epoch import MRTrainEpoch
 from jobs.storage import open_store
 from jobs.training_state import NotACheckpoint, TrainingState
 from rnn_core import ModelConfig, init_params
@@ -229,12 +230,6 @@ def bad_record_report(counters, records, max_fraction):
         raise TrainingError(message + f"; above --max-bad-records {max_fraction:g}: "
                             "fix or re-prepare those shards")
     return message
-
-
-def failed_map_attempts(counters):
-    """Map task attempts Hadoop re-ran in the job (its "Job Counters" group; 0 off Hadoop)."""
-    return sum(int(names.get("Failed map tasks", 0)) for group, names in counters.items()
-               if group.strip() == "Job Counters")
 
 
 def run_epoch(state, dataset, options, max_bad=0.01, log=print):

@@ -41,7 +41,7 @@ def score_in_process(state, dataset, split):
 
 def score_with_job(state, dataset, split, options):
     from jobs.mr_evaluate import MREvaluate
-    from jobs.mr_train_epoch import COUNTERS
+    from jobs.counters import COUNTERS
 
     with tempfile.TemporaryDirectory(prefix="hadoop-rnn-eval-") as tmp:
         state_file, meta_file = os.path.join(tmp, "state.npz"), os.path.join(tmp, "meta.json")

@@ -11,7 +11,6 @@ import json
 
 from jobs import series_io
 from jobs.prepare import join_chunks
-from jobs.records import decode_record
 from jobs.trained import RunError, load_run
 from rnn_core.generate import forecast
 
@@ -30,10 +29,7 @@ def dataset_series(dataset):
     """The last sequence of the dataset, normalized: (L, F)."""
     chunks = {}
     for split in ("train", "valid"):
-        for name in dataset.meta[split]:
-            for line in dataset.store.read_bytes(name).splitlines():
-                key, values = decode_record(line)
-                chunks[key] = values
+        chunks.update(dataset.iter_records(split))
     last = max(key.split("/")[0] for key in chunks)
     return join_chunks([chunks[k] for k in sorted(chunks) if k.split("/")[0] == last])
 

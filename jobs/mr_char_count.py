@@ -12,7 +12,7 @@ from collections import Counter
 from mrjob.job import MRJob
 from mrjob.protocol import BytesValueProtocol, JSONProtocol
 
-COUNTERS = "hadoop-rnn"
+from jobs.counters import COUNTERS
 
 
 class MRCharCount(MRJob):

@@ -11,10 +11,10 @@ import json
 
 from mrjob.job import MRJob
 
-from jobs.batches import validate_chunk
-from jobs.mr_train_epoch import BAD_BY_REASON, COUNTERS
+from jobs.batches import read_chunk
+from jobs.counters import count_bad_record, current_shard
 from jobs.protocol import ArraysProtocol, add_sums
-from jobs.records import BadRecord, decode_record
+from jobs.records import BadRecord
 from jobs.scores import Scorer
 from jobs.training_state import TrainingState
 from rnn_core.serialization import load_arrays
@@ -37,14 +37,13 @@ class MREvaluate(MRJob):
         self.cfg = state.model
         self.scorer = Scorer(state.theta, state.model, meta)
         self.pending = []
+        self.shard = current_shard()
 
     def mapper(self, _, line):
         try:
-            _, chunk = decode_record(line)
-            validate_chunk(chunk, self.cfg)
+            chunk = read_chunk(line, self.cfg)
         except BadRecord as bad:
-            self.increment_counter(COUNTERS, "bad records")
-            self.increment_counter(BAD_BY_REASON, bad.reason)
+            count_bad_record(self, bad, self.shard)
             return
         self.pending.append(chunk)
         if len(self.pending) == self.options.batch:

@@ -15,24 +15,21 @@ Malformed records are skipped and counted (group ``hadoop-rnn``). Run standalone
 
     python -m jobs.mr_train_epoch -r inline --state latest.npz data/train/*.txt
 """
-import os
 import time
 
 import numpy as np
 from mrjob.compat import jobconf_from_env
 from mrjob.job import MRJob
 
-from jobs.batches import iter_batches, validate_chunk
+from jobs.batches import iter_batches, read_chunk
+from jobs.counters import COUNTERS, count_bad_record, current_shard
 from jobs.protocol import ArraysProtocol, add_sums
-from jobs.records import BadRecord, decode_record
+from jobs.records import BadRecord
 from jobs.training_state import TrainingState
 from rnn_core import loss_and_grad
 from rnn_core.optimizers import apply
 from rnn_core.serialization import load_arrays
 
-COUNTERS = "hadoop-rnn"
-BAD_BY_REASON = "hadoop-rnn bad records by reason"
-BAD_BY_SHARD = "hadoop-rnn bad records by shard"
 
 
 class MRTrainEpoch(MRJob):
@@ -69,16 +66,13 @@ class MRTrainEpoch(MRJob):
                      "step": np.zeros(self.theta.shape, self.theta.dtype)}
         self.pending = []
         self.compute_seconds = 0.0  # time in BPTT and optimizer steps, for the epoch's metrics
-        self.shard = os.path.basename(jobconf_from_env("mapreduce.map.input.file", "") or "input")
+        self.shard = current_shard()
 
     def mapper(self, _, line):
         try:
-            _, chunk = decode_record(line)
-            validate_chunk(chunk, self.state.model)
+            chunk = read_chunk(line, self.state.model)
         except BadRecord as bad:
-            self.increment_counter(COUNTERS, "bad records")
-            self.increment_counter(BAD_BY_REASON, bad.reason)
-            self.increment_counter(BAD_BY_SHARD, self.shard)
+            count_bad_record(self, bad, self.shard)
             return
         self.pending.append(chunk)
         if len(self.pending) == self.options.batch:

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from jobs.dataset import write_dataset
+from jobs import driver, prepare
+from jobs.cli import build_parser
+from jobs.prepare import cut_chunks
 from jobs.storage import open_store
 
 
@@ -17,8 +20,7 @@ def text_chunks(text, vocab, chunk, prefix):
     """Cut ``text`` into chunk records of ``chunk`` ids overlapping by one."""
     index = {ch: i for i, ch in enumerate(vocab)}
     ids = np.array([index[ch] for ch in text], dtype=np.int64)
-    return [(f"{prefix}/{n}", ids[start:start + chunk])
-            for n, start in enumerate(range(0, len(ids) - 1, chunk - 1))]
+    return [(f"{prefix}/{n}", values) for n, values in enumerate(cut_chunks(ids, chunk))]
 
 
 @pytest.fixture
@@ -48,6 +50,40 @@ def pytest_configure(config):
                             "(scripts/hadoop-dev-cluster); fails instead of skipping when CI=true")
     config.addinivalue_line("markers", "slow: long fault-injection trials "
                             "(run with HADOOP_RNN_SLOW_TESTS=1)")
+
+
+SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
+TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]
+
+
+def cli_args(*argv):
+    """The Namespace ``hadoop-rnn argv...`` gives its command's main."""
+    return build_parser().parse_args([str(a) for a in argv])
+
+
+def make_run(tmp, prepare_argv, epochs=2):
+    """Prepare a dataset and train a tiny model on it; return (data_dir, run_dir)."""
+    data, run = str(tmp / "data"), str(tmp / "run")
+    prepare.prepare(cli_args("prepare", *prepare_argv, "--out", data), log=lambda line: None)
+    driver.train(cli_args("train", "--data", data, "--run", run, "--epochs", epochs, *TINY),
+                 log=lambda line: None)
+    return data, run
+
+
+@pytest.fixture(scope="session")
+def text_run(tmp_path_factory):
+    """A tiny character model trained on real text (textwrap's source)."""
+    tmp = tmp_path_factory.mktemp("text")
+    (tmp / "textwrap.py").write_text(inspect.getsource(textwrap)[:6000])
+    return make_run(tmp, ["--kind", "text", tmp / "textwrap.py", "--chunk", 33, "--valid", 0.2])
+
+
+@pytest.fixture(scope="session")
+def series_run(tmp_path_factory):
+    """A tiny forecaster trained on real data (yearly sunspots 1700-1759)."""
+    tmp = tmp_path_factory.mktemp("series")
+    return make_run(tmp, ["--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY",
+                          "--chunk", 12, "--valid", 0.2], epochs=3)
 
 
 def require_dev_cluster():

@@ -1,47 +1,16 @@
 """`hadoop-rnn evaluate`: metrics next to their baselines, in process and as a MapReduce job."""
-import inspect
 import json
 import math
 import os
-import textwrap
 
 import numpy as np
 import pytest
+from conftest import SUNSPOTS_CSV, cli_args
 
 from jobs import corpus, driver, evaluate, prepare
-from jobs.cli import build_parser, main as cli_main
+from jobs.cli import main as cli_main
 from jobs.dataset import Dataset
 from jobs.trained import RunError
-
-SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
-TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]
-
-
-def cli_args(*argv):
-    return build_parser().parse_args([str(a) for a in argv])
-
-
-def make_run(tmp, prepare_argv, epochs=2):
-    data, run = str(tmp / "data"), str(tmp / "run")
-    prepare.prepare(cli_args("prepare", *prepare_argv, "--out", data), log=lambda line: None)
-    driver.train(cli_args("train", "--data", data, "--run", run, "--epochs", epochs, *TINY),
-                 log=lambda line: None)
-    return data, run
-
-
-@pytest.fixture(scope="module")
-def text_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("text")
-    (tmp / "textwrap.py").write_text(inspect.getsource(textwrap)[:6000])
-    return make_run(tmp, ["--kind", "text", tmp / "textwrap.py", "--chunk", 33, "--valid", 0.2])
-
-
-@pytest.fixture(scope="module")
-def series_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("series")
-    return make_run(tmp, ["--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY",
-                          "--chunk", 12, "--valid", 0.2], epochs=3)
-
 
 def run_evaluate(*argv):
     return evaluate.evaluate(cli_args("evaluate", *argv))

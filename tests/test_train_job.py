@@ -9,7 +9,8 @@ import pytest
 from jobs.batches import make_batch
 from jobs.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job
-from jobs.mr_train_epoch import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, MRTrainEpoch
+from jobs.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS
+from jobs.mr_train_epoch import MRTrainEpoch
 from jobs.protocol import ArraysProtocol
 from jobs.records import encode_record
 from jobs.training_state import TrainingState
