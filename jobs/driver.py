@@ -32,7 +32,7 @@ from jobs.launch import RUNNERS, RunnerOptions, run_job
 from jobs.lock import DEFAULT_LEASE, LockHeld, RunLock
 from jobs.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, failed_map_attempts
 from jobs.mr_train_epoch import MRTrainEpoch
-from jobs.storage import open_store
+from jobs.storage import is_hdfs, open_store
 from jobs.training_state import NotACheckpoint, TrainingState
 from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
@@ -288,6 +288,9 @@ def progress_line(m, total):
 
 def train(args, log=print):
     """Hold the run's lock, run epochs until ``args.epochs`` are committed; return an exit code."""
+    if is_hdfs(args.data) and args.runner != "hadoop":
+        raise TrainingError(f"the {args.runner} runner reads local files only: use --runner "
+                            "hadoop for data on HDFS (or copy the dataset to a local directory)")
     dataset = Dataset(args.data)
     run = open_store(args.run)
     try:

@@ -50,17 +50,19 @@ def main():
 
     work = tempfile.mkdtemp(prefix="bench-hadoop-")
     hdfs = f"hdfs:///tmp/bench-hadoop/{uuid.uuid4().hex}"
-    cli_main(["prepare", "--kind", "text", "--out", f"{hdfs}/data", "--chunk", "129",
-              "--valid", "0.02", "--shards", "2", *stdlib_files(args.chars)])
+    for data in (f"{hdfs}/data", os.path.join(work, "data")):  # the inline runner reads local files
+        cli_main(["prepare", "--kind", "text", "--out", data, "--chunk", "129",
+                  "--valid", "0.02", "--shards", "2", *stdlib_files(args.chars)])
     conf = local_framework_conf(os.path.join(work, "mrjob.conf"), os.path.join(work, "tmp"))
     variants = {
-        "inline": ["--runner", "inline", "--run", os.path.join(work, "run-inline")],
+        "inline": ["--runner", "inline", "--data", os.path.join(work, "data"),
+                   "--run", os.path.join(work, "run-inline")],
         "hadoop-local-framework": ["--runner", "hadoop", "--mrjob-conf", conf,
-                                   "--run", f"{hdfs}/run-local"],
-        "hadoop-yarn": ["--runner", "hadoop", "--run", f"{hdfs}/run-yarn"],
+                                   "--data", f"{hdfs}/data", "--run", f"{hdfs}/run-local"],
+        "hadoop-yarn": ["--runner", "hadoop", "--data", f"{hdfs}/data", "--run", f"{hdfs}/run-yarn"],
     }
     for name, flags in variants.items():
-        cli_main(["train", "--data", f"{hdfs}/data", *flags, "--epochs", str(args.epochs),
+        cli_main(["train", *flags, "--epochs", str(args.epochs),
                   "--mode", "average", "--cell", "lstm", "--hidden", "64", "--batch", "32",
                   "--bptt", "64", "--seed", "1"])
         run = open_store(flags[flags.index("--run") + 1])

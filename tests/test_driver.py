@@ -108,3 +108,8 @@ def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, 
     ta, tb = latest(a).theta, latest(b).theta
     assert np.max(np.abs(ta - tb)) / np.max(np.abs(ta)) < 1e-9
 
+
+
+def test_hdfs_data_with_a_runner_that_reads_local_files_is_a_clear_error(tmp_path):
+    with pytest.raises(TrainingError, match="local runner reads local files only"):
+        train("hdfs:///data/somewhere", str(tmp_path / "run"), "--runner", "local")
