@@ -8,7 +8,8 @@ Hadoop's local framework (one JVM, Streaming against HDFS) and on YARN container
 
 Prints one JSON line per (runner, epoch): ``job_seconds`` (the MapReduce job, wall),
 ``task_compute_seconds`` (BPTT in the map tasks, summed over tasks), ``compute_seconds``
-(that divided by the parallel map slots, i.e. the compute on the critical path) and
+(that divided by the map tasks running at once on YARN, i.e. the compute on the critical
+path) and
 ``overhead_seconds`` (job wall minus critical-path compute: job submission, JVM and
 container start-up, the distributed cache, shuffle and the driver's reads), then a median
 summary per runner.
@@ -43,7 +44,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--chars", type=int, default=300_000)
-    parser.add_argument("--slots", type=int, default=2, help="map tasks that run at once")
+    parser.add_argument("--slots", type=int, default=2, help="map tasks YARN runs at once")
     args = parser.parse_args()
     if not os.environ.get("HADOOP_RNN_WEBHDFS_URL"):
         sys.exit('no dev cluster: run eval "$(scripts/hadoop-dev-cluster start)" first')
@@ -68,7 +69,8 @@ def main():
         run = open_store(flags[flags.index("--run") + 1])
         rows = []
         for m in map(json.loads, run.read_bytes("metrics.jsonl").decode().splitlines()):
-            compute = m["task_compute_seconds"] / (1 if name == "inline" else args.slots)
+            # inline and Hadoop's local framework run one map task at a time
+            compute = m["task_compute_seconds"] / (args.slots if name == "hadoop-yarn" else 1)
             rows.append({"runner": name, "epoch": m["epoch"], "seconds": round(m["seconds"], 2),
                          "job_seconds": round(m["job_seconds"], 2),
                          "task_compute_seconds": round(m["task_compute_seconds"], 2),
