@@ -36,6 +36,8 @@ import threading
 import time
 import uuid
 
+from jobs.storage import MissingFile
+
 LOCK = "lock.json"
 TAKEOVER = "lock.takeover"
 DEFAULT_LEASE = 15 * 60
@@ -112,10 +114,8 @@ class RunLock:
             record = json.loads(self.store.read_bytes(name))
         except ValueError:
             return {}
-        except OSError:
-            if not self.store.exists(name):   # released between exists() and read
-                return None
-            raise
+        except MissingFile:                   # released between exists() and read
+            return None
         return record if isinstance(record, dict) else {}
 
     # -- acquire and release ---------------------------------------------------------------
@@ -146,7 +146,9 @@ class RunLock:
         """Replace a stale lock with ours; False if someone else is doing it or did it first."""
         if not self.store.create_exclusive(TAKEOVER, self._encode()):
             marker = self.read(TAKEOVER)
-            if marker is not None and not is_stale(marker, host=self.host):
+            if marker is None:
+                return False              # that taker finished meanwhile: look again
+            if not is_stale(marker, host=self.host):
                 raise LockHeld(f"{self.store.uri()}: another driver is taking over a stale "
                                f"lock: {describe(marker)}")
             self.store.delete(TAKEOVER)   # left by a taker that died: clear it and look again

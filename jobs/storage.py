@@ -21,6 +21,10 @@ class StoreError(OSError):
     """A read or write of the driver's files failed; the message names the path."""
 
 
+class MissingFile(StoreError, FileNotFoundError):
+    """The file to read does not exist."""
+
+
 def is_hdfs(uri):
     return str(uri).startswith("hdfs://")
 
@@ -50,6 +54,8 @@ class LocalStore:
         try:
             with open(self.uri(name), "rb") as f:
                 return f.read()
+        except FileNotFoundError:
+            raise MissingFile(f"cannot read {self.uri(name)}: no such file") from None
         except OSError as e:
             raise StoreError(f"cannot read {self.uri(name)}: {e.strerror}") from None
 
@@ -70,15 +76,22 @@ class LocalStore:
             raise
 
     def create_exclusive(self, name, data):
-        """Create a file only if it does not exist; return False if it already did."""
+        """Create a file only if it does not exist; return False if it already did.
+
+        The content is written to a temporary file first and hard-linked into place (link
+        fails if the name exists), so nobody ever reads the new file half-written.
+        """
         path = self.uri(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.link(tmp, path)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        finally:
+            os.unlink(tmp)
         return True
 
     def delete(self, name):
@@ -132,10 +145,17 @@ class HdfsStore:
         return sorted(self._call("list", name, self.client.list, self._path(name)))
 
     def read_bytes(self, name):
-        def read():
+        from hdfs.util import HdfsError
+
+        try:
             with self.client.read(self._path(name)) as reader:
                 return reader.read()
-        return self._call("read", name, read)
+        except HdfsError as e:
+            if getattr(e, "exception", None) == "FileNotFoundException" or not self.exists(name):
+                raise MissingFile(f"cannot read {self.uri(name)}: no such file") from None
+            raise StoreError(f"cannot read {self.uri(name)}: {e}") from None
+        except OSError as e:
+            raise StoreError(f"cannot read {self.uri(name)}: {e}") from None
 
     def write_bytes(self, name, data):
         """Write to a temporary name, then rename over the target.
@@ -151,14 +171,21 @@ class HdfsStore:
         self._call("rename into", name, self.client.rename, tmp, path)
 
     def create_exclusive(self, name, data):
-        from hdfs.util import HdfsError
+        """Create a file only if it does not exist; return False if it already did.
 
+        Written under a temporary name and renamed into place (a WebHDFS rename onto an
+        existing file fails), so nobody ever reads the new file half-written.
+        """
+        path = self._path(name)
+        tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}")
+        self._call("write", name, self.client.write, tmp, data=data, overwrite=True)
         try:
-            self.client.write(self._path(name), data=data, overwrite=False)
-        except HdfsError as e:
-            if "exists" in str(e).lower():
+            self.client.rename(tmp, path)
+        except Exception:  # noqa: BLE001 -- HdfsError or a refused rename: the name is taken
+            self._call("clean up after", name, self.client.delete, tmp)
+            if self.exists(name):
                 return False
-            raise StoreError(f"cannot create {self.uri(name)}: {e}") from None
+            raise StoreError(f"cannot create {self.uri(name)}") from None
         return True
 
     def delete(self, name):
