@@ -12,13 +12,11 @@ be run from cron every few minutes: a second driver on a busy run exits with EXI
 driver on a finished run with EXIT_NOTHING_TO_DO. ``--max-epochs-per-run`` and
 ``--time-budget`` bound one invocation. See docs/operations.md.
 
-Test hook: ``HADOOP_RNN_FAULT`` (see :func:`fault_point`) makes the driver SIGKILL itself at
-a named point of the commit, or makes the first attempt of map task 0 fail.
+Test hook: ``HADOOP_RNN_FAULT`` (see :func:`jobs.checkpoint.fault_point`) makes the driver
+SIGKILL itself at a named point of the commit, or makes the first attempt of map task 0 fail.
 """
 import contextlib
-import json
 import os
-import re
 import signal
 import tempfile
 import threading
@@ -30,24 +28,20 @@ from jobs.dataset import Dataset
 from jobs.evaluation import split_loss
 from jobs.launch import RUNNERS, RunnerOptions, run_job
 from jobs.lock import DEFAULT_LEASE, LockHeld, RunLock
+from jobs.checkpoint import FAULT_ENV, commit, newest_checkpoint, remove_leftovers, repair
 from jobs.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, failed_map_attempts
 from jobs.mr_train_epoch import MRTrainEpoch
 from jobs.storage import is_hdfs, open_store
-from jobs.training_state import NotACheckpoint, TrainingState
+from jobs.training_state import TrainingState
 from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
-from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes, save_arrays
+from rnn_core.serialization import save_arrays
 
-LATEST = "latest.npz"
-METRICS = "metrics.jsonl"
-_CKPT = re.compile(r"^ckpt-(\d{6})\.npz$")
 
 # Exit codes (documented in docs/operations.md for cron users); argparse usage errors exit 2.
 EXIT_OK, EXIT_FAILED, EXIT_NOTHING_TO_DO, EXIT_LOCKED = 0, 1, 3, 4
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
-FAULT_ENV = "HADOOP_RNN_FAULT"
-_TMP_PREFIX = ".tmp-"  # jobs.storage writes here first, then renames
 
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.002, "adam": 0.002}
 
@@ -149,73 +143,6 @@ def check_resumable(state, args, dataset):
                             "conflicting flags to continue the existing run.")
 
 
-def _newest_checkpoint(run):
-    """(name, state, file bytes) of the newest checkpoint, or (None, None, None)."""
-    numbered = [name for name in run.list() if _CKPT.match(name)]
-    name = numbered[-1] if numbered else (LATEST if run.exists(LATEST) else None)
-    if name is None:
-        return None, None, None
-    data = run.read_bytes(name)
-    try:
-        return name, TrainingState.from_arrays(arrays_from_bytes(data)), data
-    except (NotACheckpoint, ValueError, KeyError) as e:
-        raise TrainingError(f"{run.uri(name)} is not a usable checkpoint ({e}); "
-                            "nothing was overwritten. Move it away or use a new --run.") from None
-
-
-def load_latest(run):
-    """The newest complete checkpoint in the run directory, or None for a new run."""
-    return _newest_checkpoint(run)[1]
-
-
-def repair(run, state, name, data):
-    """Finish the commit of a driver killed after its checkpoint: latest.npz and metrics.jsonl
-    are rewritten from the newest numbered checkpoint (``name``, parsed ``state``, ``data``)."""
-    if name != LATEST and (not run.exists(LATEST) or run.read_bytes(LATEST) != data):
-        run.write_bytes(LATEST, data)
-    write_metrics(run, state)
-
-
-def remove_leftovers(run):
-    """Delete temporary files of writes a killed driver left half done (call with the lock)."""
-    for name in [n for n in run.list() if n.startswith(_TMP_PREFIX)]:
-        run.delete(name)
-
-
-def fault_point(point, epoch):
-    """Test hook: SIGKILL this driver at ``point`` of ``epoch`` if $HADOOP_RNN_FAULT asks.
-
-    HADOOP_RNN_FAULT is a comma-separated list of POINT:EPOCH, POINT one of
-    ``kill-before-commit`` (the epoch's job is done, nothing written), ``kill-after-ckpt``
-    (between ckpt-NNNNNN.npz and latest.npz), ``kill-after-latest`` (before metrics.jsonl).
-    """
-    if f"{point}:{epoch}" in os.environ.get(FAULT_ENV, "").split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def commit(run, state, keep=3, lock=None):
-    """Write the epoch's checkpoint, then latest.npz, then metrics.jsonl.
-
-    With a ``lock``, first verify it is still ours (raises jobs.lock.LockLost if not).
-    """
-    fault_point("kill-before-commit", state.epoch)
-    if lock is not None:
-        lock.verify()
-    data = arrays_to_bytes(state.to_arrays())
-    run.write_bytes(f"ckpt-{state.epoch:06d}.npz", data)
-    fault_point("kill-after-ckpt", state.epoch)
-    run.write_bytes(LATEST, data)
-    fault_point("kill-after-latest", state.epoch)
-    write_metrics(run, state)
-    for name in [n for n in run.list() if _CKPT.match(n)][:-keep]:
-        run.delete(name)
-
-
-def write_metrics(run, state):
-    lines = "".join(json.dumps(m, sort_keys=True) + "\n" for m in state.history)
-    run.write_bytes(METRICS, lines.encode("utf-8"))
-
-
 def bad_record_report(counters, records, max_fraction):
     """A one-line summary of skipped records, or raise TrainingError above the threshold."""
     bad = counters.get(COUNTERS, {}).get("bad records", 0)
@@ -308,7 +235,7 @@ def train_locked(args, dataset, run, lock=None, log=print):
     """:func:`train` once the lock is held."""
     started = time.monotonic()
     remove_leftovers(run)
-    name, state, data = _newest_checkpoint(run)
+    name, state, data = newest_checkpoint(run)
     if state is None:
         state = new_state(args, dataset)
         log(f"new run in {run.uri()}: {state.model.cell} hidden {state.model.hidden} x "

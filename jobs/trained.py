@@ -7,7 +7,7 @@ same shape.
 import sys
 
 from jobs.dataset import Dataset
-from jobs.driver import load_latest
+from jobs.checkpoint import load_latest
 from jobs.storage import open_store
 
 

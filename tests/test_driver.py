@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jobs import driver
+from jobs.checkpoint import CheckpointError
 from jobs.cli import build_parser
 from jobs.driver import EXIT_NOTHING_TO_DO, EXIT_OK, TrainingError
 from jobs.training_state import TrainingState
@@ -89,7 +90,7 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(text_data, tm
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "ckpt-000001.npz").write_bytes(b"definitely not an npz")
-    with pytest.raises(TrainingError, match="not a usable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a usable checkpoint"):
         train(text_data[0], str(run_dir), "--epochs", "2")
     assert (run_dir / "ckpt-000001.npz").read_bytes() == b"definitely not an npz"
 

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from conftest import SUNSPOTS_CSV, cli_args
 
-from jobs import corpus, driver, evaluate, prepare
+from jobs import corpus, evaluate, prepare
 from jobs.cli import main as cli_main
+from jobs.checkpoint import load_latest
 from jobs.dataset import Dataset
+from jobs.storage import open_store
 from jobs.trained import RunError
 
 def run_evaluate(*argv):
@@ -24,7 +26,7 @@ def test_text_metrics_are_consistent_nats_bits_and_perplexity(text_run):
 
 
 def test_text_loss_equals_the_drivers_validation_loss(text_run):
-    state = driver.load_latest(driver.open_store(text_run[1]))
+    state = load_latest(open_store(text_run[1]))
     assert run_evaluate("--run", text_run[1])["loss"] == pytest.approx(
         state.history[-1]["valid_loss"])
 

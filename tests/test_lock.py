@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from jobs.checkpoint import CheckpointError
 from jobs import driver
 from jobs.cli import build_parser
 from jobs.lock import LOCK, TAKEOVER, LockHeld, LockLost, RunLock, is_stale
@@ -182,7 +183,7 @@ def test_train_releases_the_lock_when_it_fails(text_data, tmp_path):
     run = LocalStore(tmp_path / "run")
     run.makedirs()
     run.write_bytes("ckpt-000001.npz", b"not a checkpoint")
-    with pytest.raises(driver.TrainingError):
+    with pytest.raises(CheckpointError):
         train(text_data[0], run.root, "--epochs", "1")
     assert not run.exists(LOCK)
 
