@@ -14,22 +14,13 @@ import math
 import numpy as np
 
 from jobs.batches import iter_batches
-from rnn_core import init_state, loss_only
-from rnn_core.network import forward
-from rnn_core.params import check_theta, param_views
+from rnn_core import loss_only, predict
 
 
 def unigram_log_probs(meta):
     """log p(symbol) (V,) of the add-one smoothed training unigram distribution."""
     counts = np.asarray(meta["train_counts"], dtype=np.float64) + 1.0
     return np.log(counts / counts.sum())
-
-
-def predict_series(theta, cfg, inputs):
-    """Model predictions (B, T, O) for inputs (B, T, I), each from a zero state."""
-    views = param_views(check_theta(theta, cfg), cfg)
-    out, _, _ = forward(views, cfg, inputs.transpose(1, 0, 2), init_state(cfg, len(inputs)))
-    return out.transpose(1, 0, 2).astype(np.float64)
 
 
 class Scorer:
@@ -56,7 +47,7 @@ class Scorer:
             return
         m = np.asarray(mask, dtype=np.float64)[..., None]
         targets = targets.astype(np.float64)
-        errors = {"": predict_series(self.theta, self.cfg, inputs) - targets,
+        errors = {"": predict(self.theta, self.cfg, inputs).astype(np.float64) - targets,
                   "base_": inputs[..., :self.cfg.output_size].astype(np.float64) - targets}
         for prefix, error in errors.items():
             s[prefix + "sse"] += np.sum(error ** 2 * m, axis=(0, 1))

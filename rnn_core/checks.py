@@ -30,6 +30,22 @@ def check_shape(x, shape, name, what):
         raise ValueError(f"{name} must have shape {what} = {shape}, got {x.shape}")
 
 
+def check_inputs(cfg, inputs):
+    """Validate a batch's inputs: tokens int (B, T); series (B, T, I), converted to cfg.dtype."""
+    if cfg.kind == "tokens":
+        inputs = check_ids(inputs, cfg.vocab_size, "inputs")
+        if inputs.ndim != 2:
+            raise ValueError(f"inputs must have shape (B, T), got {inputs.shape}")
+    else:
+        inputs = check_real(inputs, cfg.input_size, cfg.dtype, "inputs")
+        if inputs.ndim != 3:
+            raise ValueError(f"inputs must have shape (B, T, input_size), got {inputs.shape}")
+    B, T = inputs.shape[:2]
+    if B == 0 or T == 0:
+        raise ValueError(f"need at least one sequence and one step, got B={B}, T={T}")
+    return inputs
+
+
 def check_sequences(cfg, inputs, targets, mask):
     """Validate a batch and return it time-major, ready for the network.
 
@@ -37,22 +53,14 @@ def check_sequences(cfg, inputs, targets, mask):
     series: inputs (B, T, I), targets (B, T, O) -> (T, B, I), (T, B, O) in cfg.dtype
     mask:   (B, T) of 0/1 or None              -> (T, B) in cfg.dtype or None
     """
-    if cfg.kind == "tokens":
-        inputs = check_ids(inputs, cfg.vocab_size, "inputs")
-        targets = check_ids(targets, cfg.vocab_size, "targets")
-        if inputs.ndim != 2:
-            raise ValueError(f"inputs must have shape (B, T), got {inputs.shape}")
-        check_shape(targets, inputs.shape, "targets", "(B, T)")
-    else:
-        inputs = check_real(inputs, cfg.input_size, cfg.dtype, "inputs")
-        targets = check_real(targets, cfg.output_size, cfg.dtype, "targets")
-        if inputs.ndim != 3:
-            raise ValueError(f"inputs must have shape (B, T, input_size), got {inputs.shape}")
-        check_shape(targets, inputs.shape[:2] + (cfg.output_size,), "targets",
-                    "(B, T, output_size)")
+    inputs = check_inputs(cfg, inputs)
     B, T = inputs.shape[:2]
-    if B == 0 or T == 0:
-        raise ValueError(f"need at least one sequence and one step, got B={B}, T={T}")
+    if cfg.kind == "tokens":
+        targets = check_ids(targets, cfg.vocab_size, "targets")
+        check_shape(targets, (B, T), "targets", "(B, T)")
+    else:
+        targets = check_real(targets, cfg.output_size, cfg.dtype, "targets")
+        check_shape(targets, (B, T, cfg.output_size), "targets", "(B, T, output_size)")
     if mask is not None:
         mask = np.asarray(mask)
         check_shape(mask, (B, T), "mask", "(B, T)")

@@ -11,7 +11,7 @@ recurrences (cells.py) loop over time. The recurrent state is a tuple of
 import numpy as np
 
 from .cells import CELLS
-from .checks import check_ids, check_real
+from .checks import check_ids, check_inputs, check_real
 from .params import check_theta, param_views
 
 ONE_HOT_MAX_IDS = 256     # sum_rows_by_id: largest id range summed by a one-hot product
@@ -144,6 +144,17 @@ def backward(views, grads, cfg, cache, d_out):
             dH = linear_backward(X, views[f"l{k}.W"], dXP, grads[f"l{k}.W"], grads[f"l{k}.b"])
     if cfg.kind == "series":
         linear_backward(x, views["in.W"], dH, grads["in.W"], grads["in.b"])
+
+
+def predict(theta, cfg, inputs):
+    """Model outputs over a batch of sequences, each from a zero state.
+
+    inputs: ids (B, T) for tokens or floats (B, T, input_size) for series.
+    Returns logits (B, T, V) or predictions (B, T, O), in cfg.dtype."""
+    theta = check_theta(theta, cfg)
+    x = np.swapaxes(check_inputs(cfg, inputs), 0, 1)              # time-major
+    out, _, _ = forward(param_views(theta, cfg), cfg, x, init_state(cfg, x.shape[1]))
+    return np.swapaxes(out, 0, 1)
 
 
 def step(theta, cfg, state, x_t):

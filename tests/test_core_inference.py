@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnn_core import (ModelConfig, forecast, init_params, init_state, loss_and_grad, loss_only,
-                      sample_tokens, step)
+                      predict, sample_tokens, step)
 from rnn_core.network import forward
 from rnn_core.params import param_views
 
@@ -114,3 +114,18 @@ def test_generators_reject_the_wrong_kind_of_model():
         forecast(theta_t, tokens, np.zeros((3, 2)), 2)
     with pytest.raises(ValueError, match="token model"):
         sample_tokens(theta_s, series, [0], 2)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+def test_predict_outputs_equal_stepping_through_each_sequence(kind):
+    cfg = (ModelConfig(cell="gru", hidden=5, layers=2, vocab_size=7) if kind == "tokens"
+           else ModelConfig(cell="lstm", hidden=5, layers=2, input_size=3, output_size=2))
+    theta = init_params(cfg, seed=1)
+    rng = np.random.default_rng(0)
+    inputs = (rng.integers(0, 7, size=(2, 4)) if kind == "tokens"
+              else rng.normal(size=(2, 4, 3)))
+    outputs = predict(theta, cfg, inputs)
+    state = init_state(cfg, 2)
+    for t in range(4):
+        out, state = step(theta, cfg, state, inputs[:, t])
+        np.testing.assert_allclose(outputs[:, t], out, rtol=1e-12, atol=1e-12)
