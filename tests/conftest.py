@@ -45,12 +45,6 @@ def text_data(tmp_path):
     return str(data_dir), meta
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "hadoop: needs the dev Hadoop cluster "
-                            "(scripts/hadoop-dev-cluster); fails instead of skipping when CI=true")
-    config.addinivalue_line("markers", "slow: long fault-injection trials "
-                            "(run with HADOOP_RNN_SLOW_TESTS=1)")
-
 
 SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
 TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]

@@ -77,6 +77,7 @@ def test_resume_with_a_different_configuration_is_a_clear_error(text_data, tmp_p
         train(text_data[0], run_dir, "--epochs", "2", "--hidden", "13")
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
 def test_a_non_finite_epoch_is_not_committed(text_data, tmp_path):
     run_dir = tmp_path / "run"
     with pytest.raises(TrainingError, match="non-finite.*stays at epoch 1. Lower --lr"):
