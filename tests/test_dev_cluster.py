@@ -7,10 +7,6 @@ They need a running cluster in the environment:
 
 Without one (no HADOOP_RNN_WEBHDFS_URL or no `hadoop` on PATH) they are
 skipped, except under CI=true, where they fail: CI must start the cluster.
-
-The `hadoop` marker should be registered in pytest.ini / conftest.py:
-    markers =
-        hadoop: needs the Hadoop dev cluster (scripts/hadoop-dev-cluster)
 """
 import getpass
 import os
