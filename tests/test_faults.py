@@ -153,11 +153,13 @@ def test_checkpoint_write_killed_midway_leaves_the_old_or_the_new_file(tmp_path)
     """LocalStore.write_bytes under SIGKILL: the target is whole, old or new, never half."""
     writer = ("import sys; from jobs.storage import LocalStore\n"
               "store = LocalStore(sys.argv[1])\n"
-              "for n in range(10**6): store.write_bytes('ckpt.npz', bytes([n % 256]) * 2**22)\n")
+              "store.write_bytes('ckpt.npz', bytes(2**22)); print('ready', flush=True)\n"
+              "for n in range(1, 10**6): store.write_bytes('ckpt.npz', bytes([n % 256]) * 2**22)\n")
     rng = random.Random(11)
     for trial in range(5):
         proc = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path)],
-                                env=driver_env(tmp_path))
+                                env=driver_env(tmp_path), stdout=subprocess.PIPE)
+        assert proc.stdout.readline() == b"ready\n"  # the first version is written
         try:
             proc.wait(timeout=rng.uniform(0.3, 1.5))
         except subprocess.TimeoutExpired:
