@@ -29,6 +29,11 @@ class TrainingState:
     the model and optimizer configs it must match for a run to resume from this state.
     ``history`` is the list of per-epoch metrics dicts, so metrics.jsonl can always be
     rewritten from the newest checkpoint.
+
+    The random state is ``settings["seed"]`` with ``epoch``: training draws random numbers
+    only in ``init_params(cfg, seed)``; after that, minibatches are the records in split order
+    and the reducer adds in a fixed order, so there is no generator state to carry and an
+    epoch's result depends on nothing but this state and the data.
     """
 
     model: ModelConfig
