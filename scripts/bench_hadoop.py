@@ -28,7 +28,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
-from bench_job import cli_main, stdlib_files  # noqa: E402
+from bench_job import cli_main, stdlib_dataset  # noqa: E402
 from jobs.storage import open_store  # noqa: E402
 
 
@@ -52,8 +52,7 @@ def main():
     work = tempfile.mkdtemp(prefix="bench-hadoop-")
     hdfs = f"hdfs:///tmp/bench-hadoop/{uuid.uuid4().hex}"
     for data in (f"{hdfs}/data", os.path.join(work, "data")):  # the inline runner reads local files
-        cli_main(["prepare", "--kind", "text", "--out", data, "--chunk", "129",
-                  "--valid", "0.02", "--shards", "2", *stdlib_files(args.chars)])
+        stdlib_dataset(data, args.chars, chunk=129, valid=0.02, shards=2)
     conf = local_framework_conf(os.path.join(work, "mrjob.conf"), os.path.join(work, "tmp"))
     variants = {
         "inline": ["--runner", "inline", "--data", os.path.join(work, "data"),

@@ -60,6 +60,14 @@ def stdlib_files(tokens):
     return files
 
 
+def stdlib_dataset(out, chars, chunk, valid, shards):
+    """Prepare (unless already there) a character dataset of ~``chars`` of stdlib source."""
+    if not os.path.exists(os.path.join(out, "meta.json")):
+        cli_main(["prepare", "--kind", "text", "--out", out, "--chunk", str(chunk),
+                  "--valid", str(valid), "--shards", str(shards), *stdlib_files(chars)])
+    return out
+
+
 def in_process_epoch(dataset, state):
     """Gradient epoch without mrjob: the mapper's work on every shard, then one step."""
     cfg, s = state.model, state.settings
@@ -100,11 +108,8 @@ def main():
     args = parser.parse_args()
 
     work = args.work or tempfile.mkdtemp(prefix="bench-job-")
-    data_dir = os.path.join(work, "data")
-    if not os.path.exists(os.path.join(data_dir, "meta.json")):
-        cli_main(["prepare", "--kind", "text", "--out", data_dir, "--chunk", "129",
-                  "--valid", "0.01", "--shards", "2", *stdlib_files(args.tokens)])
-    dataset = Dataset(data_dir)
+    dataset = Dataset(stdlib_dataset(os.path.join(work, "data"), args.tokens, chunk=129,
+                                     valid=0.01, shards=2))
     model = ModelConfig(cell=args.cell, hidden=args.hidden, dtype=args.dtype,
                         **dataset.model_sizes())
     optimizer = OptimizerConfig(name="adam", lr=0.002, clip_norm=5.0)

@@ -22,7 +22,7 @@ sys.path.insert(0, REPO)
 
 
 sys.path.insert(0, os.path.join(REPO, "scripts"))
-from bench_job import cli_main, stdlib_files  # noqa: E402
+from bench_job import cli_main, stdlib_dataset  # noqa: E402
 
 
 def main():
@@ -35,10 +35,8 @@ def main():
     args = parser.parse_args()
 
     work = args.work or tempfile.mkdtemp(prefix="bench-modes-")
-    data_dir = os.path.join(work, "data")
-    if not os.path.exists(os.path.join(data_dir, "meta.json")):
-        cli_main(["prepare", "--kind", "text", "--out", data_dir, "--chunk", "65",
-                  "--valid", "0.05", "--shards", "4", *stdlib_files(args.chars)])
+    data_dir = stdlib_dataset(os.path.join(work, "data"), args.chars, chunk=65, valid=0.05,
+                              shards=4)
     for mode in ("gradient", "average"):
         run_dir = os.path.join(work, f"run-{mode}")
         cli_main(["train", "--data", data_dir, "--run", run_dir, "--runner", args.runner,
