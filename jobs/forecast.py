@@ -11,7 +11,7 @@ import json
 
 from jobs import series_io
 from jobs.prepare import join_chunks
-from jobs.trained import RunError, load_run
+from jobs.trained import load_run
 from rnn_core.generate import forecast
 
 
@@ -43,9 +43,7 @@ def input_series(path, meta):
 
 def run_forecast(args):
     """A JSON-able dict: columns, and the forecast (horizon, F) in original units."""
-    state, dataset = load_run(args.run, args.data)
-    if dataset.kind != "series":
-        raise RunError(f"{args.run} is a text model: use hadoop-rnn sample")
+    state, dataset = load_run(args.run, args.data, kind="series")
     if args.horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {args.horizon}")
     meta = dataset.meta

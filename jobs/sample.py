@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from jobs import corpus
-from jobs.trained import RunError, load_run
+from jobs.trained import load_run
 from rnn_core.generate import sample_tokens
 
 
@@ -25,9 +25,7 @@ def add_arguments(parser):
 
 def sample(args):
     """The prime followed by the generated text."""
-    state, dataset = load_run(args.run, args.data)
-    if dataset.kind != "text":
-        raise RunError(f"{args.run} is a series model: use hadoop-rnn forecast")
+    state, dataset = load_run(args.run, args.data, kind="text")
     if args.length < 0:
         raise ValueError(f"--length must be >= 0, got {args.length}")
     if not args.temperature > 0:

@@ -24,13 +24,22 @@ def load_state(run_uri):
     return state
 
 
-def load_run(run_uri, data_uri=None, warn=None):
-    """(state, dataset) of a run; the dataset is ``data_uri`` or the one the run recorded."""
+# the command that fits each kind of model, for the error when the other one is asked for
+COMMAND_FOR = {"text": "hadoop-rnn sample", "series": "hadoop-rnn forecast"}
+
+
+def load_run(run_uri, data_uri=None, warn=None, kind=None):
+    """(state, dataset) of a run; the dataset is ``data_uri`` or the one the run recorded.
+
+    ``kind`` ("text" or "series"), if given, is the kind of model the caller needs.
+    """
     state = load_state(run_uri)
     data_uri = data_uri or state.settings.get("data")
     if not data_uri:
         raise RunError(f"{run_uri}: the checkpoint does not name its dataset: pass --data DATA_DIR")
     dataset = Dataset(data_uri)
+    if kind is not None and dataset.kind != kind:
+        raise RunError(f"{run_uri} is a {dataset.kind} model: use {COMMAND_FOR[dataset.kind]}")
     if dataset.model_sizes() != {k: getattr(state.model, k) for k in dataset.model_sizes()}:
         raise RunError(f"the model in {run_uri} does not fit {data_uri} (model "
                        f"{state.model.to_dict()}, data {dataset.model_sizes()})")
