@@ -2,10 +2,11 @@
 
 Every map task loads the checkpoint and the dataset's meta.json shipped with the job, scores
 its records with :class:`jobs.scores.Scorer` and emits ONE record of sums (in-mapper
-combining, so no combiner); the single reducer adds them. Bad records are skipped and counted, as in training. Run
-standalone::
+combining, so no combiner); the single reducer adds them. Bad records are skipped and
+counted, as in training. Run standalone::
 
-    python -m jobs.mr_evaluate -r inline --state run/latest.npz --meta data/meta.json data/valid/*.txt
+    python -m jobs.mr_evaluate -r inline --state run/latest.npz --meta data/meta.json \
+        data/valid/*.txt
 """
 import json
 

@@ -31,7 +31,6 @@ from rnn_core.optimizers import apply
 from rnn_core.serialization import load_arrays
 
 
-
 class MRTrainEpoch(MRJob):
     SORT_VALUES = True  # see "reduce" below
     INTERNAL_PROTOCOL = ArraysProtocol

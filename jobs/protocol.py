@@ -1,7 +1,7 @@
 """A compact mrjob protocol for named numpy arrays: ``KEY <TAB> base64(npz)``.
 
-Map tasks, combiners and the reducer exchange one dict of arrays each (gradient sums, token
-counts, parameters), so the shuffle carries O(map tasks x parameters) bytes, never a record
+Map tasks and the reducer exchange one dict of arrays each (gradient sums, token counts,
+parameters), so the shuffle carries O(map tasks x parameters) bytes, never a record
 per token. npz is read with ``allow_pickle=False``: nothing that crosses the wire is unpickled.
 """
 import base64
