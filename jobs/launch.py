@@ -1,11 +1,13 @@
 """Run an MRJob class on an mrjob runner from Python and collect its output and counters.
 
 mrjob's ``make_runner`` must be called from outside the job's own module, so every driver
-(training, vocabulary, evaluation) goes through :func:`run_job`. For the ``local`` and
+(training, vocabulary, evaluation) goes through :func:`run_job`, or :func:`run_job_with_state`
+for the jobs that need the training state (and other small files) on every task node. For the ``local`` and
 ``hadoop`` runners the project's code (``rnn_core`` and ``jobs``) is zipped and shipped with
 ``--py-files``, so a task node needs only Python with numpy, not this project installed.
 """
 import functools
+import json
 import os
 import sys
 import tempfile
@@ -14,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUNNERS = ("inline", "local", "hadoop")
+# The BLAS libraries' thread counts. Minibatch matrices are small, so one thread per process
+# is the default: extra threads cost more than they give, and tasks share a node's cores.
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _PACKAGES = ("rnn_core", "jobs")
 _REPO_CONF = Path(__file__).resolve().parent.parent / "conf" / "mrjob.conf"
 
@@ -49,9 +54,15 @@ class RunnerOptions:
         if self.runner != "inline":
             args += ["--py-files", code_archive(),
                      "--python-bin", self.python_bin or sys.executable]
-            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            for var in BLAS_THREAD_VARS:
                 args += ["--cmdenv", f"{var}={self.task_threads}"]
         return args + list(self.extra_args)
+
+
+def default_blas_threads(environ=os.environ):
+    """One BLAS thread unless the environment says otherwise; call before numpy loads."""
+    for var in BLAS_THREAD_VARS:
+        environ.setdefault(var, "1")
 
 
 @functools.lru_cache(maxsize=None)
@@ -87,3 +98,21 @@ def run_job(job_class, job_args, inputs, options):
                     counters.setdefault(group, {})
                     counters[group][name] = counters[group].get(name, 0) + amount
     return JobResult(output, counters)
+
+
+def run_job_with_state(job_class, state, job_args, inputs, options, meta=None):
+    """Ship ``state`` (a TrainingState) as ``--state`` (and ``meta`` as ``--meta``), run the job.
+
+    The files live in a temporary directory for the job's duration; mrjob puts them in every
+    task's working directory (the distributed cache on Hadoop).
+    """
+    from rnn_core.serialization import save_arrays
+
+    with tempfile.TemporaryDirectory(prefix="hadoop-rnn-state-") as tmp:
+        files = ["--state", os.path.join(tmp, "state.npz")]
+        save_arrays(files[1], state.to_arrays())
+        if meta is not None:
+            files += ["--meta", os.path.join(tmp, "meta.json")]
+            with open(files[3], "w", encoding="utf-8") as f:
+                json.dump(meta, f)
+        return run_job(job_class, files + list(job_args), inputs, options)

@@ -33,7 +33,9 @@ def parse_args():
 def limit_threads(n):
     """Must run before numpy is imported for the environment variables to count;
     threadpoolctl, if installed, then also limits the already-loaded BLAS."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    from jobs.launch import BLAS_THREAD_VARS  # imports no numpy
+
+    for var in BLAS_THREAD_VARS:
         os.environ[var] = str(n)
     import numpy  # noqa: F401  (load BLAS under the limits above)
     try:
@@ -83,9 +85,9 @@ def theirs(cell, dtype, inputs, targets, threads):
 
 def main():
     args = parse_args()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     limit_threads(args.threads)
     import numpy as np
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
     rng = np.random.default_rng(0)
     inputs = rng.integers(0, VOCAB, size=(BATCH, T))

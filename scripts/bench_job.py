@@ -29,10 +29,10 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 # every variant (in-process, inline, local tasks) computes with one BLAS thread
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from jobs.launch import default_blas_threads  # noqa: E402  (imports no numpy)
 
-from jobs.batches import iter_batches  # noqa: E402
+default_blas_threads()
+from jobs.data.batches import iter_batches  # noqa: E402
 from jobs.cli import main as _cli_main  # noqa: E402
 
 
@@ -40,10 +40,10 @@ def cli_main(argv):
     """Run a hadoop-rnn command with its progress lines on stderr: stdout is for JSON."""
     with contextlib.redirect_stdout(sys.stderr):
         return _cli_main(argv)
-from jobs.dataset import Dataset  # noqa: E402
+from jobs.data.dataset import Dataset  # noqa: E402
 from jobs.launch import RunnerOptions, run_job  # noqa: E402
-from jobs.mr_train_epoch import MRTrainEpoch  # noqa: E402
-from jobs.training_state import TrainingState  # noqa: E402
+from jobs.mr.train_epoch import MRTrainEpoch  # noqa: E402
+from jobs.run.state import TrainingState  # noqa: E402
 from rnn_core import ModelConfig, init_params, loss_and_grad  # noqa: E402
 from rnn_core.optimizers import OptimizerConfig, apply, init_state  # noqa: E402
 from rnn_core.serialization import save_arrays  # noqa: E402

@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jobs.dataset import write_dataset
-from jobs import driver, prepare
-from jobs.cli import build_parser
-from jobs.prepare import cut_chunks
+from jobs.data.dataset import write_dataset
+from jobs.cli import parse_args
+from jobs.commands.prepare import prepare_kwargs
+from jobs.commands.train import exit_code, train_kwargs
+from jobs.data.chunks import cut_chunks
+from jobs.preparing import prepare
+from jobs.training import train
 from jobs.storage import open_store
 
 
@@ -52,15 +55,28 @@ TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]
 
 def cli_args(*argv):
     """The Namespace ``hadoop-rnn argv...`` gives its command's main."""
-    return build_parser().parse_args([str(a) for a in argv])
+    return parse_args([str(a) for a in argv])
+
+
+def quiet(line):
+    """A log function that drops its lines."""
+
+
+def prepare_cli(*argv, log=None):
+    """``hadoop-rnn prepare argv...`` through the Python API; returns the meta dict."""
+    return prepare(**prepare_kwargs(cli_args("prepare", *argv)), log=log or quiet)
+
+
+def train_cli(*argv, log=None):
+    """``hadoop-rnn train argv...`` through the Python API; returns the exit code."""
+    return exit_code(train(**train_kwargs(cli_args("train", *argv)), log=log or quiet))
 
 
 def make_run(tmp, prepare_argv, epochs=2):
     """Prepare a dataset and train a tiny model on it; return (data_dir, run_dir)."""
     data, run = str(tmp / "data"), str(tmp / "run")
-    prepare.prepare(cli_args("prepare", *prepare_argv, "--out", data), log=lambda line: None)
-    driver.train(cli_args("train", "--data", data, "--run", run, "--epochs", epochs, *TINY),
-                 log=lambda line: None)
+    prepare_cli(*prepare_argv, "--out", data)
+    train_cli("--data", data, "--run", run, "--epochs", epochs, *TINY)
     return data, run
 
 

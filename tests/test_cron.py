@@ -6,13 +6,13 @@ import signal
 import subprocess
 import sys
 import time
-from argparse import Namespace
 
 import pytest
 
-from jobs import driver
-from jobs.cli import build_parser
-from jobs.driver import EXIT_LOCKED, EXIT_NOTHING_TO_DO, EXIT_OK, TrainingError
+from conftest import cli_args
+from jobs.cli import EXIT_LOCKED, EXIT_NOTHING_TO_DO, EXIT_OK
+from jobs.commands import train as train_command
+from jobs.training import Limits, TrainingError, may_start_epoch
 from jobs.storage import LocalStore
 from test_driver import latest, train
 from test_lock import write_lock
@@ -22,9 +22,6 @@ CRON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} "
 
 
-def limits(max_epochs_per_run=None, time_budget=None, epochs=10):
-    return Namespace(max_epochs_per_run=max_epochs_per_run, time_budget=time_budget,
-                     epochs=epochs)
 
 
 def test_the_same_command_repeated_continues_to_the_target_then_does_nothing(text_data,
@@ -45,15 +42,14 @@ def test_max_epochs_per_run_stops_and_says_how_far_the_run_is(text_data, tmp_pat
 
 
 def test_time_budget_does_not_start_an_epoch_that_would_overrun():
-    state = Namespace(epoch=4)
     lines = []
-    assert driver.may_start_epoch(limits(time_budget=100), 1, 30, 60, state)
-    assert not driver.may_start_epoch(limits(time_budget=100), 1, 30, 71, state, lines.append)
+    assert may_start_epoch(Limits(time_budget=100), 10, 1, 30, 60, 4)
+    assert not may_start_epoch(Limits(time_budget=100), 10, 1, 30, 71, 4, lines.append)
     assert "another (~30s) would overrun --time-budget 100s (71s used)" in lines[0]
 
 
 def test_time_budget_lets_the_first_epoch_of_a_new_run_start():
-    assert driver.may_start_epoch(limits(time_budget=1), 0, None, 5, Namespace(epoch=0))
+    assert may_start_epoch(Limits(time_budget=1), 10, 0, None, 5, 0)
 
 
 def test_time_budget_shorter_than_one_epoch_is_an_error(text_data, tmp_path):
@@ -83,11 +79,10 @@ def test_new_data_between_runs_is_recorded_as_the_data_version_of_each_epoch(tex
 
 def test_log_option_appends_timestamped_lines(text_data, tmp_path):
     log_file = tmp_path / "train.log"
-    args = build_parser().parse_args(["train", "--data", text_data[0], "--run",
-                                      str(tmp_path / "run"), "--epochs", "1", "--hidden", "8",
-                                      "--log", str(log_file)])
-    driver.main(args)
-    driver.main(args)
+    args = cli_args("train", "--data", text_data[0], "--run", tmp_path / "run", "--epochs", 1,
+                    "--hidden", 8, "--log", log_file)
+    train_command.main(args)
+    train_command.main(args)
     lines = log_file.read_text().splitlines()
     assert all(re.match(STAMP + "hadoop-rnn train: ", line) for line in lines)
     assert "epoch 1/1" in lines[1] and "nothing to do" in lines[-1]

@@ -3,6 +3,7 @@ import os
 
 from jobs import demo
 from jobs.cli import main as cli_main
+from jobs.training import RunSpec
 
 
 def test_demo_corpus_is_a_fixed_slice_of_the_standard_library():
@@ -14,7 +15,7 @@ def test_demo_corpus_is_a_fixed_slice_of_the_standard_library():
 def test_demo_prepares_trains_and_samples(tmp_path, monkeypatch, capsys):
     # the real corpus and flags take about a minute: shrink both for the test
     monkeypatch.setattr(demo, "MODULES", ("bisect.py", "colorsys.py"))
-    monkeypatch.setattr(demo, "TRAIN_FLAGS", ["--hidden", "8", "--batch", "8"])
+    monkeypatch.setattr(demo, "SPEC", RunSpec(hidden=8, batch=8))
     run = tmp_path / "run"
     assert cli_main(["demo", "--run", str(run), "--epochs", "2", "--length", "40"]) == 0
     out = capsys.readouterr().out
@@ -24,7 +25,7 @@ def test_demo_prepares_trains_and_samples(tmp_path, monkeypatch, capsys):
 
 def test_demo_rerun_continues_the_same_run(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(demo, "MODULES", ("bisect.py",))
-    monkeypatch.setattr(demo, "TRAIN_FLAGS", ["--hidden", "8", "--batch", "8"])
+    monkeypatch.setattr(demo, "SPEC", RunSpec(hidden=8, batch=8))
     run = str(tmp_path / "run")
     assert cli_main(["demo", "--run", run, "--epochs", "1", "--length", "10"]) == 0
     assert cli_main(["demo", "--run", run, "--epochs", "2", "--length", "10"]) == 0

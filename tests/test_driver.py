@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 
-from jobs import driver
-from jobs.checkpoint import CheckpointError
-from jobs.cli import build_parser
-from jobs.driver import EXIT_NOTHING_TO_DO, EXIT_OK, TrainingError
-from jobs.training_state import TrainingState
+from jobs.run.checkpoint import CheckpointError
+from conftest import train_cli
+from jobs.cli import EXIT_NOTHING_TO_DO, EXIT_OK
+from jobs.training import TrainingError
+from jobs.run.state import TrainingState
 from rnn_core.serialization import load_arrays
 
 SMALL = ["--cell", "gru", "--hidden", "12", "--batch", "4", "--bptt", "8", "--dtype", "float64",
@@ -17,9 +17,7 @@ SMALL = ["--cell", "gru", "--hidden", "12", "--batch", "4", "--bptt", "8", "--dt
 
 
 def train(data_dir, run_dir, *flags, log=None):
-    args = build_parser().parse_args(["train", "--data", data_dir, "--run", run_dir, *SMALL,
-                                      *flags])
-    return driver.train(args, log=log or (lambda line: None))
+    return train_cli("--data", data_dir, "--run", run_dir, *SMALL, *flags, log=log)
 
 
 def latest(run_dir):
@@ -64,9 +62,7 @@ def test_rerun_after_reaching_the_target_does_nothing(text_data, tmp_path):
 def test_resume_with_omitted_flags_takes_the_checkpoint_configuration(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
     train(text_data[0], run_dir, "--epochs", "1")
-    args = build_parser().parse_args(["train", "--data", text_data[0], "--run", run_dir,
-                                      "--epochs", "2"])
-    assert driver.train(args, log=lambda line: None) == EXIT_OK
+    assert train_cli("--data", text_data[0], "--run", run_dir, "--epochs", "2") == EXIT_OK
     assert latest(run_dir).model.cell == "gru"
 
 

@@ -7,15 +7,18 @@ import numpy as np
 import pytest
 from conftest import SUNSPOTS_CSV, cli_args
 
-from jobs import corpus, evaluate, prepare
+from jobs.commands.evaluate import evaluate_kwargs
+from jobs.data import corpus
+from jobs.data.chunks import split_point
+from jobs.scoring import evaluate
 from jobs.cli import main as cli_main
-from jobs.checkpoint import load_latest
-from jobs.dataset import Dataset
+from jobs.run.checkpoint import load_latest
+from jobs.data.dataset import Dataset
 from jobs.storage import open_store
-from jobs.trained import RunError
+from jobs.run.trained import RunError
 
 def run_evaluate(*argv):
-    return evaluate.evaluate(cli_args("evaluate", *argv))
+    return evaluate(**evaluate_kwargs(cli_args("evaluate", *argv)))
 
 
 def test_text_metrics_are_consistent_nats_bits_and_perplexity(text_run):
@@ -34,7 +37,7 @@ def test_text_loss_equals_the_drivers_validation_loss(text_run):
 def test_unigram_baseline_is_the_smoothed_training_distribution_on_validation_text(text_run):
     meta = Dataset(text_run[0]).meta
     text = corpus.read_text(meta["sources"][0])
-    valid = text[prepare.split_point(len(text), 0.2):]
+    valid = text[split_point(len(text), 0.2):]
     p = (np.array(meta["train_counts"]) + 1.0) / (sum(meta["train_counts"]) + len(meta["vocab"]))
     expected = -np.mean(np.log(p[corpus.encode(valid, meta["vocab"])]))
     assert run_evaluate("--run", text_run[1])["baseline_loss"] == pytest.approx(expected)
@@ -50,7 +53,7 @@ def test_mapreduce_job_gives_the_in_process_numbers(text_run):
 def test_series_reports_mse_in_original_units_next_to_persistence(series_run):
     m = run_evaluate("--run", series_run[1])
     values = np.loadtxt(SUNSPOTS_CSV, delimiter=",", skiprows=1)[:, 1]
-    valid = values[prepare.split_point(len(values), 0.2) - 1:]
+    valid = values[split_point(len(values), 0.2) - 1:]
     assert m["baseline_mse"] == pytest.approx(np.mean(np.diff(valid) ** 2))
     assert m["baseline_mae"] == pytest.approx(np.mean(np.abs(np.diff(valid))))
     std = Dataset(series_run[0]).meta["normalization"]["std"][0]

@@ -1,7 +1,7 @@
 """Faults `hadoop-rnn train` survives with nothing lost: kills, bad records, bad checkpoints.
 
 The SIGKILL tests run the real command in a subprocess. ``HADOOP_RNN_FAULT`` (see
-jobs.checkpoint.fault_point) kills it at exact points of a commit; the random-delay trials kill
+jobs.run.checkpoint.fault_point) kills it at exact points of a commit; the random-delay trials kill
 it anywhere. More random trials: ``HADOOP_RNN_SLOW_TESTS=1 pytest -m slow tests/test_faults.py``
 (``HADOOP_RNN_KILL_TRIALS`` sets how many). The map-attempt failure needs the Hadoop dev
 cluster (``eval "$(scripts/hadoop-dev-cluster start)"``; ``-m hadoop``).
@@ -20,12 +20,12 @@ import pytest
 from conftest import copy_to_store
 from test_driver import SMALL, latest, train
 
-from jobs.dataset import write_dataset
-from jobs.checkpoint import FAULT_ENV
-from jobs.driver import TrainingError
-from jobs.records import encode_record
+from jobs.data.dataset import write_dataset
+from jobs.run.checkpoint import FAULT_ENV
+from jobs.training import TrainingError
+from jobs.data.records import encode_record
 from jobs.storage import open_store
-from jobs.training_state import TrainingState
+from jobs.run.state import TrainingState
 from rnn_core.serialization import arrays_from_bytes, load_arrays
 
 REPO = Path(__file__).resolve().parent.parent

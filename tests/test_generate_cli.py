@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 from conftest import SUNSPOTS_CSV, cli_args
 
-from jobs import forecast, plot, sample
+from jobs.commands import plot
+from jobs.commands.forecast import forecast_kwargs
+from jobs.commands.sample import sample_kwargs
+from jobs.generating import forecast_run, sample
 from jobs.cli import main as cli_main
-from jobs.trained import RunError
+from jobs.run.trained import RunError
 
 # -- sample ----------------------------------------------------------------------------------
 
 def run_sample(*argv):
-    return sample.sample(cli_args("sample", *argv))
+    return sample(**sample_kwargs(cli_args("sample", *argv)))
 
 
 def test_same_seed_gives_the_same_text_and_another_seed_other_text(text_run):
@@ -45,7 +48,7 @@ def test_sample_cli_prints_the_text(text_run, capsys):
 # -- forecast --------------------------------------------------------------------------------
 
 def run_forecast(*argv):
-    return forecast.run_forecast(cli_args("forecast", *argv))
+    return forecast_run(**forecast_kwargs(cli_args("forecast", *argv)))
 
 
 def test_forecast_gives_horizon_values_after_the_last_observation(series_run):

@@ -13,7 +13,7 @@ import pytest
 from conftest import copy_to_store
 
 from jobs.storage import open_store
-from jobs.training_state import TrainingState
+from jobs.run.state import TrainingState
 from rnn_core.serialization import arrays_from_bytes, load_arrays
 
 pytestmark = pytest.mark.hadoop

@@ -1,4 +1,4 @@
-"""The run lock (jobs.lock) and how `hadoop-rnn train` holds it."""
+"""The run lock (jobs.run.lock) and how `hadoop-rnn train` holds it."""
 import json
 import os
 import signal
@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from jobs.checkpoint import CheckpointError
-from jobs import driver
-from jobs.cli import build_parser
-from jobs.lock import LOCK, TAKEOVER, LockHeld, LockLost, RunLock, is_stale
+from jobs.run.checkpoint import CheckpointError
+from conftest import train_cli
+from jobs import training
+from jobs.cli import EXIT_LOCKED, EXIT_OK
+from jobs.run.lock import LOCK, TAKEOVER, LockHeld, LockLost, RunLock, is_stale
 from jobs.storage import LocalStore
 
 SMALL = ["--cell", "gru", "--hidden", "8", "--batch", "4", "--bptt", "8", "--seed", "1"]
@@ -39,9 +40,7 @@ def read_lock(store):
 
 
 def train(data_dir, run_dir, *flags, log=None):
-    args = build_parser().parse_args(["train", "--data", data_dir, "--run", run_dir, *SMALL,
-                                      *flags])
-    return driver.train(args, log=log or (lambda line: None))
+    return train_cli("--data", data_dir, "--run", run_dir, *SMALL, *flags, log=log)
 
 
 # -- the lock itself -------------------------------------------------------------------------
@@ -176,7 +175,7 @@ def test_train_on_a_locked_run_exits_locked_and_changes_nothing(text_data, tmp_p
     run = LocalStore(tmp_path / "run")
     theirs = write_lock(run)
     lines = []
-    assert train(text_data[0], run.root, "--epochs", "1", log=lines.append) == driver.EXIT_LOCKED
+    assert train(text_data[0], run.root, "--epochs", "1", log=lines.append) == EXIT_LOCKED
     assert run.list() == [LOCK] and read_lock(run) == theirs
     assert len(lines) == 1 and "locked by another hadoop-rnn train: host other-host" in lines[0]
 
@@ -184,7 +183,7 @@ def test_train_on_a_locked_run_exits_locked_and_changes_nothing(text_data, tmp_p
 def test_train_takes_over_the_lock_of_a_dead_driver_and_releases_it(text_data, tmp_path):
     run = LocalStore(tmp_path / "run")
     write_lock(run, host=RunLock(run).host, pid=dead_pid())
-    assert train(text_data[0], run.root, "--epochs", "1") == driver.EXIT_OK
+    assert train(text_data[0], run.root, "--epochs", "1") == EXIT_OK
     assert not run.exists(LOCK)
 
 
@@ -199,14 +198,14 @@ def test_train_releases_the_lock_when_it_fails(text_data, tmp_path):
 
 def test_train_commits_nothing_after_losing_the_lock(text_data, tmp_path, monkeypatch):
     run = LocalStore(tmp_path / "run")
-    real_run_epoch = driver.run_epoch
+    real_run_epoch = training.run_epoch
 
     def run_epoch_then_lose_the_lock(*args, **kwargs):
         state = real_run_epoch(*args, **kwargs)
         write_lock(run)
         return state
 
-    monkeypatch.setattr(driver, "run_epoch", run_epoch_then_lose_the_lock)
+    monkeypatch.setattr(training, "run_epoch", run_epoch_then_lose_the_lock)
     with pytest.raises(LockLost):
         train(text_data[0], run.root, "--epochs", "1")
     assert run.list() == [LOCK]

@@ -8,12 +8,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from jobs import corpus, prepare
-from jobs.cli import build_parser, main as cli_main
-from jobs.dataset import Dataset
+from conftest import prepare_cli
+from jobs import preparing
+from jobs.cli import main as cli_main
+from jobs.data import chunks, corpus
+from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions
-from jobs.records import decode_record
-from jobs.series_io import SeriesError
+from jobs.data.records import decode_record
+from jobs.data.series_io import SeriesError
 
 # Yearly sunspot numbers 1700-1759, the start of statsmodels' sunspots data set.
 SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
@@ -21,8 +23,7 @@ SUNSPOTS = [float(line.split(",")[1]) for line in open(SUNSPOTS_CSV).read().spli
 
 
 def run_prepare(*argv, log=None):
-    args = build_parser().parse_args(["prepare", *map(str, argv)])
-    return prepare.prepare(args, log=log or (lambda line: None))
+    return prepare_cli(*argv, log=log)
 
 
 def records(data_dir, split):
@@ -49,16 +50,16 @@ def sunspots_csv():
 
 def test_chunks_overlap_by_one_step_so_every_step_is_predicted_once():
     seq = np.arange(23)
-    chunks = prepare.cut_chunks(seq, 5)
-    assert all(2 <= len(c) <= 5 for c in chunks)
-    assert sum(len(c) - 1 for c in chunks) == len(seq) - 1
-    assert np.array_equal(prepare.join_chunks(chunks), seq)
+    cut = chunks.cut_chunks(seq, 5)
+    assert all(2 <= len(c) <= 5 for c in cut)
+    assert sum(len(c) - 1 for c in cut) == len(seq) - 1
+    assert np.array_equal(chunks.join_chunks(cut), seq)
 
 
 def test_validation_part_is_the_end_of_each_sequence_and_starts_at_the_last_training_step():
-    recs = prepare.sequence_records(3, np.arange(50), chunk=8, valid=0.2)
-    train = prepare.join_chunks([v for _, v in recs["train"]])
-    valid = prepare.join_chunks([v for _, v in recs["valid"]])
+    recs = chunks.sequence_records(3, np.arange(50), chunk=8, valid=0.2)
+    train = chunks.join_chunks([v for _, v in recs["train"]])
+    valid = chunks.join_chunks([v for _, v in recs["valid"]])
     assert np.array_equal(train, np.arange(40))
     assert np.array_equal(valid, np.arange(39, 50))
     keys = [k for k, _ in recs["train"] + recs["valid"]]
@@ -66,7 +67,7 @@ def test_validation_part_is_the_end_of_each_sequence_and_starts_at_the_last_trai
 
 
 def test_short_sequence_keeps_a_training_prediction():
-    recs = prepare.sequence_records(0, np.arange(2), chunk=8, valid=0.9)
+    recs = chunks.sequence_records(0, np.arange(2), chunk=8, valid=0.9)
     assert [len(v) for _, v in recs["train"]] == [2] and recs["valid"] == []
 
 
@@ -75,7 +76,7 @@ def test_short_sequence_keeps_a_training_prediction():
 def test_char_count_job_counts_what_the_corpus_reader_reads(tmp_path):
     path = tmp_path / "mixed.txt"
     path.write_bytes("héllo\r\nwörld\rlast line without newline".encode("utf-8"))
-    counts = prepare.char_counts([str(path)], RunnerOptions(runner="inline"))
+    counts = preparing.char_counts([str(path)], RunnerOptions(runner="inline"))
     assert counts == dict(Counter(corpus.read_text(str(path))))
 
 
@@ -87,11 +88,11 @@ def test_text_dataset_has_sorted_vocab_counts_and_decodes_back_to_the_files(text
     a, b = (corpus.read_text(str(text_files / name)) for name in ("a.txt", "b.txt"))
     assert dict(zip(vocab, meta["vocab_counts"])) == dict(Counter(a + b))
     assert meta["kind"] == "text" and meta["chunk"] == 40 and len(meta["fingerprint"]) == 64
-    chunks = sorted(records(tmp_path / "data", "train") + records(tmp_path / "data", "valid"),
-                    key=lambda r: r[0])
-    first = prepare.join_chunks([v for k, v in chunks if k.startswith("00000/")])
+    recs = sorted(records(tmp_path / "data", "train") + records(tmp_path / "data", "valid"),
+                  key=lambda r: r[0])
+    first = chunks.join_chunks([v for k, v in recs if k.startswith("00000/")])
     assert corpus.decode(first, vocab) == a
-    train_chars = a[:prepare.split_point(len(a), 0.2)] + b[:prepare.split_point(len(b), 0.2)]
+    train_chars = a[:chunks.split_point(len(a), 0.2)] + b[:chunks.split_point(len(b), 0.2)]
     assert dict(zip(vocab, meta["train_counts"])) == {c: Counter(train_chars)[c] for c in vocab}
 
 
@@ -155,7 +156,7 @@ def test_missing_input_is_an_error(tmp_path):
 
 def test_existing_output_directory_needs_force(text_files, tmp_path):
     run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "data", "--shards", 3)
-    with pytest.raises(prepare.PrepareError, match="exists and is not empty.*--force"):
+    with pytest.raises(preparing.PrepareError, match="exists and is not empty.*--force"):
         run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "data")
     meta = run_prepare("--kind", "text", text_files / "a.txt", "--out", tmp_path / "data",
                        "--force")
@@ -171,7 +172,7 @@ def test_series_is_normalized_with_training_statistics_only(sunspots_csv, tmp_pa
     train = np.array(SUNSPOTS[:45])
     assert meta["normalization"]["mean"] == pytest.approx([train.mean()])
     assert meta["normalization"]["std"] == pytest.approx([train.std()])
-    valid = prepare.join_chunks([v for _, v in records(tmp_path / "data", "valid")])
+    valid = chunks.join_chunks([v for _, v in records(tmp_path / "data", "valid")])
     restored = valid[:, 0] * train.std() + train.mean()
     assert restored == pytest.approx(SUNSPOTS[44:])
 
@@ -196,7 +197,7 @@ def test_missing_values_are_interpolated_and_counted(tmp_path):
     meta = run_prepare("--kind", "series", path, "--column", "x", "--column", "y",
                        "--out", tmp_path / "data", "--valid", 0)
     assert meta["missing"]["counts"][str(path)] == {"x": 1, "y": 2}
-    values = prepare.join_chunks([v for _, v in records(tmp_path / "data", "train")])
+    values = chunks.join_chunks([v for _, v in records(tmp_path / "data", "train")])
     norm = meta["normalization"]
     restored = values * np.array(norm["std"]) + np.array(norm["mean"])
     assert np.allclose(restored, [[1, 10], [2, 20], [3, 30], [4, 40], [5, 40]])
@@ -231,7 +232,7 @@ def test_an_empty_series_file_is_an_error(tmp_path):
 
 
 def test_series_without_column_is_an_error(sunspots_csv, tmp_path):
-    with pytest.raises(prepare.PrepareError, match="--column"):
+    with pytest.raises(preparing.PrepareError, match="--column"):
         run_prepare("--kind", "series", sunspots_csv, "--out", tmp_path / "data")
 
 

@@ -6,14 +6,14 @@ import sys
 import numpy as np
 import pytest
 
-from jobs.batches import make_batch
-from jobs.dataset import Dataset
+from jobs.data.batches import make_batch
+from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job
-from jobs.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS
-from jobs.mr_train_epoch import MRTrainEpoch
-from jobs.protocol import ArraysProtocol
-from jobs.records import encode_record
-from jobs.training_state import TrainingState
+from jobs.mr.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS
+from jobs.mr.train_epoch import MRTrainEpoch
+from jobs.mr.protocol import ArraysProtocol
+from jobs.data.records import encode_record
+from jobs.run.state import TrainingState
 from rnn_core import ModelConfig, init_params, loss_and_grad
 from rnn_core.optimizers import OptimizerConfig, apply, init_state
 from rnn_core.serialization import save_arrays
@@ -78,7 +78,7 @@ def test_each_map_task_emits_one_record_of_sums(text_data, tmp_path):
     state_file = str(tmp_path / "state.npz")
     save_arrays(state_file, state.to_arrays())
     work = tmp_path / "mrjob"
-    run_job(MRTrainEpoch, ["--state", state_file, "--batch", "4", "--bptt", "8"],
+    run_job(MRTrainEpoch, ["--state", state_file, "--mode", "gradient", "--batch", "4", "--bptt", "8"],
             Dataset(data_dir).shard_uris("train"),
             RunnerOptions(runner="local", extra_args=["--cleanup", "NONE",
                                                       "--local-tmp-dir", str(work)]))
@@ -122,8 +122,9 @@ def test_job_file_runs_standalone_from_the_command_line(text_data, tmp_path):
     state_file = str(tmp_path / "state.npz")
     save_arrays(state_file, state.to_arrays())
     shards = Dataset(data_dir).shard_uris("train")
-    proc = subprocess.run([sys.executable, "-m", "jobs.mr_train_epoch", "-r", "inline",
-                           "--no-conf", "--state", state_file, "--bptt", "8", "--batch", "4",
+    proc = subprocess.run([sys.executable, "-m", "jobs.mr.train_epoch", "-r", "inline",
+                           "--no-conf", "--state", state_file, "--mode", "gradient", "--bptt", "8",
+                           "--batch", "4",
                            *shards], cwd=REPO, capture_output=True, check=True)
     key, out = ArraysProtocol().read(proc.stdout.strip())
     theta, _ = reference_step(data_dir, state)

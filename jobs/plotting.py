@@ -1,20 +1,14 @@
-"""``hadoop-rnn plot``: training and validation loss per epoch of a run, as a PNG.
+"""Plotting: training and validation loss per epoch of a run, as a PNG (``hadoop-rnn plot``).
 
 Reads the history stored in the run's newest checkpoint (the same numbers as
 metrics.jsonl). Needs matplotlib, an optional extra: ``pip install 'hadoop-rnn[plot]'``.
 """
 import os
 
-from jobs.trained import RunError, load_state
+from jobs.run.trained import RunError, load_trained_state
 
 LOSS_LABELS = {"tokens": "loss (nats per character)",
                "series": "loss (squared error per step, normalized units)"}
-
-
-def add_arguments(parser):
-    parser.add_argument("--run", required=True, help="run directory (local or hdfs://)")
-    parser.add_argument("--out", required=True, help="PNG file to write")
-    parser.add_argument("--title", help="figure title (default: names the model and the run)")
 
 
 def import_pyplot():
@@ -49,14 +43,14 @@ def plot_history(history, model, title, out):
     plt.close(fig)
 
 
-def main(args):
-    state = load_state(args.run)
+def plot_run(run, out, title=None):
+    """Plot the loss history of the run in ``run`` into the PNG file ``out``; return the history."""
+    state = load_trained_state(run)
     if not state.history:
-        raise RunError(f"{args.run} has no completed epoch to plot")
-    title = args.title or (f"{state.model.cell.upper()} {state.model.hidden}x{state.model.layers}"
-                           f" on {os.path.basename(os.path.normpath(args.run))}: loss per epoch")
-    if os.path.dirname(args.out):
-        os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    plot_history(state.history, state.model, title, args.out)
-    print(f"wrote {args.out} ({len(state.history)} epochs)")
-    return 0
+        raise RunError(f"{run} has no completed epoch to plot")
+    title = title or (f"{state.model.cell.upper()} {state.model.hidden}x{state.model.layers}"
+                      f" on {os.path.basename(os.path.normpath(run))}: loss per epoch")
+    if os.path.dirname(out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+    plot_history(state.history, state.model, title, out)
+    return state.history

@@ -6,8 +6,8 @@ same shape.
 """
 import sys
 
-from jobs.dataset import Dataset
-from jobs.checkpoint import load_latest
+from jobs.data.dataset import Dataset
+from jobs.run.checkpoint import load_latest
 from jobs.storage import open_store
 
 
@@ -15,7 +15,7 @@ class RunError(ValueError):
     """The run directory has no checkpoint, or it does not fit the dataset."""
 
 
-def load_state(run_uri):
+def load_trained_state(run_uri):
     """The newest TrainingState in the run directory."""
     state = load_latest(open_store(run_uri))
     if state is None:
@@ -33,7 +33,7 @@ def load_run(run_uri, data_uri=None, warn=None, kind=None):
 
     ``kind`` ("text" or "series"), if given, is the kind of model the caller needs.
     """
-    state = load_state(run_uri)
+    state = load_trained_state(run_uri)
     data_uri = data_uri or state.settings.get("data")
     if not data_uri:
         raise RunError(f"{run_uri}: the checkpoint does not name its dataset: pass --data DATA_DIR")

@@ -12,9 +12,21 @@ import numpy as np
 
 from rnn_core import ModelConfig, num_params
 from rnn_core.optimizers import OptimizerConfig
+from rnn_core.serialization import load_arrays
 
 FORMAT = "hadoop-rnn-checkpoint/1"
-_OPT_PREFIX = "opt."
+OPT_PREFIX = "opt."  # optimizer slots are stored as "opt.<slot>" next to "theta"
+
+
+def prefix_opt(opt_state):
+    """{slot: array} -> {"opt.<slot>": array}, the names optimizer slots have in a file."""
+    return {OPT_PREFIX + name: value for name, value in opt_state.items()}
+
+
+def unprefix_opt(arrays):
+    """The optimizer slots among named arrays: {"opt.<slot>": a, ...} -> {slot: a}."""
+    return {name[len(OPT_PREFIX):]: value for name, value in arrays.items()
+            if name.startswith(OPT_PREFIX)}
 
 
 class NotACheckpoint(ValueError):
@@ -61,7 +73,7 @@ class TrainingState:
             "history": np.array(json.dumps(self.history)),
             "data_version": np.array(self.data_version),
         }
-        arrays.update({_OPT_PREFIX + k: v for k, v in self.opt_state.items()})
+        arrays.update(prefix_opt(self.opt_state))
         return arrays
 
     @classmethod
@@ -74,8 +86,7 @@ class TrainingState:
             optimizer=OptimizerConfig.from_dict(json.loads(str(arrays["optimizer_config"]))),
             settings=json.loads(str(arrays["settings"])),
             theta=arrays["theta"],
-            opt_state={k[len(_OPT_PREFIX):]: v for k, v in arrays.items()
-                       if k.startswith(_OPT_PREFIX)},
+            opt_state=unprefix_opt(arrays),
             epoch=int(arrays["epoch"]),
             history=json.loads(str(arrays["history"])),
             data_version=str(arrays["data_version"]),
@@ -84,3 +95,8 @@ class TrainingState:
             raise NotACheckpoint(f"theta has shape {state.theta.shape}, the model config needs "
                                  f"({num_params(state.model)},)")
         return state
+
+
+def read_state_file(path):
+    """The TrainingState in a local .npz file (a checkpoint or a job's shipped state)."""
+    return TrainingState.from_arrays(load_arrays(path))

@@ -1,18 +1,18 @@
 """Character counts of a text corpus as a MapReduce job: word count, one character at a time.
 
 Each input line (its newline stripped by the line reader) counts its characters plus one
-``\\n``, with universal newlines (see :mod:`jobs.corpus`). Map tasks combine in memory and
+``\\n``, with universal newlines (see :mod:`jobs.data.corpus`). Map tasks combine in memory and
 emit one ``(char, count)`` pair per distinct character they saw; the reducer sums them.
 Keys and values travel as JSON, so tabs and newlines in keys are escaped. Run standalone::
 
-    python -m jobs.mr_char_count -r inline corpus/*.txt
+    python -m jobs.mr.char_count -r inline corpus/*.txt
 """
 from collections import Counter
 
 from mrjob.job import MRJob
 from mrjob.protocol import BytesValueProtocol, JSONProtocol
 
-from jobs.counters import COUNTERS
+from jobs.mr.counters import COUNTERS
 
 
 class MRCharCount(MRJob):

@@ -3,7 +3,7 @@
 Text is read as UTF-8 with universal newlines (``\\r\\n`` and ``\\r`` become ``\\n``) and
 every non-empty file ends with a newline (one is added if missing): exactly the characters
 a line-by-line reader such as Hadoop Streaming sees, so the vocabulary job
-(:mod:`jobs.mr_char_count`) and the encoder below count the same characters.
+(:mod:`jobs.mr.char_count`) and the encoder below count the same characters.
 
 The vocabulary is a list of symbols sorted by code point; a symbol's index is its token id.
 With a size cap, the most frequent characters are kept (ties broken by code point) and the

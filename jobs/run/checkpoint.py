@@ -14,7 +14,7 @@ import os
 import re
 import signal
 
-from jobs.training_state import NotACheckpoint, TrainingState
+from jobs.run.state import NotACheckpoint, TrainingState
 from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes
 
 LATEST = "latest.npz"
@@ -75,7 +75,7 @@ def fault_point(point, epoch):
 def commit(run, state, keep=3, lock=None):
     """Write the epoch's checkpoint, then latest.npz, then metrics.jsonl.
 
-    With a ``lock``, first verify it is still ours (raises jobs.lock.LockLost if not).
+    With a ``lock``, first verify it is still ours (raises jobs.run.lock.LockLost if not).
     """
     fault_point("kill-before-commit", state.epoch)
     if lock is not None:

@@ -3,7 +3,7 @@
 Layout::
 
     DATA_DIR/meta.json              kind, sizes, vocabulary or normalization, counts, fingerprint
-    DATA_DIR/train/part-00000.txt   record lines (see jobs.records), one chunk per line
+    DATA_DIR/train/part-00000.txt   record lines (see jobs.data.records), one chunk per line
     DATA_DIR/valid/part-00000.txt
 
 ``meta.json`` holds at least ``format``, ``kind`` ("text" or "series"), ``train`` and
@@ -13,8 +13,8 @@ Layout::
 import hashlib
 import json
 
-from jobs.batches import read_chunk
-from jobs.records import BadRecord, decode_record, encode_record
+from jobs.data.batches import read_chunk
+from jobs.data.records import BadRecord, decode_record, encode_record
 from jobs.storage import open_store
 
 FORMAT = "hadoop-rnn-data/1"

@@ -5,7 +5,7 @@ length (the last chunk of a sequence is usually shorter); they are right-padded 
 """
 import numpy as np
 
-from jobs.records import BadRecord, decode_record
+from jobs.data.records import BadRecord, decode_record
 
 
 def validate_chunk(values, cfg):

@@ -14,7 +14,7 @@ def current_shard():
 
 
 def count_bad_record(job, bad, shard):
-    """Count a skipped record (a :class:`jobs.records.BadRecord`) by reason and by shard."""
+    """Count a skipped record (a :class:`jobs.data.records.BadRecord`) by reason and by shard."""
     job.increment_counter(COUNTERS, "bad records")
     job.increment_counter(BAD_BY_REASON, bad.reason)
     job.increment_counter(BAD_BY_SHARD, shard)

@@ -1,0 +1,58 @@
+"""``hadoop-rnn evaluate``: the flags of :func:`jobs.scoring.evaluate` and its table.
+
+By default the split is scored in this process; ``--runner inline|local|hadoop`` scores it
+with the MapReduce job instead. ``--json`` prints one JSON object with every metric.
+"""
+import json
+
+from jobs.cli import EXIT_OK, add_data_flag, add_run_flag, add_runner_flags, runner_options
+from jobs.launch import RUNNERS
+
+IN_PROCESS = "process"
+SPLITS = ("valid", "train")
+
+
+def add_arguments(parser):
+    add_run_flag(parser)
+    add_data_flag(parser)
+    parser.add_argument("--split", choices=SPLITS, default="valid",
+                        help="the split to score (default valid)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_runner_flags(parser, runners=(IN_PROCESS,) + RUNNERS, default=IN_PROCESS,
+                     help="process (default): score here; otherwise run the MapReduce job")
+
+
+def evaluate_kwargs(args):
+    """The keyword arguments of :func:`jobs.scoring.evaluate` that the flags ask for."""
+    runner = None if args.runner == IN_PROCESS else runner_options(args)
+    return dict(run=args.run, data=args.data, split=args.split, runner=runner)
+
+
+def format_metrics(m):
+    """The human-readable table of a metrics dict."""
+    head = (f"{m['run']} (epoch {m['epoch']}) on the {m['split']} split of {m['data']}: "
+            f"{m['steps']:,} predictions" + (f", {m['bad_records']} bad records skipped"
+                                             if m["bad_records"] else ""))
+    if m["kind"] == "text":
+        rows = [("model", m["loss"], m["bits_per_char"], m["perplexity"]),
+                ("unigram", m["baseline_loss"], m["baseline_bits_per_char"],
+                 m["baseline_perplexity"])]
+        lines = [f"  {'':8} {'nats/char':>10} {'bits/char':>10} {'perplexity':>11}"]
+        lines += [f"  {name:8} {a:10.4f} {b:10.4f} {c:11.2f}" for name, a, b, c in rows]
+    else:
+        lines = [f"  {'':12} {'MSE':>12} {'MAE':>12} {'MSE (norm.)':>12}",
+                 f"  {'model':12} {m['mse']:12.5g} {m['mae']:12.5g} {m['mse_normalized']:12.5g}",
+                 f"  {'persistence':12} {m['baseline_mse']:12.5g} {m['baseline_mae']:12.5g} "
+                 f"{m['baseline_mse_normalized']:12.5g}"]
+        if len(m["columns"]) > 1:
+            lines += [f"  {name}: MSE {c['mse']:.5g} (persistence {c['baseline_mse']:.5g})"
+                      for name, c in m["columns"].items()]
+    return "\n".join([head] + lines)
+
+
+def main(args):
+    from jobs.scoring import evaluate
+
+    metrics = evaluate(**evaluate_kwargs(args))
+    print(json.dumps(metrics, sort_keys=True) if args.json else format_metrics(metrics))
+    return EXIT_OK

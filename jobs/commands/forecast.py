@@ -1,0 +1,38 @@
+"""``hadoop-rnn forecast``: the flags of :func:`jobs.generating.forecast_run` and its table."""
+import json
+
+from jobs.cli import EXIT_OK, add_data_flag, add_run_flag
+
+
+def add_arguments(parser):
+    add_run_flag(parser)
+    add_data_flag(parser)
+    parser.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from")
+    parser.add_argument("--context", type=int,
+                        help="steps of history to condition on (default: the chunk length)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def forecast_kwargs(args):
+    """The keyword arguments of :func:`jobs.generating.forecast_run` that the flags ask for."""
+    return dict(run=args.run, data=args.data, horizon=args.horizon, input=args.input,
+                context=args.context)
+
+
+def format_forecast(result):
+    """The forecast as a table: one row per step, one column per series column."""
+    columns = result["columns"]
+    lines = ["step " + " ".join(f"{name:>14}" for name in columns),
+             f"{0:>4} " + " ".join(f"{v:14.6g}" for v in result["last"]) + "   (last observed)"]
+    lines += [f"{step:>4} " + " ".join(f"{v:14.6g}" for v in row)
+              for step, row in enumerate(result["forecast"], 1)]
+    return "\n".join(lines)
+
+
+def main(args):
+    from jobs.generating import forecast_run
+
+    result = forecast_run(**forecast_kwargs(args))
+    print(json.dumps(result) if args.json else format_forecast(result))
+    return EXIT_OK

@@ -1,0 +1,44 @@
+"""``hadoop-rnn prepare``: the flags of :func:`jobs.preparing.prepare`."""
+from jobs.cli import EXIT_OK, add_runner_flags, runner_options
+from jobs.data.series_io import MISSING_POLICIES
+
+KINDS = ("text", "series")
+
+
+def add_arguments(parser):
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="input files, directories or globs (one sequence per file)")
+    parser.add_argument("--kind", choices=KINDS, required=True,
+                        help="text: characters of UTF-8 files; series: numeric CSV/Parquet columns")
+    parser.add_argument("--out", required=True, help="dataset directory to write (local or hdfs://)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the dataset in an existing non-empty --out directory")
+    parser.add_argument("--chunk", type=int, default=100, help="steps per chunk record (default 100)")
+    parser.add_argument("--valid", type=float, default=0.1,
+                        help="fraction of each sequence, from its end, kept for validation "
+                        "(default 0.1)")
+    parser.add_argument("--shards", type=int, default=1, help="shard files per split (default 1)")
+    text = parser.add_argument_group("text")
+    text.add_argument("--max-vocab", type=int,
+                      help="keep the most frequent characters, map the others to U+FFFD")
+    add_runner_flags(text, help="mrjob runner for the vocabulary job")
+    series = parser.add_argument_group("series")
+    series.add_argument("--column", action="append", dest="columns", metavar="NAME",
+                        help="a numeric column to model (repeat for several)")
+    series.add_argument("--missing", choices=MISSING_POLICIES, default="interpolate",
+                        help="missing values: interpolate (default) or drop their rows")
+
+
+def prepare_kwargs(args):
+    """The keyword arguments of :func:`jobs.preparing.prepare` that the flags ask for."""
+    return dict(inputs=args.inputs, out=args.out, kind=args.kind, chunk=args.chunk,
+                valid=args.valid, shards=args.shards, force=args.force,
+                max_vocab=args.max_vocab, columns=args.columns, missing=args.missing,
+                runner=runner_options(args))
+
+
+def main(args):
+    from jobs.preparing import prepare
+
+    prepare(**prepare_kwargs(args))
+    return EXIT_OK

@@ -1,0 +1,48 @@
+"""Scoring a trained model on a split as a MapReduce job (``hadoop-rnn evaluate --runner``).
+
+Every map task loads the checkpoint and the dataset's meta.json shipped with the job, scores
+its records with :class:`jobs.mr.scorer.Scorer` and emits ONE record of sums (in-mapper
+combining, so no combiner); the single reducer adds them. Bad records are skipped and
+counted, as in training. Run standalone::
+
+    python -m jobs.mr.score -r inline --state run/latest.npz --meta data/meta.json \
+        data/valid/*.txt
+"""
+import json
+
+from jobs.mr.chunk_mapper import ChunkMapperJob
+from jobs.mr.protocol import ArraysProtocol, add_sums
+from jobs.mr.scorer import Scorer
+from jobs.run.state import read_state_file
+
+
+class MRScore(ChunkMapperJob):
+    INTERNAL_PROTOCOL = ArraysProtocol
+    OUTPUT_PROTOCOL = ArraysProtocol
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_file_arg("--state", required=True, help="checkpoint .npz of the trained run")
+        self.add_file_arg("--meta", required=True, help="the dataset's meta.json")
+        self.add_passthru_arg("--batch", type=int, default=64, help="chunks per forward batch")
+
+    def mapper_init(self):
+        state = read_state_file(self.options.state)
+        with open(self.options.meta, encoding="utf-8") as f:
+            meta = json.load(f)
+        self.scorer = Scorer(state.theta, state.model, meta)
+        self.start_chunks(state.model, self.options.batch)
+
+    def handle_chunks(self, chunks):
+        self.scorer.add_chunks(chunks, self.batch_size)
+
+    def mapper_final(self):
+        self.flush_chunks()
+        yield "sums", self.scorer.sums
+
+    def reducer(self, key, values):
+        yield key, add_sums(values)
+
+
+if __name__ == "__main__":
+    MRScore.run()

@@ -1,0 +1,72 @@
+"""Sums that score a model on chunks next to a baseline.
+
+Sums (not means) so that the sums of disjoint shards add up: the same :class:`Scorer` runs in
+process (validation in the driver, ``hadoop-rnn evaluate`` on local data) and in every map
+task of :mod:`jobs.mr.score`; :func:`jobs.scoring.report` turns the sums into metrics.
+
+* both kinds: ``loss_sum``, the training loss summed over ``count`` scored steps, and
+  ``records``, the chunks scored.
+* text: ``baseline_sum`` (nats under the training unigram distribution, add-one smoothed:
+  ``(train_counts + 1) / (N + V)``), when the dataset's meta is given.
+* series, in normalized units, per column (F,): squared and absolute errors of the model
+  (``sse``, ``sae``; ``loss_sum`` is ``sse`` summed) and of the persistence forecast
+  x[t+1] = x[t] (``base_sse``, ``base_sae``). Original units follow by scaling with the std.
+"""
+import math
+
+import numpy as np
+
+from jobs.data.batches import iter_batches
+from rnn_core import loss_only, predict
+
+
+def unigram_log_probs(meta):
+    """log p(symbol) (V,) of the add-one smoothed training unigram distribution."""
+    counts = np.asarray(meta["train_counts"], dtype=np.float64) + 1.0
+    return np.log(counts / counts.sum())
+
+
+class Scorer:
+    """Accumulates the sums of minibatches (inputs, targets, mask from jobs.data.batches).
+
+    theta: (P,) parameters of the model ``cfg``. ``meta``: the dataset's meta dict; without
+    it only ``loss_sum``, ``count`` and ``records`` are kept (the validation loss), with it
+    also the baseline and, for series, the per-column errors (the evaluate report).
+    """
+
+    def __init__(self, theta, cfg, meta=None):
+        self.theta, self.cfg, self.detailed = theta, cfg, meta is not None
+        self.sums = {"loss_sum": np.zeros(()), "count": np.zeros(()), "records": np.zeros(())}
+        if not self.detailed:
+            return
+        if cfg.kind == "tokens":
+            self.log_probs = unigram_log_probs(meta)
+            self.sums["baseline_sum"] = np.zeros(())
+        else:
+            for name in ("sse", "sae", "base_sse", "base_sae"):
+                self.sums[name] = np.zeros(cfg.output_size)
+
+    def add(self, inputs, targets, mask):
+        s = self.sums
+        s["records"] += len(inputs)
+        loss_sum, count = loss_only(self.theta, self.cfg, inputs, targets, mask)
+        s["loss_sum"] += loss_sum
+        s["count"] += count
+        if not self.detailed:
+            return
+        if self.cfg.kind == "tokens":
+            s["baseline_sum"] -= np.sum(self.log_probs[targets] * mask, dtype=np.float64)
+            return
+        m = np.asarray(mask, dtype=np.float64)[..., None]
+        targets = targets.astype(np.float64)
+        errors = {"": predict(self.theta, self.cfg, inputs).astype(np.float64) - targets,
+                  "base_": inputs[..., :self.cfg.output_size].astype(np.float64) - targets}
+        for prefix, error in errors.items():
+            s[prefix + "sse"] += np.sum(error ** 2 * m, axis=(0, 1))
+            s[prefix + "sae"] += np.sum(np.abs(error) * m, axis=(0, 1))
+
+    def add_chunks(self, chunks, batch_size=64):
+        """Score an iterable of validated chunks; return the sums so far."""
+        for inputs, targets, mask in iter_batches(chunks, self.cfg, batch_size):
+            self.add(inputs, targets, mask)
+        return self.sums

@@ -1,0 +1,172 @@
+"""Preparing: turn text or series files into a dataset of chunk records (``hadoop-rnn prepare``).
+
+Every input file is one sequence:
+
+* ``--kind text``: the file's characters (see :mod:`jobs.data.corpus`) as token ids. The
+  vocabulary comes from a MapReduce character count (:mod:`jobs.mr.char_count`) on the
+  chosen runner; ``--max-vocab`` keeps the most frequent characters and maps the rest to
+  U+FFFD. Empty files are skipped (and listed in meta.json).
+* ``--kind series``: the ``--column`` values of a CSV or Parquet file (see
+  :mod:`jobs.data.series_io`), normalized with the mean and std of the training part.
+
+Each sequence is split in time into a training and a validation part and cut into chunks
+that overlap by one step: see :mod:`jobs.data.chunks`.
+"""
+import hashlib
+import json
+
+import numpy as np
+
+from jobs.data import corpus, series_io
+from jobs.data.chunks import sequence_records, split_point
+from jobs.data.dataset import META, write_dataset
+from jobs.launch import RunnerOptions, run_job
+from jobs.storage import open_store
+
+
+class PrepareError(ValueError):
+    """The options or the output directory don't allow preparing the data."""
+
+
+# -- the two kinds ---------------------------------------------------------------------------
+
+def char_counts(files, options):
+    """{char: count} over the files, by the MapReduce job on the chosen runner."""
+    from jobs.mr.char_count import MRCharCount
+
+    result = run_job(MRCharCount, [], files, options)
+    return {char: int(n) for char, n in result.output}
+
+
+def prepare_text(files, max_vocab, valid, runner, log):
+    """Token-id sequences and the text part of meta.json."""
+    texts, empty = {}, []
+    for path in files:
+        text = corpus.read_text(path)
+        if text:
+            texts[path] = text
+        else:
+            empty.append(path)
+    if empty:
+        log(f"skipping {len(empty)} empty file(s): {', '.join(empty)}")
+    if not texts:
+        raise corpus.CorpusError("every input file is empty: no text to prepare")
+    counts = char_counts(list(texts), runner)
+    total = sum(len(t) for t in texts.values())
+    if sum(counts.values()) != total:
+        raise RuntimeError(f"the vocabulary job counted {sum(counts.values()):,} characters but "
+                           f"the files hold {total:,}: check the runner's input encoding")
+    vocab, vocab_counts = corpus.build_vocab(counts, max_vocab)
+    sequences = [corpus.encode(text, vocab) for text in texts.values()]
+    train_counts = np.zeros(len(vocab), dtype=np.int64)
+    for ids in sequences:
+        train_counts += np.bincount(ids[:split_point(len(ids), valid)], minlength=len(vocab))
+    unknown = vocab_counts[vocab.index(corpus.UNKNOWN)] if corpus.UNKNOWN in vocab else 0
+    log(f"vocabulary: {len(vocab)} symbols from {len(counts)} distinct characters in "
+        f"{total:,} characters ({runner.runner} runner)"
+        + (f"; {unknown:,} rare characters map to U+FFFD" if max_vocab else ""))
+    meta = {"vocab": vocab, "vocab_counts": vocab_counts, "train_counts": train_counts.tolist(),
+            "unknown": corpus.UNKNOWN if corpus.UNKNOWN in vocab else None,
+            "characters": total, "empty_files": empty}
+    return list(texts), sequences, meta
+
+
+def prepare_series(files, columns, missing_policy, valid, log):
+    """Normalized (L, F) sequences and the series part of meta.json."""
+    if not columns:
+        raise PrepareError("--kind series needs at least one --column NAME")
+    raw, missing = [], {}
+    for path in files:
+        values, counts = series_io.fill_missing(series_io.read_series(path, columns),
+                                                missing_policy, columns, path)
+        if len(values) < 2:
+            raise series_io.SeriesError(f"{path}: {len(values)} usable row(s): a series needs "
+                                        "at least 2")
+        raw.append(values)
+        missing[path] = counts
+    by_column = {name: sum(c[name] for c in missing.values()) for name in columns}
+    if any(by_column.values()):
+        action = "interpolated" if missing_policy == "interpolate" else "their rows dropped"
+        log(f"missing values ({action}): "
+            + ", ".join(f"{name} {n}" for name, n in by_column.items()))
+    train = np.concatenate([v[:split_point(len(v), valid)] for v in raw])
+    mean, std = series_io.normalization(train)
+    norm = {"mean": mean.tolist(), "std": std.tolist()}
+    sequences = [series_io.normalize(v, norm) for v in raw]
+    meta = {"columns": list(columns), "normalization": norm,
+            "missing": {"policy": missing_policy, "counts": missing}}
+    return files, sequences, meta
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def fingerprint(files, options):
+    """SHA-256 over each source's bytes and the prepare options."""
+    digest = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            digest.update(hashlib.sha256(f.read()).digest())
+    digest.update(json.dumps(options, sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def clear_output(uri, force):
+    """Refuse a non-empty output directory unless ``force``; with it, remove the old dataset."""
+    store = open_store(uri)
+    if not store.list():
+        return
+    if not force:
+        raise PrepareError(f"{store.uri()} exists and is not empty: use --force to replace "
+                           "its dataset, or choose another --out")
+    for split in ("train", "valid"):
+        for name in store.list(split):
+            store.delete(f"{split}/{name}")
+    store.delete(META)
+
+
+def check_options(chunk, valid, shards):
+    if chunk < 2:
+        raise PrepareError(f"--chunk must be at least 2 steps, got {chunk}")
+    if not 0 <= valid < 1:
+        raise PrepareError(f"--valid must be a fraction in [0, 1), got {valid}")
+    if shards < 1:
+        raise PrepareError(f"--shards must be at least 1, got {shards}")
+
+
+def prepare(inputs, out, kind, chunk=100, valid=0.1, shards=1, force=False, max_vocab=None,
+            columns=None, missing="interpolate", runner=RunnerOptions(), log=print):
+    """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
+
+    inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
+    characters; ``max_vocab`` caps the vocabulary, counted by a MapReduce job on ``runner``)
+    or "series" (the numeric ``columns`` of CSV or Parquet files, ``missing`` values
+    "interpolate"d or "drop"ped). chunk: steps per record; valid: the fraction of each
+    sequence, from its end, kept for validation; shards: files per split. ``force`` replaces
+    the dataset in a non-empty ``out``.
+    """
+    check_options(chunk, valid, shards)
+    files = corpus.expand_inputs(inputs)
+    clear_output(out, force)
+    options = {"kind": kind, "chunk": chunk, "valid": valid, "shards": shards}
+    if kind == "text":
+        options["max_vocab"] = max_vocab
+        used, sequences, meta = prepare_text(files, max_vocab, valid, runner, log)
+    elif kind == "series":
+        options.update(columns=columns, missing=missing)
+        used, sequences, meta = prepare_series(files, columns, missing, valid, log)
+    else:
+        raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
+    splits = {"train": [], "valid": []}
+    for seq_id, sequence in enumerate(sequences):
+        for split, records in sequence_records(seq_id, sequence, chunk, valid).items():
+            splits[split].extend(records)
+    if not splits["train"]:
+        raise PrepareError("no training chunks: the inputs are too short")
+    meta = write_dataset(out, kind, splits, shards=shards,
+                         fingerprint=fingerprint(used, options), chunk=chunk,
+                         valid_fraction=valid, sources=used, options=options, **meta)
+    counts = meta["counts"]
+    log(f"wrote {out}: {len(used)} sequence(s); train {counts['train']['records']:,} "
+        f"chunks ({counts['train']['steps']:,} steps), valid {counts['valid']['records']:,} "
+        f"chunks ({counts['valid']['steps']:,} steps) in {shards} shard(s) per split")
+    return meta

@@ -1,0 +1,339 @@
+"""Training: run epochs of the MapReduce job on a dataset, checkpointing each (``hadoop-rnn train``).
+
+One epoch = stage the training state, run :class:`jobs.mr.train_epoch.MRTrainEpoch` on the
+chosen runner, check the new θ, evaluate it on the validation split, and commit: write
+``ckpt-NNNNNN.npz`` then ``latest.npz`` (each atomically), then rewrite ``metrics.jsonl``
+from the history stored in the checkpoint (:mod:`jobs.run.checkpoint`). The checkpoint is the
+only commit point, so a driver killed anywhere either left epoch N fully committed or not at
+all; calling :func:`train` again continues from the newest checkpoint and ends bit-identical
+to an uninterrupted run.
+
+:func:`train` holds the run's lock (:mod:`jobs.run.lock`) from start to end, so the same
+command can be run from cron every few minutes: a second driver on a busy run returns
+``Outcome.LOCKED``, a driver on a finished run ``Outcome.NOTHING_TO_DO``. :class:`Limits`
+bound one invocation. See docs/operations.md.
+
+Test hook: ``HADOOP_RNN_FAULT`` (see :func:`jobs.run.checkpoint.fault_point`) makes the
+driver SIGKILL itself at a named point of the commit, or makes the first attempt of map task
+0 fail.
+"""
+import enum
+import os
+import time
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from jobs.data.dataset import Dataset
+from jobs.launch import RunnerOptions, run_job_with_state
+from jobs.mr.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, failed_map_attempts
+from jobs.mr.scorer import Scorer
+from jobs.mr.train_epoch import DEFAULT_MODE, MRTrainEpoch
+from jobs.run.checkpoint import FAULT_ENV, commit, newest_checkpoint, remove_leftovers, repair
+from jobs.run.lock import DEFAULT_LEASE, LockHeld, RunLock
+from jobs.run.state import TrainingState, unprefix_opt
+from jobs.storage import is_hdfs, open_store
+from rnn_core import ModelConfig, init_params
+from rnn_core.optimizers import OptimizerConfig, init_state
+
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.002, "adam": 0.002}
+
+
+class TrainingError(RuntimeError):
+    """An epoch could not be committed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The settings that define a run and are fixed for its life.
+
+    Every field left None takes the default below for a new run, and the checkpoint's value
+    when the run resumes; a field that is given must match the checkpoint. ``lr`` None means
+    the optimizer's own default (:data:`DEFAULT_LR`); ``clip`` 0 turns clipping off.
+    """
+
+    # the model
+    cell: str = None         # "rnn", "lstm" or "gru"; default "lstm"
+    hidden: int = None       # hidden units per layer; default 128
+    layers: int = None       # stacked layers; default 1
+    dtype: str = None        # "float32" or "float64"; default "float32"
+    # the optimizer (rnn_core.optimizers)
+    optimizer: str = None    # default "adam"
+    lr: float = None
+    momentum: float = None   # default 0.9
+    nesterov: bool = None    # default False
+    clip: float = None       # global L2 norm; default 5.0
+    clip_value: float = None
+    schedule: str = None     # "constant" or "step"; default "constant"
+    decay_every: int = None  # default 10
+    decay_rate: float = None  # default 0.5
+    # the epoch job
+    mode: str = None         # "gradient" or "average"; default DEFAULT_MODE
+    batch: int = None        # chunks per minibatch; default 32
+    bptt: int = None         # truncated BPTT window, 0 = whole chunk; default 0
+    seed: int = None         # seed of θ's initialization; default 0
+
+    def given(self, names):
+        """{name: value} of the fields among ``names`` that are set."""
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+# The RunSpec fields of each group, with their defaults for a new run.
+MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "dtype": "float32"}
+OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nesterov": False,
+                      "clip": 5.0, "clip_value": None, "schedule": "constant",
+                      "decay_every": 10, "decay_rate": 0.5}
+SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0}
+assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
+                                             **SETTINGS_DEFAULTS}.keys()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one invocation may do (cron settings; see docs/operations.md).
+
+    ``max_epochs_per_run``: commit at most this many epochs, then stop (None: no limit).
+    ``time_budget``: seconds; don't start an epoch that would likely end later than this
+    after the start (estimated from the last epoch's duration). ``lock_lease``: seconds after
+    which a lock without heartbeat is taken over. ``max_bad_records``: the fraction of bad
+    records above which an epoch fails.
+    """
+
+    max_epochs_per_run: int = None
+    time_budget: float = None
+    lock_lease: float = DEFAULT_LEASE
+    max_bad_records: float = 0.01
+
+
+class Outcome(enum.Enum):
+    TRAINED = "trained"              # epochs were committed (or a limit stopped before any)
+    NOTHING_TO_DO = "nothing to do"  # the run was already at the target epoch
+    LOCKED = "locked"                # another driver holds the run's lock
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did: its outcome, the epoch the run is at, this call's metrics."""
+
+    outcome: Outcome
+    epoch: int = 0
+    metrics: list = field(default_factory=list)  # one dict per epoch committed by this call
+
+
+def new_state(spec, dataset, data_uri):
+    """The training state of a fresh run: initial θ and optimizer state."""
+    model_flags = {**MODEL_DEFAULTS, **spec.given(MODEL_DEFAULTS)}
+    opt_flags = {**OPTIMIZER_DEFAULTS, **spec.given(OPTIMIZER_DEFAULTS)}
+    settings = {**SETTINGS_DEFAULTS, **spec.given(SETTINGS_DEFAULTS), "data": data_uri}
+    model = ModelConfig(**model_flags, **dataset.model_sizes())
+    name = opt_flags["optimizer"]
+    optimizer = OptimizerConfig(
+        name=name, lr=DEFAULT_LR[name] if opt_flags["lr"] is None else opt_flags["lr"],
+        momentum=opt_flags["momentum"], nesterov=opt_flags["nesterov"],
+        clip_norm=opt_flags["clip"] or None, clip_value=opt_flags["clip_value"],
+        schedule=opt_flags["schedule"], decay_every=opt_flags["decay_every"],
+        decay_rate=opt_flags["decay_rate"])
+    theta = init_params(model, seed=settings["seed"])
+    return TrainingState(model=model, optimizer=optimizer, settings=settings, theta=theta,
+                         opt_state=init_state(optimizer, theta), data_version=dataset.fingerprint)
+
+
+def check_resumable(state, spec, dataset):
+    """Raise TrainingError if the spec's given fields (or the data's sizes) contradict ``state``."""
+    have = {**state.model.to_dict(), **state.settings, **state.optimizer.to_dict()}
+    have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0)
+    wanted = {**spec.given(MODEL_DEFAULTS), **spec.given(OPTIMIZER_DEFAULTS),
+              **spec.given(SETTINGS_DEFAULTS), **dataset.model_sizes()}
+    if "clip" in wanted:
+        wanted["clip"] = wanted["clip"] or 0.0
+    differ = [f"{k}: checkpoint has {have.get(k)!r}, asked for {v!r}"
+              for k, v in sorted(wanted.items()) if have.get(k) != v]
+    if differ:
+        raise TrainingError("the run directory holds a checkpoint of a different configuration ("
+                            + "; ".join(differ) + "). Use a new --run directory, or drop the "
+                            "conflicting flags to continue the existing run.")
+
+
+def bad_record_report(counters, records, max_fraction):
+    """A one-line summary of skipped records, or raise TrainingError above the threshold."""
+    bad = counters.get(COUNTERS, {}).get("bad records", 0)
+    if not bad:
+        return ""
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(counters.get(BAD_BY_REASON, {}).items()))
+    shards = sorted(counters.get(BAD_BY_SHARD, {}).items(), key=lambda kv: -kv[1])
+    where = ", ".join(f"{s} ({n})" for s, n in shards[:5])
+    fraction = bad / max(bad + records, 1)
+    message = f"skipped {bad} bad records ({fraction:.2%}: {reasons}) in {where}"
+    if fraction > max_fraction:
+        raise TrainingError(message + f"; above --max-bad-records {max_fraction:g}: "
+                            "fix or re-prepare those shards")
+    return message
+
+
+# -- one epoch -------------------------------------------------------------------------------
+
+def run_epoch_job(state, dataset, options):
+    """Run the epoch job from ``state``; return its JobResult (output: one "result" record)."""
+    settings = state.settings
+    job_args = ["--mode", settings["mode"], "--batch", str(settings["batch"]),
+                "--bptt", str(settings["bptt"])]
+    if "fail-first-map-attempt" in os.environ.get(FAULT_ENV, "").split(","):
+        job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
+    return run_job_with_state(MRTrainEpoch, state, job_args, dataset.shard_uris("train"), options)
+
+
+def epoch_output(result, epoch):
+    """The job's result record: {"theta", "opt.<slot>"..., "loss_sum", "count", "records"}.
+
+    Raises TrainingError if nothing was scored or θ or the loss are not finite.
+    """
+    out = dict(result.output).get("result")
+    if out is None or float(out["count"]) == 0:
+        raise TrainingError("the epoch scored no training steps: is the training split empty "
+                            "or every record bad?")
+    train_loss = float(out["loss_sum"]) / float(out["count"])
+    if not (np.isfinite(train_loss) and np.all(np.isfinite(out["theta"]))):
+        raise TrainingError(f"epoch {epoch} gave a non-finite "
+                            f"{'loss' if not np.isfinite(train_loss) else 'θ'}; it was not "
+                            f"committed and the checkpoint stays at epoch {epoch - 1}. Lower "
+                            "--lr or clip the gradients (--clip) in a new run: this run's "
+                            "configuration is fixed, so re-running it fails the same way.")
+    return out
+
+
+def validation_loss(dataset, cfg, theta):
+    """Mean loss of θ on the dataset's validation split (None if it has no scored step)."""
+    sums = Scorer(theta, cfg).add_chunks(dataset.iter_chunks("valid", cfg))
+    count = float(sums["count"])
+    return float(sums["loss_sum"]) / count if count else None
+
+
+def epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds, seconds):
+    """The metrics line of an epoch (see docs/operations.md, metrics.jsonl)."""
+    counters = result.counters.get(COUNTERS, {})
+    count = float(out["count"])
+    return {"epoch": epoch, "train_loss": float(out["loss_sum"]) / count,
+            "valid_loss": valid_loss, "tokens": int(count), "records": int(out["records"]),
+            "tokens_per_s": count / job_seconds, "job_seconds": job_seconds,
+            # summed over map tasks: BPTT work, without Hadoop's scheduling and I/O
+            "task_compute_seconds": counters.get("compute milliseconds", 0) / 1000,
+            "seconds": seconds, "data_version": dataset.fingerprint,
+            "bad_records": int(counters.get("bad records", 0)),
+            "bad_records_by_reason": dict(result.counters.get(BAD_BY_REASON, {})),
+            "failed_map_attempts": failed_map_attempts(result.counters)}
+
+
+def run_epoch(state, dataset, options, max_bad=0.01, log=print):
+    """Run one epoch's job and validation; return the new (uncommitted) TrainingState."""
+    started = time.time()
+    epoch = state.epoch + 1
+    result = run_epoch_job(state, dataset, options)
+    job_seconds = time.time() - started
+    out = epoch_output(result, epoch)
+    note = bad_record_report(result.counters, int(out["records"]), max_bad)
+    if note:
+        log(f"epoch {epoch}: {note}")
+    valid_loss = validation_loss(dataset, state.model, out["theta"])
+    metrics = epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds,
+                            time.time() - started)
+    return TrainingState(model=state.model, optimizer=state.optimizer, settings=state.settings,
+                         theta=out["theta"], opt_state=unprefix_opt(out), epoch=epoch,
+                         history=state.history + [metrics], data_version=dataset.fingerprint)
+
+
+def progress_line(m, total):
+    valid = "n/a" if m["valid_loss"] is None else f"{m['valid_loss']:.4f}"
+    return (f"epoch {m['epoch']}/{total}  train {m['train_loss']:.4f}  valid {valid}  "
+            f"{m['tokens_per_s']:,.0f} tok/s  {m['seconds']:.1f}s")
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=Limits(),
+          log=print):
+    """Train the run in ``run`` on the dataset ``data`` until ``epochs`` epochs are committed.
+
+    data, run: directory URIs (local paths or ``hdfs://``). ``spec``: the run's settings (see
+    :class:`RunSpec`; only needed for a new run). ``runner``: where the epoch jobs run.
+    ``limits``: what this call may do. ``log``: called with each progress line.
+    Returns a :class:`TrainResult`; raises :class:`TrainingError` (and OSError, ValueError)
+    when an epoch cannot be committed.
+    """
+    if is_hdfs(data) and runner.runner != "hadoop":
+        raise TrainingError(f"the {runner.runner} runner reads local files only: use --runner "
+                            "hadoop for data on HDFS (or copy the dataset to a local directory)")
+    dataset = Dataset(data)
+    run_store = open_store(run)
+    try:
+        lock = RunLock(run_store, lease=limits.lock_lease).acquire()
+    except LockHeld as e:
+        log(f"not started: {e}")
+        return TrainResult(Outcome.LOCKED)
+    try:
+        return train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock, log)
+    finally:
+        lock.release()
+
+
+def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
+    """The run's newest TrainingState (checked against ``spec``), or a new one."""
+    name, state, ckpt_bytes = newest_checkpoint(run_store)
+    if state is None:
+        state = new_state(spec, dataset, data)
+        log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
+            f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings['mode']}")
+        return state
+    check_resumable(state, spec, dataset)
+    state.settings["data"] = data
+    repair(run_store, state, name, ckpt_bytes)
+    if state.data_version != dataset.fingerprint and state.epoch < epochs:
+        log(f"the data changed since epoch {state.epoch} (version {state.data_version[:12]} "
+            f"-> {dataset.fingerprint[:12]}): continuing from the checkpoint on the new data")
+    return state
+
+
+def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=None, log=print):
+    """:func:`train` once the lock is held."""
+    started = time.monotonic()
+    remove_leftovers(run_store)
+    state = resume_or_start(run_store, dataset, data, epochs, spec, log)
+    if state.epoch >= epochs:
+        log(f"nothing to do: {run_store.uri()} is at epoch {state.epoch} of {epochs}")
+        return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
+    last = state.history[-1]["seconds"] if state.history else None
+    result = TrainResult(Outcome.TRAINED, state.epoch)
+    while state.epoch < epochs:
+        done = len(result.metrics)
+        if not may_start_epoch(limits, epochs, done, last, time.monotonic() - started,
+                               state.epoch, log):
+            break
+        epoch_started = time.monotonic()
+        state = run_epoch(state, dataset, runner, limits.max_bad_records, log)
+        commit(run_store, state, lock=lock)
+        log(progress_line(state.history[-1], epochs))
+        result.epoch = state.epoch
+        result.metrics.append(state.history[-1])
+        last = time.monotonic() - epoch_started
+    return result
+
+
+def may_start_epoch(limits, epochs, done, last, elapsed, epoch, log=print):
+    """Whether this invocation may start another epoch under its limits (logs why not).
+
+    ``epochs``: the target; ``done``: epochs committed by this invocation; ``last``: seconds
+    the last epoch took (None if unknown); ``elapsed``: seconds since the invocation started;
+    ``epoch``: the run's current epoch.
+    """
+    where = f"at epoch {epoch} of {epochs}; run again to continue"
+    if limits.max_epochs_per_run is not None and done >= limits.max_epochs_per_run:
+        log(f"stopping after {done} epoch(s) (--max-epochs-per-run): {where}")
+        return False
+    budget = limits.time_budget
+    if budget is None or last is None or elapsed + last <= budget:
+        return True
+    if done == 0:
+        raise TrainingError(f"--time-budget {budget:g}s is too short for one epoch "
+                            f"(the last took {last:.0f}s): nothing was started. Raise it.")
+    log(f"stopping after {done} epoch(s): another (~{last:.0f}s) would overrun "
+        f"--time-budget {budget:g}s ({elapsed:.0f}s used): {where}")
+    return False
