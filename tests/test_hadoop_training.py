@@ -89,3 +89,31 @@ def test_driver_writes_hdfs_checkpoints_through_webhdfs_without_spawning_hadoop(
     assert hdfs_state(run).epoch == 2
     metrics = open_store(run).read_bytes("metrics.jsonl").decode().splitlines()
     assert len(metrics) == 2
+
+
+def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs_dir):
+    from test_train_job import average_mode_reference
+
+    from jobs.data.batches import read_chunk
+    from jobs.data.dataset import Dataset
+    from jobs.launch import RunnerOptions, run_job_with_state
+    from jobs.mr.train_epoch import MRTrainEpoch
+    from jobs.training import RunSpec, new_state
+
+    dataset = Dataset(text_data[0])
+    spec = RunSpec(cell="gru", hidden=12, batch=4, bptt=8, dtype="float64", seed=5)
+    state = new_state(spec, dataset, text_data[0])
+    data = copy_to_store(text_data[0], hdfs_dir + "/data")
+    result = run_job_with_state(
+        MRTrainEpoch, state, ["--mode", "average", "--batch", "4", "--bptt", "8"],
+        [data.uri(name) for name in dataset.meta["train"]],
+        RunnerOptions(runner="hadoop", extra_args=[  # one split per shard file
+            "--jobconf", "mapreduce.input.fileinputformat.split.minsize=1073741824"]))
+    out = dict(result.output)["result"]
+    task_chunks = [[read_chunk(line, state.model) for line in
+                    dataset.store.read_bytes(name).splitlines()] for name in dataset.meta["train"]]
+    assert len({len(chunks) for chunks in task_chunks}) > 1  # tasks of unequal sizes
+    theta, opt_state = average_mode_reference(state, task_chunks)
+    assert np.max(np.abs(out["theta"] - theta)) / np.max(np.abs(theta)) < 1e-12
+    for name, value in opt_state.items():
+        assert np.max(np.abs(out["opt." + name] - value)) <= 1e-12 * np.max(np.abs(value)), name

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from jobs.data.batches import make_batch
+from jobs.data.batches import make_batch, read_chunk
 from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job
 from jobs.mr.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS
@@ -30,13 +30,15 @@ def make_state(meta, mode="gradient", optimizer="adam", dtype="float64"):
                          opt_state=init_state(opt, theta))
 
 
-def run_epoch_job(data_dir, state, tmp_path, runner="inline", mode="gradient"):
+def run_epoch_job(data_dir, state, tmp_path, runner="inline", mode="gradient", keep=None):
+    """Run the epoch job; with ``keep`` (a directory) mrjob's working files are kept there."""
     state_file = str(tmp_path / "state.npz")
     save_arrays(state_file, state.to_arrays())
     dataset = Dataset(data_dir)
+    extra = ["--cleanup", "NONE", "--local-tmp-dir", str(keep)] if keep else []
     return run_job(MRTrainEpoch, ["--state", state_file, "--mode", mode, "--batch", "4",
                                   "--bptt", "8"],
-                   dataset.shard_uris("train"), RunnerOptions(runner=runner))
+                   dataset.shard_uris("train"), RunnerOptions(runner=runner, extra_args=extra))
 
 
 def reference_step(data_dir, state):
@@ -107,13 +109,55 @@ def test_malformed_lines_are_skipped_and_counted_by_reason_and_shard(text_data, 
     assert counters[COUNTERS]["records"] == meta["counts"]["train"]["records"]
 
 
-def test_average_mode_emits_the_count_weighted_mean_change_of_local_training(text_data, tmp_path):
+def local_training(state, chunks, batch=4, bptt=8):
+    """What one average-mode map task does, in plain Python: from the shared θ and optimizer
+    state, one optimizer step per minibatch of ``batch`` chunks, in input order.
+
+    Returns (θ, optimizer state, scored steps) at the end of the task's split.
+    """
+    theta, opt_state, count = state.theta.copy(), state.opt_state, 0.0
+    for start in range(0, len(chunks), batch):
+        inputs, targets, mask = make_batch(chunks[start:start + batch], state.model)
+        _, n, grad_sum = loss_and_grad(theta, state.model, inputs, targets, mask, bptt)
+        theta, opt_state = apply(state.optimizer, theta, grad_sum / n, opt_state)
+        count += n
+    return theta, opt_state, count
+
+
+def average_mode_reference(state, task_chunks):
+    """The average-mode epoch from the chunks of each map task: θ plus the scored-step-weighted
+    mean of the tasks' changes, and the weighted mean of their optimizer states."""
+    tasks = [local_training(state, chunks) for chunks in task_chunks if chunks]
+    total = sum(count for _, _, count in tasks)
+    theta = state.theta + sum((t - state.theta) * count for t, _, count in tasks) / total
+    opt_state = {}
+    for name, start in state.opt_state.items():
+        mean = sum(np.asarray(o[name], np.float64) * count for _, o, count in tasks) / total
+        opt_state[name] = (mean if start.dtype.kind == "f" else np.rint(mean)).astype(start.dtype)
+    return theta, opt_state
+
+
+def map_task_chunks(work, model):
+    """The chunks each map task of a finished local/inline job read, from its kept input splits."""
+    splits = sorted(work.glob("*/step/000/mapper/*/input"))
+    return [[read_chunk(line, model) for line in path.read_bytes().splitlines()]
+            for path in splits]
+
+
+@pytest.mark.parametrize("runner", ["inline", "local"])
+def test_average_mode_emits_the_count_weighted_mean_change_of_local_training(text_data, tmp_path,
+                                                                             runner):
     data_dir, meta = text_data
     state = make_state(meta, mode="average")
-    out = dict(run_epoch_job(data_dir, state, tmp_path, "inline", mode="average").output)["result"]
-    assert not np.array_equal(out["theta"], state.theta)
-    assert int(out["opt.t"]) > 1  # many local optimizer steps per job, not one
-    assert np.all(np.isfinite(out["theta"]))
+    work = tmp_path / "mrjob"
+    out = dict(run_epoch_job(data_dir, state, tmp_path, runner, mode="average",
+                             keep=work).output)["result"]
+    task_chunks = map_task_chunks(work, state.model)
+    assert len({len(chunks) for chunks in task_chunks}) > 1  # tasks of unequal sizes
+    theta, opt_state = average_mode_reference(state, task_chunks)
+    assert relative_error(out["theta"], theta) < 1e-12
+    for name, value in opt_state.items():
+        assert relative_error(out["opt." + name], value) < 1e-12, name
 
 
 def test_job_file_runs_standalone_from_the_command_line(text_data, tmp_path):
