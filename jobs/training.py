@@ -26,7 +26,8 @@ import numpy as np
 
 from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job_with_state
-from jobs.mr.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, failed_map_attempts
+from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASKS_BY_NODE,
+                              failed_map_attempts)
 from jobs.mr.scorer import Scorer
 from jobs.mr.train_epoch import DEFAULT_MODE, MRTrainEpoch
 from jobs.run.checkpoint import FAULT_ENV, commit, newest_checkpoint, remove_leftovers, repair
@@ -220,7 +221,10 @@ def epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds, seconds)
             "seconds": seconds, "data_version": dataset.fingerprint,
             "bad_records": int(counters.get("bad records", 0)),
             "bad_records_by_reason": dict(result.counters.get(BAD_BY_REASON, {})),
-            "failed_map_attempts": failed_map_attempts(result.counters)}
+            "failed_map_attempts": failed_map_attempts(result.counters),
+            # which nodes ran the map tasks: {NodeManager (or host): tasks}
+            "nodes": len(result.counters.get(TASKS_BY_NODE, {})),
+            "tasks_by_node": dict(sorted(result.counters.get(TASKS_BY_NODE, {}).items()))}
 
 
 def run_epoch(state, dataset, options, max_bad=0.01, log=print):

@@ -4,13 +4,15 @@ Needs ``eval "$(scripts/hadoop-dev-cluster start)"``; skipped without it, failin
 One test runs on real YARN containers; the others use Hadoop's local framework
 (``mapreduce.framework.name=local``: Streaming in one JVM against HDFS), which is faster.
 """
+import inspect
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
-from conftest import copy_to_store
+from conftest import copy_to_store, prepare_cli
 
 from jobs.storage import open_store
 from jobs.run.state import TrainingState
@@ -117,3 +119,42 @@ def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs
     assert np.max(np.abs(out["theta"] - theta)) / np.max(np.abs(theta)) < 1e-12
     for name, value in opt_state.items():
         assert np.max(np.abs(out["opt." + name] - value)) <= 1e-12 * np.max(np.abs(value)), name
+
+
+def dev_cluster_nodemanagers():
+    """How many NodeManagers the running dev cluster has (scripts/hadoop-dev-cluster)."""
+    path = os.path.join(os.environ.get("HADOOP_RNN_DEV_CLUSTER_DIR", ""), "nodes.env")
+    fields = dict(f.split("=") for f in open(path).read().split()) if os.path.exists(path) else {}
+    return int(fields.get("NODEMANAGERS", 1))
+
+
+def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(hdfs_dir,
+                                                                              tmp_path):
+    if dev_cluster_nodemanagers() < 2:
+        message = ("the dev cluster has one NodeManager: start it with "
+                   "`scripts/hadoop-dev-cluster start --nodemanagers 2`")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    source = tmp_path / "textwrap.txt"   # 8 shards, one map task each, to spread over nodes
+    source.write_text(inspect.getsource(textwrap))
+    prepare_cli("--kind", "text", source, "--out", tmp_path / "eight", "--shards", 8,
+                "--chunk", 33)
+    data = copy_to_store(tmp_path / "eight", hdfs_dir + "/data").uri()
+    conf = tmp_path / "split-per-shard.conf"
+    conf.write_text(f"include: {REPO}/conf/mrjob.conf\nrunners:\n  hadoop:\n    jobconf:\n"
+                    "      mapreduce.input.fileinputformat.split.minsize: 1073741824\n")
+    one_process = tmp_path / "local-framework.conf"   # Hadoop's LocalJobRunner, same splits
+    one_process.write_text(f"include: {conf}\nrunners:\n  hadoop:\n"
+                           f"    hadoop_tmp_dir: file://{tmp_path}/hadoop-tmp\n    jobconf:\n"
+                           "      mapreduce.framework.name: local\n")
+    common = ["--runner", "hadoop", "--data", data, *SMALL, "--mode", "average", "--epochs", "1"]
+    hadoop_rnn("train", *common, "--mrjob-conf", str(conf), "--run", f"{hdfs_dir}/yarn")
+    hadoop_rnn("train", *common, "--mrjob-conf", str(one_process), "--run", f"{hdfs_dir}/one")
+    on_yarn = hdfs_state(f"{hdfs_dir}/yarn")
+    metrics = on_yarn.history[-1]
+    assert metrics["nodes"] == 2, metrics["tasks_by_node"]
+    assert sum(metrics["tasks_by_node"].values()) == 8
+    assert all(n > 0 for n in metrics["tasks_by_node"].values())
+    one = hdfs_state(f"{hdfs_dir}/one")
+    assert on_yarn.theta.tobytes() == one.theta.tobytes()

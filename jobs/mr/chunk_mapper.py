@@ -3,7 +3,7 @@ from mrjob.job import MRJob
 
 from jobs.data.batches import read_chunk
 from jobs.data.records import BadRecord
-from jobs.mr.counters import count_bad_record, current_shard
+from jobs.mr.counters import TASKS_BY_NODE, count_bad_record, current_node, current_shard
 
 
 class ChunkMapperJob(MRJob):
@@ -20,6 +20,7 @@ class ChunkMapperJob(MRJob):
         self.cfg, self.batch_size = cfg, batch_size
         self.pending = []
         self.shard = current_shard()
+        self.increment_counter(TASKS_BY_NODE, current_node())
 
     def mapper(self, _, line):
         try:

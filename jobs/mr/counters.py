@@ -1,16 +1,28 @@
 """The Hadoop counters hadoop-rnn's jobs report, and reading them back in the driver."""
 import os
+import socket
 
 from mrjob.compat import jobconf_from_env
 
 COUNTERS = "hadoop-rnn"
 BAD_BY_REASON = "hadoop-rnn bad records by reason"
 BAD_BY_SHARD = "hadoop-rnn bad records by shard"
+TASKS_BY_NODE = "hadoop-rnn map tasks by node"
 
 
 def current_shard():
     """The file name of the input split this map task reads ("input" when unknown)."""
     return os.path.basename(jobconf_from_env("mapreduce.map.input.file", "") or "input")
+
+
+def current_node():
+    """The node this task runs on: ``HOST:PORT`` of its YARN NodeManager, else the host name.
+
+    YARN puts NM_HOST and NM_PORT into every container's environment; the port tells apart
+    the NodeManagers of a dev cluster, which all run on one host.
+    """
+    host, port = os.environ.get("NM_HOST"), os.environ.get("NM_PORT")
+    return f"{host}:{port}" if host and port else socket.gethostname()
 
 
 def count_bad_record(job, bad, shard):
