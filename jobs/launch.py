@@ -89,6 +89,10 @@ def run_job(job_class, job_args, inputs, options):
     """Run ``job_class`` over ``inputs`` (paths or URIs) and return a :class:`JobResult`."""
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
     with job.make_runner() as runner:
+        if options.runner == "hadoop":
+            from jobs.mrjob_webhdfs import use_webhdfs
+
+            use_webhdfs(runner)  # no `hadoop fs` JVMs around the job
         runner.run()
         output = list(job.parse_output(runner.cat_output()))
         counters = {}
