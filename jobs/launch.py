@@ -32,6 +32,9 @@ class RunnerOptions:
     ``task_threads``: BLAS threads per task (tasks share the node's cores).
     ``python_bin``: the Python that runs tasks; defaults to the driver's own interpreter,
     which suits the local runner and single-machine clusters (set it for a real cluster).
+    ``webhdfs``: on the hadoop runner, do mrjob's HDFS operations over WebHDFS when
+    HADOOP_RNN_WEBHDFS_URL is set (:mod:`jobs.mrjob_webhdfs`); False keeps mrjob's
+    ``hadoop fs`` commands.
     """
 
     runner: str = "inline"
@@ -39,6 +42,7 @@ class RunnerOptions:
     task_threads: int = 1
     python_bin: str = None
     extra_args: list = field(default_factory=list)
+    webhdfs: bool = True
 
     def __post_init__(self):
         if self.runner not in RUNNERS:
@@ -89,7 +93,7 @@ def run_job(job_class, job_args, inputs, options):
     """Run ``job_class`` over ``inputs`` (paths or URIs) and return a :class:`JobResult`."""
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
     with job.make_runner() as runner:
-        if options.runner == "hadoop":
+        if options.runner == "hadoop" and options.webhdfs:
             from jobs.mrjob_webhdfs import use_webhdfs
 
             use_webhdfs(runner)  # no `hadoop fs` JVMs around the job
