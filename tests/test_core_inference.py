@@ -129,3 +129,16 @@ def test_predict_outputs_equal_stepping_through_each_sequence(kind):
     for t in range(4):
         out, state = step(theta, cfg, state, inputs[:, t])
         np.testing.assert_allclose(outputs[:, t], out, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_float32_model_keeps_its_outputs_and_states_in_float32(cell):
+    cfg = ModelConfig(cell=cell, hidden=4, layers=2, input_size=2, output_size=3,
+                      dtype="float32")
+    theta = init_params(cfg, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 3, 2))
+    out, state = step(theta, cfg, init_state(cfg, 2), x[:, 0])
+    out, state = step(theta, cfg, state, x[:, 1])
+    assert out.dtype == np.float32
+    assert [s.dtype for s in state] == [np.float32] * len(state)
+    assert predict(theta, cfg, x).dtype == np.float32
