@@ -172,3 +172,25 @@ def test_loss_and_grad_leaves_its_arguments_unchanged(kind):
     loss_and_grad(theta, cfg, x, y, mask, bptt=3)
     for before, after in zip(copies, (theta, x, y, mask)):
         np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+def test_loss_only_computes_no_gradient(kind, monkeypatch):
+    import rnn_core.bptt as bptt
+    cfg, theta = make_model("gru", kind)
+    x, y, mask = make_batch(cfg, B=2, T=4)
+    expected = loss_only(theta, cfg, x, y, mask)
+    need_grads = []
+
+    def loss_spy(*args, **kwargs):
+        need_grads.append(kwargs.get("need_grad", args[3] if len(args) > 3 else "default"))
+        return loss_fn(*args, **kwargs)
+
+    def no_backward(*args):
+        raise AssertionError("loss_only ran the backward pass")
+
+    loss_fn = bptt.LOSSES[kind]
+    monkeypatch.setitem(bptt.LOSSES, kind, loss_spy)
+    monkeypatch.setattr(bptt.network, "backward", no_backward)
+    assert loss_only(theta, cfg, x, y, mask) == expected
+    assert len(need_grads) == 1 and not need_grads[0]      # one window, no gradient asked
