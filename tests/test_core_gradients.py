@@ -194,3 +194,10 @@ def test_loss_only_computes_no_gradient(kind, monkeypatch):
     monkeypatch.setattr(bptt.network, "backward", no_backward)
     assert loss_only(theta, cfg, x, y, mask) == expected
     assert len(need_grads) == 1 and not need_grads[0]      # one window, no gradient asked
+
+
+@pytest.mark.parametrize("n_ids", [5, 300])   # one-hot product and sort-and-reduce paths
+def test_sum_rows_by_id_keeps_the_dtype_of_the_rows(n_ids):
+    from rnn_core.network import sum_rows_by_id
+    rows = np.ones((6, 2), dtype=np.float32)
+    assert sum_rows_by_id(np.array([0, 1, 1, 4, 4, 4]), rows, n_ids).dtype == np.float32
