@@ -137,7 +137,9 @@ def test_float32_model_keeps_its_outputs_and_states_in_float32(cell):
                       dtype="float32")
     theta = init_params(cfg, seed=0)
     x = np.random.default_rng(0).standard_normal((2, 3, 2))
-    out, state = step(theta, cfg, init_state(cfg, 2), x[:, 0])
+    state = init_state(cfg, 2)
+    assert [s.dtype for s in state] == [np.float32] * len(state)
+    out, state = step(theta, cfg, state, x[:, 0])
     out, state = step(theta, cfg, state, x[:, 1])
     assert out.dtype == np.float32
     assert [s.dtype for s in state] == [np.float32] * len(state)

@@ -91,3 +91,9 @@ def test_step_error_names_x_t_and_what_is_wrong(cfg, x_t, message):
     batch = max(len(x_t), 1)
     with pytest.raises(ValueError, match=message):
         step(init_params(cfg), cfg, init_state(cfg, batch), x_t)
+
+
+@pytest.mark.parametrize("batch", [0, -1, True, 2.0, "2"])
+def test_init_state_batch_must_be_a_positive_int(batch):
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        init_state(TOKENS, batch)
