@@ -97,3 +97,12 @@ def test_step_error_names_x_t_and_what_is_wrong(cfg, x_t, message):
 def test_init_state_batch_must_be_a_positive_int(batch):
     with pytest.raises(ValueError, match="batch must be a positive int"):
         init_state(TOKENS, batch)
+
+
+@pytest.mark.parametrize("layout", ["column", "strided"])
+def test_param_views_requires_a_contiguous_flat_theta(layout):
+    from rnn_core import num_params, param_views
+    n = num_params(TOKENS)
+    theta = np.zeros((n, 1)) if layout == "column" else np.zeros(2 * n)[::2]
+    with pytest.raises(ValueError, match="theta must be a contiguous 1-D array"):
+        param_views(theta, TOKENS)
