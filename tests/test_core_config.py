@@ -75,3 +75,8 @@ def test_init_params_sets_lstm_forget_bias_to_one_and_is_seeded():
     np.testing.assert_array_equal(b, np.r_[np.zeros(4), np.ones(4), np.zeros(8)])
     np.testing.assert_array_equal(theta, init_params(cfg, seed=0))
     assert not np.array_equal(theta, init_params(cfg, seed=1))
+
+
+def test_init_params_default_seed_is_zero():
+    cfg = ModelConfig(cell="gru", hidden=4, vocab_size=5)
+    np.testing.assert_array_equal(init_params(cfg), init_params(cfg, seed=0))
