@@ -45,8 +45,20 @@ def test_file_object_round_trip():
 
 
 def test_saving_object_arrays_is_refused():
-    with pytest.raises(ValueError, match="object"):
+    with pytest.raises(ValueError, match="'bad' has object dtype, which cannot be saved "
+                                         "without pickle"):
         arrays_to_bytes({"bad": np.array([{}, 1], dtype=object)})
+
+
+def test_saving_anything_but_a_dict_is_refused():
+    with pytest.raises(ValueError, match="arrays must be a dict of name -> array, got list"):
+        arrays_to_bytes([("x", np.zeros(2))])
+
+
+@pytest.mark.parametrize("name", [1, ""])
+def test_saving_arrays_under_a_name_that_is_no_non_empty_string_is_refused(name):
+    with pytest.raises(ValueError, match="array names must be non-empty strings"):
+        arrays_to_bytes({name: np.zeros(2)})
 
 
 @pytest.mark.parametrize("data", [b"", b"not an npz file at all", b"PK\x03\x04garbage"])
