@@ -76,7 +76,7 @@ def test_loading_truncated_archive_raises_value_error():
 def test_loading_single_npy_raises_value_error():
     buf = io.BytesIO()
     np.save(buf, np.arange(3))
-    with pytest.raises(ValueError, match="npz"):
+    with pytest.raises(ValueError, match=r"not a valid .npz archive \(it holds a single .npy array\)"):
         arrays_from_bytes(buf.getvalue())
 
 
@@ -92,3 +92,8 @@ def test_loading_archive_with_flipped_byte_raises_value_error():
     data[len(data) // 2] ^= 0xFF
     with pytest.raises(ValueError, match="npz"):
         arrays_from_bytes(bytes(data))
+
+
+def test_loading_from_anything_but_bytes_is_refused():
+    with pytest.raises(ValueError, match="data must be bytes, got str"):
+        arrays_from_bytes("PK")
