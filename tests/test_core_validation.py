@@ -114,3 +114,9 @@ def test_param_views_requires_a_float_theta_of_the_model_length(dtype, extra):
     n = num_params(TOKENS)
     with pytest.raises(ValueError, match=f"theta must be a float array of length {n}, "):
         param_views(np.zeros(n + extra, dtype=dtype), TOKENS)
+
+
+def test_bptt_of_one_step_is_allowed():
+    theta = init_params(TOKENS)
+    loss, _, _ = loss_and_grad(theta, TOKENS, IDS, IDS, bptt=1)
+    assert loss == pytest.approx(loss_only(theta, TOKENS, IDS, IDS)[0], rel=1e-12)
