@@ -1,6 +1,7 @@
 """Named arrays to .npz bytes and files, and back, bit for bit."""
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -97,3 +98,14 @@ def test_loading_archive_with_flipped_byte_raises_value_error():
 def test_loading_from_anything_but_bytes_is_refused():
     with pytest.raises(ValueError, match="data must be bytes, got str"):
         arrays_from_bytes("PK")
+
+
+def test_entries_are_written_with_zip64_headers_so_arrays_past_2_gib_fit():
+    # An entry streamed with ZipFile.open("w") has no known size up front: without a zip64
+    # header, writing more than 2 GiB to it fails. Checked on the header itself, since a
+    # 2 GiB array is too big for a unit test.
+    data = arrays_to_bytes({"x": np.zeros(3)})
+    assert data[:4] == b"PK\x03\x04"                       # the local file header
+    name_length, extra_length = struct.unpack("<HH", data[26:30])
+    extra = data[30 + name_length:30 + name_length + extra_length]
+    assert extra[:2] == struct.pack("<H", 0x0001)           # the zip64 extra field's id
