@@ -133,7 +133,7 @@ def test_predict_outputs_equal_stepping_through_each_sequence(kind):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_float32_model_keeps_its_outputs_and_states_in_float32(cell):
-    cfg = ModelConfig(cell=cell, hidden=4, layers=2, input_size=2, output_size=3,
+    cfg = ModelConfig(cell=cell, hidden=4, layers=2, input_size=2, output_size=2,
                       dtype="float32")
     theta = init_params(cfg, seed=0)
     x = np.random.default_rng(0).standard_normal((2, 3, 2))
@@ -144,3 +144,19 @@ def test_float32_model_keeps_its_outputs_and_states_in_float32(cell):
     assert out.dtype == np.float32
     assert [s.dtype for s in state] == [np.float32] * len(state)
     assert predict(theta, cfg, x).dtype == np.float32
+    assert forecast(theta, cfg, x[0], 2).dtype == np.float32
+
+
+def test_sample_tokens_default_temperature_is_one():
+    cfg, theta = make_model("gru", "tokens")
+    default = sample_tokens(theta, cfg, [1, 2], 30, rng=np.random.default_rng(5))
+    one = sample_tokens(theta, cfg, [1, 2], 30, temperature=1.0, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(default, one)
+
+
+def test_forecast_from_a_one_step_history_feeds_back_its_predictions():
+    cfg, theta = make_model("rnn", "series")
+    history = np.array([[0.5, -1.0]])
+    y, state = step(theta, cfg, init_state(cfg, 1), history)
+    y2, _ = step(theta, cfg, state, y)
+    np.testing.assert_allclose(forecast(theta, cfg, history, 2), np.r_[y, y2], rtol=1e-12)
