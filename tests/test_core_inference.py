@@ -160,3 +160,10 @@ def test_forecast_from_a_one_step_history_feeds_back_its_predictions():
     y, state = step(theta, cfg, init_state(cfg, 1), history)
     y2, _ = step(theta, cfg, state, y)
     np.testing.assert_allclose(forecast(theta, cfg, history, 2), np.r_[y, y2], rtol=1e-12)
+
+
+def test_generating_zero_steps_returns_empty_arrays():
+    tokens, theta_t = make_model("gru", "tokens")
+    series, theta_s = make_model("gru", "series")
+    assert sample_tokens(theta_t, tokens, [1], 0).shape == (0,)
+    assert forecast(theta_s, series, np.zeros((3, 2)), 0).shape == (0, 2)

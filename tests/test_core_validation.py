@@ -129,6 +129,8 @@ def test_bptt_of_one_step_is_allowed():
     (TOKENS, dict(prime_ids=[[1, 2]]), r"prime_ids must be a non-empty 1-D array"),
     (TOKENS, dict(prime_ids=np.zeros(0, dtype=int)), r"prime_ids must be a non-empty 1-D array"),
     (TOKENS, dict(length=-1), "length must be a non-negative int"),
+    (TOKENS, dict(length=2.5), "length must be a non-negative int"),
+    (TOKENS, dict(length=True), "length must be a non-negative int"),
     (TOKENS, dict(temperature=0.0), "temperature must be > 0"),
 ])
 def test_sample_tokens_error_says_what_is_wrong(cfg, kwargs, message):
