@@ -21,6 +21,7 @@ setup(
     extras_require={
         "test": ["pytest>=7"],
         "plot": ["matplotlib>=3.5"],
+        "mutation": ["mutmut==3.8.1"],
     },
     entry_points={"console_scripts": ["hadoop-rnn=jobs.cli:main"]},
     classifiers=[

@@ -75,3 +75,24 @@ def test_init_params_sets_lstm_forget_bias_to_one_and_is_seeded():
     np.testing.assert_array_equal(b, np.r_[np.zeros(4), np.ones(4), np.zeros(8)])
     np.testing.assert_array_equal(theta, init_params(cfg, seed=0))
     assert not np.array_equal(theta, init_params(cfg, seed=1))
+
+
+def test_init_params_default_seed_is_zero():
+    cfg = ModelConfig(cell="gru", hidden=4, vocab_size=5)
+    np.testing.assert_array_equal(init_params(cfg), init_params(cfg, seed=0))
+
+
+@pytest.mark.parametrize("cfg", [
+    ModelConfig(cell="gru", hidden=64, layers=2, vocab_size=50),
+    ModelConfig(cell="rnn", hidden=64, input_size=16, output_size=3),
+])
+def test_init_params_draws_embedding_with_unit_variance_and_weights_with_one_over_fan_in(cfg):
+    for name, p in param_views(init_params(cfg, seed=0), cfg).items():
+        if p.ndim == 2:
+            fan_in = 1 if name == "embed" else p.shape[0]
+            z = p * np.sqrt(fan_in)                 # should be N(0, 1) samples
+            five_sigma = 5 / np.sqrt(z.size)        # of the sample mean; of the sd, less
+            assert abs(z.mean()) < five_sigma, name
+            assert abs(z.std() - 1) < five_sigma, name
+        else:
+            np.testing.assert_array_equal(p, 0.0, err_msg=name)

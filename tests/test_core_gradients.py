@@ -172,3 +172,32 @@ def test_loss_and_grad_leaves_its_arguments_unchanged(kind):
     loss_and_grad(theta, cfg, x, y, mask, bptt=3)
     for before, after in zip(copies, (theta, x, y, mask)):
         np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+def test_loss_only_computes_no_gradient(kind, monkeypatch):
+    import rnn_core.bptt as bptt
+    cfg, theta = make_model("gru", kind)
+    x, y, mask = make_batch(cfg, B=2, T=4)
+    expected = loss_only(theta, cfg, x, y, mask)
+    need_grads = []
+
+    def loss_spy(*args, **kwargs):
+        need_grads.append(kwargs.get("need_grad", args[3] if len(args) > 3 else "default"))
+        return loss_fn(*args, **kwargs)
+
+    def no_backward(*args):
+        raise AssertionError("loss_only ran the backward pass")
+
+    loss_fn = bptt.LOSSES[kind]
+    monkeypatch.setitem(bptt.LOSSES, kind, loss_spy)
+    monkeypatch.setattr(bptt.network, "backward", no_backward)
+    assert loss_only(theta, cfg, x, y, mask) == expected
+    assert len(need_grads) == 1 and not need_grads[0]      # one window, no gradient asked
+
+
+@pytest.mark.parametrize("n_ids", [5, 300])   # one-hot product and sort-and-reduce paths
+def test_sum_rows_by_id_keeps_the_dtype_of_the_rows(n_ids):
+    from rnn_core.network import sum_rows_by_id
+    rows = np.ones((6, 2), dtype=np.float32)
+    assert sum_rows_by_id(np.array([0, 1, 1, 4, 4, 4]), rows, n_ids).dtype == np.float32

@@ -129,3 +129,41 @@ def test_predict_outputs_equal_stepping_through_each_sequence(kind):
     for t in range(4):
         out, state = step(theta, cfg, state, inputs[:, t])
         np.testing.assert_allclose(outputs[:, t], out, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_float32_model_keeps_its_outputs_and_states_in_float32(cell):
+    cfg = ModelConfig(cell=cell, hidden=4, layers=2, input_size=2, output_size=2,
+                      dtype="float32")
+    theta = init_params(cfg, seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 3, 2))
+    state = init_state(cfg, 2)
+    assert [s.dtype for s in state] == [np.float32] * len(state)
+    out, state = step(theta, cfg, state, x[:, 0])
+    out, state = step(theta, cfg, state, x[:, 1])
+    assert out.dtype == np.float32
+    assert [s.dtype for s in state] == [np.float32] * len(state)
+    assert predict(theta, cfg, x).dtype == np.float32
+    assert forecast(theta, cfg, x[0], 2).dtype == np.float32
+
+
+def test_sample_tokens_default_temperature_is_one():
+    cfg, theta = make_model("gru", "tokens")
+    default = sample_tokens(theta, cfg, [1, 2], 30, rng=np.random.default_rng(5))
+    one = sample_tokens(theta, cfg, [1, 2], 30, temperature=1.0, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(default, one)
+
+
+def test_forecast_from_a_one_step_history_feeds_back_its_predictions():
+    cfg, theta = make_model("rnn", "series")
+    history = np.array([[0.5, -1.0]])
+    y, state = step(theta, cfg, init_state(cfg, 1), history)
+    y2, _ = step(theta, cfg, state, y)
+    np.testing.assert_allclose(forecast(theta, cfg, history, 2), np.r_[y, y2], rtol=1e-12)
+
+
+def test_generating_zero_steps_returns_empty_arrays():
+    tokens, theta_t = make_model("gru", "tokens")
+    series, theta_s = make_model("gru", "series")
+    assert sample_tokens(theta_t, tokens, [1], 0).shape == (0,)
+    assert forecast(theta_s, series, np.zeros((3, 2)), 0).shape == (0, 2)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from rnn_core import ModelConfig, init_params, init_state, loss_and_grad, loss_only, step
+from rnn_core import (ModelConfig, forecast, init_params, init_state, loss_and_grad, loss_only,
+                      sample_tokens, step)
 
 TOKENS = ModelConfig(cell="lstm", hidden=4, vocab_size=5)
 SERIES = ModelConfig(cell="gru", hidden=4, input_size=3, output_size=2)
@@ -77,3 +78,80 @@ def test_step_errors():
         step(init_params(SERIES), SERIES, init_state(SERIES, 2), np.zeros(3))
     with pytest.raises(ValueError, match="batch"):
         init_state(TOKENS, 0)
+
+
+@pytest.mark.parametrize("cfg, x_t, message", [
+    (TOKENS, np.zeros(2), "x_t must be an integer array"),
+    (TOKENS, np.array([0, 5]), r"x_t must hold token ids in \[0, 5\)"),
+    (TOKENS, np.zeros(0, dtype=int), "x_t must hold at least one sequence"),
+    (SERIES, np.zeros((2, 2)), "x_t must have last axis of length 3"),
+    (SERIES, np.zeros((2, 1, 3)), r"x_t must have shape \(B, input_size\)"),
+    (SERIES, np.zeros((0, 3)), "x_t must hold at least one sequence"),
+])
+def test_step_error_names_x_t_and_what_is_wrong(cfg, x_t, message):
+    batch = max(len(x_t), 1)
+    with pytest.raises(ValueError, match=message):
+        step(init_params(cfg), cfg, init_state(cfg, batch), x_t)
+
+
+@pytest.mark.parametrize("batch", [0, -1, True, 2.0, "2"])
+def test_init_state_batch_must_be_a_positive_int(batch):
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        init_state(TOKENS, batch)
+
+
+@pytest.mark.parametrize("layout", ["column", "strided"])
+def test_param_views_requires_a_contiguous_flat_theta(layout):
+    from rnn_core import num_params, param_views
+    n = num_params(TOKENS)
+    theta = np.zeros((n, 1)) if layout == "column" else np.zeros(2 * n)[::2]
+    with pytest.raises(ValueError, match="theta must be a contiguous 1-D array"):
+        param_views(theta, TOKENS)
+
+
+@pytest.mark.parametrize("dtype, extra", [(np.int64, 0), (np.float64, 1)])
+def test_param_views_requires_a_float_theta_of_the_model_length(dtype, extra):
+    from rnn_core import num_params, param_views
+    n = num_params(TOKENS)
+    with pytest.raises(ValueError, match=f"theta must be a float array of length {n}, "):
+        param_views(np.zeros(n + extra, dtype=dtype), TOKENS)
+
+
+def test_bptt_of_one_step_is_allowed():
+    theta = init_params(TOKENS)
+    loss, _, _ = loss_and_grad(theta, TOKENS, IDS, IDS, bptt=1)
+    assert loss == pytest.approx(loss_only(theta, TOKENS, IDS, IDS)[0], rel=1e-12)
+
+
+@pytest.mark.parametrize("cfg, kwargs, message", [
+    (SERIES, {}, r"sample_tokens needs a token model \(vocab_size set\)"),
+    (TOKENS, dict(prime_ids=[0.5]), "prime_ids must be an integer array"),
+    (TOKENS, dict(prime_ids=[[1, 2]]), r"prime_ids must be a non-empty 1-D array"),
+    (TOKENS, dict(prime_ids=np.zeros(0, dtype=int)), r"prime_ids must be a non-empty 1-D array"),
+    (TOKENS, dict(length=-1), "length must be a non-negative int"),
+    (TOKENS, dict(length=2.5), "length must be a non-negative int"),
+    (TOKENS, dict(length=True), "length must be a non-negative int"),
+    (TOKENS, dict(temperature=0.0), "temperature must be > 0"),
+])
+def test_sample_tokens_error_says_what_is_wrong(cfg, kwargs, message):
+    args = {"prime_ids": [1], "length": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        sample_tokens(init_params(cfg), cfg, args["prime_ids"], args["length"],
+                      temperature=args.get("temperature", 1.0))
+
+
+SQUARE = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=2)
+
+
+@pytest.mark.parametrize("cfg, history, horizon, message", [
+    (TOKENS, np.zeros((3, 2)), 1, r"forecast needs a series model \(input_size/output_size set\)"),
+    (SERIES, np.zeros((3, 3)), 1, "forecast feeds predictions back as inputs, so it needs "
+                                  "input_size == output_size, got 3 and 2"),
+    (SQUARE, np.zeros((3, 3)), 1, "history must have last axis of length 2"),
+    (SQUARE, np.zeros(2), 1, r"history must have shape \(T >= 1, input_size\)"),
+    (SQUARE, np.zeros((0, 2)), 1, r"history must have shape \(T >= 1, input_size\)"),
+    (SQUARE, np.zeros((3, 2)), -1, "horizon must be a non-negative int"),
+])
+def test_forecast_error_says_what_is_wrong(cfg, history, horizon, message):
+    with pytest.raises(ValueError, match=message):
+        forecast(init_params(cfg), cfg, history, horizon)
