@@ -4,10 +4,20 @@ Each subcommand is a module in :mod:`jobs.commands` with ``add_arguments(parser)
 ``main(args) -> exit code``; it converts the parsed flags once and calls the Python API
 (:mod:`jobs.preparing`, :mod:`jobs.training`, :mod:`jobs.scoring`, ...). Only the module
 of the command being run is imported, so ``hadoop-rnn plot --help`` loads no mrjob.
+
+A number out of range (``--batch 0``, ``--lr -1``, ``--lr nan``) is a usage error: the
+``type=`` functions below (:func:`positive_int`, ...) make argparse exit 2 with its usage
+message before anything runs. SIGTERM unwinds every command like Ctrl-C does, so its
+cleanup (locks, temporary files) runs; it exits 143.
 """
 import argparse
+import contextlib
 import importlib
+import json
+import math
+import signal
 import sys
+import threading
 
 from jobs.launch import RUNNERS, RunnerOptions, default_blas_threads
 
@@ -25,6 +35,72 @@ COMMANDS = {
 # Exit codes (documented in docs/operations.md for cron users); argparse usage errors exit 2.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING_TO_DO, EXIT_LOCKED = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived: unwinds like an exception (so cleanup runs), exits with 143."""
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """Turn SIGTERM into a :class:`Terminated` exception, so ``finally`` blocks run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# -- argparse types: a number out of range is a usage error (exit 2) -------------------------
+
+def number_type(convert, low, high=None, low_open=False, high_open=False):
+    """An argparse ``type=`` function: ``convert(text)``, finite and within the bounds."""
+    if high is None:
+        interval = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        interval = (f"in {'(' if low_open else '['}{low:g}, {high:g}"
+                    f"{')' if high_open else ']'}")
+    what = "an integer" if convert is int else "a number"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} was expected, got {text!r}") from None
+        ok = math.isfinite(value) and (value > low if low_open else value >= low)
+        ok = ok and (high is None or (value < high if high_open else value <= high))
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {what} {interval}, got {text!r}")
+        return value
+    return parse
+
+
+positive_int = number_type(int, 1)
+non_negative_int = number_type(int, 0)
+positive_float = number_type(float, 0, low_open=True)
+non_negative_float = number_type(float, 0)
+fraction = number_type(float, 0, 1, high_open=True)        # [0, 1): --valid, --momentum
+proportion = number_type(float, 0, 1)                      # [0, 1]: --max-bad-records
+
+
+def to_json(obj, **kwargs):
+    """JSON text of ``obj`` with null for NaN and infinities, which JSON cannot express."""
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+    return json.dumps(clean(obj), allow_nan=False, **kwargs)
 
 
 # -- flags shared by several commands ---------------------------------------------------------
@@ -79,10 +155,14 @@ def main(argv=None):
     args = parse_args(argv)
     module = importlib.import_module(args.module)
     try:
-        return module.main(args)
+        with sigterm_raises():
+            return module.main(args)
     except KeyboardInterrupt:
         print("hadoop-rnn: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("hadoop-rnn: terminated by SIGTERM", file=sys.stderr)
+        return EXIT_TERMINATED
     except (ValueError, OSError, RuntimeError) as e:
         # our errors carry a one-line message; a traceback would only hide it
         print(f"hadoop-rnn {args.command}: error: {e}", file=sys.stderr)

@@ -72,8 +72,12 @@ def forecast_run(run, horizon, data=None, input=None, context=None):
     context = context or meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
-    predicted = forecast(state.theta, state.model, history[-context:], horizon)
-    values = series_io.denormalize(predicted.astype(float), meta["normalization"])
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        predicted = forecast(state.theta, state.model, history[-context:], horizon)
+        values = series_io.denormalize(predicted.astype(float), meta["normalization"])
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
+                         "train a new run with a lower --lr or --clip")
     return {"columns": meta["columns"], "horizon": horizon,
             "context": int(min(context, len(history))),
             "last": series_io.denormalize(history[-1:], meta["normalization"])[0].tolist(),

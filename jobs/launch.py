@@ -5,10 +5,17 @@ mrjob's ``make_runner`` must be called from outside the job's own module, so eve
 for the jobs that need the training state (and other small files) on every task node. For the ``local`` and
 ``hadoop`` runners the project's code (``rnn_core`` and ``jobs``) is zipped and shipped with
 ``--py-files``, so a task node needs only Python with numpy, not this project installed.
+
+Temporary files go away however a job ends (success, a failed task, Ctrl-C, SIGTERM turned
+into an exception by :mod:`jobs.cli`): mrjob's own directories (``--cleanup-on-failure TMP``,
+mrjob keeps them by default), the setup lock file mrjob's task wrapper leaves in /tmp, and the
+code zip (at exit). Only SIGKILL leaves them behind.
 """
+import atexit
 import functools
 import json
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -54,7 +61,7 @@ class RunnerOptions:
         return ["-c", path] if path else []
 
     def mrjob_args(self):
-        args = ["-r", self.runner] + self.conf_args()
+        args = ["-r", self.runner] + self.conf_args() + ["--cleanup-on-failure", "TMP"]
         if self.runner != "inline":
             args += ["--py-files", code_archive(),
                      "--python-bin", self.python_bin or sys.executable]
@@ -73,7 +80,9 @@ def default_blas_threads(environ=os.environ):
 def code_archive():
     """Zip the rnn_core and jobs packages once per process; return the zip's path."""
     root = Path(__file__).resolve().parent.parent
-    path = os.path.join(tempfile.mkdtemp(prefix="hadoop-rnn-code-"), "hadoop_rnn_code.zip")
+    tmp = tempfile.mkdtemp(prefix="hadoop-rnn-code-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    path = os.path.join(tmp, "hadoop_rnn_code.zip")
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for package in _PACKAGES:
             for source in sorted((root / package).rglob("*.py")):
@@ -89,15 +98,32 @@ class JobResult:
     counters: dict
 
 
+class JobFailed(RuntimeError):
+    """A step of a job failed on its runner (mrjob logged the probable cause above)."""
+
+
+# mrjob's setup wrapper locks this file on the task's host (here, for local runs) and leaves it
+WRAPPER_LOCK = "/tmp/wrapper.lock.{job_key}"
+
+
 def run_job(job_class, job_args, inputs, options):
     """Run ``job_class`` over ``inputs`` (paths or URIs) and return a :class:`JobResult`."""
+    from mrjob.step import StepFailedException
+
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
     with job.make_runner() as runner:
         if options.runner == "hadoop" and options.webhdfs:
             from jobs.mrjob_webhdfs import use_webhdfs
 
             use_webhdfs(runner)  # no `hadoop fs` JVMs around the job
-        runner.run()
+        try:
+            runner.run()
+        except StepFailedException as e:
+            raise JobFailed(f"{job_class.__name__} on the {options.runner} runner: {e}") from None
+        finally:
+            lock = WRAPPER_LOCK.format(job_key=runner.get_job_key())
+            if os.path.exists(lock):
+                os.unlink(lock)
         output = list(job.parse_output(runner.cat_output()))
         counters = {}
         for step_counters in runner.counters():

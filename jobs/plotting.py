@@ -43,8 +43,23 @@ def plot_history(history, model, title, out):
     plt.close(fig)
 
 
+def plot_path(out):
+    """The file to write for ``--out``: ``.png`` added to a name without extension.
+
+    An existing directory is refused (the figure would land beside or inside it by surprise).
+    """
+    if os.path.isdir(out):
+        raise ValueError(f"--out {out} is a directory: name the PNG file to write, e.g. "
+                         f"{os.path.join(out, 'loss.png')}")
+    return out if os.path.splitext(out)[1] else out + ".png"
+
+
 def plot_run(run, out, title=None):
-    """Plot the loss history of the run in ``run`` into the PNG file ``out``; return the history."""
+    """Plot the loss history of the run in ``run`` into the PNG file ``out``.
+
+    Returns (the path written, the history plotted); see :func:`plot_path`.
+    """
+    out = plot_path(out)
     state = load_trained_state(run)
     if not state.history:
         raise RunError(f"{run} has no completed epoch to plot")
@@ -53,4 +68,4 @@ def plot_run(run, out, title=None):
     if os.path.dirname(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)
     plot_history(state.history, state.model, title, out)
-    return state.history
+    return out, state.history

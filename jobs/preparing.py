@@ -14,14 +14,15 @@ that overlap by one step: see :mod:`jobs.data.chunks`.
 """
 import hashlib
 import json
+import uuid
 
 import numpy as np
 
 from jobs.data import corpus, series_io
 from jobs.data.chunks import sequence_records, split_point
-from jobs.data.dataset import META, write_dataset
+from jobs.data.dataset import META, Dataset, DatasetError, write_dataset
 from jobs.launch import RunnerOptions, run_job
-from jobs.storage import open_store
+from jobs.storage import open_store, replace_dir
 
 
 class PrepareError(ValueError):
@@ -75,6 +76,9 @@ def prepare_series(files, columns, missing_policy, valid, log):
     """Normalized (L, F) sequences and the series part of meta.json."""
     if not columns:
         raise PrepareError("--kind series needs at least one --column NAME")
+    twice = sorted({name for name in columns if columns.count(name) > 1})
+    if twice:
+        raise PrepareError(f"--column {twice[0]!r} is given more than once")
     raw, missing = [], {}
     for path in files:
         values, counts = series_io.fill_missing(series_io.read_series(path, columns),
@@ -90,7 +94,7 @@ def prepare_series(files, columns, missing_policy, valid, log):
         log(f"missing values ({action}): "
             + ", ".join(f"{name} {n}" for name, n in by_column.items()))
     train = np.concatenate([v[:split_point(len(v), valid)] for v in raw])
-    mean, std = series_io.normalization(train)
+    mean, std = series_io.normalization(train, list(columns))
     norm = {"mean": mean.tolist(), "std": std.tolist()}
     sequences = [series_io.normalize(v, norm) for v in raw]
     meta = {"columns": list(columns), "normalization": norm,
@@ -110,18 +114,34 @@ def fingerprint(files, options):
     return digest.hexdigest()
 
 
-def clear_output(uri, force):
-    """Refuse a non-empty output directory unless ``force``; with it, remove the old dataset."""
-    store = open_store(uri)
-    if not store.list():
+def check_output(out, force):
+    """Refuse ``out`` unless it is absent, empty, or (with ``force``) only a dataset.
+
+    ``--force`` may replace a dataset, never anything else: every entry of the directory
+    must be meta.json of our format or a shard it lists.
+    """
+    if not out.exists() or (out.is_dir() and not out.list()):
         return
+    if not out.is_dir():
+        raise PrepareError(f"{out.uri()} is a file, not a directory: choose another --out")
     if not force:
-        raise PrepareError(f"{store.uri()} exists and is not empty: use --force to replace "
+        raise PrepareError(f"{out.uri()} exists and is not empty: use --force to replace "
                            "its dataset, or choose another --out")
+    refuse = (f"--force replaces only a dataset: nothing was changed; choose another --out "
+              f"or move {out.uri()} away")
+    if not out.exists(META):
+        raise PrepareError(f"{out.uri()} holds no {META}, so it is not a dataset; {refuse}")
+    try:
+        listed = set(Dataset(out.uri()).files())
+    except DatasetError as e:
+        raise PrepareError(f"{out.uri()} is not a dataset ({e}); {refuse}") from None
+    present = [name for name in out.list() if name not in ("train", "valid")]
     for split in ("train", "valid"):
-        for name in store.list(split):
-            store.delete(f"{split}/{name}")
-    store.delete(META)
+        present += [f"{split}/{name}" for name in out.list(split)]
+    unknown = [name for name in present if name not in listed]
+    if unknown:
+        raise PrepareError(f"{out.uri(unknown[0])} is not part of the dataset in {out.uri()}; "
+                           f"{refuse}")
 
 
 def check_options(chunk, valid, shards):
@@ -146,7 +166,8 @@ def prepare(inputs, out, kind, chunk=100, valid=0.1, shards=1, force=False, max_
     """
     check_options(chunk, valid, shards)
     files = corpus.expand_inputs(inputs)
-    clear_output(out, force)
+    target = open_store(out)
+    check_output(target, force)
     options = {"kind": kind, "chunk": chunk, "valid": valid, "shards": shards}
     if kind == "text":
         options["max_vocab"] = max_vocab
@@ -162,11 +183,20 @@ def prepare(inputs, out, kind, chunk=100, valid=0.1, shards=1, force=False, max_
             splits[split].extend(records)
     if not splits["train"]:
         raise PrepareError("no training chunks: the inputs are too short")
-    meta = write_dataset(out, kind, splits, shards=shards,
-                         fingerprint=fingerprint(used, options), chunk=chunk,
-                         valid_fraction=valid, sources=used, options=options, **meta)
+    # written beside --out and swapped in when complete: a failure (or a kill) before the
+    # swap leaves an existing dataset in --out as it was
+    staging = target.sibling(f".tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        meta = write_dataset(staging.uri(), kind, splits, shards=shards,
+                             fingerprint=fingerprint(used, options), chunk=chunk,
+                             valid_fraction=valid, sources=used, options=options, **meta)
+        replace_dir(staging, target)
+    except BaseException:
+        staging.remove_tree()
+        raise
     counts = meta["counts"]
-    log(f"wrote {out}: {len(used)} sequence(s); train {counts['train']['records']:,} "
+    log(f"wrote {target.uri()}: {len(used)} sequence(s); train {counts['train']['records']:,} "
         f"chunks ({counts['train']['steps']:,} steps), valid {counts['valid']['records']:,} "
-        f"chunks ({counts['valid']['steps']:,} steps) in {shards} shard(s) per split")
+        f"chunks ({counts['valid']['steps']:,} steps) in {len(meta['train'])} shard(s) for "
+        f"train, {len(meta['valid'])} for valid")
     return meta

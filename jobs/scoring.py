@@ -18,13 +18,23 @@ from jobs.mr.counters import COUNTERS
 from jobs.run.trained import load_run
 
 
+class ScoringError(ValueError):
+    """The run cannot be scored on the split, or its scores are not finite."""
+
+
+def exp(x):
+    """e**x, inf instead of OverflowError (a perplexity of a huge loss)."""
+    return math.exp(x) if x < 709 else math.inf
+
+
 def score_in_process(state, dataset, split):
     """(sums, bad records) of the state's model on ``split``, computed here."""
     from jobs.mr.scorer import Scorer
 
     bad = {}
-    sums = Scorer(state.theta, state.model, dataset.meta).add_chunks(
-        dataset.iter_chunks(split, state.model, bad))
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite sums are checked after
+        sums = Scorer(state.theta, state.model, dataset.meta).add_chunks(
+            dataset.iter_chunks(split, state.model, bad))
     return sums, sum(bad.values())
 
 
@@ -52,9 +62,14 @@ def evaluate(run, data=None, split="valid", runner=None):
     else:
         sums, bad = score_with_job(state, dataset, split, runner)
     if float(sums["count"]) == 0:
-        raise ValueError(f"the {split} split of {dataset.store.uri()} has nothing to score"
+        raise ScoringError(f"the {split} split of {dataset.store.uri()} has nothing to score"
                          + (" (prepared with --valid 0?)" if split == "valid" else ""))
-    metrics = report(sums, dataset.meta)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        metrics = report(sums, dataset.meta)
+    if not math.isfinite(metrics["loss"]):
+        raise ScoringError(f"the model in {run} has a non-finite loss ({metrics['loss']}) on the "
+                           f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
+                           "holds values it cannot score; no metrics to report")
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
                    data=dataset.store.uri(), run=run)
     return metrics
@@ -68,8 +83,8 @@ def report(sums, meta):
     out = {"kind": meta["kind"], "steps": int(count), "records": int(sums["records"])}
     if meta["kind"] == "text":
         loss, base = float(sums["loss_sum"]) / count, float(sums["baseline_sum"]) / count
-        out.update(loss=loss, perplexity=math.exp(loss), bits_per_char=loss / math.log(2),
-                   baseline="unigram", baseline_loss=base, baseline_perplexity=math.exp(base),
+        out.update(loss=loss, perplexity=exp(loss), bits_per_char=loss / math.log(2),
+                   baseline="unigram", baseline_loss=base, baseline_perplexity=exp(base),
                    baseline_bits_per_char=base / math.log(2))
         return out
     std = np.asarray(meta["normalization"]["std"])

@@ -8,10 +8,14 @@ passed to it is relative to the root.
 WebHDFS is found from ``HADOOP_RNN_WEBHDFS_URL`` (e.g. ``http://namenode:9870``, printed by
 ``scripts/hadoop-dev-cluster start``); otherwise from the host of the ``hdfs://`` URI with
 the default NameNode HTTP port 9870. The user is ``HADOOP_USER_NAME`` or the login name.
+
+Besides files, a store can move or remove its whole directory: :func:`replace_dir` swaps a
+directory written beside the target (e.g. a new dataset) into the target's place.
 """
 import getpass
 import os
 import posixpath
+import shutil
 import tempfile
 import uuid
 from urllib.parse import urlparse
@@ -32,6 +36,24 @@ def is_hdfs(uri):
 def open_store(uri):
     """A :class:`LocalStore` or :class:`HdfsStore` rooted at ``uri``."""
     return HdfsStore(uri) if is_hdfs(uri) else LocalStore(uri)
+
+
+def replace_dir(staging, target):
+    """Move the directory of the store ``staging`` into the place of the store ``target``.
+
+    An existing ``target`` directory is first renamed aside (``<target>.old-<id>``), then
+    ``staging`` is renamed to ``target``, then the old directory is removed. Each step is one
+    rename, so the old directory is whole until the new one is in place: a process killed
+    between the two renames leaves it whole under the ``.old-`` name. Both stores must be of
+    the same kind and share the parent directory.
+    """
+    aside = None
+    if target.exists():
+        aside = target.sibling(f".old-{uuid.uuid4().hex[:12]}")
+        target.move_to(aside)
+    staging.move_to(target)
+    if aside is not None:
+        aside.remove_tree()
 
 
 class LocalStore:
@@ -102,6 +124,31 @@ class LocalStore:
 
     def makedirs(self, name=""):
         os.makedirs(self.uri(name), exist_ok=True)
+
+    def is_dir(self, name=""):
+        return os.path.isdir(self.uri(name))
+
+    def sibling(self, suffix):
+        """The store of the directory named like this one plus ``suffix``, beside it."""
+        return LocalStore(self.root + suffix)
+
+    def move_to(self, other):
+        """Rename this store's directory to ``other``'s root, which must not exist."""
+        try:
+            os.rename(self.root, other.root)
+        except OSError as e:
+            raise StoreError(f"cannot rename {self.root} to {other.root}: {e.strerror}") from None
+
+    def remove_tree(self):
+        """Delete this store's directory and everything in it."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def remove_if_empty(self):
+        """Delete this store's directory if it exists and is empty."""
+        try:
+            os.rmdir(self.root)
+        except OSError:
+            pass
 
 
 class HdfsStore:
@@ -193,3 +240,24 @@ class HdfsStore:
 
     def makedirs(self, name=""):
         self._call("create directory", name, self.client.makedirs, self._path(name))
+
+    def is_dir(self, name=""):
+        status = self._call("stat", name, self.client.status, self._path(name), strict=False)
+        return status is not None and status["type"] == "DIRECTORY"
+
+    def sibling(self, suffix):
+        """The store of the directory named like this one plus ``suffix``, beside it."""
+        return HdfsStore(self.uri() + suffix)
+
+    def move_to(self, other):
+        """Rename this store's directory to ``other``'s root, which must not exist."""
+        self._call(f"rename to {other.uri()}", "", self.client.rename, self.root, other.root)
+
+    def remove_tree(self):
+        """Delete this store's directory and everything in it."""
+        self._call("delete", "", self.client.delete, self.root, recursive=True)
+
+    def remove_if_empty(self):
+        """Delete this store's directory if it exists and is empty."""
+        if self.exists() and not self.list():
+            self._call("delete", "", self.client.delete, self.root)

@@ -29,10 +29,11 @@ from jobs.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASKS_BY_NODE,
                               failed_map_attempts)
 from jobs.mr.scorer import Scorer
-from jobs.mr.train_epoch import DEFAULT_MODE, MRTrainEpoch
+from jobs.mr.train_epoch import DEFAULT_MODE, MODES, MRTrainEpoch
 from jobs.run.checkpoint import FAULT_ENV, commit, newest_checkpoint, remove_leftovers, repair
-from jobs.run.lock import DEFAULT_LEASE, LockHeld, RunLock
+from jobs.run.lock import DEFAULT_LEASE, MIN_LEASE, LockHeld, RunLock
 from jobs.run.state import TrainingState, unprefix_opt
+from jobs.run.trained import check_same_schema
 from jobs.storage import is_hdfs, open_store
 from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
@@ -89,6 +90,20 @@ assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAU
                                              **SETTINGS_DEFAULTS}.keys()
 
 
+def check_range(name, value, low, high=None, low_open=False, integer=False):
+    """Raise ValueError unless ``value`` is a finite number (an int if ``integer``) in range.
+
+    The range is [low, high], or (low, high] with ``low_open``; ``high`` None: no bound.
+    """
+    ok = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
+    ok = ok and np.isfinite(value) and (value > low if low_open else value >= low)
+    if not (ok and (high is None or value <= high)):
+        kind = "an integer" if integer else "a number"
+        bound = (f"> {low:g}" if low_open else f">= {low:g}") + (
+            f" and <= {high:g}" if high is not None else "")
+        raise ValueError(f"{name} must be {kind} {bound}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one invocation may do (cron settings; see docs/operations.md).
@@ -104,6 +119,14 @@ class Limits:
     time_budget: float = None
     lock_lease: float = DEFAULT_LEASE
     max_bad_records: float = 0.01
+
+    def __post_init__(self):
+        if self.max_epochs_per_run is not None:
+            check_range("max_epochs_per_run", self.max_epochs_per_run, 1, integer=True)
+        if self.time_budget is not None:
+            check_range("time_budget", self.time_budget, 0, low_open=True)
+        check_range("lock_lease", self.lock_lease, MIN_LEASE)
+        check_range("max_bad_records", self.max_bad_records, 0, 1)
 
 
 class Outcome(enum.Enum):
@@ -121,19 +144,40 @@ class TrainResult:
     metrics: list = field(default_factory=list)  # one dict per epoch committed by this call
 
 
-def new_state(spec, dataset, data_uri):
-    """The training state of a fresh run: initial θ and optimizer state."""
+def run_configs(spec, dataset):
+    """(model, optimizer, settings) of a new run of ``spec`` on ``dataset``.
+
+    Raises ValueError if a value of the spec is out of range (before anything is written).
+    """
     model_flags = {**MODEL_DEFAULTS, **spec.given(MODEL_DEFAULTS)}
     opt_flags = {**OPTIMIZER_DEFAULTS, **spec.given(OPTIMIZER_DEFAULTS)}
-    settings = {**SETTINGS_DEFAULTS, **spec.given(SETTINGS_DEFAULTS), "data": data_uri}
+    settings = {**SETTINGS_DEFAULTS, **spec.given(SETTINGS_DEFAULTS)}
+    if settings["mode"] not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
+    check_range("batch", settings["batch"], 1, integer=True)
+    check_range("bptt", settings["bptt"], 0, integer=True)
+    check_range("seed", settings["seed"], 0, integer=True)
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]
+    if name not in DEFAULT_LR:
+        raise ValueError(f"optimizer must be one of {', '.join(DEFAULT_LR)}, got {name!r}")
     optimizer = OptimizerConfig(
         name=name, lr=DEFAULT_LR[name] if opt_flags["lr"] is None else opt_flags["lr"],
         momentum=opt_flags["momentum"], nesterov=opt_flags["nesterov"],
         clip_norm=opt_flags["clip"] or None, clip_value=opt_flags["clip_value"],
         schedule=opt_flags["schedule"], decay_every=opt_flags["decay_every"],
         decay_rate=opt_flags["decay_rate"])
+    return model, optimizer, settings
+
+
+def new_state(spec, dataset, data_uri):
+    """The training state of a fresh run: initial θ and optimizer state.
+
+    The settings record the dataset (``data``) and what the model depends on in it
+    (``data_schema``: the vocabulary, or the columns and normalization).
+    """
+    model, optimizer, settings = run_configs(spec, dataset)
+    settings.update(data=data_uri, data_schema=dataset.schema())
     theta = init_params(model, seed=settings["seed"])
     return TrainingState(model=model, optimizer=optimizer, settings=settings, theta=theta,
                          opt_state=init_state(optimizer, theta), data_version=dataset.fingerprint)
@@ -183,6 +227,10 @@ def run_epoch_job(state, dataset, options):
     return run_job_with_state(MRTrainEpoch, state, job_args, dataset.shard_uris("train"), options)
 
 
+NON_FINITE_ADVICE = ("Lower --lr or clip the gradients (--clip) in a new run: this run's "
+                     "configuration is fixed, so re-running it fails the same way.")
+
+
 def epoch_output(result, epoch):
     """The job's result record: {"theta", "opt.<slot>"..., "loss_sum", "count", "records"}.
 
@@ -193,18 +241,23 @@ def epoch_output(result, epoch):
         raise TrainingError("the epoch scored no training steps: is the training split empty "
                             "or every record bad?")
     train_loss = float(out["loss_sum"]) / float(out["count"])
-    if not (np.isfinite(train_loss) and np.all(np.isfinite(out["theta"]))):
-        raise TrainingError(f"epoch {epoch} gave a non-finite "
-                            f"{'loss' if not np.isfinite(train_loss) else 'θ'}; it was not "
-                            f"committed and the checkpoint stays at epoch {epoch - 1}. Lower "
-                            "--lr or clip the gradients (--clip) in a new run: this run's "
-                            "configuration is fixed, so re-running it fails the same way.")
+    if not np.isfinite(train_loss):
+        raise_non_finite(epoch, "training loss")
+    if not np.all(np.isfinite(out["theta"])):
+        raise_non_finite(epoch, "θ")
     return out
+
+
+def raise_non_finite(epoch, what):
+    """The error of an epoch that diverged: nothing is committed."""
+    raise TrainingError(f"epoch {epoch} gave a non-finite {what}; it was not committed and the "
+                        f"checkpoint stays at epoch {epoch - 1}. {NON_FINITE_ADVICE}")
 
 
 def validation_loss(dataset, cfg, theta):
     """Mean loss of θ on the dataset's validation split (None if it has no scored step)."""
-    sums = Scorer(theta, cfg).add_chunks(dataset.iter_chunks("valid", cfg))
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged θ is caught by the caller
+        sums = Scorer(theta, cfg).add_chunks(dataset.iter_chunks("valid", cfg))
     count = float(sums["count"])
     return float(sums["loss_sum"]) / count if count else None
 
@@ -238,6 +291,8 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
     if note:
         log(f"epoch {epoch}: {note}")
     valid_loss = validation_loss(dataset, state.model, out["theta"])
+    if valid_loss is not None and not np.isfinite(valid_loss):
+        raise_non_finite(epoch, "validation loss")
     metrics = epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds,
                             time.time() - started)
     return TrainingState(model=state.model, optimizer=state.optimizer, settings=state.settings,
@@ -266,7 +321,10 @@ def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=L
     if is_hdfs(data) and runner.runner != "hadoop":
         raise TrainingError(f"the {runner.runner} runner reads local files only: use --runner "
                             "hadoop for data on HDFS (or copy the dataset to a local directory)")
+    check_range("epochs", epochs, 1, integer=True)
     dataset = Dataset(data)
+    data = dataset.store.uri()  # recorded absolute, so the run works from any directory
+    run_configs(spec, dataset)  # values out of range fail here, before the run exists
     run_store = open_store(run)
     try:
         lock = RunLock(run_store, lease=limits.lock_lease).acquire()
@@ -277,6 +335,7 @@ def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=L
         return train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock, log)
     finally:
         lock.release()
+        run_store.remove_if_empty()  # a run that failed before its first commit leaves nothing
 
 
 def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
@@ -288,7 +347,8 @@ def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings['mode']}")
         return state
     check_resumable(state, spec, dataset)
-    state.settings["data"] = data
+    check_same_schema(state, dataset, "continue training on")
+    state.settings.update(data=data, data_schema=dataset.schema())
     repair(run_store, state, name, ckpt_bytes)
     if state.data_version != dataset.fingerprint and state.epoch < epochs:
         log(f"the data changed since epoch {state.epoch} (version {state.data_version[:12]} "

@@ -3,9 +3,8 @@
 By default the split is scored in this process; ``--runner inline|local|hadoop`` scores it
 with the MapReduce job instead. ``--json`` prints one JSON object with every metric.
 """
-import json
-
-from jobs.cli import EXIT_OK, add_data_flag, add_run_flag, add_runner_flags, runner_options
+from jobs.cli import (EXIT_OK, add_data_flag, add_run_flag, add_runner_flags, runner_options,
+                      to_json)
 from jobs.launch import RUNNERS
 
 IN_PROCESS = "process"
@@ -54,5 +53,5 @@ def main(args):
     from jobs.scoring import evaluate
 
     metrics = evaluate(**evaluate_kwargs(args))
-    print(json.dumps(metrics, sort_keys=True) if args.json else format_metrics(metrics))
+    print(to_json(metrics, sort_keys=True) if args.json else format_metrics(metrics))
     return EXIT_OK

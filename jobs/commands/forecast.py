@@ -1,15 +1,13 @@
 """``hadoop-rnn forecast``: the flags of :func:`jobs.generating.forecast_run` and its table."""
-import json
-
-from jobs.cli import EXIT_OK, add_data_flag, add_run_flag
+from jobs.cli import EXIT_OK, add_data_flag, add_run_flag, positive_int, to_json
 
 
 def add_arguments(parser):
     add_run_flag(parser)
     add_data_flag(parser)
-    parser.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    parser.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
     parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from")
-    parser.add_argument("--context", type=int,
+    parser.add_argument("--context", type=positive_int,
                         help="steps of history to condition on (default: the chunk length)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -34,5 +32,5 @@ def main(args):
     from jobs.generating import forecast_run
 
     result = forecast_run(**forecast_kwargs(args))
-    print(json.dumps(result) if args.json else format_forecast(result))
+    print(to_json(result) if args.json else format_forecast(result))
     return EXIT_OK

@@ -11,6 +11,6 @@ def add_arguments(parser):
 def main(args):
     from jobs.plotting import plot_run
 
-    history = plot_run(args.run, args.out, args.title)
-    print(f"wrote {args.out} ({len(history)} epochs)")
+    path, history = plot_run(args.run, args.out, args.title)
+    print(f"wrote {path} ({len(history)} epochs)")
     return EXIT_OK

@@ -1,5 +1,5 @@
 """``hadoop-rnn prepare``: the flags of :func:`jobs.preparing.prepare`."""
-from jobs.cli import EXIT_OK, add_runner_flags, runner_options
+from jobs.cli import EXIT_OK, add_runner_flags, fraction, number_type, positive_int, runner_options
 from jobs.data.series_io import MISSING_POLICIES
 
 KINDS = ("text", "series")
@@ -13,13 +13,13 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="dataset directory to write (local or hdfs://)")
     parser.add_argument("--force", action="store_true",
                         help="replace the dataset in an existing non-empty --out directory")
-    parser.add_argument("--chunk", type=int, default=100, help="steps per chunk record (default 100)")
-    parser.add_argument("--valid", type=float, default=0.1,
+    parser.add_argument("--chunk", type=number_type(int, 2), default=100, help="steps per chunk record (default 100)")
+    parser.add_argument("--valid", type=fraction, default=0.1,
                         help="fraction of each sequence, from its end, kept for validation "
                         "(default 0.1)")
-    parser.add_argument("--shards", type=int, default=1, help="shard files per split (default 1)")
+    parser.add_argument("--shards", type=positive_int, default=1, help="shard files per split (default 1)")
     text = parser.add_argument_group("text")
-    text.add_argument("--max-vocab", type=int,
+    text.add_argument("--max-vocab", type=number_type(int, 2),
                       help="keep the most frequent characters, map the others to U+FFFD")
     add_runner_flags(text, help="mrjob runner for the vocabulary job")
     series = parser.add_argument_group("series")

@@ -1,18 +1,12 @@
 """``hadoop-rnn train``: the flags of :func:`jobs.training.train`, its log and exit codes."""
-import contextlib
-import signal
-import threading
 import time
 
-from jobs.cli import (EXIT_LOCKED, EXIT_NOTHING_TO_DO, EXIT_OK, EXIT_TERMINATED, add_run_flag,
-                      add_runner_flags, runner_options)
-from jobs.run.lock import DEFAULT_LEASE
+from jobs.cli import (EXIT_LOCKED, EXIT_NOTHING_TO_DO, EXIT_OK, Terminated, add_run_flag,
+                      add_runner_flags, fraction, non_negative_float, non_negative_int,
+                      number_type, positive_float, positive_int, proportion, runner_options)
+from jobs.run.lock import DEFAULT_LEASE, MIN_LEASE
 from rnn_core.config import CELLS, DTYPES
 from rnn_core.optimizers import NAMES as OPTIMIZERS, SCHEDULES
-
-
-class Terminated(SystemExit):
-    """SIGTERM arrived: unwinds like an exception (releasing the lock), exits with 143."""
 
 
 def add_arguments(parser):
@@ -20,43 +14,45 @@ def add_arguments(parser):
 
     parser.add_argument("--data", required=True, help="prepared dataset directory (local or hdfs://)")
     add_run_flag(parser, help="run directory for checkpoints and metrics")
-    parser.add_argument("--epochs", type=int, default=10,
+    parser.add_argument("--epochs", type=positive_int, default=10,
                         help="total number of epochs to reach (re-running continues up to it)")
     add_runner_flags(parser)
-    parser.add_argument("--task-threads", type=int, default=1, help="BLAS threads per map task")
-    parser.add_argument("--max-bad-records", type=float, default=0.01,
+    parser.add_argument("--task-threads", type=positive_int, default=1, help="BLAS threads per map task")
+    parser.add_argument("--max-bad-records", type=proportion, default=0.01,
                         help="fraction of bad records above which an epoch fails (default 0.01)")
     cron = parser.add_argument_group("scheduling (safe to re-run, e.g. from cron)")
-    cron.add_argument("--max-epochs-per-run", type=int, metavar="N",
+    cron.add_argument("--max-epochs-per-run", type=positive_int, metavar="N",
                       help="commit at most N epochs in this invocation, then exit 0")
-    cron.add_argument("--time-budget", type=float, metavar="SECONDS",
+    cron.add_argument("--time-budget", type=positive_float, metavar="SECONDS",
                       help="don't start an epoch that would likely end after SECONDS from the "
                       "start (estimated from the last epoch's duration), exit 0 instead")
-    cron.add_argument("--lock-lease", type=float, default=DEFAULT_LEASE, metavar="SECONDS",
+    cron.add_argument("--lock-lease", type=number_type(float, MIN_LEASE), default=DEFAULT_LEASE,
+                      metavar="SECONDS",
                       help="a lock whose heartbeat is older than this is taken over (default "
-                      f"{DEFAULT_LEASE:.0f}); a lock of a dead process on this host at once")
+                      f"{DEFAULT_LEASE:.0f}, at least {MIN_LEASE}); a lock of a dead process on "
+                      "this host at once")
     cron.add_argument("--log", metavar="FILE", help="also append every line, timestamped, to FILE")
     model = parser.add_argument_group("model (fixed for a run)")
     model.add_argument("--cell", choices=CELLS)
-    model.add_argument("--hidden", type=int)
-    model.add_argument("--layers", type=int)
+    model.add_argument("--hidden", type=positive_int)
+    model.add_argument("--layers", type=positive_int)
     model.add_argument("--dtype", choices=DTYPES)
     opt = parser.add_argument_group("optimizer (fixed for a run)")
     opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
-    opt.add_argument("--lr", type=float, help="learning rate (default depends on the optimizer)")
-    opt.add_argument("--momentum", type=float)
+    opt.add_argument("--lr", type=positive_float, help="learning rate (default depends on the optimizer)")
+    opt.add_argument("--momentum", type=fraction)
     opt.add_argument("--nesterov", action="store_const", const=True)
-    opt.add_argument("--clip", type=float, help="clip gradients to this global L2 norm (0: off)")
-    opt.add_argument("--clip-value", type=float, help="clip each gradient entry to ±this")
+    opt.add_argument("--clip", type=non_negative_float, help="clip gradients to this global L2 norm (0: off)")
+    opt.add_argument("--clip-value", type=positive_float, help="clip each gradient entry to ±this")
     opt.add_argument("--schedule", choices=SCHEDULES)
-    opt.add_argument("--decay-every", type=int, help="step schedule: optimizer steps per decay")
-    opt.add_argument("--decay-rate", type=float, help="step schedule: lr factor per decay")
+    opt.add_argument("--decay-every", type=positive_int, help="step schedule: optimizer steps per decay")
+    opt.add_argument("--decay-rate", type=positive_float, help="step schedule: lr factor per decay")
     settings = parser.add_argument_group("training (fixed for a run)")
     settings.add_argument("--mode", choices=MODES,
                           help="gradient: one exact step per epoch; average: parameter mixing")
-    settings.add_argument("--batch", type=int, help="chunks per minibatch")
-    settings.add_argument("--bptt", type=int, help="truncated BPTT window in steps (0: whole chunk)")
-    settings.add_argument("--seed", type=int)
+    settings.add_argument("--batch", type=positive_int, help="chunks per minibatch")
+    settings.add_argument("--bptt", type=non_negative_int, help="truncated BPTT window in steps (0: whole chunk)")
+    settings.add_argument("--seed", type=non_negative_int)
 
 
 def train_kwargs(args):
@@ -80,23 +76,6 @@ def exit_code(result):
             Outcome.LOCKED: EXIT_LOCKED}[result.outcome]
 
 
-@contextlib.contextmanager
-def sigterm_raises():
-    """Turn SIGTERM into a :class:`Terminated` exception, so ``finally`` blocks run."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Terminated(EXIT_TERMINATED)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def append_log(path, line):
     """Append ``line`` to the file ``path`` with a timestamp."""
     with open(path, "a", encoding="utf-8") as f:
@@ -115,13 +94,12 @@ def main(args):
     from jobs.training import train
 
     log = file_log(args.log) if args.log else print
-    with sigterm_raises():
-        try:
-            return exit_code(train(**train_kwargs(args), log=log))
-        except Terminated:
-            log("terminated by SIGTERM: the lock was released; the newest checkpoint is intact")
-            raise
-        except Exception as e:
-            if args.log:  # the command line prints it to stderr; keep it in the log file too
-                append_log(args.log, f"error: {e}")
-            raise
+    try:
+        return exit_code(train(**train_kwargs(args), log=log))
+    except Terminated:
+        log("terminated by SIGTERM: the lock was released; the newest checkpoint is intact")
+        raise
+    except Exception as e:
+        if args.log:  # the command line prints it to stderr; keep it in the log file too
+            append_log(args.log, f"error: {e}")
+        raise

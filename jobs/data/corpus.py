@@ -24,20 +24,28 @@ class CorpusError(ValueError):
 def expand_inputs(inputs):
     """Files named by ``inputs`` (files, directories, globs), sorted within each argument.
 
-    Directories give the regular files directly inside them (hidden files skipped).
+    Directories give the regular files directly inside them (hidden files skipped). A file
+    named twice (also by another path, e.g. ``a.txt ./a.txt``) is read once. Standard input
+    (``-``), devices and pipes are refused: every input is read more than once.
     """
-    files = []
+    files, seen = [], set()
     for item in inputs:
         if os.path.isdir(item):
             found = sorted(os.path.join(item, name) for name in os.listdir(item)
                            if not name.startswith(".") and os.path.isfile(os.path.join(item, name)))
         elif os.path.isfile(item):
             found = [item]
+        elif item == "-" or os.path.exists(item):
+            raise CorpusError(f"{item}: not a regular file (standard input, pipes and devices "
+                              "are not supported: save the data to a file first)")
         else:
             found = sorted(path for path in glob.glob(item) if os.path.isfile(path))
             if not found:
                 raise CorpusError(f"{item}: no such file, directory or matching glob")
-        files.extend(f for f in found if f not in files)
+        for path in found:
+            if os.path.realpath(path) not in seen:
+                seen.add(os.path.realpath(path))
+                files.append(path)
     if not files:
         raise CorpusError(f"no input files in {' '.join(inputs)}")
     return files

@@ -25,6 +25,31 @@ class DatasetError(ValueError):
     """The dataset directory is missing, incomplete or of an unknown format."""
 
 
+def schema_differences(trained, current):
+    """What differs between the :meth:`Dataset.schema` a model was trained on and another.
+
+    Returns a list of short phrases (empty if the schemas match).
+    """
+    differ = []
+    if trained.get("vocab") != current.get("vocab"):
+        old, new = trained.get("vocab") or [], current.get("vocab") or []
+        only_old, only_new = sorted(set(old) - set(new)), sorted(set(new) - set(old))
+        detail = (f"{len(old)} vs {len(new)} symbols" if len(old) != len(new) else
+                  f"same size {len(old)}, other symbols or order")
+        if only_old or only_new:
+            detail += (f"; only in the run's: {''.join(only_old[:20])!r}, only in this "
+                       f"dataset's: {''.join(only_new[:20])!r}")
+        differ.append(f"the vocabulary ({detail})")
+    if trained.get("columns") != current.get("columns"):
+        differ.append(f"the columns ({trained.get('columns')} vs {current.get('columns')})")
+    elif trained.get("normalization") != current.get("normalization"):
+        differ.append(f"the normalization statistics (mean {trained['normalization']['mean']}, "
+                      f"std {trained['normalization']['std']} vs mean "
+                      f"{current['normalization']['mean']}, std "
+                      f"{current['normalization']['std']})")
+    return differ
+
+
 class Dataset:
     """Read access to a prepared dataset."""
 
@@ -48,6 +73,20 @@ class Dataset:
     @property
     def fingerprint(self):
         return self.meta["fingerprint"]
+
+    def files(self):
+        """Names of every file of the dataset: meta.json and the shards of both splits."""
+        return [META] + list(self.meta["train"]) + list(self.meta["valid"])
+
+    def schema(self):
+        """What a model trained on this data depends on, beyond its sizes (JSON-able).
+
+        text: the vocabulary (a symbol's index is its token id); series: the columns and the
+        normalization statistics (a model reads and predicts normalized values).
+        """
+        if self.kind == "text":
+            return {"vocab": self.meta["vocab"]}
+        return {"columns": self.meta["columns"], "normalization": self.meta["normalization"]}
 
     def model_sizes(self):
         """Keyword arguments for ModelConfig that this data fixes."""

@@ -110,10 +110,21 @@ def fill_missing(values, policy, columns, path):
     return filled, counts
 
 
-def normalization(values):
-    """Per-column mean and std (a constant column gets std 1) of values (rows, F)."""
-    mean = values.mean(axis=0)
-    std = values.std(axis=0)
+def normalization(values, columns):
+    """Per-column mean and std (a constant column gets std 1) of values (rows, F).
+
+    Raises SeriesError naming the column if a statistic is not finite (values so large,
+    e.g. near 1e300, that their sum or square overflows).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = values.mean(axis=0)
+        std = values.std(axis=0)
+    for name, m, s in zip(columns, mean, std):
+        if not (np.isfinite(m) and np.isfinite(s)):
+            raise SeriesError(f"column {name!r}: its values are too large to normalize (mean "
+                              f"{m:g}, std {s:g}, largest |value| "
+                              f"{np.max(np.abs(values[:, columns.index(name)])):g}): rescale "
+                              "the column, e.g. to other units")
     std[~(std > 0)] = 1.0
     return mean, std
 

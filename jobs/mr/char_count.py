@@ -9,13 +9,13 @@ Keys and values travel as JSON, so tabs and newlines in keys are escaped. Run st
 """
 from collections import Counter
 
-from mrjob.job import MRJob
 from mrjob.protocol import BytesValueProtocol, JSONProtocol
 
 from jobs.mr.counters import COUNTERS
+from jobs.mr.task import TaskJob
 
 
-class MRCharCount(MRJob):
+class MRCharCount(TaskJob):
     INPUT_PROTOCOL = BytesValueProtocol  # decode ourselves: no silent latin-1 fallback
     OUTPUT_PROTOCOL = JSONProtocol
 

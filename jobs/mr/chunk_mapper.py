@@ -1,12 +1,11 @@
 """The base of the jobs whose map tasks read chunk records a minibatch at a time."""
-from mrjob.job import MRJob
-
 from jobs.data.batches import read_chunk
 from jobs.data.records import BadRecord
 from jobs.mr.counters import TASKS_BY_NODE, count_bad_record, current_node, current_shard
+from jobs.mr.task import TaskJob
 
 
-class ChunkMapperJob(MRJob):
+class ChunkMapperJob(TaskJob):
     """An MRJob whose mapper validates record lines and buffers them into minibatches.
 
     A subclass calls :meth:`start_chunks` in its ``mapper_init`` and implements

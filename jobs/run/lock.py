@@ -41,6 +41,7 @@ from jobs.storage import MissingFile
 LOCK = "lock.json"
 TAKEOVER = "lock.takeover"
 DEFAULT_LEASE = 15 * 60
+MIN_LEASE = 10  # seconds: shorter, and a live driver's heartbeat (every lease/3) may miss it
 
 
 class LockHeld(RuntimeError):

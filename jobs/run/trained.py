@@ -2,11 +2,12 @@
 
 The checkpoint records the data directory the run was trained on (``settings["data"]``);
 ``--data`` overrides it, e.g. after the dataset moved or to evaluate on other data of the
-same shape.
+same shape. The dataset must be encoded like the run's own (same vocabulary, or same columns
+and normalization: :func:`check_same_schema`), else the model would read it wrongly.
 """
 import sys
 
-from jobs.data.dataset import Dataset
+from jobs.data.dataset import Dataset, DatasetError, schema_differences
 from jobs.run.checkpoint import load_latest
 from jobs.storage import open_store
 
@@ -34,19 +35,41 @@ def load_run(run_uri, data_uri=None, warn=None, kind=None):
     ``kind`` ("text" or "series"), if given, is the kind of model the caller needs.
     """
     state = load_trained_state(run_uri)
-    data_uri = data_uri or state.settings.get("data")
-    if not data_uri:
+    recorded = state.settings.get("data")
+    if not (data_uri or recorded):
         raise RunError(f"{run_uri}: the checkpoint does not name its dataset: pass --data DATA_DIR")
-    dataset = Dataset(data_uri)
+    try:
+        dataset = Dataset(data_uri or recorded)
+    except DatasetError as e:
+        if data_uri:
+            raise
+        raise RunError(f"the dataset the run was trained on is gone ({e}); pass --data "
+                       "DATA_DIR if it moved") from None
     if kind is not None and dataset.kind != kind:
         raise RunError(f"{run_uri} is a {dataset.kind} model: use {COMMAND_FOR[dataset.kind]}")
     if dataset.model_sizes() != {k: getattr(state.model, k) for k in dataset.model_sizes()}:
-        raise RunError(f"the model in {run_uri} does not fit {data_uri} (model "
+        raise RunError(f"the model in {run_uri} does not fit {dataset.store.uri()} (model "
                        f"{state.model.to_dict()}, data {dataset.model_sizes()})")
+    check_same_schema(state, dataset, "read")
     if state.data_version and state.data_version != dataset.fingerprint:
-        (warn or _stderr)(f"note: {data_uri} changed since the run was trained on it "
+        (warn or _stderr)(f"note: {dataset.store.uri()} changed since the run was trained on it "
                           f"(version {state.data_version[:12]} -> {dataset.fingerprint[:12]})")
     return state, dataset
+
+
+def check_same_schema(state, dataset, what):
+    """Raise RunError if ``dataset`` is not encoded like the data ``state`` was trained on.
+
+    ``what``: how the caller is using the dataset, for the message. A checkpoint written
+    before the schema was recorded is only checked by its sizes.
+    """
+    trained = state.settings.get("data_schema")
+    differ = schema_differences(trained, dataset.schema()) if trained else []
+    if differ:
+        raise RunError(f"{dataset.store.uri()} differs from the data the run was trained on "
+                       f"in {'; and in '.join(differ)}: the model cannot {what} it. Use the "
+                       "run's own dataset (or new data prepared to match it), or start a new "
+                       "--run on this one.")
 
 
 def _stderr(message):
