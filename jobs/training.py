@@ -326,6 +326,8 @@ def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=L
     data = dataset.store.uri()  # recorded absolute, so the run works from any directory
     run_configs(spec, dataset)  # values out of range fail here, before the run exists
     run_store = open_store(run)
+    if run_store.exists() and not run_store.is_dir():
+        raise TrainingError(f"--run {run_store.uri()} is a file, not a run directory")
     try:
         lock = RunLock(run_store, lease=limits.lock_lease).acquire()
     except LockHeld as e:

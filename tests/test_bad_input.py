@@ -21,7 +21,7 @@ from jobs.cli import main as cli_main
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.commands.sample import sample_kwargs
 from jobs.data.dataset import Dataset
-from jobs.generating import sample
+from jobs.generating import forecast_run, sample
 from jobs.run.checkpoint import commit, load_latest
 from jobs.run.trained import RunError
 from jobs.scoring import evaluate
@@ -418,4 +418,18 @@ def test_prepare_out_naming_a_file_is_refused(tmp_path):
     path = text_file(tmp_path, "notes.txt", "keep me\n")
     with pytest.raises(preparing.PrepareError, match="is a file, not a directory"):
         prepare_cli("--kind", "text", path, "--out", path, "--force")
+    assert open(path).read() == "keep me\n"
+
+
+def test_forecast_input_that_does_not_exist_is_named(series_ds, tmp_path):
+    run = str(tmp_path / "run")
+    train_cli("--data", series_ds, "--run", run, "--epochs", 1, *TINY)
+    with pytest.raises(ValueError, match=r"nope\.csv: no such file"):
+        forecast_run(run, 2, input=str(tmp_path / "nope.csv"))
+
+
+def test_train_run_naming_a_file_is_refused(series_ds, tmp_path):
+    path = text_file(tmp_path, "notes.txt", "keep me\n")
+    with pytest.raises(TrainingError, match="is a file, not a run directory"):
+        train_cli("--data", series_ds, "--run", path, "--epochs", 1, *TINY)
     assert open(path).read() == "keep me\n"

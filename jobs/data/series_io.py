@@ -31,6 +31,8 @@ def read_table(path, columns=None):
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
+    if not os.path.isfile(path):
+        raise SeriesError(f"{path}: no such file")
     if os.path.getsize(path) == 0:
         raise SeriesError(f"{path}: empty file")
     parquet = path.lower().endswith((".parquet", ".pq"))
