@@ -326,7 +326,8 @@ def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=L
     data = dataset.store.uri()  # recorded absolute, so the run works from any directory
     run_configs(spec, dataset)  # values out of range fail here, before the run exists
     run_store = open_store(run)
-    if run_store.exists() and not run_store.is_dir():
+    existed = run_store.exists()
+    if existed and not run_store.is_dir():
         raise TrainingError(f"--run {run_store.uri()} is a file, not a run directory")
     try:
         lock = RunLock(run_store, lease=limits.lock_lease).acquire()
@@ -337,7 +338,8 @@ def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=L
         return train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock, log)
     finally:
         lock.release()
-        run_store.remove_if_empty()  # a run that failed before its first commit leaves nothing
+        if not existed:  # a new run that failed before its first commit leaves nothing
+            run_store.remove_if_empty()
 
 
 def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
