@@ -43,10 +43,10 @@ def schema_differences(trained, current):
     if trained.get("columns") != current.get("columns"):
         differ.append(f"the columns ({trained.get('columns')} vs {current.get('columns')})")
     elif trained.get("normalization") != current.get("normalization"):
-        differ.append(f"the normalization statistics (mean {trained['normalization']['mean']}, "
-                      f"std {trained['normalization']['std']} vs mean "
-                      f"{current['normalization']['mean']}, std "
-                      f"{current['normalization']['std']})")
+        def stats(norm):
+            return f"mean {norm['mean']}, std {norm['std']}" if norm else "none"
+        differ.append(f"the normalization statistics ({stats(trained.get('normalization'))} "
+                      f"vs {stats(current.get('normalization'))})")
     return differ
 
 
@@ -86,7 +86,8 @@ class Dataset:
         """
         if self.kind == "text":
             return {"vocab": self.meta["vocab"]}
-        return {"columns": self.meta["columns"], "normalization": self.meta["normalization"]}
+        return {"columns": self.meta["columns"],
+                "normalization": self.meta.get("normalization")}  # None: written without
 
     def model_sizes(self):
         """Keyword arguments for ModelConfig that this data fixes."""
