@@ -13,7 +13,8 @@ ALLOWED = {
     "jobs.data": {"rnn_core", "jobs.storage"},
     "jobs.run": {"rnn_core", "jobs.storage", "jobs.data"},
     "jobs.mr": {"rnn_core", "jobs.data", "jobs.run.state"},
-    "jobs.launch": {"rnn_core"},
+    "jobs.mrjob_webhdfs": {"jobs.storage"},
+    "jobs.launch": {"rnn_core", "jobs.mrjob_webhdfs"},
 }
 API = ("jobs.preparing", "jobs.training", "jobs.scoring", "jobs.generating", "jobs.plotting",
        "jobs.demo")
