@@ -10,7 +10,9 @@ Every input file is one sequence:
   :mod:`jobs.data.series_io`), normalized with the mean and std of the training part.
 
 Each sequence is split in time into a training and a validation part and cut into chunks
-that overlap by one step: see :mod:`jobs.data.chunks`.
+that overlap by one step, each prefixed by up to ``context`` earlier steps that are run
+forward but not scored: see :mod:`jobs.data.chunks`. :func:`default_chunking` chooses chunk
+and context when they are not given.
 """
 import hashlib
 import json
@@ -144,42 +146,75 @@ def check_output(out, force):
                            f"{refuse}")
 
 
-def check_options(chunk, valid, shards):
+TEXT_CHUNK = 100  # characters per text record
+TEXT_CONTEXT = 0  # warm-up characters of a text record (measured: see README, "Context")
+
+
+def default_chunking(kind, train_steps, chunk=None):
+    """(chunk, context, why): the defaults for a dataset of ``train_steps`` training steps
+    (the context for ``chunk`` if it is given).
+
+    Text keeps 100-character chunks without warm-up. A series gets chunks short enough for
+    several dozen records (about sqrt(L)/2 steps, 8 to 64), so a training epoch takes a few
+    dozen optimizer steps even for a few hundred points, and a warm-up of twice the chunk
+    (at least 32 steps): every scored prediction has at least that much history.
+    """
+    if kind == "text":
+        return TEXT_CHUNK, TEXT_CONTEXT, "text defaults"
+    chunk = chunk or int(np.clip(round(np.sqrt(train_steps) / 2), 8, 64))
+    context = max(2 * chunk, 32)
+    return chunk, context, f"from {train_steps:,} training steps"
+
+
+def check_options(chunk, context, valid, shards):
     if chunk < 2:
         raise PrepareError(f"--chunk must be at least 2 steps, got {chunk}")
+    if context < 0:
+        raise PrepareError(f"--context must be at least 0 steps, got {context}")
     if not 0 <= valid < 1:
         raise PrepareError(f"--valid must be a fraction in [0, 1), got {valid}")
     if shards < 1:
         raise PrepareError(f"--shards must be at least 1, got {shards}")
 
 
-def prepare(inputs, out, kind, chunk=100, valid=0.1, shards=1, force=False, max_vocab=None,
-            columns=None, missing="interpolate", runner=RunnerOptions(), log=print):
+def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max_vocab=None,
+            columns=None, missing="interpolate", runner=RunnerOptions(), log=print,
+            context=None):
     """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
 
     inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
     characters; ``max_vocab`` caps the vocabulary, counted by a MapReduce job on ``runner``)
     or "series" (the numeric ``columns`` of CSV or Parquet files, ``missing`` values
-    "interpolate"d or "drop"ped). chunk: steps per record; valid: the fraction of each
-    sequence, from its end, kept for validation; shards: files per split. ``force`` replaces
-    the dataset in a non-empty ``out``.
+    "interpolate"d or "drop"ped). chunk: scored steps per record (+1 shared with the
+    previous record); context: warm-up steps before each chunk, run forward but not scored;
+    None for either: :func:`default_chunking`. valid: the fraction of each sequence, from
+    its end, kept for validation; shards: files per split. ``force`` replaces the dataset in
+    a non-empty ``out``.
     """
-    check_options(chunk, valid, shards)
+    check_options(chunk or 2, context or 0, valid, shards)
     files = corpus.expand_inputs(inputs)
     target = open_store(out)
     check_output(target, force)
-    options = {"kind": kind, "chunk": chunk, "valid": valid, "shards": shards}
     if kind == "text":
-        options["max_vocab"] = max_vocab
         used, sequences, meta = prepare_text(files, max_vocab, valid, runner, log)
+        options = {"max_vocab": max_vocab}
     elif kind == "series":
-        options.update(columns=columns, missing=missing)
         used, sequences, meta = prepare_series(files, columns, missing, valid, log)
+        options = {"columns": columns, "missing": missing}
     else:
         raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
+    train_steps = sum(split_point(len(s), valid) for s in sequences)
+    auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk)
+    if chunk is None or context is None:
+        log(f"chunk {chunk or auto_chunk}, context {auto_context if context is None else context}"
+            f" ({why}; --chunk and --context override)")
+    chunk, context = chunk or auto_chunk, auto_context if context is None else context
+    options.update(kind=kind, chunk=chunk, valid=valid, shards=shards)
+    if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
+        options["context"] = context
     splits = {"train": [], "valid": []}
     for seq_id, sequence in enumerate(sequences):
-        for split, records in sequence_records(seq_id, sequence, chunk, valid).items():
+        for split, records in sequence_records(seq_id, sequence, chunk, valid, context).items():
             splits[split].extend(records)
     if not splits["train"]:
         raise PrepareError("no training chunks: the inputs are too short")
@@ -189,7 +224,8 @@ def prepare(inputs, out, kind, chunk=100, valid=0.1, shards=1, force=False, max_
     try:
         meta = write_dataset(staging.uri(), kind, splits, shards=shards,
                              fingerprint=fingerprint(used, options), chunk=chunk,
-                             valid_fraction=valid, sources=used, options=options, **meta)
+                             context=context, valid_fraction=valid, sources=used,
+                             options=options, **meta)
         replace_dir(staging, target)
     except BaseException:
         staging.remove_tree()

@@ -23,7 +23,7 @@ def text_chunks(text, vocab, chunk, prefix):
     """Cut ``text`` into chunk records of ``chunk`` ids overlapping by one."""
     index = {ch: i for i, ch in enumerate(vocab)}
     ids = np.array([index[ch] for ch in text], dtype=np.int64)
-    return [(f"{prefix}/{n}", values) for n, values in enumerate(cut_chunks(ids, chunk))]
+    return [(f"{prefix}/{n}", values) for n, (values, _) in enumerate(cut_chunks(ids, chunk))]
 
 
 @pytest.fixture

@@ -32,6 +32,11 @@ def records(data_dir, split):
             for line in ds.store.read_bytes(name).splitlines()]
 
 
+def joined(recs):
+    """The sequence that (key, values, warmup) records join back to."""
+    return chunks.join_chunks([(r[1], r[2]) for r in recs])
+
+
 @pytest.fixture
 def text_files(tmp_path):
     """Two real text files: the source of textwrap, cut in two."""
@@ -48,27 +53,44 @@ def sunspots_csv():
 
 # -- chunking and splitting --------------------------------------------------------------------
 
-def test_chunks_overlap_by_one_step_so_every_step_is_predicted_once():
+@pytest.mark.parametrize("context", [0, 3, 30])
+def test_chunks_overlap_by_one_step_so_every_step_is_predicted_once(context):
     seq = np.arange(23)
-    cut = chunks.cut_chunks(seq, 5)
-    assert all(2 <= len(c) <= 5 for c in cut)
-    assert sum(len(c) - 1 for c in cut) == len(seq) - 1
+    cut = chunks.cut_chunks(seq, 5, context)
+    assert all(2 <= len(v) - w <= 5 and w == min(context, v[0] + w) for v, w in cut)
+    assert sum(len(v) - 1 - w for v, w in cut) == len(seq) - 1
     assert np.array_equal(chunks.join_chunks(cut), seq)
 
 
-def test_validation_part_is_the_end_of_each_sequence_and_starts_at_the_last_training_step():
-    recs = chunks.sequence_records(3, np.arange(50), chunk=8, valid=0.2)
-    train = chunks.join_chunks([v for _, v in recs["train"]])
-    valid = chunks.join_chunks([v for _, v in recs["valid"]])
+@pytest.mark.parametrize("context", [0, 3])
+def test_validation_part_is_the_end_of_each_sequence_and_starts_at_the_last_training_step(
+        context):
+    recs = chunks.sequence_records(3, np.arange(50), chunk=8, valid=0.2, context=context)
+    train, valid = joined(recs["train"]), joined(recs["valid"])
     assert np.array_equal(train, np.arange(40))
-    assert np.array_equal(valid, np.arange(39, 50))
-    keys = [k for k, _ in recs["train"] + recs["valid"]]
+    # the first validation chunk's warm-up reaches back into the training part
+    assert np.array_equal(valid, np.arange(39 - context, 50))
+    keys = [r[0] for r in recs["train"] + recs["valid"]]
     assert keys == sorted(keys) and keys[0] == "00003/000000"
+
+
+def test_warm_up_steps_are_earlier_steps_and_every_target_is_scored_once():
+    seq = np.arange(40)
+    recs = chunks.sequence_records(0, seq, chunk=6, valid=0.25, context=4)
+    every = recs["train"] + recs["valid"]
+    for key, values, warmup in every:
+        assert np.array_equal(values, seq[values[0]:values[0] + len(values)])
+        assert warmup == min(4, values[0] + warmup)
+    positions = chunks.scored_positions(every)["00000"]
+    targets = np.concatenate([positions[key] for key, _, _ in every])
+    assert np.array_equal(targets, np.arange(1, 40))  # each step after the first, once
+    first_valid = positions[recs["valid"][0][0]][0]
+    assert first_valid == chunks.split_point(40, 0.25)
 
 
 def test_short_sequence_keeps_a_training_prediction():
     recs = chunks.sequence_records(0, np.arange(2), chunk=8, valid=0.9)
-    assert [len(v) for _, v in recs["train"]] == [2] and recs["valid"] == []
+    assert [len(r[1]) for r in recs["train"]] == [2] and recs["valid"] == []
 
 
 # -- text ----------------------------------------------------------------------------------------
@@ -90,7 +112,7 @@ def test_text_dataset_has_sorted_vocab_counts_and_decodes_back_to_the_files(text
     assert meta["kind"] == "text" and meta["chunk"] == 40 and len(meta["fingerprint"]) == 64
     recs = sorted(records(tmp_path / "data", "train") + records(tmp_path / "data", "valid"),
                   key=lambda r: r[0])
-    first = chunks.join_chunks([v for k, v in recs if k.startswith("00000/")])
+    first = joined([r for r in recs if r.key.startswith("00000/")])
     assert corpus.decode(first, vocab) == a
     train_chars = a[:chunks.split_point(len(a), 0.2)] + b[:chunks.split_point(len(b), 0.2)]
     assert dict(zip(vocab, meta["train_counts"])) == {c: Counter(train_chars)[c] for c in vocab}
@@ -172,9 +194,10 @@ def test_series_is_normalized_with_training_statistics_only(sunspots_csv, tmp_pa
     train = np.array(SUNSPOTS[:45])
     assert meta["normalization"]["mean"] == pytest.approx([train.mean()])
     assert meta["normalization"]["std"] == pytest.approx([train.std()])
-    valid = chunks.join_chunks([v for _, v in records(tmp_path / "data", "valid")])
+    valid = joined(records(tmp_path / "data", "valid"))
+    assert meta["context"] == 32  # the default for series: 2 x chunk, at least 32
     restored = valid[:, 0] * train.std() + train.mean()
-    assert restored == pytest.approx(SUNSPOTS[44:])
+    assert restored == pytest.approx(SUNSPOTS[44 - 32:])
 
 
 def test_parquet_series_reads_like_csv(sunspots_csv, tmp_path):
@@ -187,8 +210,8 @@ def test_parquet_series_reads_like_csv(sunspots_csv, tmp_path):
                     "--out", tmp_path / "a")
     b = run_prepare("--kind", "series", parquet, "--column", "SUNACTIVITY", "--out", tmp_path / "b")
     assert a["normalization"] == b["normalization"]
-    assert [v.tolist() for _, v in records(tmp_path / "a", "train")] == \
-        [v.tolist() for _, v in records(tmp_path / "b", "train")]
+    assert [r.values.tolist() for r in records(tmp_path / "a", "train")] == \
+        [r.values.tolist() for r in records(tmp_path / "b", "train")]
 
 
 def test_missing_values_are_interpolated_and_counted(tmp_path):
@@ -197,7 +220,7 @@ def test_missing_values_are_interpolated_and_counted(tmp_path):
     meta = run_prepare("--kind", "series", path, "--column", "x", "--column", "y",
                        "--out", tmp_path / "data", "--valid", 0)
     assert meta["missing"]["counts"][str(path)] == {"x": 1, "y": 2}
-    values = chunks.join_chunks([v for _, v in records(tmp_path / "data", "train")])
+    values = joined(records(tmp_path / "data", "train"))
     norm = meta["normalization"]
     restored = values * np.array(norm["std"]) + np.array(norm["mean"])
     assert np.allclose(restored, [[1, 10], [2, 20], [3, 30], [4, 40], [5, 40]])

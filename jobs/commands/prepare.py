@@ -13,7 +13,12 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="dataset directory to write (local or hdfs://)")
     parser.add_argument("--force", action="store_true",
                         help="replace the dataset in an existing non-empty --out directory")
-    parser.add_argument("--chunk", type=number_type(int, 2), default=100, help="steps per chunk record (default 100)")
+    parser.add_argument("--chunk", type=number_type(int, 2),
+                        help="scored steps per chunk record (default: text 100; series chosen "
+                        "from the length, 8 to 64)")
+    parser.add_argument("--context", type=number_type(int, 0),
+                        help="warm-up steps before each chunk, run forward but not scored "
+                        "(default: text 0; series 2 x chunk, at least 32)")
     parser.add_argument("--valid", type=fraction, default=0.1,
                         help="fraction of each sequence, from its end, kept for validation "
                         "(default 0.1)")
@@ -32,7 +37,7 @@ def add_arguments(parser):
 def prepare_kwargs(args):
     """The keyword arguments of :func:`jobs.preparing.prepare` that the flags ask for."""
     return dict(inputs=args.inputs, out=args.out, kind=args.kind, chunk=args.chunk,
-                valid=args.valid, shards=args.shards, force=args.force,
+                context=args.context, valid=args.valid, shards=args.shards, force=args.force,
                 max_vocab=args.max_vocab, columns=args.columns, missing=args.missing,
                 runner=runner_options(args))
 

@@ -1,7 +1,9 @@
 """Turn decoded chunks into padded minibatches for rnn_core.
 
-A chunk of N steps gives N - 1 (input, target) pairs. Chunks in one minibatch may differ in
-length (the last chunk of a sequence is usually shorter); they are right-padded and masked.
+A chunk of N steps gives N - 1 (input, target) pairs, of which the first W (its warm-up, see
+:mod:`jobs.data.records`) are masked out: they advance the recurrent state but add nothing to
+the loss or its gradient. Chunks in one minibatch may differ in length (the last chunk of a
+sequence is usually shorter); they are right-padded and masked.
 """
 import numpy as np
 
@@ -30,20 +32,24 @@ def validate_chunk(values, cfg):
 
 
 def read_chunk(line, cfg):
-    """Decode a record line and validate it for the model; raise :class:`BadRecord` if bad."""
-    _, chunk = decode_record(line)
-    validate_chunk(chunk, cfg)
-    return chunk
+    """Decode a record line and validate it for the model; raise :class:`BadRecord` if bad.
+
+    Returns the :class:`jobs.data.records.Record` (key, values, warmup).
+    """
+    record = decode_record(line)
+    validate_chunk(record.values, cfg)
+    return record
 
 
 def make_batch(chunks, cfg):
     """Stack chunks into one padded minibatch.
 
-    chunks: list of B validated chunks, each (N_b,) or (N_b, F).
-    Returns inputs, targets, mask: for tokens int arrays (B, T) twice; for series
-    (B, T, input_size) and (B, T, output_size); mask (B, T) in cfg.dtype; T = max N_b - 1.
+    chunks: list of B validated records (anything with ``values`` (N_b,) or (N_b, F) and
+    ``warmup`` W_b). Returns inputs, targets, mask: for tokens int arrays (B, T) twice; for
+    series (B, T, input_size) and (B, T, output_size); mask (B, T) in cfg.dtype, 1 on the
+    scored steps W_b .. N_b - 2 of each row; T = max N_b - 1.
     """
-    steps = max(len(c) for c in chunks) - 1
+    steps = max(len(c.values) for c in chunks) - 1
     count = len(chunks)
     mask = np.zeros((count, steps), dtype=cfg.dtype)
     if cfg.kind == "tokens":
@@ -52,16 +58,16 @@ def make_batch(chunks, cfg):
     else:
         inputs = np.zeros((count, steps, cfg.input_size), dtype=cfg.dtype)
         targets = np.zeros((count, steps, cfg.output_size), dtype=cfg.dtype)
-    for b, chunk in enumerate(chunks):
-        n = len(chunk) - 1
-        inputs[b, :n] = chunk[:-1]
-        targets[b, :n] = chunk[1:, : cfg.output_size] if cfg.kind == "series" else chunk[1:]
-        mask[b, :n] = 1
+    for b, (values, warmup) in enumerate((c.values, c.warmup) for c in chunks):
+        n = len(values) - 1
+        inputs[b, :n] = values[:-1]
+        targets[b, :n] = values[1:, : cfg.output_size] if cfg.kind == "series" else values[1:]
+        mask[b, warmup:n] = 1
     return inputs, targets, mask
 
 
 def iter_batches(chunks, cfg, batch_size):
-    """Yield ``make_batch`` minibatches of up to ``batch_size`` chunks from an iterable of chunks."""
+    """Yield ``make_batch`` minibatches of up to ``batch_size`` chunks from an iterable of records."""
     pending = []
     for chunk in chunks:
         pending.append(chunk)

@@ -9,15 +9,20 @@ Layout::
 ``meta.json`` holds at least ``format``, ``kind`` ("text" or "series"), ``train`` and
 ``valid`` (shard names relative to DATA_DIR), ``fingerprint`` and the model sizes: ``vocab``
 (list of symbols) for text, ``columns`` (feature names) for series.
+
+Format 2 (``hadoop-rnn-data/2``) added the records' optional warm-up field and ``context``
+in meta.json; format 1 datasets (no warm-up) are still read. A reader older than format 2
+refuses a format 2 dataset with "unknown format" rather than misreading its records.
 """
 import hashlib
 import json
 
 from jobs.data.batches import read_chunk
-from jobs.data.records import BadRecord, decode_record, encode_record
+from jobs.data.records import BadRecord, Record, decode_record, encode_record
 from jobs.storage import open_store
 
-FORMAT = "hadoop-rnn-data/1"
+FORMAT = "hadoop-rnn-data/2"
+READABLE_FORMATS = ("hadoop-rnn-data/1", FORMAT)
 META = "meta.json"
 
 
@@ -62,9 +67,11 @@ class Dataset:
             self.meta = json.loads(self.store.read_bytes(META))
         except ValueError:
             raise DatasetError(f"{self.store.uri(META)} is not valid JSON") from None
-        if self.meta.get("format") != FORMAT:
+        if self.meta.get("format") not in READABLE_FORMATS:
             raise DatasetError(f"{self.store.uri(META)}: unknown format "
-                               f"{self.meta.get('format')!r}, expected {FORMAT!r}")
+                               f"{self.meta.get('format')!r}, this version reads "
+                               f"{' and '.join(READABLE_FORMATS)}: upgrade hadoop-rnn or "
+                               "prepare the data again")
 
     @property
     def kind(self):
@@ -105,13 +112,19 @@ class Dataset:
         for name in self.meta[split]:
             yield from self.store.read_bytes(name).splitlines()
 
+    @property
+    def context(self):
+        """Warm-up steps prepared before each chunk (0 for format 1 datasets)."""
+        return self.meta.get("context", 0)
+
     def iter_records(self, split):
-        """Yield (key, values) of every record of a split; a bad record raises BadRecord."""
+        """Yield the Record (key, values, warmup) of every line of a split; a bad one raises
+        BadRecord."""
         for line in self.iter_lines(split):
             yield decode_record(line)
 
     def iter_chunks(self, split, cfg, bad_counts=None):
-        """Yield validated chunks of a split; bad records are skipped and counted by reason."""
+        """Yield validated Records of a split; bad ones are skipped and counted by reason."""
         for line in self.iter_lines(split):
             try:
                 yield read_chunk(line, cfg)
@@ -123,8 +136,8 @@ class Dataset:
 def write_dataset(uri, kind, splits, shards=1, fingerprint=None, **meta):
     """Write chunks as record shards plus meta.json; return the meta dict.
 
-    splits: {"train": [(key, values), ...], "valid": [...]}; each split's chunks are cut into
-    ``shards`` contiguous files (fewer if there are fewer chunks). Extra keyword arguments
+    splits: {"train": [(key, values) or (key, values, warmup), ...], "valid": [...]}; each
+    split's chunks are cut into ``shards`` contiguous files (fewer if there are fewer chunks). Extra keyword arguments
     (vocab, columns, normalization, chunk, ...) go into meta.json. ``fingerprint`` defaults to
     the SHA-256 of the records written.
     """
@@ -132,11 +145,11 @@ def write_dataset(uri, kind, splits, shards=1, fingerprint=None, **meta):
     digest = hashlib.sha256()
     meta = dict(meta, format=FORMAT, kind=kind, counts={})
     for split, chunks in splits.items():
-        chunks = list(chunks)
+        chunks = [Record(*chunk) for chunk in chunks]
         per_shard = max(1, -(-len(chunks) // shards))
         names = []
         for start in range(0, max(len(chunks), 1), per_shard):
-            lines = [encode_record(key, values) for key, values in chunks[start:start + per_shard]]
+            lines = [encode_record(*chunk) for chunk in chunks[start:start + per_shard]]
             data = ("\n".join(lines) + "\n").encode("ascii") if lines else b""
             name = f"{split}/part-{len(names):05d}.txt"
             store.write_bytes(name, data)
@@ -144,7 +157,8 @@ def write_dataset(uri, kind, splits, shards=1, fingerprint=None, **meta):
             names.append(name)
         meta[split] = names
         meta["counts"][split] = {"records": len(chunks),
-                                 "steps": int(sum(len(values) for _, values in chunks))}
+                                 # without warm-up steps (other chunks' steps)
+                                 "steps": int(sum(len(c.values) - c.warmup for c in chunks))}
     meta["fingerprint"] = fingerprint or digest.hexdigest()
     store.write_bytes(META, json.dumps(meta, indent=1).encode("utf-8"))
     return meta

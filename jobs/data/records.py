@@ -2,15 +2,19 @@
 
 A dataset is a directory of plain-text shard files; every line is one chunk::
 
-    KEY <TAB> DTYPE <TAB> SHAPE <TAB> CRC32 <TAB> PAYLOAD
+    KEY <TAB> DTYPE <TAB> SHAPE <TAB> CRC32 <TAB> PAYLOAD [<TAB> WARMUP]
 
 * ``KEY``     names the chunk, ``<sequence id>/<chunk number>`` (no tabs).
 * ``DTYPE``   ``u2``/``u4`` for token ids, ``f4``/``f8`` for real values (little endian).
 * ``SHAPE``   ``N`` for tokens (a 1-D array of N ids) or ``NxF`` for series (N steps, F values).
 * ``CRC32``   8 hex digits, the CRC-32 of the raw payload bytes.
 * ``PAYLOAD`` the array's raw bytes in base64.
+* ``WARMUP``  optional: W, the number of leading steps that are context only (absent: 0).
 
-A chunk of N steps scores N - 1 predictions: inputs are rows ``[:-1]``, targets rows ``[1:]``.
+A chunk of N steps with W warm-up steps runs N - 1 steps forward (inputs are rows ``[:-1]``,
+targets rows ``[1:]``) and scores the last N - 1 - W predictions: the first W steps only
+build up the recurrent state, so no scored prediction starts from a zero state. Records
+written before the warm-up field existed have 5 fields and W = 0.
 Lines are independent, so Hadoop may split a shard anywhere and every map task still sees
 whole records. Decoding never unpickles and validates everything it reads: a bad line raises
 :class:`BadRecord` whose ``reason`` is short enough to be a Hadoop counter name.
@@ -18,6 +22,7 @@ whole records. Decoding never unpickles and validates everything it reads: a bad
 import base64
 import binascii
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,10 +38,20 @@ class BadRecord(ValueError):
         self.reason = reason
 
 
-def encode_record(key, values):
+class Record(NamedTuple):
+    """One decoded chunk: its key, values (N,) ids or (N, F) floats, and warm-up steps."""
+
+    key: str
+    values: np.ndarray
+    warmup: int = 0
+
+
+def encode_record(key, values, warmup=0):
     """Encode one chunk as a record line (without the newline).
 
     values: int array (N,) of token ids, or float array (N, F) of series values.
+    warmup: leading steps that are context only (0 <= warmup <= N - 2); 0 writes no field,
+    so such a line is also a valid record of the 5-field format.
     """
     key = str(key)
     if "\t" in key or "\n" in key:
@@ -59,13 +74,19 @@ def encode_record(key, values):
     raw = np.ascontiguousarray(values, dtype=dtype).tobytes()
     code = _CODES[np.dtype(dtype)]
     payload = base64.b64encode(raw).decode("ascii")
-    return f"{key}\t{code}\t{shape}\t{zlib.crc32(raw):08x}\t{payload}"
+    line = f"{key}\t{code}\t{shape}\t{zlib.crc32(raw):08x}\t{payload}"
+    if warmup == 0:
+        return line
+    if not isinstance(warmup, (int, np.integer)) or not 0 < warmup <= len(values) - 2:
+        raise ValueError(f"warmup must be an int in [0, N - 2] for a chunk of N = "
+                         f"{len(values)} steps, got {warmup!r}")
+    return f"{line}\t{int(warmup)}"
 
 
 def decode_record(line):
-    """Decode a record line into ``(key, values)``; raise :class:`BadRecord` if it is not one.
+    """Decode a record line into a :class:`Record`; raise :class:`BadRecord` if it is not one.
 
-    Returns int64 ids of shape (N,) or float64 values of shape (N, F).
+    Its values are int64 ids of shape (N,) or float64 values of shape (N, F).
     """
     if isinstance(line, bytes):
         try:
@@ -73,9 +94,9 @@ def decode_record(line):
         except UnicodeDecodeError:
             raise BadRecord("bad encoding", "record line is not ASCII") from None
     fields = line.rstrip("\r\n").split("\t")
-    if len(fields) != 5:
-        raise BadRecord("bad encoding", f"expected 5 tab-separated fields, got {len(fields)}")
-    key, code, shape_text, crc_text, payload = fields
+    if len(fields) not in (5, 6):
+        raise BadRecord("bad encoding", f"expected 5 or 6 tab-separated fields, got {len(fields)}")
+    key, code, shape_text, crc_text, payload = fields[:5]
     if code not in DTYPES:
         raise BadRecord("bad encoding", f"unknown dtype code {code!r}")
     try:
@@ -90,7 +111,8 @@ def decode_record(line):
         raise BadRecord("wrong length", f"{len(raw)} payload bytes do not hold shape {shape_text}")
     if zlib.crc32(raw) != crc:
         raise BadRecord("bad checksum", f"crc32 of payload is not {crc_text}")
+    warmup = fields[5] if len(fields) == 6 else "0"
+    if not warmup.isdigit() or not (warmup == "0" or int(warmup) <= shape[0] - 2):
+        raise BadRecord("bad warm-up", f"{warmup!r} warm-up steps in a chunk of {shape[0]}")
     values = np.frombuffer(raw, dtype=DTYPES[code]).reshape(shape)
-    if code[0] == "u":
-        return key, values.astype(np.int64)
-    return key, values.astype(np.float64)
+    return Record(key, values.astype(np.int64 if code[0] == "u" else np.float64), int(warmup))
