@@ -13,11 +13,12 @@ network (the stacked model over a window, step-by-step inference), losses, bptt
 
 from .bptt import loss_and_grad, loss_only
 from .config import ModelConfig
-from .generate import forecast, sample_tokens
+from .generate import forecast, forecast_batch, sample_tokens
 from .network import init_state, predict, step
 from .params import init_params, num_params, param_shapes, param_views
 
 __all__ = [
     "ModelConfig", "num_params", "param_shapes", "param_views", "init_params",
     "loss_and_grad", "loss_only", "predict", "init_state", "step", "sample_tokens", "forecast",
+    "forecast_batch",
 ]

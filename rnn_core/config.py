@@ -7,6 +7,10 @@ A model is either a *token* model (``vocab_size`` set)::
 or a *series* model (``input_size`` and ``output_size`` set)::
 
     x (B, T, I) -> linear (I, H) -> stacked cells -> linear (H, O) -> y (B, T, O)
+
+A *residual* series model adds its input to the output, y = x[..., :O] + linear(h): the
+network predicts the change from the last value, and with the output layer initialized to
+zero a fresh model is the persistence forecast y[t] = x[t].
 """
 
 import json
@@ -62,6 +66,7 @@ class ModelConfig(DictConfig):
     input_size:  I, set (with output_size) for a series model.
     output_size: O, set (with input_size) for a series model (squared error).
     dtype:       "float32" or "float64"; all computation runs in this dtype.
+    residual:    series only: y = x[..., :O] + the network's output (needs I >= O).
     """
 
     cell: str
@@ -71,6 +76,7 @@ class ModelConfig(DictConfig):
     input_size: int = None
     output_size: int = None
     dtype: str = "float64"
+    residual: bool = False
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -92,6 +98,11 @@ class ModelConfig(DictConfig):
                                  f"output_size={series[1]!r}")
             _check_positive_int("input_size", self.input_size)
             _check_positive_int("output_size", self.output_size)
+        if not isinstance(self.residual, bool):
+            raise ValueError(f"residual must be a bool, got {self.residual!r}")
+        if self.residual and (self.vocab_size is not None or self.input_size < self.output_size):
+            raise ValueError("residual needs a series model with input_size >= output_size "
+                             "(its first output_size inputs are the values predicted)")
 
     @property
     def kind(self):

@@ -42,6 +42,15 @@ def forecast(theta, cfg, history, horizon):
     """Feed history (T, input_size), then predict `horizon` further steps, each
     prediction becoming the next input. Needs input_size == output_size.
     Returns (horizon, output_size)."""
+    history = np.asarray(history)
+    if history.ndim != 2 or history.shape[0] == 0:
+        raise ValueError(f"history must have shape (T >= 1, input_size), got {history.shape}")
+    return forecast_batch(theta, cfg, history[None], horizon)[0]
+
+
+def forecast_batch(theta, cfg, histories, horizon):
+    """forecast() for B histories of the same length at once: (B, T, input_size) ->
+    (B, horizon, output_size)."""
     if cfg.kind != "series":
         raise ValueError("forecast needs a series model (input_size/output_size set)")
     if cfg.input_size != cfg.output_size:
@@ -49,14 +58,17 @@ def forecast(theta, cfg, history, horizon):
                          f"input_size == output_size, got {cfg.input_size} and "
                          f"{cfg.output_size}")
     theta = check_theta(theta, cfg)
-    history = check_real(history, cfg.input_size, cfg.dtype, "history")
-    if history.ndim != 2 or history.shape[0] == 0:
-        raise ValueError(f"history must have shape (T >= 1, input_size), got {history.shape}")
+    histories = check_real(histories, cfg.input_size, cfg.dtype, "histories")
+    if histories.ndim != 3 or 0 in histories.shape[:2]:
+        raise ValueError("histories must have shape (B >= 1, T >= 1, input_size), got "
+                         f"{histories.shape}")
     horizon = _check_count("horizon", horizon)
     views = param_views(theta, cfg)
-    preds = np.empty((horizon, cfg.output_size), dtype=cfg.dtype)
-    out, state, _ = network.forward(views, cfg, history[:, None], network.init_state(cfg, 1))
+    B = histories.shape[0]
+    preds = np.empty((horizon, B, cfg.output_size), dtype=cfg.dtype)
+    out, state, _ = network.forward(views, cfg, np.swapaxes(histories, 0, 1),
+                                    network.init_state(cfg, B))
     for j in range(horizon):
-        preds[j] = out[-1, 0]
-        out, state, _ = network.forward(views, cfg, preds[j:j + 1, None], state)
-    return preds
+        preds[j] = out[-1]
+        out, state, _ = network.forward(views, cfg, preds[j][None], state)
+    return np.swapaxes(preds, 0, 1)

@@ -2,6 +2,9 @@
 
     tokens: ids (K, B)    -> embed -> layer 0 ... layer L-1 -> out -> logits (K, B, V)
     series: x (K, B, I)   -> in    -> layer 0 ... layer L-1 -> out -> y      (K, B, O)
+    residual series:                                         y = x[..., :O] + out
+
+The residual term depends on no parameter, so backward() is the same for both.
 
 Every dense map is applied to the whole window in one matrix product; only the
 recurrences (cells.py) loop over time. The recurrent state is a tuple of
@@ -123,6 +126,8 @@ def forward(views, cfg, x, state):
         layers.append((X, cell_cache))
         new_state.append(layer_state)
     out = linear(H_out, views["out.W"], views["out.b"])
+    if cfg.residual:
+        out += x[..., :cfg.output_size]
     new_state = tuple(np.stack(s) for s in zip(*new_state))
     return out, new_state, (x, layers, H_out)
 

@@ -15,7 +15,9 @@ already taken, t, and updates (g is the clipped gradient, lr the scheduled rate)
     adam:      m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²
                θ -= lr m̂ / (√v̂ + eps),  m̂ = m / (1-β1^(t+1)),  v̂ = v / (1-β2^(t+1))
 
-Nesterov momentum is the "momentum" optimizer with nesterov=True.
+Nesterov momentum is the "momentum" optimizer with nesterov=True. With weight_decay = λ > 0
+every optimizer also shrinks θ decoupled from the gradient, as AdamW does:
+θ -= lr λ θ (with the θ before the step), so the decay does not pass through Adam's scaling.
 """
 
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ class OptimizerConfig(DictConfig):
     schedule: str = "constant"
     decay_every: int = 1
     decay_rate: float = 0.5
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if self.name not in NAMES:
@@ -59,6 +62,7 @@ class OptimizerConfig(DictConfig):
             raise ValueError(f"nesterov must be a bool, got {self.nesterov!r}")
         for key in ("lr", "eps", "decay_rate"):
             _check_number(key, getattr(self, key), low=0.0, low_open=True)
+        _check_number("weight_decay", self.weight_decay, low=0.0)
         for key in ("momentum", "beta1", "beta2", "rho"):
             _check_number(key, getattr(self, key), low=0.0, high=1.0)
         for key in ("clip_norm", "clip_value"):
@@ -151,4 +155,6 @@ def apply(opt_cfg, theta, grad, state):
         m_hat = new["m"] / (1 - b1 ** (t + 1))
         v_hat = new["v"] / (1 - b2 ** (t + 1))
         update = m_hat / (np.sqrt(v_hat) + opt_cfg.eps)
+    if opt_cfg.weight_decay:
+        return theta - lr * (update + opt_cfg.weight_decay * theta), new
     return theta - lr * update, new

@@ -77,7 +77,9 @@ def param_views(theta, cfg):
 
 def init_params(cfg, seed=0):
     """Random θ: weights ~ N(0, 1/fan_in), embedding ~ N(0, 1), biases 0 except the
-    LSTM forget gate bias, which is 1 so early gradients flow through the cell."""
+    LSTM forget gate bias, which is 1 so early gradients flow through the cell. A residual
+    model's output layer starts at 0, so the fresh model forecasts persistence (the other
+    tensors are drawn as without residual: the same seed gives the same hidden layers)."""
     rng = np.random.default_rng(seed)
     theta = np.zeros(num_params(cfg), dtype=cfg.dtype)
     H = cfg.hidden
@@ -86,8 +88,10 @@ def init_params(cfg, seed=0):
             p[...] = rng.standard_normal(p.shape)
         elif p.ndim == 2:
             p[...] = rng.standard_normal(p.shape) / np.sqrt(p.shape[0])
+    views = param_views(theta, cfg)
     if cfg.cell == "lstm":
-        views = param_views(theta, cfg)
         for k in range(cfg.layers):
             views[f"l{k}.b"][H:2 * H] = 1.0
+    if cfg.residual:
+        views["out.W"][...] = 0.0
     return theta
