@@ -114,6 +114,24 @@ def add_data_flag(parser, required=False,
     parser.add_argument("--data", required=required, help=help)
 
 
+def checkpoint_choice(text):
+    """The value of --checkpoint: "best", "latest" or an epoch number (int)."""
+    if text in ("best", "latest"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected best, latest or an epoch number, got "
+                                         f"{text!r}") from None
+
+
+def add_checkpoint_flag(parser):
+    parser.add_argument("--checkpoint", type=checkpoint_choice, default="best",
+                        metavar="best|latest|N",
+                        help="the epoch to use: best (lowest validation loss, the default), "
+                        "latest, or epoch N (while its checkpoint is kept)")
+
+
 def add_runner_flags(parser, runners=RUNNERS, default="inline", help=None):
     """--runner, --mrjob-conf and --python-bin."""
     parser.add_argument("--runner", choices=runners, default=default,

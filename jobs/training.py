@@ -6,7 +6,9 @@ chosen runner, check the new θ, evaluate it on the validation split, and commit
 from the history stored in the checkpoint (:mod:`jobs.run.checkpoint`). The checkpoint is the
 only commit point, so a driver killed anywhere either left epoch N fully committed or not at
 all; calling :func:`train` again continues from the newest checkpoint and ends bit-identical
-to an uninterrupted run.
+to an uninterrupted run. The run's best epoch (lowest validation loss) follows from the
+history in the checkpoint, so ``best.npz`` and early stopping (``patience``) survive a resume
+bit-identically too.
 
 :func:`train` holds the run's lock (:mod:`jobs.run.lock`) from start to end, so the same
 command can be run from cron every few minutes: a second driver on a busy run returns
@@ -39,6 +41,7 @@ from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
 
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.002, "adam": 0.002}
+SERIES_LR = {**DEFAULT_LR, "adam": 0.005}  # series models are small: a larger Adam step
 
 
 class TrainingError(RuntimeError):
@@ -49,9 +52,10 @@ class TrainingError(RuntimeError):
 class RunSpec:
     """The settings that define a run and are fixed for its life.
 
-    Every field left None takes the default below for a new run, and the checkpoint's value
-    when the run resumes; a field that is given must match the checkpoint. ``lr`` None means
-    the optimizer's own default (:data:`DEFAULT_LR`); ``clip`` 0 turns clipping off.
+    Every field left None takes the default below for a new run (some depend on the data:
+    :func:`data_defaults`), and the checkpoint's value when the run resumes; a field that is
+    given must match the checkpoint. ``lr`` None means the optimizer's default for the data
+    kind (:data:`DEFAULT_LR`, :data:`SERIES_LR`); ``clip`` 0 turns clipping off.
     """
 
     # the model
@@ -59,6 +63,8 @@ class RunSpec:
     hidden: int = None       # hidden units per layer; default 128
     layers: int = None       # stacked layers; default 1
     dtype: str = None        # "float32" or "float64"; default "float32"
+    residual: bool = None    # series: predict the change from the last value; default
+                             # True for series, False (the only choice) for text
     # the optimizer (rnn_core.optimizers)
     optimizer: str = None    # default "adam"
     lr: float = None
@@ -69,9 +75,11 @@ class RunSpec:
     schedule: str = None     # "constant" or "step"; default "constant"
     decay_every: int = None  # default 10
     decay_rate: float = None  # default 0.5
+    weight_decay: float = None  # decoupled (AdamW-style) decay per step; default 0
     # the epoch job
     mode: str = None         # "gradient" or "average"; default DEFAULT_MODE
-    batch: int = None        # chunks per minibatch; default 32
+    batch: int = None        # chunks per minibatch; default 32 for text, from the data
+                             # size for series
     bptt: int = None         # truncated BPTT window, 0 = whole chunk; default 0
     seed: int = None         # seed of θ's initialization; default 0
 
@@ -81,13 +89,51 @@ class RunSpec:
 
 
 # The RunSpec fields of each group, with their defaults for a new run.
-MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "dtype": "float32"}
+MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "dtype": "float32",
+                  "residual": None}
 OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nesterov": False,
                       "clip": 5.0, "clip_value": None, "schedule": "constant",
-                      "decay_every": 10, "decay_rate": 0.5}
+                      "decay_every": 10, "decay_rate": 0.5, "weight_decay": 0.0}
 SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0}
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
                                              **SETTINGS_DEFAULTS}.keys()
+
+# Series defaults that depend on the data (text keeps the fixed ones above).
+SERIES_HIDDEN = 32          # a series of a few hundred points cannot feed 128 units
+STEPS_PER_TASK = 32         # the default batch leaves at least this many steps per task and epoch
+SERIES_STEPS = 2000         # the default epochs of a series run take about this many steps
+SERIES_EPOCHS = (10, 100)   # ... within these bounds
+TEXT_EPOCHS = 10
+
+
+def data_defaults(spec, dataset):
+    """({field: value}, why): the defaults of a new run's fields that depend on the data.
+
+    Only fields the spec leaves None are chosen. Series: ``hidden`` 32, ``residual`` True,
+    ``batch`` so that every map task takes at least :data:`STEPS_PER_TASK` optimizer steps
+    per epoch (1 to 32 chunks), ``lr`` from :data:`SERIES_LR`. Text: ``residual`` False.
+    """
+    if dataset.kind == "text":
+        return ({"residual": False} if spec.residual is None else {}), "text"
+    counts = dataset.meta["counts"]["train"]
+    per_task = counts["records"] / max(len(dataset.shard_uris("train")), 1)
+    chosen = {"hidden": SERIES_HIDDEN, "residual": True,
+              "batch": int(np.clip(per_task // STEPS_PER_TASK, 1, 32)),
+              "lr": SERIES_LR[spec.optimizer or OPTIMIZER_DEFAULTS["optimizer"]]}
+    chosen = {k: v for k, v in chosen.items() if getattr(spec, k) is None}
+    return chosen, (f"a series of {counts['records']:,} training chunks, {per_task:,.0f} per "
+                    "map task")
+
+
+def default_epochs(state, dataset):
+    """The epochs a run trains to when none are asked for: 10 for text; for a series about
+    :data:`SERIES_STEPS` optimizer steps (per map task), 10 to 100 epochs."""
+    if dataset.kind == "text":
+        return TEXT_EPOCHS
+    counts = dataset.meta["counts"]["train"]
+    per_task = counts["records"] / max(len(dataset.shard_uris("train")), 1)
+    steps = max(1, -(-int(per_task) // state.settings["batch"]))
+    return int(np.clip(-(-SERIES_STEPS // steps), *SERIES_EPOCHS))
 
 
 def check_range(name, value, low, high=None, low_open=False, integer=False):
@@ -144,14 +190,38 @@ class TrainResult:
     metrics: list = field(default_factory=list)  # one dict per epoch committed by this call
 
 
+def defaults_line(spec, dataset, epochs=None):
+    """The line a new series run logs: the defaults chosen from the data and why ("" if none).
+
+    epochs: the number of epochs if it was chosen too (:func:`default_epochs`).
+    """
+    chosen, why = data_defaults(spec, dataset)
+    if dataset.kind == "text":
+        return ""
+    if epochs is not None:
+        chosen["epochs"] = epochs
+    if not chosen:
+        return ""
+    return (f"defaults for {why}: " + ", ".join(f"{k} {v}" for k, v in chosen.items())
+            + f" (batch: at least {STEPS_PER_TASK} steps per task and epoch; epochs: about "
+            f"{SERIES_STEPS:,} steps; flags override)")
+
+
 def run_configs(spec, dataset):
     """(model, optimizer, settings) of a new run of ``spec`` on ``dataset``.
 
-    Raises ValueError if a value of the spec is out of range (before anything is written).
+    Fields the spec leaves None take the defaults, some chosen from the data
+    (:func:`data_defaults`). Raises ValueError if a value of the spec is out of range
+    (before anything is written).
     """
-    model_flags = {**MODEL_DEFAULTS, **spec.given(MODEL_DEFAULTS)}
-    opt_flags = {**OPTIMIZER_DEFAULTS, **spec.given(OPTIMIZER_DEFAULTS)}
-    settings = {**SETTINGS_DEFAULTS, **spec.given(SETTINGS_DEFAULTS)}
+    chosen, _ = data_defaults(spec, dataset)
+
+    def group(defaults):
+        return {**defaults, **{k: v for k, v in chosen.items() if k in defaults},
+                **spec.given(defaults)}
+
+    model_flags, opt_flags = group(MODEL_DEFAULTS), group(OPTIMIZER_DEFAULTS)
+    settings = group(SETTINGS_DEFAULTS)
     if settings["mode"] not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
     check_range("batch", settings["batch"], 1, integer=True)
@@ -166,7 +236,7 @@ def run_configs(spec, dataset):
         momentum=opt_flags["momentum"], nesterov=opt_flags["nesterov"],
         clip_norm=opt_flags["clip"] or None, clip_value=opt_flags["clip_value"],
         schedule=opt_flags["schedule"], decay_every=opt_flags["decay_every"],
-        decay_rate=opt_flags["decay_rate"])
+        decay_rate=opt_flags["decay_rate"], weight_decay=opt_flags["weight_decay"])
     return model, optimizer, settings
 
 
@@ -308,20 +378,25 @@ def progress_line(m, total):
 
 # -- the run ---------------------------------------------------------------------------------
 
-def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=Limits(),
-          log=print):
+def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits=Limits(),
+          log=print, patience=None):
     """Train the run in ``run`` on the dataset ``data`` until ``epochs`` epochs are committed.
 
-    data, run: directory URIs (local paths or ``hdfs://``). ``spec``: the run's settings (see
-    :class:`RunSpec`; only needed for a new run). ``runner``: where the epoch jobs run.
-    ``limits``: what this call may do. ``log``: called with each progress line.
+    data, run: directory URIs (local paths or ``hdfs://``). epochs: the total to reach (None:
+    :func:`default_epochs`). ``spec``: the run's settings (see :class:`RunSpec`; only needed
+    for a new run). ``runner``: where the epoch jobs run. ``limits``: what this call may do.
+    ``patience``: stop once this many epochs have passed without a new best validation loss
+    (None: never). ``log``: called with each progress line.
     Returns a :class:`TrainResult`; raises :class:`TrainingError` (and OSError, ValueError)
     when an epoch cannot be committed.
     """
     if is_hdfs(data) and runner.runner != "hadoop":
         raise TrainingError(f"the {runner.runner} runner reads local files only: use --runner "
                             "hadoop for data on HDFS (or copy the dataset to a local directory)")
-    check_range("epochs", epochs, 1, integer=True)
+    if epochs is not None:
+        check_range("epochs", epochs, 1, integer=True)
+    if patience is not None:
+        check_range("patience", patience, 1, integer=True)
     dataset = Dataset(data)
     data = dataset.store.uri()  # recorded absolute, so the run works from any directory
     run_configs(spec, dataset)  # values out of range fail here, before the run exists
@@ -335,7 +410,8 @@ def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=L
         log(f"not started: {e}")
         return TrainResult(Outcome.LOCKED)
     try:
-        return train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock, log)
+        return train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock, log,
+                            patience)
     finally:
         lock.release()
         if not existed:  # a new run that failed before its first commit leaves nothing
@@ -343,28 +419,44 @@ def train(data, run, epochs=10, spec=RunSpec(), runner=RunnerOptions(), limits=L
 
 
 def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
-    """The run's newest TrainingState (checked against ``spec``), or a new one."""
+    """The run's newest TrainingState (checked against ``spec``) and the epochs to reach
+    (``epochs``, or :func:`default_epochs` if None), or a new state."""
     name, state, ckpt_bytes = newest_checkpoint(run_store)
     if state is None:
         state = new_state(spec, dataset, data)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings['mode']}")
-        return state
+        line = defaults_line(spec, dataset, default_epochs(state, dataset) if epochs is None
+                             else None)
+        if line:
+            log(line)
+        return state, epochs or default_epochs(state, dataset)
     check_resumable(state, spec, dataset)
     check_same_schema(state, dataset, "continue training on")
     state.settings.update(data=data, data_schema=dataset.schema())
     repair(run_store, state, name, ckpt_bytes)
+    epochs = epochs or default_epochs(state, dataset)
     if state.data_version != dataset.fingerprint and state.epoch < epochs:
         log(f"the data changed since epoch {state.epoch} (version {state.data_version[:12]} "
             f"-> {dataset.fingerprint[:12]}): continuing from the checkpoint on the new data")
-    return state
+    return state, epochs
 
 
-def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=None, log=print):
+def stopped_early(state, patience):
+    """Whether ``patience`` epochs (None: never) have passed since the best epoch."""
+    return patience is not None and state.epoch - state.best_epoch() >= patience
+
+
+def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=None, log=print,
+                 patience=None):
     """:func:`train` once the lock is held."""
     started = time.monotonic()
     remove_leftovers(run_store)
-    state = resume_or_start(run_store, dataset, data, epochs, spec, log)
+    state, epochs = resume_or_start(run_store, dataset, data, epochs, spec, log)
+    if stopped_early(state, patience):
+        log(f"nothing to do: stopped early at epoch {state.epoch}, best {state.best_epoch()} "
+            f"(--patience {patience}) in {run_store.uri()}")
+        return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
     if state.epoch >= epochs:
         log(f"nothing to do: {run_store.uri()} is at epoch {state.epoch} of {epochs}")
         return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
@@ -382,6 +474,10 @@ def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=No
         result.epoch = state.epoch
         result.metrics.append(state.history[-1])
         last = time.monotonic() - epoch_started
+        if stopped_early(state, patience):
+            log(f"stopping early: {patience} epoch(s) without a better validation loss; the "
+                f"best is epoch {state.best_epoch()} (best.npz)")
+            break
     return result
 
 

@@ -55,7 +55,7 @@ def test_forecast_gives_horizon_values_after_the_last_observation(series_run):
     result = run_forecast("--run", series_run[1], "--horizon", 4)
     assert np.array(result["forecast"]).shape == (4, 1)
     assert result["last"] == pytest.approx([54.0])  # 1759, the end of the file
-    assert result["context"] == 12
+    assert result["context"] == 32 + 12  # the default: the dataset's warm-up and chunk
 
 
 def test_forecast_from_an_input_file_uses_its_end(series_run, tmp_path):

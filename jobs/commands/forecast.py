@@ -1,21 +1,24 @@
 """``hadoop-rnn forecast``: the flags of :func:`jobs.generating.forecast_run` and its table."""
-from jobs.cli import EXIT_OK, add_data_flag, add_run_flag, positive_int, to_json
+from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag, positive_int,
+                      to_json)
 
 
 def add_arguments(parser):
     add_run_flag(parser)
     add_data_flag(parser)
+    add_checkpoint_flag(parser)
     parser.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
     parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from")
     parser.add_argument("--context", type=positive_int,
-                        help="steps of history to condition on (default: the chunk length)")
+                        help="steps of history to condition on (default: the dataset's context "
+                        "plus chunk, what the model was trained on)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def forecast_kwargs(args):
     """The keyword arguments of :func:`jobs.generating.forecast_run` that the flags ask for."""
     return dict(run=args.run, data=args.data, horizon=args.horizon, input=args.input,
-                context=args.context)
+                context=args.context, checkpoint=args.checkpoint)
 
 
 def format_forecast(result):

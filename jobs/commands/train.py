@@ -1,4 +1,5 @@
 """``hadoop-rnn train``: the flags of :func:`jobs.training.train`, its log and exit codes."""
+import argparse
 import time
 
 from jobs.cli import (EXIT_LOCKED, EXIT_NOTHING_TO_DO, EXIT_OK, Terminated, add_run_flag,
@@ -14,8 +15,12 @@ def add_arguments(parser):
 
     parser.add_argument("--data", required=True, help="prepared dataset directory (local or hdfs://)")
     add_run_flag(parser, help="run directory for checkpoints and metrics")
-    parser.add_argument("--epochs", type=positive_int, default=10,
-                        help="total number of epochs to reach (re-running continues up to it)")
+    parser.add_argument("--epochs", type=positive_int,
+                        help="total number of epochs to reach (re-running continues up to it; "
+                        "default: text 10, series about 2,000 optimizer steps, 10 to 100)")
+    parser.add_argument("--patience", type=positive_int, metavar="P",
+                        help="stop after P epochs without a better validation loss (default: "
+                        "never); the best epoch is kept in best.npz either way")
     add_runner_flags(parser)
     parser.add_argument("--task-threads", type=positive_int, default=1, help="BLAS threads per map task")
     parser.add_argument("--max-bad-records", type=proportion, default=0.01,
@@ -37,6 +42,9 @@ def add_arguments(parser):
     model.add_argument("--hidden", type=positive_int)
     model.add_argument("--layers", type=positive_int)
     model.add_argument("--dtype", choices=DTYPES)
+    model.add_argument("--residual", action=argparse.BooleanOptionalAction,
+                       help="series: predict the change from the last value (default: on for "
+                       "series; a fresh model then forecasts persistence)")
     opt = parser.add_argument_group("optimizer (fixed for a run)")
     opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
     opt.add_argument("--lr", type=positive_float, help="learning rate (default depends on the optimizer)")
@@ -47,10 +55,14 @@ def add_arguments(parser):
     opt.add_argument("--schedule", choices=SCHEDULES)
     opt.add_argument("--decay-every", type=positive_int, help="step schedule: optimizer steps per decay")
     opt.add_argument("--decay-rate", type=positive_float, help="step schedule: lr factor per decay")
+    opt.add_argument("--weight-decay", type=non_negative_float,
+                     help="decoupled weight decay per step, θ -= lr·λ·θ as in AdamW (default 0)")
     settings = parser.add_argument_group("training (fixed for a run)")
     settings.add_argument("--mode", choices=MODES,
                           help="gradient: one exact step per epoch; average: parameter mixing")
-    settings.add_argument("--batch", type=positive_int, help="chunks per minibatch")
+    settings.add_argument("--batch", type=positive_int,
+                          help="chunks per minibatch (default: text 32; series from the data "
+                          "size, at least 32 steps per task and epoch)")
     settings.add_argument("--bptt", type=non_negative_int, help="truncated BPTT window in steps (0: whole chunk)")
     settings.add_argument("--seed", type=non_negative_int)
 
@@ -65,7 +77,8 @@ def train_kwargs(args):
     limits = Limits(max_epochs_per_run=args.max_epochs_per_run, time_budget=args.time_budget,
                     lock_lease=args.lock_lease, max_bad_records=args.max_bad_records)
     return dict(data=args.data, run=args.run, epochs=args.epochs, spec=spec, limits=limits,
-                runner=runner_options(args, task_threads=args.task_threads))
+                runner=runner_options(args, task_threads=args.task_threads),
+                patience=args.patience)
 
 
 def exit_code(result):

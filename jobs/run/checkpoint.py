@@ -1,10 +1,13 @@
-"""The run directory: numbered checkpoints, latest.npz and metrics.jsonl, and their commit.
+"""The run directory: numbered checkpoints, best.npz, latest.npz and metrics.jsonl, and their commit.
 
 ``RUN_DIR/ckpt-NNNNNN.npz`` (the last few kept), ``RUN_DIR/latest.npz`` (a copy of the
-newest) and ``RUN_DIR/metrics.jsonl`` (one line per epoch, rewritten from the history inside
-the checkpoint). An epoch is committed by writing its numbered checkpoint: every file is
-written under a temporary name and renamed, so a driver killed anywhere leaves epoch N either
-committed or not, and :func:`repair` finishes the rest on the next run.
+newest), ``RUN_DIR/best.npz`` (a copy of the checkpoint of the epoch with the lowest
+validation loss, :meth:`TrainingState.best_epoch`) and ``RUN_DIR/metrics.jsonl`` (one line
+per epoch, rewritten from the history inside the checkpoint). An epoch is committed by
+writing its numbered checkpoint: every file is written under a temporary name and renamed,
+so a driver killed anywhere leaves epoch N either committed or not, and :func:`repair`
+finishes the rest on the next run. Which epoch is best follows from the history in the
+newest checkpoint, so best.npz is rewritten only in the commit of the epoch that is best.
 
 Test hook: ``HADOOP_RNN_FAULT`` (see :func:`fault_point`) makes the driver SIGKILL itself at
 a named point of the commit.
@@ -18,6 +21,7 @@ from jobs.run.state import NotACheckpoint, TrainingState
 from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes
 
 LATEST = "latest.npz"
+BEST = "best.npz"
 METRICS = "metrics.jsonl"
 FAULT_ENV = "HADOOP_RNN_FAULT"
 _CKPT = re.compile(r"^ckpt-(\d{6})\.npz$")
@@ -28,18 +32,23 @@ class CheckpointError(ValueError):
     """The run directory holds a file that is not a usable checkpoint."""
 
 
+def read_checkpoint(run, name):
+    """(state, file bytes) of the checkpoint file ``name`` in the run directory."""
+    data = run.read_bytes(name)
+    try:
+        return TrainingState.from_arrays(arrays_from_bytes(data)), data
+    except (NotACheckpoint, ValueError, KeyError) as e:
+        raise CheckpointError(f"{run.uri(name)} is not a usable checkpoint ({e}); "
+                              "nothing was overwritten. Move it away or use a new --run.") from None
+
+
 def newest_checkpoint(run):
     """(name, state, file bytes) of the newest checkpoint, or (None, None, None)."""
     numbered = [name for name in run.list() if _CKPT.match(name)]
     name = numbered[-1] if numbered else (LATEST if run.exists(LATEST) else None)
     if name is None:
         return None, None, None
-    data = run.read_bytes(name)
-    try:
-        return name, TrainingState.from_arrays(arrays_from_bytes(data)), data
-    except (NotACheckpoint, ValueError, KeyError) as e:
-        raise CheckpointError(f"{run.uri(name)} is not a usable checkpoint ({e}); "
-                            "nothing was overwritten. Move it away or use a new --run.") from None
+    return (name, *read_checkpoint(run, name))
 
 
 def load_latest(run):
@@ -47,11 +56,39 @@ def load_latest(run):
     return newest_checkpoint(run)[1]
 
 
+def load_checkpoint(run, which="best"):
+    """The TrainingState of ``which`` checkpoint of the run directory, or None for a new run.
+
+    which: "latest" (the newest epoch), "best" (the lowest validation loss; the newest in a
+    run trained before best.npz existed) or an epoch number (its ckpt-NNNNNN.npz, while it
+    is among the kept ones, or the best or newest epoch).
+    """
+    latest = load_latest(run)
+    if latest is None or which == "latest":
+        return latest
+    best = latest.best_epoch()
+    if which == "best" or int(which) == best:
+        use_latest = best == latest.epoch or not run.exists(BEST)
+        return latest if use_latest else read_checkpoint(run, BEST)[0]
+    epoch = int(which)
+    name = f"ckpt-{epoch:06d}.npz"
+    if epoch == latest.epoch or run.exists(name):
+        return latest if epoch == latest.epoch else read_checkpoint(run, name)[0]
+    kept = sorted({int(m.group(1)) for m in map(_CKPT.match, run.list()) if m}
+                  | {latest.epoch, best})
+    raise CheckpointError(f"{run.uri()} has no checkpoint of epoch {epoch}: it keeps epochs "
+                          f"{', '.join(map(str, kept))}")
+
+
 def repair(run, state, name, data):
-    """Finish the commit of a driver killed after its checkpoint: latest.npz and metrics.jsonl
-    are rewritten from the newest numbered checkpoint (``name``, parsed ``state``, ``data``)."""
-    if name != LATEST and (not run.exists(LATEST) or run.read_bytes(LATEST) != data):
-        run.write_bytes(LATEST, data)
+    """Finish the commit of a driver killed after its checkpoint: best.npz (if the newest
+    epoch is the best), latest.npz and metrics.jsonl are rewritten from the newest numbered
+    checkpoint (``name``, parsed ``state``, ``data``)."""
+    if name == LATEST:
+        return write_metrics(run, state)
+    for target in ([BEST] if state.best_epoch() == state.epoch else []) + [LATEST]:
+        if not run.exists(target) or run.read_bytes(target) != data:
+            run.write_bytes(target, data)
     write_metrics(run, state)
 
 
@@ -66,14 +103,17 @@ def fault_point(point, epoch):
 
     HADOOP_RNN_FAULT is a comma-separated list of POINT:EPOCH, POINT one of
     ``kill-before-commit`` (the epoch's job is done, nothing written), ``kill-after-ckpt``
-    (between ckpt-NNNNNN.npz and latest.npz), ``kill-after-latest`` (before metrics.jsonl).
+    (after ckpt-NNNNNN.npz, before best.npz and latest.npz), ``kill-after-best`` (after
+    best.npz, before latest.npz; only in the commit of a best epoch), ``kill-after-latest``
+    (before metrics.jsonl).
     """
     if f"{point}:{epoch}" in os.environ.get(FAULT_ENV, "").split(","):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 def commit(run, state, keep=3, lock=None):
-    """Write the epoch's checkpoint, then latest.npz, then metrics.jsonl.
+    """Write the epoch's checkpoint, then best.npz if it is the best epoch, then latest.npz,
+    then metrics.jsonl.
 
     With a ``lock``, first verify it is still ours (raises jobs.run.lock.LockLost if not).
     """
@@ -83,6 +123,9 @@ def commit(run, state, keep=3, lock=None):
     data = arrays_to_bytes(state.to_arrays())
     run.write_bytes(f"ckpt-{state.epoch:06d}.npz", data)
     fault_point("kill-after-ckpt", state.epoch)
+    if state.best_epoch() == state.epoch:
+        run.write_bytes(BEST, data)
+        fault_point("kill-after-best", state.epoch)
     run.write_bytes(LATEST, data)
     fault_point("kill-after-latest", state.epoch)
     write_metrics(run, state)

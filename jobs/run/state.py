@@ -57,6 +57,13 @@ class TrainingState:
     history: list = field(default_factory=list)
     data_version: str = ""
 
+    def best_epoch(self):
+        """The epoch with the lowest validation loss in ``history`` (the earliest of equals);
+        the newest epoch if none has a validation loss; 0 before the first epoch."""
+        scored = [(m["valid_loss"], m["epoch"]) for m in self.history
+                  if m.get("valid_loss") is not None]
+        return min(scored)[1] if scored else self.epoch
+
     def identity(self):
         """The configuration a resumed run must share, as a JSON-able dict."""
         return {"model": self.model.to_dict(), "optimizer": self.optimizer.to_dict(),

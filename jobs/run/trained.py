@@ -4,11 +4,13 @@ The checkpoint records the data directory the run was trained on (``settings["da
 ``--data`` overrides it, e.g. after the dataset moved or to evaluate on other data of the
 same shape. The dataset must be encoded like the run's own (same vocabulary, or same columns
 and normalization: :func:`check_same_schema`), else the model would read it wrongly.
+Evaluate, sample and forecast use the best epoch's checkpoint by default
+(``--checkpoint latest|best|N``, see :func:`jobs.run.checkpoint.load_checkpoint`).
 """
 import sys
 
 from jobs.data.dataset import Dataset, DatasetError, schema_differences
-from jobs.run.checkpoint import load_latest
+from jobs.run.checkpoint import load_checkpoint
 from jobs.storage import open_store
 
 
@@ -16,9 +18,12 @@ class RunError(ValueError):
     """The run directory has no checkpoint, or it does not fit the dataset."""
 
 
-def load_trained_state(run_uri):
-    """The newest TrainingState in the run directory."""
-    state = load_latest(open_store(run_uri))
+CHECKPOINTS = ("best", "latest")  # or an epoch number
+
+
+def load_trained_state(run_uri, checkpoint="latest"):
+    """The TrainingState of the run directory's ``checkpoint``: "best", "latest" or N."""
+    state = load_checkpoint(open_store(run_uri), checkpoint)
     if state is None:
         raise RunError(f"{open_store(run_uri).uri()} holds no checkpoint: train first "
                        "(hadoop-rnn train --data DATA --run RUN)")
@@ -29,12 +34,13 @@ def load_trained_state(run_uri):
 COMMAND_FOR = {"text": "hadoop-rnn sample", "series": "hadoop-rnn forecast"}
 
 
-def load_run(run_uri, data_uri=None, warn=None, kind=None):
+def load_run(run_uri, data_uri=None, warn=None, kind=None, checkpoint="best"):
     """(state, dataset) of a run; the dataset is ``data_uri`` or the one the run recorded.
 
-    ``kind`` ("text" or "series"), if given, is the kind of model the caller needs.
+    ``kind`` ("text" or "series"), if given, is the kind of model the caller needs;
+    ``checkpoint``: "best", "latest" or an epoch number.
     """
-    state = load_trained_state(run_uri)
+    state = load_trained_state(run_uri, checkpoint)
     recorded = state.settings.get("data")
     if not (data_uri or recorded):
         raise RunError(f"{run_uri}: the checkpoint does not name its dataset: pass --data DATA_DIR")
