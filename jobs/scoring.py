@@ -1,21 +1,29 @@
-"""Scoring a trained run on a split of its dataset, next to a baseline (``hadoop-rnn evaluate``).
+"""Scoring a trained run on a split of its dataset, next to baselines (``hadoop-rnn evaluate``).
 
 * text: loss per character in nats, perplexity and bits per character, next to the training
   unigram distribution evaluated on the same characters.
-* series: MSE and MAE (original units, averaged over columns, and normalized), next to the
-  persistence forecast x[t+1] = x[t] (``baseline_mse``).
+* series: MSE and MAE (original units, averaged over columns, and normalized) of the model
+  and of each forecaster of :mod:`jobs.baselines` (persistence, seasonal naive, AR(p)), all
+  on the same target steps: the scored steps of the split. ``horizon`` H > 1 scores H-step
+  forecasts (each prediction fed back as the next input) of the same targets.
 
-The split is scored in this process, or by the MapReduce job :mod:`jobs.mr.score` on a
-runner (for validation sets too large for one machine); both add the same
-:class:`jobs.mr.scorer.Scorer` sums, and :func:`report` turns them into metrics.
+The model's one-step sums come from this process or from the MapReduce job
+:mod:`jobs.mr.score` on a runner (for validation sets too large for one machine); both add
+the same :class:`jobs.mr.scorer.Scorer` sums. The series baselines and H-step forecasts need
+whole sequences and are computed in this process. :func:`report` turns sums into metrics.
 """
 import math
 
 import numpy as np
 
+from jobs import baselines
+from jobs.data.chunks import scored_positions, sequences_of
 from jobs.launch import run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import load_run
+from rnn_core import forecast_batch
+
+SPLITS = ("train", "valid")
 
 
 class ScoringError(ValueError):
@@ -50,56 +58,151 @@ def score_with_job(state, dataset, split, runner):
     return sums, int(result.counters.get(COUNTERS, {}).get("bad records", 0))
 
 
-def evaluate(run, data=None, split="valid", runner=None):
+# -- series: whole sequences -----------------------------------------------------------------
+
+def split_sequences(dataset, split, cfg):
+    """[(sequence (L, F), training part length, target positions (n,))], one per sequence.
+
+    The targets are the positions that the split's records score; records that are bad for
+    the model ``cfg`` are left out, as the model's scoring leaves them out.
+    """
+    records = {name: list(dataset.iter_chunks(name, cfg)) for name in SPLITS}
+    every = records["train"] + records["valid"]
+    sequences, positions = sequences_of(every), scored_positions(every)
+    out = []
+    for seq, sequence in sorted(sequences.items()):
+        by_key = positions[seq]
+        valid_starts = [by_key[r.key][0] for r in records["valid"]
+                        if r.key in by_key and len(by_key[r.key])]
+        train_end = min(valid_starts, default=len(sequence))
+        wanted = [by_key[r.key] for r in records[split] if r.key in by_key]
+        targets = np.concatenate(wanted) if wanted else np.zeros(0, dtype=np.int64)
+        out.append((sequence, train_end, targets))
+    return out
+
+
+def model_forecasts(state, sequence, targets, horizon, window):
+    """The model's ``horizon``-step forecasts (n, F) of x[targets], each from the ``window``
+    steps up to its origin (fewer at the sequence's start)."""
+    origins = targets - horizon
+    predicted = np.empty((len(targets), sequence.shape[1]))
+    lengths = np.minimum(origins + 1, window)
+    for length in np.unique(lengths):                  # one batch per history length
+        rows = np.flatnonzero(lengths == length)
+        index = origins[rows, None] + np.arange(1 - length, 1)[None, :]
+        predicted[rows] = forecast_batch(state.theta, state.model, sequence[index],
+                                         horizon)[:, -1]
+    return predicted
+
+
+def series_scores(state, dataset, split, horizon, season, model_sums=None):
+    """({name: error sums}, {"season": S, "ar_order": p}) of the model and the baselines.
+
+    model_sums: the model's one-step sums from the Scorer (None: forecast here, needed for
+    horizon > 1). season: S, 0 for no seasonal naive, None to detect it.
+    """
+    parts = split_sequences(dataset, split, state.model)
+    training = [sequence[:train_end] for sequence, train_end, _ in parts if train_end > 1]
+    if season is None:
+        season = baselines.detect_season(training)
+    ar = baselines.fit_ar(training) if training else None
+    window = dataset.context + dataset.meta["chunk"]
+    sums = {}
+    for sequence, _, targets in parts:
+        targets = targets[targets >= horizon]           # every forecaster needs an origin
+        if not len(targets):
+            continue
+        actual = sequence[targets]
+        predicted = baselines.forecasts(sequence, targets, horizon, season or None, ar)
+        if model_sums is None:
+            predicted["model"] = model_forecasts(state, sequence, targets, horizon, window)
+        for name, values in predicted.items():
+            add_to(sums.setdefault(name, {}), baselines.error_sums(values, actual))
+    if model_sums is not None:
+        sums["model"] = {"sse": model_sums["sse"], "sae": model_sums["sae"],
+                         "count": float(model_sums["count"])}
+    return sums, {"season": season or None, "ar_order": ar.order if ar else None}
+
+
+def add_to(total, sums):
+    for name, value in sums.items():
+        total[name] = total.get(name, 0) + value
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def evaluate(run, data=None, split="valid", runner=None, checkpoint="best", horizon=1,
+             season=None):
     """The metrics dict of the run in ``run`` on ``split`` ("valid" or "train").
 
     data: the dataset directory (default: the one the run was trained on). runner: a
-    RunnerOptions to score with the MapReduce job, or None to score in this process.
+    RunnerOptions to score the model's one-step predictions with the MapReduce job, or None
+    to score in this process. checkpoint: "best", "latest" or an epoch number. Series only:
+    horizon: steps ahead (> 1: fed-back forecasts, in this process); season: the seasonal
+    naive forecast's period (None: detected, 0: none).
     """
-    state, dataset = load_run(run, data)
-    if runner is None:
-        sums, bad = score_in_process(state, dataset, split)
+    state, dataset = load_run(run, data, checkpoint=checkpoint)
+    if horizon < 1:
+        raise ValueError(f"--horizon must be at least 1, got {horizon}")
+    if dataset.kind == "text" and (horizon != 1 or season is not None):
+        raise ValueError("--horizon and --season are for series models")
+    if horizon > 1 and runner is not None:
+        raise ValueError("--horizon > 1 forecasts in this process: drop --runner")
+    if horizon == 1:
+        sums, bad = (score_in_process(state, dataset, split) if runner is None
+                     else score_with_job(state, dataset, split, runner))
+        if float(sums["count"]) == 0:
+            raise ScoringError(f"the {split} split of {dataset.store.uri()} has nothing to "
+                               "score" + (" (prepared with --valid 0?)" if split == "valid"
+                                          else ""))
     else:
-        sums, bad = score_with_job(state, dataset, split, runner)
-    if float(sums["count"]) == 0:
-        raise ScoringError(f"the {split} split of {dataset.store.uri()} has nothing to score"
-                         + (" (prepared with --valid 0?)" if split == "valid" else ""))
+        sums, bad = None, 0
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        metrics = report(sums, dataset.meta)
+        if dataset.kind == "text":
+            metrics = report(sums, dataset.meta)
+        else:
+            scores, fitted = series_scores(state, dataset, split, horizon, season, sums)
+            if "model" not in scores:
+                raise ScoringError(f"the {split} split of {dataset.store.uri()} has no step to "
+                                   f"forecast {horizon} step(s) ahead")
+            metrics = series_report(scores, dataset.meta, horizon)
+            metrics.update(fitted)
     if not math.isfinite(metrics["loss"]):
         raise ScoringError(f"the model in {run} has a non-finite loss ({metrics['loss']}) on the "
                            f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
                            "holds values it cannot score; no metrics to report")
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
-                   data=dataset.store.uri(), run=run)
+                   data=dataset.store.uri(), run=run, checkpoint=checkpoint)
     return metrics
 
 
 def report(sums, meta):
-    """The metrics of summed scores as a JSON-able dict (see hadoop-rnn evaluate --help)."""
+    """The metrics of a text model's summed scores as a JSON-able dict."""
     count = float(sums["count"])
     if count == 0:
         raise ValueError("nothing was scored: the split holds no usable records")
-    out = {"kind": meta["kind"], "steps": int(count), "records": int(sums["records"])}
-    if meta["kind"] == "text":
-        loss, base = float(sums["loss_sum"]) / count, float(sums["baseline_sum"]) / count
-        out.update(loss=loss, perplexity=exp(loss), bits_per_char=loss / math.log(2),
-                   baseline="unigram", baseline_loss=base, baseline_perplexity=exp(base),
-                   baseline_bits_per_char=base / math.log(2))
-        return out
+    loss, base = float(sums["loss_sum"]) / count, float(sums["baseline_sum"]) / count
+    return {"kind": meta["kind"], "steps": int(count), "records": int(sums["records"]),
+            "loss": loss, "perplexity": exp(loss), "bits_per_char": loss / math.log(2),
+            "baseline": "unigram", "baseline_loss": base, "baseline_perplexity": exp(base),
+            "baseline_bits_per_char": base / math.log(2)}
     std = np.asarray(meta["normalization"]["std"])
-    per = {name: np.asarray(sums[name]) / count for name in ("sse", "sae", "base_sse", "base_sae")}
-    out.update(
-        loss=float(per["sse"].sum()),  # the training loss: squared error summed over columns
-        mse=float(np.mean(per["sse"] * std ** 2)), mae=float(np.mean(per["sae"] * std)),
-        mse_normalized=float(np.mean(per["sse"])), mae_normalized=float(np.mean(per["sae"])),
-        baseline="persistence",
-        baseline_mse=float(np.mean(per["base_sse"] * std ** 2)),
-        baseline_mae=float(np.mean(per["base_sae"] * std)),
-        baseline_mse_normalized=float(np.mean(per["base_sse"])),
-        columns={name: {"mse": float(per["sse"][f] * std[f] ** 2),
-                        "mae": float(per["sae"][f] * std[f]),
-                        "baseline_mse": float(per["base_sse"][f] * std[f] ** 2),
-                        "baseline_mae": float(per["base_sae"][f] * std[f])}
-                 for f, name in enumerate(meta["columns"])})
+    model = errors(scores["model"], std)
+    others = {name: errors(sums, std) for name, sums in scores.items() if name != "model"}
+    best = min(others, key=lambda name: others[name]["mse_normalized"])
+    persistence = others["persistence"]
+    model_columns = model.pop("columns_mse")
+    for values in others.values():
+        values.pop("columns_mse")
+    out = {"kind": meta["kind"], "horizon": horizon, "steps": int(scores["model"]["count"]),
+           "loss": float(np.sum(np.asarray(scores["model"]["sse"]))
+                         / float(scores["model"]["count"])),
+           **model, "baselines": others, "best_baseline": best,
+           "ratio_to_best_baseline": model["mse_normalized"] / others[best]["mse_normalized"],
+           "baseline": "persistence", "baseline_mse": persistence["mse"],
+           "baseline_mae": persistence["mae"],
+           "baseline_mse_normalized": persistence["mse_normalized"]}
+    persistence_columns = errors(scores["persistence"], std)["columns_mse"]
+    out["columns"] = {name: {"mse": model_columns[f], "baseline_mse": persistence_columns[f]}
+                      for f, name in enumerate(meta["columns"])}
     return out

@@ -1,9 +1,11 @@
 """``hadoop-rnn evaluate``: the flags of :func:`jobs.scoring.evaluate` and its table.
 
-By default the split is scored in this process; ``--runner inline|local|hadoop`` scores it
-with the MapReduce job instead. ``--json`` prints one JSON object with every metric.
+By default the split is scored in this process; ``--runner inline|local|hadoop`` scores the
+model's one-step predictions with the MapReduce job instead. ``--json`` prints one JSON
+object with every metric.
 """
-from jobs.cli import (EXIT_OK, add_data_flag, add_run_flag, add_runner_flags, runner_options,
+from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag,
+                      add_runner_flags, non_negative_int, positive_int, runner_options,
                       to_json)
 from jobs.launch import RUNNERS
 
@@ -17,6 +19,13 @@ def add_arguments(parser):
     parser.add_argument("--split", choices=SPLITS, default="valid",
                         help="the split to score (default valid)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_checkpoint_flag(parser)
+    series = parser.add_argument_group("series")
+    series.add_argument("--horizon", type=positive_int, default=1, metavar="H",
+                        help="score H-step forecasts, each prediction fed back (default 1)")
+    series.add_argument("--season", type=non_negative_int, metavar="S",
+                        help="period of the seasonal naive baseline (default: detected on the "
+                        "training part; 0: none)")
     add_runner_flags(parser, runners=(IN_PROCESS,) + RUNNERS, default=IN_PROCESS,
                      help="process (default): score here; otherwise run the MapReduce job")
 
@@ -24,14 +33,25 @@ def add_arguments(parser):
 def evaluate_kwargs(args):
     """The keyword arguments of :func:`jobs.scoring.evaluate` that the flags ask for."""
     runner = None if args.runner == IN_PROCESS else runner_options(args)
-    return dict(run=args.run, data=args.data, split=args.split, runner=runner)
+    return dict(run=args.run, data=args.data, split=args.split, runner=runner,
+                checkpoint=args.checkpoint, horizon=args.horizon, season=args.season)
+
+
+def baseline_label(name, m):
+    """The row name of a baseline: with its season or order."""
+    if name == "seasonal_naive":
+        return f"seasonal S={m['season']}"
+    if name == "ar":
+        return f"AR(p={m['ar_order']})"
+    return name
 
 
 def format_metrics(m):
     """The human-readable table of a metrics dict."""
-    head = (f"{m['run']} (epoch {m['epoch']}) on the {m['split']} split of {m['data']}: "
-            f"{m['steps']:,} predictions" + (f", {m['bad_records']} bad records skipped"
-                                             if m["bad_records"] else ""))
+    ahead = f", {m['horizon']} steps ahead" if m.get("horizon", 1) > 1 else ""
+    head = (f"{m['run']} (epoch {m['epoch']}, {m['checkpoint']}) on the {m['split']} split of "
+            f"{m['data']}: {m['steps']:,} predictions{ahead}"
+            + (f", {m['bad_records']} bad records skipped" if m["bad_records"] else ""))
     if m["kind"] == "text":
         rows = [("model", m["loss"], m["bits_per_char"], m["perplexity"]),
                 ("unigram", m["baseline_loss"], m["baseline_bits_per_char"],
@@ -39,10 +59,12 @@ def format_metrics(m):
         lines = [f"  {'':8} {'nats/char':>10} {'bits/char':>10} {'perplexity':>11}"]
         lines += [f"  {name:8} {a:10.4f} {b:10.4f} {c:11.2f}" for name, a, b, c in rows]
     else:
-        lines = [f"  {'':12} {'MSE':>12} {'MAE':>12} {'MSE (norm.)':>12}",
-                 f"  {'model':12} {m['mse']:12.5g} {m['mae']:12.5g} {m['mse_normalized']:12.5g}",
-                 f"  {'persistence':12} {m['baseline_mse']:12.5g} {m['baseline_mae']:12.5g} "
-                 f"{m['baseline_mse_normalized']:12.5g}"]
+        rows = [("model", m)] + [(baseline_label(name, m), b) for name, b in m["baselines"].items()]
+        lines = [f"  {'':14} {'MSE':>12} {'MAE':>12} {'MSE (norm.)':>12}"]
+        lines += [f"  {name:14} {r['mse']:12.5g} {r['mae']:12.5g} {r['mse_normalized']:12.5g}"
+                  for name, r in rows]
+        lines.append(f"  model / best baseline ({baseline_label(m['best_baseline'], m)}): "
+                     f"{m['ratio_to_best_baseline']:.3f}")
         if len(m["columns"]) > 1:
             lines += [f"  {name}: MSE {c['mse']:.5g} (persistence {c['baseline_mse']:.5g})"
                       for name, c in m["columns"].items()]

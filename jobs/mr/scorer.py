@@ -9,8 +9,10 @@ task of :mod:`jobs.mr.score`; :func:`jobs.scoring.report` turns the sums into me
 * text: ``baseline_sum`` (nats under the training unigram distribution, add-one smoothed:
   ``(train_counts + 1) / (N + V)``), when the dataset's meta is given.
 * series, in normalized units, per column (F,): squared and absolute errors of the model
-  (``sse``, ``sae``; ``loss_sum`` is ``sse`` summed) and of the persistence forecast
-  x[t+1] = x[t] (``base_sse``, ``base_sae``). Original units follow by scaling with the std.
+  (``sse``, ``sae``; ``loss_sum`` is ``sse`` summed). Original units follow by scaling with
+  the std. The series baselines need whole sequences, not chunks: :mod:`jobs.baselines`.
+
+Only the scored steps count (the mask): a chunk's warm-up steps are never scored.
 """
 import math
 
@@ -43,7 +45,7 @@ class Scorer:
             self.log_probs = unigram_log_probs(meta)
             self.sums["baseline_sum"] = np.zeros(())
         else:
-            for name in ("sse", "sae", "base_sse", "base_sae"):
+            for name in ("sse", "sae"):
                 self.sums[name] = np.zeros(cfg.output_size)
 
     def add(self, inputs, targets, mask):
@@ -58,12 +60,9 @@ class Scorer:
             s["baseline_sum"] -= np.sum(self.log_probs[targets] * mask, dtype=np.float64)
             return
         m = np.asarray(mask, dtype=np.float64)[..., None]
-        targets = targets.astype(np.float64)
-        errors = {"": predict(self.theta, self.cfg, inputs).astype(np.float64) - targets,
-                  "base_": inputs[..., :self.cfg.output_size].astype(np.float64) - targets}
-        for prefix, error in errors.items():
-            s[prefix + "sse"] += np.sum(error ** 2 * m, axis=(0, 1))
-            s[prefix + "sae"] += np.sum(np.abs(error) * m, axis=(0, 1))
+        error = predict(self.theta, self.cfg, inputs).astype(np.float64) - targets
+        s["sse"] += np.sum(error ** 2 * m, axis=(0, 1))
+        s["sae"] += np.sum(np.abs(error) * m, axis=(0, 1))
 
     def add_chunks(self, chunks, batch_size=64):
         """Score an iterable of validated chunks; return the sums so far."""
