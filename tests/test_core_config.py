@@ -20,6 +20,9 @@ def test_token_and_series_configs_report_their_kind():
     (dict(cell="rnn", hidden=8, input_size=2), "output_size"),
     (dict(cell="rnn", hidden=8, vocab_size=5, input_size=2, output_size=2), "not both"),
     (dict(cell="rnn", hidden=True, vocab_size=5), "hidden"),
+    (dict(cell="rnn", hidden=8, vocab_size=5, residual=True), "residual"),
+    (dict(cell="rnn", hidden=8, input_size=1, output_size=2, residual=True), "residual"),
+    (dict(cell="rnn", hidden=8, input_size=2, output_size=2, residual=1), "residual"),
 ])
 def test_invalid_config_raises_value_error_naming_the_field(kwargs, message):
     with pytest.raises(ValueError, match=message):

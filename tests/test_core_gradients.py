@@ -201,3 +201,35 @@ def test_sum_rows_by_id_keeps_the_dtype_of_the_rows(n_ids):
     from rnn_core.network import sum_rows_by_id
     rows = np.ones((6, 2), dtype=np.float32)
     assert sum_rows_by_id(np.array([0, 1, 1, 4, 4, 4]), rows, n_ids).dtype == np.float32
+
+
+# -- residual series output --------------------------------------------------------------------
+
+def residual_model(cell, layers=1, seed=0):
+    cfg = ModelConfig(cell=cell, hidden=5, layers=layers, input_size=3, output_size=2,
+                      dtype="float64", residual=True)
+    rng = np.random.default_rng(seed)
+    # init_params zeroes the output layer of a residual model: perturb it like the rest
+    theta = init_params(cfg, seed) + 0.1 * rng.standard_normal(init_params(cfg).size)
+    return cfg, theta
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("cell", CELLS)
+def test_residual_gradient_matches_central_differences(cell, layers):
+    cfg, theta = residual_model(cell, layers)
+    x, y, mask = make_batch(cfg, B=3, T=5)
+    _, _, grad = loss_and_grad(theta, cfg, x, y, mask)
+    num = numerical_grad(lambda th: loss_only(th, cfg, x, y, mask)[0], theta)
+    assert rel_error(grad, num) < 1e-6
+
+
+def test_residual_output_is_the_plain_output_plus_the_input():
+    from dataclasses import replace
+
+    from rnn_core import predict
+
+    cfg, theta = residual_model("gru")
+    x, _, _ = make_batch(cfg, B=2, T=4)
+    plain = predict(theta, replace(cfg, residual=False), x)
+    assert np.allclose(predict(theta, cfg, x), plain + x[..., :2], atol=1e-12)

@@ -167,3 +167,25 @@ def test_generating_zero_steps_returns_empty_arrays():
     series, theta_s = make_model("gru", "series")
     assert sample_tokens(theta_t, tokens, [1], 0).shape == (0,)
     assert forecast(theta_s, series, np.zeros((3, 2)), 0).shape == (0, 2)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_fresh_residual_model_forecasts_persistence(cell):
+    """With its output layer initialized to zero, y[t] = x[t] exactly: one-step and fed back."""
+    cfg = ModelConfig(cell=cell, hidden=6, layers=2, input_size=2, output_size=2,
+                      residual=True)
+    theta = init_params(cfg, seed=3)
+    x = np.random.default_rng(0).standard_normal((3, 9, 2))
+    np.testing.assert_allclose(predict(theta, cfg, x), x, atol=1e-12)
+    np.testing.assert_allclose(forecast(theta, cfg, x[0], 4), np.repeat(x[0, -1:], 4, axis=0),
+                               atol=1e-12)
+
+
+def test_forecast_batch_forecasts_each_history_like_forecast():
+    from rnn_core import forecast_batch
+
+    cfg, theta = make_model("lstm", "series")
+    histories = np.random.default_rng(1).standard_normal((3, 7, 2))
+    batch = forecast_batch(theta, cfg, histories, 5)
+    for b in range(3):
+        np.testing.assert_allclose(batch[b], forecast(theta, cfg, histories[b], 5), atol=1e-12)

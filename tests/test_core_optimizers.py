@@ -178,3 +178,19 @@ def test_apply_requires_flat_float_theta_and_grad(theta, grad, message):
     cfg = OptimizerConfig(name="sgd", lr=0.1)
     with pytest.raises(ValueError, match=message):
         apply(cfg, theta, grad, init_state(cfg, THETA))
+
+
+def test_weight_decay_is_decoupled_from_the_adaptive_step():
+    """AdamW: θ -= lr (m̂ / (√v̂ + eps) + λ θ), the decay not scaled by Adam's denominator."""
+    plain = OptimizerConfig(name="adam", lr=0.1)
+    decayed = OptimizerConfig(name="adam", lr=0.1, weight_decay=0.5)
+    state = init_state(plain, THETA)
+    theta_plain, _ = apply(plain, THETA, G1, state)
+    theta_decayed, new_state = apply(decayed, THETA, G1, state)
+    np.testing.assert_allclose(theta_decayed, theta_plain - 0.1 * 0.5 * THETA)
+    assert set(new_state) == {"t", "m", "v"}
+
+
+def test_negative_weight_decay_is_refused():
+    with pytest.raises(ValueError, match="weight_decay"):
+        OptimizerConfig(name="adam", lr=0.1, weight_decay=-1.0)
