@@ -112,3 +112,77 @@ def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, 
 def test_hdfs_data_with_a_runner_that_reads_local_files_is_a_clear_error(tmp_path):
     with pytest.raises(TrainingError, match="local runner reads local files only"):
         train("hdfs:///data/somewhere", str(tmp_path / "run"), "--runner", "local")
+
+
+# -- the best epoch and early stopping ---------------------------------------------------------
+
+# a small LSTM with a large step on 60 years of sunspots: the validation loss bottoms out
+# within a few epochs and rises again, so --patience 2 stops the run before --epochs 12
+OVERFITTING = ["--hidden", "8", "--batch", "1", "--dtype", "float64", "--lr", "0.05",
+               "--no-residual", "--epochs", "12", "--patience", "2"]
+
+
+@pytest.fixture
+def sunspots_data(tmp_path):
+    from conftest import SUNSPOTS_CSV, prepare_cli
+
+    data = str(tmp_path / "data")
+    prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 12,
+                "--valid", 0.2, "--out", data)
+    return data
+
+
+def best(run_dir):
+    return TrainingState.from_arrays(load_arrays(os.path.join(run_dir, "best.npz")))
+
+
+def test_best_epoch_and_patience_survive_a_resume_bit_identically(sunspots_data, tmp_path):
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    assert train_cli("--data", sunspots_data, "--run", straight, *OVERFITTING) == EXIT_OK
+    end = latest(straight)
+    assert best(straight).epoch == end.best_epoch() < end.epoch < 12  # it stopped early
+    assert end.epoch - end.best_epoch() == 2
+    codes, lines = [], []
+    while not codes or codes[-1] == EXIT_OK:
+        assert len(codes) <= 12
+        codes.append(train_cli("--data", sunspots_data, "--run", resumed, *OVERFITTING,
+                               "--max-epochs-per-run", "1", log=lines.append))
+    assert codes == [EXIT_OK] * end.epoch + [EXIT_NOTHING_TO_DO]
+    assert lines[-1].startswith(f"nothing to do: stopped early at epoch {end.epoch}, best "
+                                f"{end.best_epoch()}")
+    for load in (latest, best):
+        a, b = load(straight), load(resumed)
+        assert (a.epoch, a.theta.tobytes()) == (b.epoch, b.theta.tobytes())
+        assert [m["valid_loss"] for m in a.history] == [m["valid_loss"] for m in b.history]
+
+
+def test_best_is_the_epoch_with_the_lowest_validation_loss_and_evaluate_uses_it(sunspots_data,
+                                                                                tmp_path):
+    from jobs.run.checkpoint import CheckpointError
+    from jobs.scoring import evaluate
+
+    run_dir = str(tmp_path / "run")
+    train_cli("--data", sunspots_data, "--run", run_dir, *OVERFITTING)
+    end = latest(run_dir)
+    losses = {m["epoch"]: m["valid_loss"] for m in end.history}
+    assert end.best_epoch() == min(losses, key=losses.get)
+    by_default = evaluate(run_dir)
+    assert by_default["epoch"] == end.best_epoch()
+    assert by_default["loss"] == pytest.approx(losses[end.best_epoch()], rel=1e-9)
+    assert evaluate(run_dir, checkpoint="latest")["epoch"] == end.epoch
+    assert evaluate(run_dir, checkpoint=end.epoch - 1)["epoch"] == end.epoch - 1
+    with pytest.raises(CheckpointError, match="no checkpoint of epoch 1: it keeps epochs"):
+        evaluate(run_dir, checkpoint=1)
+
+
+def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspots_data,
+                                                                        tmp_path):
+    lines = []
+    assert train_cli("--data", sunspots_data, "--run", str(tmp_path / "run"), "--epochs", "1",
+                     "--dtype", "float64", log=lines.append) == EXIT_OK
+    state = latest(str(tmp_path / "run"))
+    # 5 training chunks: one per minibatch, so an epoch takes as many steps as it can
+    assert (state.settings["batch"], state.model.hidden, state.model.residual) == (1, 32, True)
+    assert state.optimizer.lr == 0.005
+    said = [line for line in lines if line.startswith("defaults for a series")]
+    assert len(said) == 1 and "batch 1" in said[0] and "lr 0.005" in said[0]

@@ -67,6 +67,9 @@ def check_nothing_half_done(run_dir):
 def check_finished_like_uninterrupted(run_dir, theta):
     state = latest(run_dir)
     assert state.theta.tobytes() == theta.tobytes()
+    best = TrainingState.from_arrays(load_arrays(Path(run_dir) / "best.npz"))
+    assert best.epoch == state.best_epoch()
+    assert best.history == state.history[:best.epoch]
     assert [m["epoch"] for m in state.history] == list(range(1, EPOCHS + 1))
     check_nothing_half_done(run_dir)
     lines = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
@@ -128,7 +131,8 @@ def test_driver_killed_at_many_random_points_ends_bit_identical(text_data, tmp_p
                        trials=int(os.environ.get("HADOOP_RNN_KILL_TRIALS", 25)))
 
 
-@pytest.mark.parametrize("point", ["kill-before-commit", "kill-after-ckpt", "kill-after-latest"])
+@pytest.mark.parametrize("point", ["kill-before-commit", "kill-after-ckpt", "kill-after-best",
+                                   "kill-after-latest"])
 def test_driver_killed_at_a_commit_point_ends_bit_identical(text_data, tmp_path, point):
     theta, _ = reference_run(text_data[0], tmp_path)
     run_dir = str(tmp_path / "run")

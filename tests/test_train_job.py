@@ -174,3 +174,34 @@ def test_job_file_runs_standalone_from_the_command_line(text_data, tmp_path):
     theta, _ = reference_step(data_dir, state)
     assert key == "result"
     assert relative_error(out["theta"], theta) < 1e-9
+
+
+def test_warm_up_steps_run_forward_but_are_not_scored(tmp_path):
+    """Each record's first W steps only build up the state: masked out, so every training
+    step after a sequence's first is scored exactly once, whatever the context."""
+    from conftest import SUNSPOTS_CSV, prepare_cli
+    from jobs.data.chunks import split_point
+    from rnn_core import loss_only, predict
+
+    prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 6,
+                "--context", 4, "--valid", 0.2, "--out", tmp_path / "data")
+    cfg = ModelConfig(cell="gru", hidden=5, input_size=1, output_size=1, dtype="float64")
+    theta = init_params(cfg, seed=1)
+    records = list(Dataset(str(tmp_path / "data")).iter_chunks("train", cfg))
+    assert [r.warmup for r in records[:3]] == [0, 4, 4]
+    inputs, targets, mask = make_batch(records, cfg)
+    for row, record in enumerate(records):
+        n = len(record.values) - 1
+        assert mask[row].tolist() == [0] * record.warmup + [1] * (n - record.warmup) + \
+            [0] * (mask.shape[1] - n)
+    loss_sum, count = loss_only(theta, cfg, inputs, targets, mask)
+    assert count == split_point(60, 0.2) - 1
+    # the loss is the error of the scored predictions alone, made after the warm-up
+    errors = (predict(theta, cfg, inputs) - targets)[..., 0] ** 2
+    assert loss_sum == pytest.approx(sum(errors[row, r.warmup:len(r.values) - 1].sum()
+                                         for row, r in enumerate(records)), rel=1e-12)
+    # and the warm-up is not wasted: the predictions after it differ from a zero-state start
+    second = records[1]
+    cold = predict(theta, cfg, second.values[None, second.warmup:-1])[0]
+    warm = predict(theta, cfg, second.values[None, :-1])[0, second.warmup:]
+    assert not np.allclose(cold, warm)

@@ -1,0 +1,104 @@
+"""The classical forecasters of evaluate: persistence, seasonal naive, AR(p), and --horizon."""
+import numpy as np
+import pytest
+from conftest import SUNSPOTS_CSV, cli_args, prepare_cli, train_cli
+
+from jobs import baselines
+from jobs.cli import main as cli_main
+from jobs.commands.evaluate import evaluate_kwargs
+from jobs.data.chunks import split_point
+from jobs.scoring import evaluate
+
+
+def ar2_process(n, seed=0):
+    """x[t] = 0.6 x[t-1] - 0.3 x[t-2] + 0.1 + noise: (n, 1)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros(n)
+    for t in range(2, n):
+        x[t] = 0.1 + 0.6 * x[t - 1] - 0.3 * x[t - 2] + 0.1 * rng.standard_normal()
+    return x[:, None]
+
+
+def test_ar_fit_recovers_the_order_and_coefficients_of_an_ar2_process():
+    ar = baselines.fit_ar([ar2_process(3000)], max_order=10)
+    assert ar.order == 2
+    np.testing.assert_allclose(ar.coef[0], [0.1, 0.6, -0.3], atol=0.05)
+
+
+def test_ar_forecasts_h_steps_by_feeding_its_forecasts_back():
+    x = ar2_process(50)
+    ar = baselines.AR(2, np.array([[0.1, 0.6, -0.3]]))
+    predicted = baselines.forecasts(x, np.array([40]), 3, None, ar)["ar"][0, 0]
+    a, b = x[37, 0], x[36, 0]
+    for _ in range(3):
+        a, b = 0.1 + 0.6 * a - 0.3 * b, a
+    assert predicted == pytest.approx(a)
+
+
+def test_persistence_and_seasonal_naive_take_the_last_value_a_step_or_whole_seasons_back():
+    x = np.arange(100.0)[:, None]
+    targets = np.array([50, 60])
+    one = baselines.forecasts(x, targets, 1, 12, None)
+    assert one["persistence"][:, 0].tolist() == [49, 59]
+    assert one["seasonal_naive"][:, 0].tolist() == [38, 48]
+    ahead = baselines.forecasts(x, targets, 13, 12, None)        # 13 steps: two seasons back
+    assert ahead["persistence"][:, 0].tolist() == [37, 47]
+    assert ahead["seasonal_naive"][:, 0].tolist() == [26, 36]
+    assert baselines.forecasts(x, np.array([3]), 1, 12, None)["seasonal_naive"][0, 0] == 0
+
+
+def test_season_is_detected_on_a_trending_seasonal_series_and_not_on_noise():
+    rng = np.random.default_rng(0)
+    t = np.arange(600)
+    monthly = 0.01 * t + np.sin(2 * np.pi * t / 12) + 0.3 * rng.standard_normal(600)
+    assert baselines.detect_season([monthly[:, None]]) == 12
+    assert baselines.detect_season([rng.standard_normal((600, 1))]) is None
+
+
+def run_evaluate(*argv):
+    return evaluate(**evaluate_kwargs(cli_args("evaluate", *argv)))
+
+
+@pytest.fixture(scope="module")
+def fresh_residual_run(tmp_path_factory):
+    """A residual model trained one epoch with a vanishing step: still persistence."""
+    tmp = tmp_path_factory.mktemp("fresh")
+    data, run = str(tmp / "data"), str(tmp / "run")
+    prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 8,
+                "--valid", 0.3, "--out", data)
+    train_cli("--data", data, "--run", run, "--epochs", 1, "--lr", 1e-12, "--hidden", 8,
+              "--dtype", "float64")
+    return data, run
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_every_forecaster_is_scored_on_the_same_held_out_steps(fresh_residual_run, horizon):
+    m = run_evaluate("--run", fresh_residual_run[1], "--horizon", horizon, "--season", 11)
+    values = np.loadtxt(SUNSPOTS_CSV, delimiter=",", skiprows=1)[:, 1]
+    cut = split_point(len(values), 0.3)
+    assert m["steps"] == len(values) - cut
+    persistence = values[cut - horizon:-horizon]
+    assert m["baselines"]["persistence"]["mse"] == pytest.approx(
+        np.mean((values[cut:] - persistence) ** 2))
+    assert m["baselines"]["seasonal_naive"]["mse"] == pytest.approx(
+        np.mean((values[cut:] - values[cut - 11:-11]) ** 2))
+    assert set(m["baselines"]) == {"persistence", "seasonal_naive", "ar"} and m["ar_order"] >= 1
+    # a fresh residual model is persistence, one step and fed back
+    assert m["mse"] == pytest.approx(m["baselines"]["persistence"]["mse"], rel=1e-6)
+
+
+def test_season_0_leaves_out_the_seasonal_naive_forecast(fresh_residual_run):
+    m = run_evaluate("--run", fresh_residual_run[1], "--season", 0)
+    assert set(m["baselines"]) == {"persistence", "ar"} and m["season"] is None
+
+
+def test_the_table_shows_every_baseline_and_the_ratio_to_the_best(fresh_residual_run, capsys):
+    assert cli_main(["evaluate", "--run", fresh_residual_run[1], "--season", "11"]) == 0
+    out = capsys.readouterr().out
+    for row in ("model", "persistence", "seasonal S=11", "AR(p=", "model / best baseline"):
+        assert row in out
+
+
+def test_horizon_with_a_job_runner_is_a_clear_error(fresh_residual_run):
+    with pytest.raises(ValueError, match="--horizon > 1 forecasts in this process"):
+        run_evaluate("--run", fresh_residual_run[1], "--horizon", 2, "--runner", "inline")
