@@ -163,7 +163,7 @@ def default_chunking(kind, train_steps, chunk=None):
         return TEXT_CHUNK, TEXT_CONTEXT, "text defaults"
     chunk = chunk or int(np.clip(round(np.sqrt(train_steps) / 2), 8, 64))
     context = max(2 * chunk, 32)
-    return chunk, context, f"from {train_steps:,} training steps"
+    return chunk, context, f"for a training part of {train_steps:,} steps"
 
 
 def check_options(chunk, context, valid, shards):
