@@ -147,7 +147,7 @@ def check_output(out, force):
 
 
 TEXT_CHUNK = 100  # characters per text record
-TEXT_CONTEXT = 0  # warm-up characters of a text record (measured: see README, "Context")
+TEXT_CONTEXT = 0  # warm-up characters of a text record (measured: README, "What the defaults are")
 
 
 def default_chunking(kind, train_steps, chunk=None):

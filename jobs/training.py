@@ -106,6 +106,11 @@ SERIES_EPOCHS = (10, 100)   # ... within these bounds
 TEXT_EPOCHS = 10
 
 
+def records_per_task(dataset):
+    """Training records a map task reads per epoch (one task per shard, on average)."""
+    return dataset.meta["counts"]["train"]["records"] / max(len(dataset.shard_uris("train")), 1)
+
+
 def data_defaults(spec, dataset):
     """({field: value}, why): the defaults of a new run's fields that depend on the data.
 
@@ -115,13 +120,11 @@ def data_defaults(spec, dataset):
     """
     if dataset.kind == "text":
         return ({"residual": False} if spec.residual is None else {}), "text"
-    counts = dataset.meta["counts"]["train"]
-    per_task = counts["records"] / max(len(dataset.shard_uris("train")), 1)
+    records, per_task = dataset.meta["counts"]["train"]["records"], records_per_task(dataset)
     chosen = {"hidden": SERIES_HIDDEN, "residual": True,
               "batch": int(np.clip(per_task // STEPS_PER_TASK, 1, 32))}
     chosen = {k: v for k, v in chosen.items() if getattr(spec, k) is None}
-    return chosen, (f"a series of {counts['records']:,} training chunks, {per_task:,.0f} per "
-                    "map task")
+    return chosen, f"a series of {records:,} training chunks, {per_task:,.0f} per map task"
 
 
 def default_epochs(state, dataset):
@@ -129,9 +132,7 @@ def default_epochs(state, dataset):
     :data:`SERIES_STEPS` optimizer steps (per map task), 10 to 100 epochs."""
     if dataset.kind == "text":
         return TEXT_EPOCHS
-    counts = dataset.meta["counts"]["train"]
-    per_task = counts["records"] / max(len(dataset.shard_uris("train")), 1)
-    steps = max(1, -(-int(per_task) // state.settings["batch"]))
+    steps = max(1, -(-int(records_per_task(dataset)) // state.settings["batch"]))
     return int(np.clip(-(-SERIES_STEPS // steps), *SERIES_EPOCHS))
 
 
