@@ -186,6 +186,27 @@ def report(sums, meta):
             "loss": loss, "perplexity": exp(loss), "bits_per_char": loss / math.log(2),
             "baseline": "unigram", "baseline_loss": base, "baseline_perplexity": exp(base),
             "baseline_bits_per_char": base / math.log(2)}
+
+
+def errors(sums, std):
+    """MSE and MAE (original units, mean over columns; normalized) of error sums."""
+    count = float(sums["count"])
+    sse, sae = np.asarray(sums["sse"]) / count, np.asarray(sums["sae"]) / count
+    return {"mse": float(np.mean(sse * std ** 2)), "mae": float(np.mean(sae * std)),
+            "mse_normalized": float(np.mean(sse)), "mae_normalized": float(np.mean(sae)),
+            "columns_mse": (sse * std ** 2).tolist()}
+
+
+def series_report(scores, meta, horizon=1):
+    """The metrics of a series model next to its baselines, as a JSON-able dict.
+
+    scores: {"model": sums, "persistence": sums, ...} (sums of :func:`baselines.error_sums`).
+    The model's metrics are top-level (``mse``, ``mae``, ``mse_normalized``, ...; ``loss`` is
+    the training loss, the squared error summed over columns); ``baselines`` holds each
+    baseline's, ``best_baseline`` names the one with the lowest normalized MSE and
+    ``ratio_to_best_baseline`` is the model's normalized MSE over it. ``baseline_mse`` etc.
+    are persistence's.
+    """
     std = np.asarray(meta["normalization"]["std"])
     model = errors(scores["model"], std)
     others = {name: errors(sums, std) for name, sums in scores.items() if name != "model"}

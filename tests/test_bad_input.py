@@ -230,8 +230,10 @@ def test_evaluate_of_a_nan_model_is_an_error_not_a_success(text_run, tmp_path, c
 def test_a_diverging_run_does_not_commit_a_non_finite_validation_loss(series_ds, tmp_path):
     run = str(tmp_path / "run")
     with pytest.raises(TrainingError, match="non-finite validation loss.*Lower --lr"):
+        # one step per epoch (--batch 32: more than the 5 chunks; the series default would
+        # take 5), so the training loss, computed before the step, is still finite
         train_cli("--data", series_ds, "--run", run, "--epochs", 2, "--lr", "1e30", "--clip",
-                  "0", "--optimizer", "sgd", "--hidden", 8)
+                  "0", "--optimizer", "sgd", "--hidden", 8, "--batch", 32)
     assert not os.path.exists(run)  # nothing was committed, and the new run left nothing
 
 
