@@ -38,11 +38,22 @@ def sample_tokens(theta, cfg, prime_ids, length, temperature=1.0, rng=None):
     return ids
 
 
+def check_forecaster(cfg):
+    """Raise ValueError unless ``cfg`` is a model whose outputs can be fed back as inputs."""
+    if cfg.kind != "series":
+        raise ValueError("forecast needs a series model (input_size/output_size set)")
+    if cfg.input_size != cfg.output_size:
+        raise ValueError("forecast feeds predictions back as inputs, so it needs "
+                         f"input_size == output_size, got {cfg.input_size} and "
+                         f"{cfg.output_size}")
+
+
 def forecast(theta, cfg, history, horizon):
     """Feed history (T, input_size), then predict `horizon` further steps, each
     prediction becoming the next input. Needs input_size == output_size.
     Returns (horizon, output_size)."""
-    history = np.asarray(history)
+    check_forecaster(cfg)
+    history = check_real(history, cfg.input_size, cfg.dtype, "history")
     if history.ndim != 2 or history.shape[0] == 0:
         raise ValueError(f"history must have shape (T >= 1, input_size), got {history.shape}")
     return forecast_batch(theta, cfg, history[None], horizon)[0]
@@ -51,12 +62,7 @@ def forecast(theta, cfg, history, horizon):
 def forecast_batch(theta, cfg, histories, horizon):
     """forecast() for B histories of the same length at once: (B, T, input_size) ->
     (B, horizon, output_size)."""
-    if cfg.kind != "series":
-        raise ValueError("forecast needs a series model (input_size/output_size set)")
-    if cfg.input_size != cfg.output_size:
-        raise ValueError("forecast feeds predictions back as inputs, so it needs "
-                         f"input_size == output_size, got {cfg.input_size} and "
-                         f"{cfg.output_size}")
+    check_forecaster(cfg)
     theta = check_theta(theta, cfg)
     histories = check_real(histories, cfg.input_size, cfg.dtype, "histories")
     if histories.ndim != 3 or 0 in histories.shape[:2]:
