@@ -253,7 +253,7 @@ def epoch_job_settings(state, dataset, options):
 
 def run_epoch_job(state, dataset, options):
     """Run the epoch job from ``state``; return its JobResult, whose ``output`` is the
-    assembled result (see :func:`assemble_slices`), and the number of reducers."""
+    assembled result (see :func:`assemble_slices`)."""
     settings = state.settings
     job_args = ["--mode", settings["mode"], "--batch", str(settings["batch"]),
                 "--bptt", str(settings["bptt"])]
@@ -276,7 +276,10 @@ def assemble_slices(pairs, state):
     scalars = None
     for _, record in pairs:
         arrays = record.arrays
-        assembler.add(int(arrays["lo"]), arrays)
+        try:
+            assembler.add(int(arrays["lo"]), arrays)
+        except ValueError as e:
+            raise TrainingError(f"{e}: the epoch was not committed") from None
         these = {name: value for name, value in arrays.items()
                  if name not in vectors and name != "lo"}
         if scalars is None:
