@@ -185,3 +185,25 @@ def test_map_tasks_on_mrjobs_own_runners_cuts_files_into_about_n_pieces(text_dat
     # mrjob cuts each file into pieces of at least total/N bytes, and never joins files:
     # N tasks, plus at most one short last piece per file
     assert 8 <= metrics_of(run)[0]["map_tasks"] <= 8 + shards
+
+
+def test_the_driver_refuses_output_with_a_missing_or_repeated_slice():
+    from jobs.mr.protocol import Record
+    from jobs.training import TrainingError, assemble_slices
+
+    model = ModelConfig(cell="rnn", hidden=16, vocab_size=20, dtype="float64")
+    opt = OptimizerConfig(name="adam", lr=0.01)
+    theta = init_params(model, seed=0)
+    state = TrainingState(model=model, optimizer=opt, theta=theta,
+                          opt_state=init_state(opt, theta), settings={})
+    plan = plan_slices(theta.size, 24, reducers=3)
+    pairs = [(plan.key(s), Record("theta", {"lo": np.array(lo), "theta": theta[lo:hi],
+                                            "opt.m": theta[lo:hi], "opt.v": theta[lo:hi],
+                                            "opt.t": np.array(1), "count": np.array(5.0)}))
+             for s, (lo, hi) in enumerate(map(plan.range, range(plan.count)))]
+    out = assemble_slices(iter(pairs), state)
+    assert out["theta"].tobytes() == theta.tobytes() and float(out["count"]) == 5.0
+    with pytest.raises(TrainingError, match="misses"):
+        assemble_slices(iter(pairs[:1] + pairs[2:]), state)
+    with pytest.raises(TrainingError, match="repeats"):
+        assemble_slices(iter(pairs + pairs[1:2]), state)
