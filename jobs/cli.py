@@ -140,10 +140,11 @@ def add_runner_flags(parser, runners=RUNNERS, default="inline", help=None):
     parser.add_argument("--python-bin", help="Python interpreter for tasks (default: this one)")
 
 
-def runner_options(args, task_threads=1):
-    """The RunnerOptions that the --runner flags of ``add_runner_flags`` ask for."""
+def runner_options(args, **more):
+    """The RunnerOptions that the --runner flags of ``add_runner_flags`` ask for (and ``more``
+    of its fields, e.g. task_threads)."""
     return RunnerOptions(runner=args.runner, conf=args.mrjob_conf, python_bin=args.python_bin,
-                         task_threads=task_threads)
+                         **more)
 
 
 # -- the root ---------------------------------------------------------------------------------

@@ -42,6 +42,10 @@ class RunnerOptions:
     ``webhdfs``: on the hadoop runner, do mrjob's HDFS operations over WebHDFS when
     HADOOP_RNN_WEBHDFS_URL is set (:mod:`jobs.mrjob_webhdfs`); False keeps mrjob's
     ``hadoop fs`` commands.
+    ``reducers``, ``map_tasks``: how the training job spreads an epoch (R reduce tasks, about
+    N map tasks; None: chosen by :mod:`jobs.resources`); other jobs ignore them. Neither is
+    part of a run's identity: R never changes θ; N changes it in average mode (as the runner
+    does: each task trains on its split), so a run resumed bit-identically keeps both.
     """
 
     runner: str = "inline"
@@ -50,10 +54,17 @@ class RunnerOptions:
     python_bin: str = None
     extra_args: list = field(default_factory=list)
     webhdfs: bool = True
+    reducers: int = None
+    map_tasks: int = None
 
     def __post_init__(self):
         if self.runner not in RUNNERS:
             raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, not {self.runner!r}")
+        for name in ("reducers", "map_tasks"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
 
     def conf_args(self):
         path = self.conf or os.environ.get("MRJOB_CONF") or (
@@ -106,8 +117,12 @@ class JobFailed(RuntimeError):
 WRAPPER_LOCK = "/tmp/wrapper.lock.{job_key}"
 
 
-def run_job(job_class, job_args, inputs, options):
-    """Run ``job_class`` over ``inputs`` (paths or URIs) and return a :class:`JobResult`."""
+def run_job(job_class, job_args, inputs, options, collect=list):
+    """Run ``job_class`` over ``inputs`` (paths or URIs) and return a :class:`JobResult`.
+
+    ``collect`` receives the iterator of output (key, value) pairs, decoded one at a time as
+    they are read, and returns the result's ``output`` (default: the list of pairs).
+    """
     from mrjob.step import StepFailedException
 
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
@@ -124,7 +139,7 @@ def run_job(job_class, job_args, inputs, options):
             lock = WRAPPER_LOCK.format(job_key=runner.get_job_key())
             if os.path.exists(lock):
                 os.unlink(lock)
-        output = list(job.parse_output(runner.cat_output()))
+        output = collect(job.parse_output(runner.cat_output()))
         counters = {}
         for step_counters in runner.counters():
             for group, names in step_counters.items():
@@ -134,7 +149,7 @@ def run_job(job_class, job_args, inputs, options):
     return JobResult(output, counters)
 
 
-def run_job_with_state(job_class, state, job_args, inputs, options, meta=None):
+def run_job_with_state(job_class, state, job_args, inputs, options, meta=None, collect=list):
     """Ship ``state`` (a TrainingState) as ``--state`` (and ``meta`` as ``--meta``), run the job.
 
     The files live in a temporary directory for the job's duration; mrjob puts them in every
@@ -149,4 +164,4 @@ def run_job_with_state(job_class, state, job_args, inputs, options, meta=None):
             files += ["--meta", os.path.join(tmp, "meta.json")]
             with open(files[3], "w", encoding="utf-8") as f:
                 json.dump(meta, f)
-        return run_job(job_class, files + list(job_args), inputs, options)
+        return run_job(job_class, files + list(job_args), inputs, options, collect)

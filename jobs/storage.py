@@ -72,6 +72,13 @@ class LocalStore:
         path = self.uri(name)
         return sorted(os.listdir(path)) if os.path.isdir(path) else []
 
+    def size(self, name):
+        """The file's length in bytes."""
+        try:
+            return os.path.getsize(self.uri(name))
+        except OSError as e:
+            raise StoreError(f"cannot stat {self.uri(name)}: {e.strerror}") from None
+
     def read_bytes(self, name):
         try:
             with open(self.uri(name), "rb") as f:
@@ -190,6 +197,10 @@ class HdfsStore:
         if not self.exists(name):
             return []
         return sorted(self._call("list", name, self.client.list, self._path(name)))
+
+    def size(self, name):
+        """The file's length in bytes."""
+        return self._call("stat", name, self.client.status, self._path(name))["length"]
 
     def read_bytes(self, name):
         from hdfs.util import HdfsError

@@ -20,21 +20,24 @@ driver SIGKILL itself at a named point of the commit, or makes the first attempt
 0 fail.
 """
 import enum
+import math
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
 from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASKS_BY_NODE,
-                              failed_map_attempts)
+                              failed_map_attempts, reduce_input_bytes, task_peaks)
 from jobs.mr.scorer import Scorer
-from jobs.mr.train_epoch import DEFAULT_MODE, MODES, MRTrainEpoch
+from jobs.mr.slices import Assembler
+from jobs.mr.train_epoch import DEFAULT_MODE, MODES, MRTrainEpoch, bytes_per_element
+from jobs.resources import default_reducers, memory_jobconf, split_jobconf
 from jobs.run.checkpoint import FAULT_ENV, commit, newest_checkpoint, remove_leftovers, repair
 from jobs.run.lock import DEFAULT_LEASE, MIN_LEASE, LockHeld, RunLock
-from jobs.run.state import TrainingState, unprefix_opt
+from jobs.run.state import TrainingState, prefix_opt, unprefix_opt
 from jobs.run.trained import check_same_schema
 from jobs.storage import is_hdfs, open_store
 from rnn_core import ModelConfig, init_params
@@ -287,14 +290,81 @@ def bad_record_report(counters, records, max_fraction):
 
 # -- one epoch -------------------------------------------------------------------------------
 
+def epoch_job_settings(state, dataset, options):
+    """(job args, RunnerOptions) of the epoch job: --reducers R and, on Hadoop, the jobconf
+    for R reduce tasks, about N map tasks and containers sized for θ (see jobs.resources).
+
+    N is ``options.map_tasks``; without it the splits are the runner's own (on Hadoop one
+    per shard, or per HDFS block of a larger shard), about one task per shard. R is
+    ``options.reducers`` or :func:`jobs.resources.default_reducers`. Raises ClusterTooSmall
+    before submission.
+    """
+    shards = dataset.meta["train"]
+    map_tasks = options.map_tasks or max(1, len(shards))
+    theta_bytes = state.theta.nbytes
+    reducers = options.reducers or default_reducers(
+        state.theta.size * bytes_per_element(state.model, state.optimizer), map_tasks)
+    job_args = ["--reducers", str(reducers)]
+    extra = []
+    if options.runner == "hadoop":
+        jobconf = {"mapreduce.job.reduces": reducers, **memory_jobconf(theta_bytes)}
+        if options.map_tasks:
+            input_bytes = sum(dataset.store.size(name) for name in shards)
+            jobconf.update(split_jobconf(input_bytes, map_tasks))
+            job_args.append("--combine-splits")
+        for name, value in jobconf.items():
+            extra += ["--jobconf", f"{name}={value}"]
+    elif options.map_tasks:
+        # mrjob's inline and local runners cut each file into pieces, about 2 x num_cores in
+        # all; they never join files, so there are at least as many tasks as files
+        extra += ["--num-cores", str(max(1, math.ceil(options.map_tasks / 2)))]
+    return job_args, replace(options, extra_args=list(options.extra_args) + extra)
+
+
 def run_epoch_job(state, dataset, options):
-    """Run the epoch job from ``state``; return its JobResult (output: one "result" record)."""
+    """Run the epoch job from ``state``; return its JobResult, whose ``output`` is the
+    assembled result (see :func:`assemble_slices`)."""
     settings = state.settings
     job_args = ["--mode", settings["mode"], "--batch", str(settings["batch"]),
                 "--bptt", str(settings["bptt"])]
     if "fail-first-map-attempt" in os.environ.get(FAULT_ENV, "").split(","):
         job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
-    return run_job_with_state(MRTrainEpoch, state, job_args, dataset.shard_uris("train"), options)
+    more_args, options = epoch_job_settings(state, dataset, options)
+    return run_job_with_state(MRTrainEpoch, state, job_args + more_args,
+                              dataset.shard_uris("train"), options,
+                              collect=lambda pairs: assemble_slices(pairs, state))
+
+
+def assemble_slices(pairs, state):
+    """The job's output slices put together, one at a time as they are read:
+    {"theta": (n,), "opt.<slot>": (n,)..., "opt.t", "loss_sum", "count", "records"},
+    or None if the job wrote nothing. Raises TrainingError if slices are missing, overlap or
+    disagree on the scalars."""
+    vectors = {name: value.dtype for name, value in
+               {"theta": state.theta, **prefix_opt(state.opt_state)}.items() if value.ndim}
+    assembler = Assembler(state.theta.size, vectors)
+    scalars = None
+    for _, record in pairs:
+        arrays = record.arrays
+        try:
+            assembler.add(int(arrays["lo"]), arrays)
+        except ValueError as e:
+            raise TrainingError(f"{e}: the epoch was not committed") from None
+        these = {name: value for name, value in arrays.items()
+                 if name not in vectors and name != "lo"}
+        if scalars is None:
+            scalars = these
+        elif these.keys() != scalars.keys() or any(
+                not np.array_equal(these[name], scalars[name]) for name in scalars):
+            raise TrainingError("the epoch job's slices disagree on the loss, counts or step "
+                                "counter: the job's output is corrupt; the epoch was not "
+                                "committed")
+    if scalars is None:
+        return None
+    try:
+        return {**assembler.result(), **scalars}
+    except ValueError as e:
+        raise TrainingError(f"{e}: the epoch was not committed") from None
 
 
 NON_FINITE_ADVICE = ("Lower --lr or clip the gradients (--clip) in a new run: this run's "
@@ -302,11 +372,11 @@ NON_FINITE_ADVICE = ("Lower --lr or clip the gradients (--clip) in a new run: th
 
 
 def epoch_output(result, epoch):
-    """The job's result record: {"theta", "opt.<slot>"..., "loss_sum", "count", "records"}.
+    """The job's assembled result: {"theta", "opt.<slot>"..., "loss_sum", "count", "records"}.
 
     Raises TrainingError if nothing was scored or θ or the loss are not finite.
     """
-    out = dict(result.output).get("result")
+    out = result.output
     if out is None or float(out["count"]) == 0:
         raise TrainingError("the epoch scored no training steps: is the training split empty "
                             "or every record bad?")
@@ -336,6 +406,7 @@ def epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds, seconds)
     """The metrics line of an epoch (see docs/operations.md, metrics.jsonl)."""
     counters = result.counters.get(COUNTERS, {})
     count = float(out["count"])
+    shuffle_bytes, reducer_bytes_max = reduce_input_bytes(result.counters)
     return {"epoch": epoch, "train_loss": float(out["loss_sum"]) / count,
             "valid_loss": valid_loss, "tokens": int(count), "records": int(out["records"]),
             "tokens_per_s": count / job_seconds, "job_seconds": job_seconds,
@@ -347,7 +418,11 @@ def epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds, seconds)
             "failed_map_attempts": failed_map_attempts(result.counters),
             # which nodes ran the map tasks: {NodeManager (or host): tasks}
             "nodes": len(result.counters.get(TASKS_BY_NODE, {})),
-            "tasks_by_node": dict(sorted(result.counters.get(TASKS_BY_NODE, {}).items()))}
+            "tasks_by_node": dict(sorted(result.counters.get(TASKS_BY_NODE, {}).items())),
+            # record bytes into the reducers (all reduce tasks / the largest one)
+            "map_tasks": int(counters.get("map tasks", 0)),
+            "shuffle_bytes": int(shuffle_bytes), "reducer_bytes_max": int(reducer_bytes_max),
+            **task_peaks(result.counters)}
 
 
 def run_epoch(state, dataset, options, max_bad=0.01, log=print):

@@ -184,7 +184,7 @@ def collect(sizes, hidden, reducers, epochs=2):
         for r in reducers:
             spec = RunSpec(hidden=hidden, batch=32)
             train(f"{hdfs}/data", f"{hdfs}/run-{r}", epochs, spec,
-                  RunnerOptions(runner="hadoop", extra_args=[]), log=lambda line: None)
+                  RunnerOptions(runner="hadoop", reducers=r), log=lambda line: None)
             run = open_store(f"{hdfs}/run-{r}")
             last = json.loads(run.read_bytes("metrics.jsonl").decode().splitlines()[-1])
             params = load_latest(run).theta.size

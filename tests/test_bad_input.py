@@ -248,7 +248,7 @@ from jobs.training import RunSpec, new_state, run_epoch_job
 dataset = Dataset({series_ds!r})
 state = new_state(RunSpec(hidden=8), dataset, {series_ds!r})
 state.theta = np.full_like(state.theta, 1e30)
-out = dict(run_epoch_job(state, dataset, RunnerOptions("inline")).output)["result"]
+out = run_epoch_job(state, dataset, RunnerOptions("inline")).output
 print("loss_sum", float(out["loss_sum"]))
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

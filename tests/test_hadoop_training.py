@@ -53,11 +53,12 @@ runners:
 def test_gradient_epoch_on_yarn_equals_the_inline_runner(text_data, hdfs_dir, tmp_path):
     data = copy_to_store(text_data[0], hdfs_dir + "/data")
     run = f"{hdfs_dir}/run"
+    # θ in 3 slices over 3 reduce tasks, clipped to the exact global norm (the job's 2nd step)
     hadoop_rnn("train", "--runner", "hadoop", "--data", data.uri(), "--run", run, *SMALL,
-               "--mode", "gradient", "--epochs", "1")
+               "--mode", "gradient", "--epochs", "1", "--reducers", "3", "--clip", "0.05")
     inline = str(tmp_path / "inline-run")
     hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
-               "--mode", "gradient", "--epochs", "1")
+               "--mode", "gradient", "--epochs", "1", "--clip", "0.05")
     on_yarn = hdfs_state(run).theta
     reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz"))).theta
     assert np.max(np.abs(on_yarn - reference)) / np.max(np.abs(reference)) < 1e-9
@@ -100,7 +101,7 @@ def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs
     from jobs.data.dataset import Dataset
     from jobs.launch import RunnerOptions, run_job_with_state
     from jobs.mr.train_epoch import MRTrainEpoch
-    from jobs.training import RunSpec, new_state
+    from jobs.training import RunSpec, assemble_slices, new_state
 
     dataset = Dataset(text_data[0])
     spec = RunSpec(cell="gru", hidden=12, batch=4, bptt=8, dtype="float64", seed=5)
@@ -110,8 +111,9 @@ def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs
         MRTrainEpoch, state, ["--mode", "average", "--batch", "4", "--bptt", "8"],
         [data.uri(name) for name in dataset.meta["train"]],
         RunnerOptions(runner="hadoop", extra_args=[  # one split per shard file
-            "--jobconf", "mapreduce.input.fileinputformat.split.minsize=1073741824"]))
-    out = dict(result.output)["result"]
+            "--jobconf", "mapreduce.input.fileinputformat.split.minsize=1073741824"]),
+        collect=lambda pairs: assemble_slices(pairs, state))
+    out = result.output
     task_chunks = [[read_chunk(line, state.model) for line in
                     dataset.store.read_bytes(name).splitlines()] for name in dataset.meta["train"]]
     assert len({len(chunks) for chunks in task_chunks}) > 1  # tasks of unequal sizes

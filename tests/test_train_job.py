@@ -10,8 +10,9 @@ from jobs.data.batches import make_batch, read_chunk
 from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job
 from jobs.mr.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS
-from jobs.mr.train_epoch import MRTrainEpoch
-from jobs.mr.protocol import ArraysProtocol
+from jobs.mr.train_epoch import MRTrainEpoch, slice_plan
+from jobs.mr.protocol import SliceProtocol
+from jobs.training import assemble_slices
 from jobs.data.records import encode_record
 from jobs.run.state import TrainingState
 from rnn_core import ModelConfig, init_params, loss_and_grad
@@ -30,15 +31,19 @@ def make_state(meta, mode="gradient", optimizer="adam", dtype="float64"):
                          opt_state=init_state(opt, theta))
 
 
-def run_epoch_job(data_dir, state, tmp_path, runner="inline", mode="gradient", keep=None):
-    """Run the epoch job; with ``keep`` (a directory) mrjob's working files are kept there."""
+def run_epoch_job(data_dir, state, tmp_path, runner="inline", mode="gradient", keep=None,
+                  reducers=1, extra_args=()):
+    """Run the epoch job; its ``output`` is the assembled result dict. With ``keep`` (a
+    directory) mrjob's working files are kept there."""
     state_file = str(tmp_path / "state.npz")
     save_arrays(state_file, state.to_arrays())
     dataset = Dataset(data_dir)
     extra = ["--cleanup", "NONE", "--local-tmp-dir", str(keep)] if keep else []
     return run_job(MRTrainEpoch, ["--state", state_file, "--mode", mode, "--batch", "4",
-                                  "--bptt", "8"],
-                   dataset.shard_uris("train"), RunnerOptions(runner=runner, extra_args=extra))
+                                  "--bptt", "8", "--reducers", str(reducers)],
+                   dataset.shard_uris("train"),
+                   RunnerOptions(runner=runner, extra_args=extra + list(extra_args)),
+                   collect=lambda pairs: assemble_slices(pairs, state))
 
 
 def reference_step(data_dir, state):
@@ -59,7 +64,7 @@ def test_gradient_mode_inline_equals_in_process_step_on_unequal_shards(text_data
     data_dir, meta = text_data
     state = make_state(meta)
     result = run_epoch_job(data_dir, state, tmp_path, "inline")
-    out = dict(result.output)["result"]
+    out = result.output
     theta, loss = reference_step(data_dir, state)
     assert relative_error(out["theta"], theta) < 1e-9
     assert float(out["loss_sum"]) / float(out["count"]) == pytest.approx(loss, rel=1e-9)
@@ -70,26 +75,35 @@ def test_gradient_mode_local_runner_with_several_tasks_equals_in_process_step(te
     state = make_state(meta)
     result = run_epoch_job(data_dir, state, tmp_path, "local")
     theta, _ = reference_step(data_dir, state)
-    assert relative_error(dict(result.output)["result"]["theta"], theta) < 1e-9
+    assert relative_error(result.output["theta"], theta) < 1e-9
     assert result.counters[COUNTERS]["records"] == meta["counts"]["train"]["records"]
 
 
-def test_each_map_task_emits_one_record_of_sums(text_data, tmp_path):
+def test_each_map_task_emits_one_record_per_slice_tagged_with_its_task(text_data, tmp_path):
     data_dir, meta = text_data
-    state = make_state(meta)
-    state_file = str(tmp_path / "state.npz")
-    save_arrays(state_file, state.to_arrays())
+    state = make_state(meta, mode="average")
     work = tmp_path / "mrjob"
-    run_job(MRTrainEpoch, ["--state", state_file, "--mode", "gradient", "--batch", "4", "--bptt", "8"],
-            Dataset(data_dir).shard_uris("train"),
-            RunnerOptions(runner="local", extra_args=["--cleanup", "NONE",
-                                                      "--local-tmp-dir", str(work)]))
-    outputs = list(work.glob("*/step/000/mapper/*/output"))
+    run_epoch_job(data_dir, state, tmp_path, "local", mode="average", reducers=3,
+                  extra_args=["--cleanup", "NONE", "--local-tmp-dir", str(work)])
+    plan = slice_plan(state.model, state.optimizer, 3)
+    assert plan.count == 3
+    outputs = sorted(work.glob("*/step/000/mapper/*/output"))
     assert len(outputs) >= 3  # at least one map task per shard
-    assert all(len(path.read_bytes().splitlines()) == 1 for path in outputs)
-    # the shuffle carries O(tasks x parameters) bytes: one base64 npz of θ's size per task
+    tags = set()
+    for path in outputs:
+        lines = path.read_bytes().splitlines()
+        records = [SliceProtocol().read(line) for line in lines]
+        assert [key for key, _ in records] == [plan.key(s) for s in range(plan.count)]
+        assert len({record.tag for _, record in records}) == 1  # one task, one tag
+        tags.add(records[0][1].tag)
+        for s, (_, record) in enumerate(records):
+            lo, hi = plan.range(s)
+            assert record.arrays["theta"].shape == (hi - lo,)
+            assert record.arrays["opt.m"].dtype == state.theta.dtype
+    assert len(tags) == len(outputs)
+    # the shuffle carries O(tasks x parameters) bytes: θ and two Adam moments, base64
     shuffled = sum(p.stat().st_size for p in work.glob("*/step/000/reducer/*/input"))
-    assert shuffled < len(outputs) * (state.theta.nbytes * 4 / 3 + 4096)
+    assert shuffled < len(outputs) * (3 * state.theta.nbytes * 4 / 3 + 3 * 8192)
 
 
 def test_malformed_lines_are_skipped_and_counted_by_reason_and_shard(text_data, tmp_path):
@@ -150,8 +164,7 @@ def test_average_mode_emits_the_count_weighted_mean_change_of_local_training(tex
     data_dir, meta = text_data
     state = make_state(meta, mode="average")
     work = tmp_path / "mrjob"
-    out = dict(run_epoch_job(data_dir, state, tmp_path, runner, mode="average",
-                             keep=work).output)["result"]
+    out = run_epoch_job(data_dir, state, tmp_path, runner, mode="average", keep=work).output
     task_chunks = map_task_chunks(work, state.model)
     assert len({len(chunks) for chunks in task_chunks}) > 1  # tasks of unequal sizes
     theta, opt_state = average_mode_reference(state, task_chunks)
@@ -170,9 +183,9 @@ def test_job_file_runs_standalone_from_the_command_line(text_data, tmp_path):
                            "--no-conf", "--state", state_file, "--mode", "gradient", "--bptt", "8",
                            "--batch", "4",
                            *shards], cwd=REPO, capture_output=True, check=True)
-    key, out = ArraysProtocol().read(proc.stdout.strip())
+    pairs = [SliceProtocol().read(line) for line in proc.stdout.splitlines()]
+    out = assemble_slices(pairs, state)
     theta, _ = reference_step(data_dir, state)
-    assert key == "result"
     assert relative_error(out["theta"], theta) < 1e-9
 
 

@@ -23,6 +23,17 @@ def add_arguments(parser):
                         "never); the best epoch is kept in best.npz either way")
     add_runner_flags(parser)
     parser.add_argument("--task-threads", type=positive_int, default=1, help="BLAS threads per map task")
+    spread = parser.add_argument_group(
+        "spreading an epoch (may change between invocations: R never changes θ; N changes it "
+        "in average mode, as the runner does)")
+    spread.add_argument("--reducers", type=positive_int, metavar="R",
+                        help="reduce tasks; θ is cut into slices spread over them (default: "
+                        "as many as one task's output needs 8 MB records, at most N)")
+    spread.add_argument("--map-tasks", type=positive_int, metavar="N",
+                        help="about N map tasks per epoch: Hadoop groups the input splits "
+                        "(CombineTextInputFormat); mrjob's local runners cut files into ~N "
+                        "pieces but never join files (default: the runner's own splits, "
+                        "about one task per shard)")
     parser.add_argument("--max-bad-records", type=proportion, default=0.01,
                         help="fraction of bad records above which an epoch fails (default 0.01)")
     cron = parser.add_argument_group("scheduling (safe to re-run, e.g. from cron)")
@@ -77,7 +88,8 @@ def train_kwargs(args):
     limits = Limits(max_epochs_per_run=args.max_epochs_per_run, time_budget=args.time_budget,
                     lock_lease=args.lock_lease, max_bad_records=args.max_bad_records)
     return dict(data=args.data, run=args.run, epochs=args.epochs, spec=spec, limits=limits,
-                runner=runner_options(args, task_threads=args.task_threads),
+                runner=runner_options(args, task_threads=args.task_threads,
+                                      reducers=args.reducers, map_tasks=args.map_tasks),
                 patience=args.patience)
 
 

@@ -6,6 +6,7 @@
 * :mod:`jobs.mr.chunk_mapper` the base job: validate record lines, hand over minibatches
 * :mod:`jobs.mr.scorer`       loss and baseline sums (also used in process)
 * :mod:`jobs.mr.protocol`     the wire format between tasks: named numpy arrays as npz
+* :mod:`jobs.mr.slices`       θ cut into slices: record budget, routing to reducers, reassembly
 * :mod:`jobs.mr.counters`     the Hadoop counters the jobs report
 
 Code here imports only numpy, mrjob, :mod:`rnn_core`, :mod:`jobs.data` and the state format

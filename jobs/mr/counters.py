@@ -1,6 +1,7 @@
 """The Hadoop counters hadoop-rnn's jobs report, and reading them back in the driver."""
 import os
 import socket
+import resource
 
 from mrjob.compat import jobconf_from_env
 
@@ -8,6 +9,13 @@ COUNTERS = "hadoop-rnn"
 BAD_BY_REASON = "hadoop-rnn bad records by reason"
 BAD_BY_SHARD = "hadoop-rnn bad records by shard"
 TASKS_BY_NODE = "hadoop-rnn map tasks by node"
+# bytes of the record lines each reduce task read, one counter per reduce task
+# ("reducer 000003"), summed over the job's steps
+REDUCE_INPUT_BYTES = "hadoop-rnn reduce input bytes"
+# per task ("map 000002", "reducer 000001 step 0"): its Python process's peak RSS in kB, and
+# for reducers the milliseconds spent in reduce calls
+TASK_PEAK_RSS = "hadoop-rnn task peak RSS kB"
+REDUCE_MILLISECONDS = "hadoop-rnn reduce milliseconds"
 
 
 def current_shard():
@@ -36,3 +44,26 @@ def failed_map_attempts(counters):
     """Map task attempts Hadoop re-ran in the job (its "Job Counters" group; 0 off Hadoop)."""
     return sum(int(names.get("Failed map tasks", 0)) for group, names in counters.items()
                if group.strip() == "Job Counters")
+
+
+def reduce_input_bytes(counters):
+    """(total, largest reduce task's) bytes of record lines read by the reducers."""
+    per_task = counters.get(REDUCE_INPUT_BYTES, {}).values()
+    return sum(per_task), max(per_task, default=0)
+
+
+def peak_rss_kb():
+    """This process's peak resident set size in kB (Linux's ru_maxrss unit)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def task_peaks(counters):
+    """{"map_rss_mb_max", "reduce_rss_mb_max", "reduce_seconds_max"} of a job's counters
+    (the largest over its tasks; 0 when unknown)."""
+    rss = counters.get(TASK_PEAK_RSS, {})
+    return {"map_rss_mb_max": round(max([v for k, v in rss.items() if k.startswith("map")],
+                                        default=0) / 1024, 1),
+            "reduce_rss_mb_max": round(max([v for k, v in rss.items() if k.startswith("reduc")],
+                                           default=0) / 1024, 1),
+            "reduce_seconds_max": max(counters.get(REDUCE_MILLISECONDS, {}).values(),
+                                      default=0) / 1000}

@@ -1,8 +1,8 @@
-"""A compact mrjob protocol for named numpy arrays: ``KEY <TAB> base64(npz)``.
+"""Compact mrjob protocols for named numpy arrays: ``KEY <TAB> base64(npz)``, and for the
+training job's slice records ``KEY <TAB> TAG <TAB> base64(npz)``.
 
-Map tasks and the reducer exchange one dict of arrays each (gradient sums, token counts,
-parameters), so the shuffle carries O(map tasks x parameters) bytes, never a record
-per token. npz is read with ``allow_pickle=False``: nothing that crosses the wire is unpickled.
+Map tasks and reducers exchange dicts of arrays (gradient sums, token counts, parameter
+slices), so the shuffle carries O(map tasks x parameters) bytes, never a record per token. npz is read with ``allow_pickle=False``: nothing that crosses the wire is unpickled.
 """
 import base64
 
@@ -32,3 +32,34 @@ def add_sums(dicts):
         for name, value in arrays.items():
             total[name] += value
     return total
+
+
+class Record:
+    """A slice record: its ``tag`` (which task or step made it), ``arrays``, and ``size``,
+    the bytes of its line (for the per-reducer byte counters)."""
+
+    __slots__ = ("tag", "arrays", "size")
+
+    def __init__(self, tag, arrays, size=0):
+        self.tag, self.arrays, self.size = tag, arrays, size
+
+
+class SliceProtocol:
+    """mrjob protocol of the training job: ``KEY <TAB> TAG <TAB> base64(npz)``.
+
+    KEY is a slice's shuffle key (:func:`jobs.mr.slices.routing_key`), the value a
+    :class:`Record`. TAG is a fixed-width string that orders a slice's records: with
+    SORT_VALUES, Hadoop sorts on KEY and TAG (``stream.num.map.output.key.fields=2``) and
+    mrjob's runners sort whole lines, so every reducer adds the map tasks' records in task
+    order (tags ``t000000``, ``t000001``, ...), whatever the bytes of the records.
+    """
+
+    def read(self, line):
+        key, tag, payload = line.split(b"\t", 2)
+        return key.decode("utf-8"), Record(tag.decode("utf-8"),
+                                           arrays_from_bytes(base64.b64decode(payload)),
+                                           len(line) + 1)
+
+    def write(self, key, value):
+        return b"\t".join([key.encode("utf-8"), value.tag.encode("utf-8"),
+                           base64.b64encode(arrays_to_bytes(value.arrays))])

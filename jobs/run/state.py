@@ -6,6 +6,7 @@ against is exactly what was checkpointed. Configs and history are JSON strings s
 0-d unicode arrays: readable with ``allow_pickle=False``.
 """
 import json
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,3 +108,45 @@ class TrainingState:
 def read_state_file(path):
     """The TrainingState in a local .npz file (a checkpoint or a job's shipped state)."""
     return TrainingState.from_arrays(load_arrays(path))
+
+
+def read_state_configs(path):
+    """(model, optimizer, settings) of a state file, without loading θ or the optimizer slots."""
+    with np.load(path, allow_pickle=False) as npz:
+        if "format" not in npz.files or str(npz["format"]) != FORMAT:
+            raise NotACheckpoint(f"{path} is not a hadoop-rnn checkpoint")
+        return (ModelConfig.from_json(str(npz["model_config"])),
+                OptimizerConfig.from_dict(json.loads(str(npz["optimizer_config"]))),
+                json.loads(str(npz["settings"])))
+
+
+def read_state_range(path, lo, hi):
+    """Elements [lo, hi) of θ and of each optimizer slot in a state file, read without loading
+    the whole arrays: {"theta": (hi-lo,), "opt.<slot>": (hi-lo,) ..., "opt.t": ()}.
+
+    The file is an uncompressed npz (:func:`rnn_core.serialization.save_arrays`), so each
+    range is a seek and a read in its zip entry.
+    """
+    out = {}
+    with zipfile.ZipFile(path) as archive:
+        for entry in archive.namelist():
+            name = entry[:-len(".npy")]
+            if name != "theta" and not name.startswith(OPT_PREFIX):
+                continue
+            with archive.open(entry) as f:
+                shape, fortran, dtype = _read_npy_header(f)
+                if dtype.hasobject or fortran or len(shape) > 1:
+                    raise NotACheckpoint(f"{path}: {name} is not a flat array")
+                if shape == ():
+                    out[name] = np.frombuffer(f.read(dtype.itemsize), dtype).reshape(())
+                    continue
+                f.seek(f.tell() + lo * dtype.itemsize)
+                out[name] = np.frombuffer(f.read((hi - lo) * dtype.itemsize), dtype).copy()
+    return out
+
+
+def _read_npy_header(f):
+    """(shape, fortran_order, dtype) of the .npy stream ``f``, left at the array's data."""
+    major, _ = np.lib.format.read_magic(f)
+    read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    return read(f)

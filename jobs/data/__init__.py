@@ -1,0 +1,1 @@
+"""Datasets: record format, chunks, minibatches, corpus and series input."""

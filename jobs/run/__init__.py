@@ -1,0 +1,1 @@
+"""A training run: its state, checkpoints, lock and trained-model loading."""

@@ -1,0 +1,97 @@
+"""θ sliced over R reducers on the dev Hadoop cluster: Hadoop's partitioner and secondary sort,
+grouped input splits, and a 4-million-parameter model on YARN containers.
+
+Needs ``eval "$(scripts/hadoop-dev-cluster start)"``; skipped without it, failing under CI=true.
+"""
+import json
+import os
+import inspect
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import copy_to_store, prepare_cli
+from test_hadoop_training import hadoop_rnn, hdfs_state, local_framework_conf  # noqa: F401
+
+from jobs.run.state import TrainingState
+from jobs.storage import open_store
+from rnn_core.serialization import load_arrays
+
+pytestmark = pytest.mark.hadoop
+
+TINY_F64 = ["--cell", "lstm", "--hidden", "16", "--batch", "4", "--bptt", "8", "--dtype",
+            "float64", "--seed", "2"]
+
+
+@pytest.fixture
+def twelve_shards(tmp_path, hdfs_dir):
+    """A text dataset in 12 training shards of about the same size, on HDFS."""
+    source = tmp_path / "textwrap.txt"
+    source.write_text(inspect.getsource(textwrap)[:12000])
+    local = tmp_path / "data12"
+    prepare_cli("--kind", "text", source, "--chunk", 33, "--shards", 12, "--valid", 0.1,
+                "--out", local)
+    return copy_to_store(local, hdfs_dir + "/data12").uri()
+
+
+def metrics(run):
+    return [json.loads(line) for line in open_store(run).read_bytes("metrics.jsonl").splitlines()]
+
+
+def test_hadoop_partitioner_and_sort_give_the_same_theta_for_r_1_2_4_7_in_3_grouped_tasks(
+        twelve_shards, hdfs_dir, local_framework_conf):  # noqa: F811
+    runs = {}
+    for reducers in (1, 2, 4, 7):
+        runs[reducers] = f"{hdfs_dir}/run-r{reducers}"
+        hadoop_rnn("train", "--runner", "hadoop", "--mrjob-conf", local_framework_conf,
+                   "--data", twelve_shards, "--run", runs[reducers], *TINY_F64,
+                   "--mode", "average", "--epochs", "1", "--reducers", str(reducers),
+                   "--map-tasks", "3")
+    reference = hdfs_state(runs[1]).theta.tobytes()
+    assert [hdfs_state(run).theta.tobytes() == reference for run in runs.values()] == [True] * 4
+    for reducers, run in runs.items():
+        m = metrics(run)[0]
+        assert m["map_tasks"] == 3  # 12 shards grouped into 3 splits (CombineTextInputFormat)
+        # Hadoop's partitioner sent slice s to reduce task s % R: every reducer got ~1/R
+        assert m["reducer_bytes_max"] < m["shuffle_bytes"] / reducers * 1.25
+
+
+def small_text_dataset(tmp_path, hdfs_dir):
+    """(local dir, HDFS URI) of a 4,000-character text dataset in 2 shards."""
+    source = tmp_path / "small.txt"
+    source.write_text(inspect.getsource(textwrap)[:4000])
+    local = tmp_path / "data"
+    prepare_cli("--kind", "text", source, "--chunk", 50, "--shards", 2, "--valid", 0.1,
+                "--out", local)
+    return str(local), copy_to_store(local, hdfs_dir + "/data").uri()
+
+
+BIG = ["--cell", "lstm", "--hidden", "512", "--layers", "2"]
+
+
+def test_lstm_512x2_epoch_on_yarn_with_default_flags(tmp_path, hdfs_dir):
+    """Issue 17: every map attempt of this model used to die of Java heap exhaustion."""
+    _, data = small_text_dataset(tmp_path, hdfs_dir)
+    hadoop_rnn("train", "--runner", "hadoop", "--data", data, "--run", f"{hdfs_dir}/default",
+               *BIG, "--batch", "16", "--epochs", "1")
+    state = hdfs_state(f"{hdfs_dir}/default")
+    assert state.theta.size > 4_000_000 and state.epoch == 1
+    m = metrics(f"{hdfs_dir}/default")[0]
+    assert m["map_tasks"] == 2 and m["reducer_bytes_max"] < m["shuffle_bytes"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
+                    reason="slow (~5 min on YARN): set HADOOP_RNN_SLOW_TESTS=1; in CI, "
+                    "test_hadoop_training's YARN gradient test checks 3 slices")
+def test_lstm_512x2_float64_gradient_epoch_on_yarn_equals_the_inline_runner(tmp_path, hdfs_dir):
+    local, data = small_text_dataset(tmp_path, hdfs_dir)
+    gradient = BIG + ["--dtype", "float64", "--mode", "gradient", "--batch", "8", "--seed", "4"]
+    hadoop_rnn("train", "--runner", "hadoop", "--data", data, "--run", f"{hdfs_dir}/grad",
+               *gradient, "--epochs", "1")
+    inline = str(tmp_path / "inline")
+    hadoop_rnn("train", "--runner", "inline", "--data", local, "--run", inline, *gradient,
+               "--epochs", "1")
+    on_yarn = hdfs_state(f"{hdfs_dir}/grad").theta
+    reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz"))).theta
+    assert np.max(np.abs(on_yarn - reference)) <= 1e-9 * np.max(np.abs(reference))
