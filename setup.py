@@ -22,6 +22,8 @@ setup(
         "test": ["pytest>=7"],
         "plot": ["matplotlib>=3.5"],
         "mutation": ["mutmut==3.8.1"],
+        # the README's series walk-throughs and scripts/bench_forecast.py read statsmodels' data
+        "examples": ["statsmodels>=0.13"],
     },
     entry_points={"console_scripts": ["hadoop-rnn=jobs.cli:main"]},
     classifiers=[

@@ -149,24 +149,47 @@ def runner_options(args, **more):
 
 # -- the root ---------------------------------------------------------------------------------
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every flag's default in ``--help``, unless its help already speaks of one."""
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        if "default" in help_text or action.default in (None, False, argparse.SUPPRESS):
+            return help_text
+        return super()._get_help_string(action)
+
+
 def build_parser(argv=None):
-    """The parser; only the subcommand named in ``argv`` (if any) gets its flags."""
+    """The parser; only the subcommand named in ``argv`` (if any) gets its flags.
+
+    ``parser.commands`` maps each subcommand to its own parser.
+    """
     chosen = next((a for a in (argv or []) if not a.startswith("-")), None)
     parser = argparse.ArgumentParser(
         prog="hadoop-rnn", description="Train RNN, LSTM and GRU models as Hadoop Streaming jobs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.commands = {}
     for name, (module, help_text) in COMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text,
+                                    formatter_class=DefaultsHelpFormatter)
         sub_parser.set_defaults(module=module)
+        parser.commands[name] = sub_parser
         if name == chosen:
             importlib.import_module(module).add_arguments(sub_parser)
     return parser
 
 
 def parse_args(argv):
-    """The Namespace of ``hadoop-rnn argv...`` (argparse exits 2 on a usage error)."""
+    """The Namespace of ``hadoop-rnn argv...`` (argparse exits 2 on a usage error).
+
+    An unknown flag is reported with the subcommand's own usage line, not the root's.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    return build_parser(argv).parse_args(argv)
+    parser = build_parser(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def main(argv=None):

@@ -165,3 +165,10 @@ def test_mrjob_wordcount_local_framework(hdfs_path, tmp_path):
     ])
     print("word count with mapreduce.framework.name=local: %.1f s" % elapsed)
     assert counts == _expected_counts()
+
+
+def test_start_writes_an_mrjob_conf_whose_python_runs_numpy():
+    path = os.path.join(os.environ["HADOOP_RNN_DEV_CLUSTER_DIR"], "mrjob.conf")
+    python = re.search(r"^\s+python_bin: (\S+)$", open(path).read(), re.M).group(1)
+    assert os.path.isabs(python)
+    subprocess.run([python, "-c", "import numpy"], check=True)

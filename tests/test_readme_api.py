@@ -1,20 +1,28 @@
-"""The README's Python API block runs as written."""
+"""The README's Python blocks run as written."""
 import re
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def python_api_block():
-    """The ```python block of the README's "Python API" section."""
-    section = README.read_text(encoding="utf-8").split("## Python API", 1)[1].split("\n## ", 1)[0]
+def python_block(heading):
+    """The first ```python block of the README section under ``## heading``."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 def test_the_python_api_example_prepares_trains_evaluates_and_samples(capsys):
-    exec(compile(python_api_block(), "README.md (Python API)", "exec"), {})
+    exec(compile(python_block("Python API"), "README.md (Python API)", "exec"), {})
     out = capsys.readouterr().out
     assert "training chunks" in out
     assert "Outcome.TRAINED at epoch 2" in out
     assert "bits/char (unigram" in out
     assert "\ndef " in out
+
+
+def test_the_library_example_runs_as_written():
+    namespace = {}
+    exec(compile(python_block("The library: rnn_core"), "README.md (rnn_core)", "exec"), namespace)
+    assert namespace["logits"].shape == (1, 65)
+    assert namespace["grad_sum"].shape == namespace["theta"].shape

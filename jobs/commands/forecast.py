@@ -8,7 +8,8 @@ def add_arguments(parser):
     add_data_flag(parser)
     add_checkpoint_flag(parser)
     parser.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
-    parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from")
+    parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from "
+                        "(default: the end of the dataset's last sequence)")
     parser.add_argument("--context", type=positive_int,
                         help="steps of history to condition on (default: the dataset's context "
                         "plus chunk, what the model was trained on)")

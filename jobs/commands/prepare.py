@@ -25,7 +25,8 @@ def add_arguments(parser):
     parser.add_argument("--shards", type=positive_int, default=1, help="shard files per split (default 1)")
     text = parser.add_argument_group("text")
     text.add_argument("--max-vocab", type=number_type(int, 2),
-                      help="keep the most frequent characters, map the others to U+FFFD")
+                      help="keep the most frequent characters, map the others to U+FFFD "
+                      "(default: keep every character)")
     add_runner_flags(text, help="mrjob runner for the vocabulary job")
     series = parser.add_argument_group("series")
     series.add_argument("--column", action="append", dest="columns", metavar="NAME",

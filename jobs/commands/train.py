@@ -12,6 +12,13 @@ from rnn_core.optimizers import NAMES as OPTIMIZERS, SCHEDULES
 
 def add_arguments(parser):
     from jobs.mr.train_epoch import MODES
+    from jobs.training import DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, SETTINGS_DEFAULTS
+
+    new_run = {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS, **SETTINGS_DEFAULTS}
+
+    def default(name):
+        """The help suffix of a run-defining flag: its value for a new run."""
+        return f" (default for a new run: {new_run[name]}; on resume: the checkpoint's)"
 
     parser.add_argument("--data", required=True, help="prepared dataset directory (local or hdfs://)")
     add_run_flag(parser, help="run directory for checkpoints and metrics")
@@ -38,44 +45,58 @@ def add_arguments(parser):
                         help="fraction of bad records above which an epoch fails (default 0.01)")
     cron = parser.add_argument_group("scheduling (safe to re-run, e.g. from cron)")
     cron.add_argument("--max-epochs-per-run", type=positive_int, metavar="N",
-                      help="commit at most N epochs in this invocation, then exit 0")
+                      help="commit at most N epochs in this invocation, then exit 0 (default: no limit)")
     cron.add_argument("--time-budget", type=positive_float, metavar="SECONDS",
                       help="don't start an epoch that would likely end after SECONDS from the "
-                      "start (estimated from the last epoch's duration), exit 0 instead")
+                      "start (estimated from the last epoch's duration), exit 0 instead (default: no limit)")
     cron.add_argument("--lock-lease", type=number_type(float, MIN_LEASE), default=DEFAULT_LEASE,
                       metavar="SECONDS",
                       help="a lock whose heartbeat is older than this is taken over (default "
                       f"{DEFAULT_LEASE:.0f}, at least {MIN_LEASE}); a lock of a dead process on "
                       "this host at once")
-    cron.add_argument("--log", metavar="FILE", help="also append every line, timestamped, to FILE")
+    cron.add_argument("--log", metavar="FILE", help="also append every line, timestamped, to FILE (default: stdout only)")
     model = parser.add_argument_group("model (fixed for a run)")
-    model.add_argument("--cell", choices=CELLS)
-    model.add_argument("--hidden", type=positive_int)
-    model.add_argument("--layers", type=positive_int)
-    model.add_argument("--dtype", choices=DTYPES)
+    model.add_argument("--cell", choices=CELLS, help="recurrent cell" + default("cell"))
+    model.add_argument("--hidden", type=positive_int,
+                       help="hidden units per layer (default for a new run: text "
+                       f"{new_run['hidden']}, series 32; on resume: the checkpoint's)")
+    model.add_argument("--layers", type=positive_int, help="stacked layers" + default("layers"))
+    model.add_argument("--dtype", choices=DTYPES, help="parameter dtype" + default("dtype"))
     model.add_argument("--residual", action=argparse.BooleanOptionalAction,
                        help="series: predict the change from the last value (default: on for "
                        "series; a fresh model then forecasts persistence)")
     opt = parser.add_argument_group("optimizer (fixed for a run)")
-    opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
-    opt.add_argument("--lr", type=positive_float, help="learning rate (default depends on the optimizer)")
-    opt.add_argument("--momentum", type=fraction)
-    opt.add_argument("--nesterov", action="store_const", const=True)
-    opt.add_argument("--clip", type=non_negative_float, help="clip gradients to this global L2 norm (0: off)")
-    opt.add_argument("--clip-value", type=positive_float, help="clip each gradient entry to ±this")
-    opt.add_argument("--schedule", choices=SCHEDULES)
-    opt.add_argument("--decay-every", type=positive_int, help="step schedule: optimizer steps per decay")
-    opt.add_argument("--decay-rate", type=positive_float, help="step schedule: lr factor per decay")
+    opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="optimizer" + default("optimizer"))
+    opt.add_argument("--lr", type=positive_float, help="learning rate (default for a new run: "
+                     + ", ".join(f"{name} {lr:g}" for name, lr in sorted(DEFAULT_LR.items()))
+                     + ")")
+    opt.add_argument("--momentum", type=fraction,
+                     help="momentum optimizer: the velocity's decay" + default("momentum"))
+    opt.add_argument("--nesterov", action="store_const", const=True,
+                     help="momentum optimizer: Nesterov's variant (default: off)")
+    opt.add_argument("--clip", type=non_negative_float,
+                     help="clip gradients to this global L2 norm, 0: off" + default("clip"))
+    opt.add_argument("--clip-value", type=positive_float,
+                     help="clip each gradient entry to ±this (default: off)")
+    opt.add_argument("--schedule", choices=SCHEDULES,
+                     help="learning-rate schedule" + default("schedule"))
+    opt.add_argument("--decay-every", type=positive_int,
+                     help="step schedule: optimizer steps per decay" + default("decay_every"))
+    opt.add_argument("--decay-rate", type=positive_float,
+                     help="step schedule: lr factor per decay" + default("decay_rate"))
     opt.add_argument("--weight-decay", type=non_negative_float,
                      help="decoupled weight decay per step, θ -= lr·λ·θ as in AdamW (default 0)")
     settings = parser.add_argument_group("training (fixed for a run)")
     settings.add_argument("--mode", choices=MODES,
-                          help="gradient: one exact step per epoch; average: parameter mixing")
+                          help="gradient: one exact step per epoch; average: parameter mixing"
+                          + default("mode"))
     settings.add_argument("--batch", type=positive_int,
                           help="chunks per minibatch (default: text 32; series from the data "
                           "size, at least 32 steps per task and epoch)")
-    settings.add_argument("--bptt", type=non_negative_int, help="truncated BPTT window in steps (0: whole chunk)")
-    settings.add_argument("--seed", type=non_negative_int)
+    settings.add_argument("--bptt", type=non_negative_int,
+                          help="truncated BPTT window in steps, 0: whole chunk" + default("bptt"))
+    settings.add_argument("--seed", type=non_negative_int,
+                          help="seed of the initial θ" + default("seed"))
 
 
 def train_kwargs(args):
