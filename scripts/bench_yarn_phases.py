@@ -20,11 +20,10 @@ side):
                  θ, validates and commits the checkpoint
 
 Variants (``--variants``): ``hadoop-fs`` (mrjob's own ``hadoop fs`` commands around the
-job, as before), ``webhdfs`` (jobs.mrjob_webhdfs: no JVM but ``hadoop jar``), ``uber``
-(webhdfs, and the job runs inside the ApplicationMaster: no task containers). A summary line
-per variant gives the median epoch ``job_seconds`` and each phase's median.
+job, as before), ``webhdfs`` (jobs.mrjob_webhdfs, the default: no JVM but ``hadoop jar``).
+A summary line per variant gives the median epoch ``job_seconds`` and each phase's median.
 
-    python scripts/bench_yarn_phases.py [--epochs 5] [--variants hadoop-fs,webhdfs,uber]
+    python scripts/bench_yarn_phases.py [--epochs 5] [--variants hadoop-fs,webhdfs]
 """
 import argparse
 import getpass
@@ -53,8 +52,6 @@ JHIST_JSON = ["--jobconf", "mapreduce.jobhistory.jhist.format=json"]  # readable
 VARIANTS = {
     "hadoop-fs": {"webhdfs": False, "jobconf": JHIST_JSON},
     "webhdfs": {"webhdfs": True, "jobconf": JHIST_JSON},
-    "uber": {"webhdfs": True,
-             "jobconf": JHIST_JSON + ["--jobconf", "mapreduce.job.ubertask.enable=true"]},
 }
 
 
@@ -149,8 +146,7 @@ def main():
                           if "Running job: " in m and t >= started)
             history = job_events(job_id)
             row = {"variant": name, "epoch": epoch, "seconds": round(ended - started, 2),
-                   **{k: round(v, 2) for k, v in phases(events, started, ended, history).items()},
-                   "uber": any(t == "JOB_INITED" and e.get("uberized") for t, e in history)}
+                   **{k: round(v, 2) for k, v in phases(events, started, ended, history).items()}}
             metrics = json.loads(open_store(f"{hdfs}/run-{name}").read_bytes("metrics.jsonl")
                                  .decode().splitlines()[-1])
             row["job_seconds"] = round(metrics["job_seconds"], 2)
