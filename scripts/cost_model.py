@@ -4,12 +4,12 @@
     epoch = job_fixed                                   submission, ApplicationMaster, commit
           + waves × (task_start + tokens/N / tok_s)     map tasks, ``waves = ceil(N / slots)``
           + N × record / R / net                        the shuffle into the busiest reducer
-          + N × record / R × decode                     decoding and adding the task records
+          + reduce_start + N × record / R × decode      the reduce wave: decoding and adding
           + driver                                      reading θ back, the checkpoint, and
                                                         the validation pass (in the driver)
 
-``record`` is the bytes one map task sends: |θ| × k float64 values in base64 (k = 1 in
-gradient mode; 1 + the optimizer's slots in average mode: 3 for Adam). ``tok_s`` is BPTT
+``record`` is the bytes one map task sends: |θ| × k values of θ's dtype in base64 (k = 1
+in gradient mode; 1 + the optimizer's slots in average mode: 3 for Adam). ``tok_s`` is BPTT
 tokens per second per core for the model, fitted as ``1 / (a + b·|θ|)``.
 
 Three uses:
@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-RECORD_VALUES = {"gradient": 1, "average": 3}  # float64 values per parameter in a task record
+RECORD_VALUES = {"gradient": 1, "average": 3}  # values per parameter in a task record (Adam)
 BASE64 = 4 / 3
 
 
@@ -52,6 +52,7 @@ class Constants:
     decode_seconds_per_byte: float  # reducer: base64 + npz + add, per record byte
     job_fixed_seconds: float    # per job: everything but the map waves and the reduce
     task_start_seconds: float   # per wave of map tasks: container, JVM, Python, imports
+    reduce_start_seconds: float  # the reduce wave: container, JVM, Python, shuffle set-up
     driver_seconds: float       # per epoch, besides validation: read θ, commit
     valid_token_seconds_a: float  # the driver's forward-only pass, per token = a + b·|θ|
     valid_token_seconds_b: float
@@ -71,31 +72,41 @@ class Workload:
     valid_tokens: float    # scored by the driver after the epoch
     params: int            # |θ|
     mode: str = "average"
+    itemsize: int = 4      # bytes per value: float32
 
 
-def predict(w, cluster, map_tasks, reducers, c):
-    """Seconds of one epoch, by component."""
+def predict(w, cluster, map_tasks, reducers, c, validate_on_cluster=False):
+    """Seconds of one epoch, by component.
+
+    ``validate_on_cluster``: score the validation split in the map tasks (spread like the
+    training split) instead of in the driver, as issue 11 proposes; today it is the driver.
+    """
     slots = cluster.nodes * cluster.slots_per_node
     waves = math.ceil(map_tasks / slots)
     token_s = c.token_seconds_a + c.token_seconds_b * w.params
-    record = w.params * RECORD_VALUES[w.mode] * 8 * BASE64
+    record = w.params * RECORD_VALUES[w.mode] * w.itemsize * BASE64
     into_reducer = map_tasks * record / reducers
     parts = {
         "fixed": c.job_fixed_seconds,
         "maps": waves * (c.task_start_seconds + w.tokens / map_tasks * token_s),
         "shuffle": into_reducer / cluster.net_bytes_per_s,
-        "reduce": into_reducer * c.decode_seconds_per_byte,
-        "driver": c.driver_seconds + w.valid_tokens * (c.valid_token_seconds_a
-                                                        + c.valid_token_seconds_b * w.params),
+        "reduce": c.reduce_start_seconds + into_reducer * c.decode_seconds_per_byte,
+        "driver": c.driver_seconds,
     }
+    valid_s = w.valid_tokens * (c.valid_token_seconds_a + c.valid_token_seconds_b * w.params)
+    if validate_on_cluster:
+        parts["maps"] += waves * valid_s / map_tasks
+    else:
+        parts["driver"] += valid_s
     parts["total"] = sum(parts.values())
     return parts
 
 
 # -- measure ---------------------------------------------------------------------------------
 
-def token_seconds(hidden, forward_only, repeats=5):
-    """(|θ|, median seconds per token) of BPTT (or forward only) for a character LSTM."""
+def token_seconds(hidden, forward_only, repeats=9):
+    """(|θ|, seconds per token) of BPTT (or forward only) for a character LSTM: the fastest
+    of ``repeats`` runs, i.e. the speed of a core this process has to itself."""
     import numpy as np
 
     from rnn_core import ModelConfig, init_params, loss_and_grad, loss_only
@@ -112,7 +123,7 @@ def token_seconds(hidden, forward_only, repeats=5):
         else:
             loss_and_grad(theta, cfg, inputs, targets)
         times.append(time.perf_counter() - started)
-    return theta.size, statistics.median(times) / inputs.size
+    return theta.size, min(times) / inputs.size
 
 
 def linear_fit(points):
@@ -151,6 +162,7 @@ def measure(phases_file):
         job_fixed_seconds=sum(med[k] for k in ("driver_before", "submit", "am_start",
                                                "job_commit", "client_notice")),
         task_start_seconds=med["containers"] + med["maps"],
+        reduce_start_seconds=med["reduce"],
         driver_seconds=med["driver_after"])
 
 
@@ -220,27 +232,29 @@ WORKLOADS = [
 ]
 
 
-def project(constants, png=None, slots_per_node=8, net=1.25e9, block=128 * 2**20):
-    print(json.dumps({"assumptions": {"slots_per_node": slots_per_node,
-                                      "net_bytes_per_s": net, "hdfs_block_bytes": block,
-                                      "map_tasks": "one wave: nodes x slots, at most one per "
-                                      "block", "reducers": "1, and one per node (--reducers)"}}))
+def project(constants, png=None, slots_per_node=8, net=1.25e9, min_split=1 << 20):
+    print(json.dumps({"assumptions": {
+        "slots_per_node": slots_per_node, "net_bytes_per_s": net,
+        "map_tasks": "one wave (--map-tasks = nodes x slots), at most one per MB of input",
+        "reducers": "1, or one per node (--reducers)",
+        "validation": "in the driver (today), or in the map tasks (issue 11)"}}))
     curves = {}
     for w in WORKLOADS:
-        blocks = max(1, math.ceil(w.tokens / block))
-        one = None
+        one = {}  # seconds on one node, by where validation runs
         for nodes in (1, 10, 100, 1000):
             cluster = Cluster(nodes, slots_per_node, net)
-            tasks = min(blocks, nodes * slots_per_node)
-            for reducers in sorted({1, nodes}):
-                p = predict(w, cluster, tasks, reducers, constants)
-                if nodes == 1:
-                    one = p["total"]
-                row = {"workload": w.name, "nodes": nodes, "map_tasks": tasks,
-                       "reducers": reducers, **{k: round(v, 1) for k, v in p.items()},
-                       "speedup": round(one / p["total"], 1)}
-                curves.setdefault((w.name, reducers == nodes), []).append((nodes, p["total"]))
-                print(json.dumps(row))
+            tasks = max(1, min(math.ceil(w.tokens / min_split), nodes * slots_per_node))
+            for reducers, on_cluster in sorted({(1, False), (nodes, False), (nodes, True)}):
+                p = predict(w, cluster, tasks, reducers, constants, on_cluster)
+                one.setdefault(on_cluster, p["total"])
+                print(json.dumps({
+                    "workload": w.name, "nodes": nodes, "map_tasks": tasks, "reducers": reducers,
+                    "validation": "cluster" if on_cluster else "driver",
+                    **{k: round(v, 1) for k, v in p.items()},
+                    "hours": round(p["total"] / 3600, 2),
+                    "speedup": round(one[on_cluster] / p["total"], 1)}))
+                if reducers == nodes:
+                    curves.setdefault((w.name, on_cluster), {})[nodes] = p["total"]
     if png:
         plot(curves, png)
 
@@ -251,10 +265,11 @@ def plot(curves, png):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for (name, sliced), points in sorted(curves.items()):
-        xs, ys = zip(*points)
-        ax.plot(xs, ys, "o-" if sliced else "s--",
-                label=f"{name}, {'R = nodes' if sliced else 'R = 1'}")
+    for (name, on_cluster), by_nodes in sorted(curves.items()):
+        xs = sorted(by_nodes)
+        ax.plot(xs, [by_nodes[x] for x in xs], "o-" if on_cluster else "s--",
+                label=f"{name}, R = nodes, validation in the "
+                f"{'map tasks' if on_cluster else 'driver'}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("nodes")
