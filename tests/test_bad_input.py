@@ -189,20 +189,14 @@ def test_resume_on_series_with_other_normalization_is_an_error(series_ds, tmp_pa
         train_cli("--data", series_ds, "--run", run, "--epochs", 2)
 
 
-def test_evaluate_on_data_of_another_vocabulary_is_an_error(tmp_path):
+@pytest.mark.parametrize("command", ["evaluate", "sample"])
+def test_evaluate_or_sample_with_data_of_another_vocabulary_is_an_error(tmp_path, command):
     first, other = text_ds(tmp_path, "abc", "abcab\n" * 30), text_ds(tmp_path, "xyz", "xyzxy\n" * 30)
     run = str(tmp_path / "run")
     train_cli("--data", first, "--run", run, "--epochs", 1, *TINY)
+    call, kwargs = {"evaluate": (evaluate, evaluate_kwargs), "sample": (sample, sample_kwargs)}[command]
     with pytest.raises(RunError, match="vocabulary"):
-        evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", run, "--data", other)))
-
-
-def test_sample_with_data_of_another_vocabulary_is_an_error(tmp_path):
-    first, other = text_ds(tmp_path, "abc", "abcab\n" * 30), text_ds(tmp_path, "xyz", "xyzxy\n" * 30)
-    run = str(tmp_path / "run")
-    train_cli("--data", first, "--run", run, "--epochs", 1, *TINY)
-    with pytest.raises(RunError, match="vocabulary"):
-        sample(**sample_kwargs(cli_args("sample", "--run", run, "--data", other)))
+        call(**kwargs(cli_args(command, "--run", run, "--data", other)))
 
 
 def test_series_values_near_1e300_are_an_error_naming_the_column(tmp_path):

@@ -23,15 +23,20 @@ TINY_F64 = ["--cell", "lstm", "--hidden", "16", "--batch", "4", "--bptt", "8", "
             "float64", "--seed", "2"]
 
 
+def text_dataset(tmp_path, hdfs_dir, chars, chunk, shards, name):
+    """(local dir, HDFS URI) of a text dataset of textwrap's first ``chars`` characters."""
+    source = tmp_path / f"{name}.txt"
+    source.write_text(inspect.getsource(textwrap)[:chars])
+    local = tmp_path / name
+    prepare_cli("--kind", "text", source, "--chunk", chunk, "--shards", shards, "--valid", 0.1,
+                "--out", local)
+    return str(local), copy_to_store(local, f"{hdfs_dir}/{name}").uri()
+
+
 @pytest.fixture
 def twelve_shards(tmp_path, hdfs_dir):
     """A text dataset in 12 training shards of about the same size, on HDFS."""
-    source = tmp_path / "textwrap.txt"
-    source.write_text(inspect.getsource(textwrap)[:12000])
-    local = tmp_path / "data12"
-    prepare_cli("--kind", "text", source, "--chunk", 33, "--shards", 12, "--valid", 0.1,
-                "--out", local)
-    return copy_to_store(local, hdfs_dir + "/data12").uri()
+    return text_dataset(tmp_path, hdfs_dir, 12000, 33, 12, "data12")[1]
 
 
 def metrics(run):
@@ -58,12 +63,7 @@ def test_hadoop_partitioner_and_sort_give_the_same_theta_for_r_1_2_4_7_in_3_grou
 
 def small_text_dataset(tmp_path, hdfs_dir):
     """(local dir, HDFS URI) of a 4,000-character text dataset in 2 shards."""
-    source = tmp_path / "small.txt"
-    source.write_text(inspect.getsource(textwrap)[:4000])
-    local = tmp_path / "data"
-    prepare_cli("--kind", "text", source, "--chunk", 50, "--shards", 2, "--valid", 0.1,
-                "--out", local)
-    return str(local), copy_to_store(local, hdfs_dir + "/data").uri()
+    return text_dataset(tmp_path, hdfs_dir, 4000, 50, 2, "data")
 
 
 BIG = ["--cell", "lstm", "--hidden", "512", "--layers", "2"]
