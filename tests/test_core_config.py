@@ -1,5 +1,7 @@
 """ModelConfig validation and round trips; θ layout."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,21 +13,44 @@ def test_token_and_series_configs_report_their_kind():
     assert ModelConfig(cell="gru", hidden=8, input_size=1, output_size=1).kind == "series"
 
 
+def exactly(message):
+    """A pytest.raises pattern matching `message` and nothing else."""
+    return "^" + re.escape(message) + "$"
+
+
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(cell="cnn", hidden=8, vocab_size=5), "cell"),
-    (dict(cell="rnn", hidden=0, vocab_size=5), "hidden"),
-    (dict(cell="rnn", hidden=8, layers=1.5, vocab_size=5), "layers"),
-    (dict(cell="rnn", hidden=8, vocab_size=5, dtype="float16"), "dtype"),
-    (dict(cell="rnn", hidden=8), "vocab_size"),
-    (dict(cell="rnn", hidden=8, input_size=2), "output_size"),
-    (dict(cell="rnn", hidden=8, vocab_size=5, input_size=2, output_size=2), "not both"),
-    (dict(cell="rnn", hidden=True, vocab_size=5), "hidden"),
-    (dict(cell="rnn", hidden=8, vocab_size=5, residual=True), "residual"),
-    (dict(cell="rnn", hidden=8, input_size=1, output_size=2, residual=True), "residual"),
-    (dict(cell="rnn", hidden=8, input_size=2, output_size=2, residual=1), "residual"),
+    (dict(cell="cnn", hidden=8, vocab_size=5),
+     "cell must be one of ('rnn', 'lstm', 'gru'), got 'cnn'"),
+    (dict(cell="rnn", hidden=0, vocab_size=5), "hidden must be a positive int, got 0"),
+    (dict(cell="rnn", hidden=True, vocab_size=5), "hidden must be a positive int, got True"),
+    (dict(cell="rnn", hidden=8, layers=1.5, vocab_size=5),
+     "layers must be a positive int, got 1.5"),
+    (dict(cell="rnn", hidden=8, vocab_size=5, dtype="float16"),
+     "dtype must be one of ('float32', 'float64'), got 'float16'"),
+    (dict(cell="rnn", hidden=8, vocab_size=0), "vocab_size must be a positive int, got 0"),
+    (dict(cell="rnn", hidden=8, input_size=0, output_size=1),
+     "input_size must be a positive int, got 0"),
+    (dict(cell="rnn", hidden=8, input_size=1, output_size=-1),
+     "output_size must be a positive int, got -1"),
+    (dict(cell="rnn", hidden=8),
+     "set vocab_size (tokens) or both input_size and output_size (series); "
+     "got input_size=None, output_size=None"),
+    (dict(cell="rnn", hidden=8, input_size=2),
+     "set vocab_size (tokens) or both input_size and output_size (series); "
+     "got input_size=2, output_size=None"),
+    (dict(cell="rnn", hidden=8, vocab_size=5, input_size=2, output_size=2),
+     "set either vocab_size (tokens) or input_size and output_size (series), not both"),
+    (dict(cell="rnn", hidden=8, vocab_size=5, residual=True),
+     "residual needs a series model with input_size >= output_size "
+     "(its first output_size inputs are the values predicted)"),
+    (dict(cell="rnn", hidden=8, input_size=1, output_size=2, residual=True),
+     "residual needs a series model with input_size >= output_size "
+     "(its first output_size inputs are the values predicted)"),
+    (dict(cell="rnn", hidden=8, input_size=2, output_size=2, residual=1),
+     "residual must be a bool, got 1"),
 ])
-def test_invalid_config_raises_value_error_naming_the_field(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_invalid_config_raises_value_error_naming_the_field_and_the_bad_value(kwargs, message):
+    with pytest.raises(ValueError, match=exactly(message)):
         ModelConfig(**kwargs)
 
 
@@ -42,14 +67,26 @@ def test_config_round_trips_through_dict_and_json():
     assert ModelConfig.from_json(cfg.to_json()) == cfg
 
 
-def test_from_dict_rejects_unknown_keys():
-    d = {**ModelConfig(cell="rnn", hidden=8, vocab_size=5).to_dict(), "dropout": 0.1}
-    with pytest.raises(ValueError, match="dropout"):
+def test_to_json_writes_the_fields_with_sorted_keys():
+    cfg = ModelConfig(cell="gru", hidden=4, layers=2, input_size=3, output_size=1,
+                      dtype="float32")
+    assert cfg.to_json() == ('{"cell": "gru", "dtype": "float32", "hidden": 4, "input_size": 3, '
+                             '"layers": 2, "output_size": 1, "residual": false, "vocab_size": null}')
+
+
+def test_from_dict_rejects_unknown_keys_naming_them():
+    d = {**ModelConfig(cell="rnn", hidden=8, vocab_size=5).to_dict(), "dropout": 0.1, "bias": 1}
+    with pytest.raises(ValueError, match=exactly("unknown ModelConfig keys: ['bias', 'dropout']")):
         ModelConfig.from_dict(d)
 
 
-def test_from_json_rejects_malformed_json():
-    with pytest.raises(ValueError, match="JSON"):
+def test_from_dict_rejects_a_non_dict_naming_its_type():
+    with pytest.raises(ValueError, match=exactly("expected a dict, got list")):
+        ModelConfig.from_dict([("cell", "rnn")])
+
+
+def test_from_json_rejects_malformed_json_naming_the_class():
+    with pytest.raises(ValueError, match=r"^invalid ModelConfig JSON: Expecting property name"):
         ModelConfig.from_json("{not json")
 
 

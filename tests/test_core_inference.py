@@ -74,6 +74,22 @@ def test_sample_tokens_is_reproducible_with_a_seeded_generator():
     assert a.min() >= 0 and a.max() < cfg.vocab_size
 
 
+def test_sample_tokens_without_rng_samples_with_a_fresh_default_generator(monkeypatch):
+    cfg, theta = make_model("gru", "tokens")
+    calls = []
+    real_default_rng = np.random.default_rng
+
+    def fresh_generator(*args):
+        calls.append(args)
+        return real_default_rng(11)
+
+    monkeypatch.setattr(np.random, "default_rng", fresh_generator)
+    unseeded = sample_tokens(theta, cfg, [1, 2, 3], 20)
+    assert calls == [()]
+    seeded = sample_tokens(theta, cfg, [1, 2, 3], 20, rng=real_default_rng(11))
+    np.testing.assert_array_equal(unseeded, seeded)
+
+
 def test_sample_tokens_at_low_temperature_is_greedy_decoding():
     cfg, theta = make_model("lstm", "tokens")
     state = init_state(cfg, 1)

@@ -124,7 +124,7 @@ def test_bptt_of_one_step_is_allowed():
 
 
 @pytest.mark.parametrize("cfg, kwargs, message", [
-    (SERIES, {}, r"sample_tokens needs a token model \(vocab_size set\)"),
+    (SERIES, {}, r"sample_tokens needs a token model \(vocab_size set\)$"),
     (TOKENS, dict(prime_ids=[0.5]), "prime_ids must be an integer array"),
     (TOKENS, dict(prime_ids=[[1, 2]]), r"prime_ids must be a non-empty 1-D array"),
     (TOKENS, dict(prime_ids=np.zeros(0, dtype=int)), r"prime_ids must be a non-empty 1-D array"),
@@ -135,7 +135,7 @@ def test_bptt_of_one_step_is_allowed():
 ])
 def test_sample_tokens_error_says_what_is_wrong(cfg, kwargs, message):
     args = {"prime_ids": [1], "length": 2, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         sample_tokens(init_params(cfg), cfg, args["prime_ids"], args["length"],
                       temperature=args.get("temperature", 1.0))
 
@@ -144,7 +144,8 @@ SQUARE = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=2)
 
 
 @pytest.mark.parametrize("cfg, history, horizon, message", [
-    (TOKENS, np.zeros((3, 2)), 1, r"forecast needs a series model \(input_size/output_size set\)"),
+    (TOKENS, np.zeros((3, 2)), 1,
+     r"forecast needs a series model \(input_size/output_size set\)$"),
     (SERIES, np.zeros((3, 3)), 1, "forecast feeds predictions back as inputs, so it needs "
                                   "input_size == output_size, got 3 and 2"),
     (SQUARE, np.zeros((3, 3)), 1, "history must have last axis of length 2"),
@@ -153,5 +154,5 @@ SQUARE = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=2)
     (SQUARE, np.zeros((3, 2)), -1, "horizon must be a non-negative int"),
 ])
 def test_forecast_error_says_what_is_wrong(cfg, history, horizon, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         forecast(init_params(cfg), cfg, history, horizon)
