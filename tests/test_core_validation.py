@@ -105,7 +105,7 @@ def test_param_views_requires_a_contiguous_flat_theta(layout):
     from rnn_core import num_params, param_views
     n = num_params(TOKENS)
     theta = np.zeros((n, 1)) if layout == "column" else np.zeros(2 * n)[::2]
-    with pytest.raises(ValueError, match="theta must be a contiguous 1-D array"):
+    with pytest.raises(ValueError, match="^theta must be a contiguous 1-D array to take views of it$"):
         param_views(theta, TOKENS)
 
 
@@ -113,7 +113,7 @@ def test_param_views_requires_a_contiguous_flat_theta(layout):
 def test_param_views_requires_a_float_theta_of_the_model_length(dtype, extra):
     from rnn_core import num_params, param_views
     n = num_params(TOKENS)
-    with pytest.raises(ValueError, match=f"theta must be a float array of length {n}, "):
+    with pytest.raises(ValueError, match=f"^theta must be a float array of length {n}, "):
         param_views(np.zeros(n + extra, dtype=dtype), TOKENS)
 
 
