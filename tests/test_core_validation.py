@@ -1,5 +1,7 @@
 """Bad inputs fail early with a ValueError that says what is wrong."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -11,38 +13,93 @@ SERIES = ModelConfig(cell="gru", hidden=4, input_size=3, output_size=2)
 IDS = np.zeros((2, 3), dtype=np.int64)
 
 
+def exactly(message):
+    """A pytest.raises pattern matching `message` and nothing else."""
+    return "^" + re.escape(message) + "$"
+
+
 @pytest.mark.parametrize("inputs, targets, message", [
-    (IDS.astype(float), IDS, "integer"),
-    (IDS + 5, IDS, r"\[0, 5\)"),
-    (IDS - 1, IDS, r"\[0, 5\)"),
-    (IDS, IDS[:, :2], "targets must have shape"),
-    (IDS[0], IDS[0], r"\(B, T\)"),
-    (np.zeros((0, 3), dtype=int), np.zeros((0, 3), dtype=int), "at least one"),
+    (IDS.astype(float), IDS, "inputs must be an integer array of token ids, got dtype float64"),
+    (IDS, IDS.astype(float), "targets must be an integer array of token ids, got dtype float64"),
+    (IDS + 5, IDS, "inputs must hold token ids in [0, 5), got values in [5, 5]"),
+    (IDS - 1, IDS, "inputs must hold token ids in [0, 5), got values in [-1, -1]"),
+    (IDS, IDS + 5, "targets must hold token ids in [0, 5), got values in [5, 5]"),
+    (IDS, IDS[:, :2], "targets must have shape (B, T) = (2, 3), got (2, 2)"),
+    (IDS[0], IDS[0], "inputs must have shape (B, T), got (3,)"),
+    (np.zeros((0, 3), dtype=int), np.zeros((0, 3), dtype=int),
+     "need at least one sequence and one step, got B=0, T=3"),
+    (np.zeros((2, 0), dtype=int), np.zeros((2, 0), dtype=int),
+     "need at least one sequence and one step, got B=2, T=0"),
 ])
 def test_token_batch_errors(inputs, targets, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=exactly(message)):
         loss_and_grad(init_params(TOKENS), TOKENS, inputs, targets)
 
 
 @pytest.mark.parametrize("inputs, targets, message", [
-    (np.zeros((2, 3, 4)), np.zeros((2, 3, 2)), "inputs must have last axis of length 3"),
-    (np.zeros((2, 3, 3)), np.zeros((2, 3, 3)), "targets must have last axis of length 2"),
-    (np.zeros((2, 3, 3)), np.zeros((2, 4, 2)), "targets must have shape"),
-    (np.zeros((3, 3)), np.zeros((3, 2)), "input_size"),
-    (np.array([["a", "b", "c"]]), np.zeros((1, 2)), "real-valued"),
+    (np.zeros((2, 3, 4)), np.zeros((2, 3, 2)),
+     "inputs must have last axis of length 3, got shape (2, 3, 4)"),
+    (np.zeros((2, 3, 3)), np.zeros((2, 3, 3)),
+     "targets must have last axis of length 2, got shape (2, 3, 3)"),
+    (np.zeros((2, 3, 3)), np.zeros((2, 4, 2)),
+     "targets must have shape (B, T, output_size) = (2, 3, 2), got (2, 4, 2)"),
+    (np.zeros((3, 3)), np.zeros((3, 2)), "inputs must have shape (B, T, input_size), got (3, 3)"),
+    (np.array([["a", "b", "c"]]), np.zeros((1, 2)),
+     "inputs must be a real-valued array, got dtype <U1"),
+    (np.zeros((2, 3, 3)), np.full((2, 3, 2), "x"),
+     "targets must be a real-valued array, got dtype <U1"),
 ])
 def test_series_batch_errors(inputs, targets, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=exactly(message)):
         loss_and_grad(init_params(SERIES), SERIES, inputs, targets)
 
 
 @pytest.mark.parametrize("mask, message", [
-    (np.ones((2, 4)), "mask must have shape"),
-    (np.full((2, 3), 0.5), "only 0 and 1"),
+    (np.ones((2, 4)), "mask must have shape (B, T) = (2, 3), got (2, 4)"),
+    (np.full((2, 3), 0.5), "mask must contain only 0 and 1"),
+    (np.full((2, 3), 2), "mask must contain only 0 and 1"),
+    (np.full((2, 3), "1"), "mask must contain only 0 and 1"),
 ])
 def test_mask_errors(mask, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=exactly(message)):
         loss_only(init_params(TOKENS), TOKENS, IDS, IDS, mask)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int64, np.float32, np.float64])
+def test_mask_of_zeros_and_ones_of_any_real_dtype_scores_exactly_its_ones(dtype):
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.integers(0, 5, (2, 3)), rng.integers(0, 5, (2, 3))
+    theta = init_params(TOKENS, seed=3)
+    mask = np.array([[1, 1, 0], [0, 0, 0]], dtype=dtype)
+    loss, count = loss_only(theta, TOKENS, inputs, targets, mask)
+    # the masked steps are the last of the first sequence and the whole second one
+    expected, expected_count = loss_only(theta, TOKENS, inputs[:1, :2], targets[:1, :2])
+    assert count == expected_count == 2
+    assert loss == pytest.approx(expected, rel=1e-12)
+
+
+def test_batch_of_one_step_is_accepted_and_scores_that_step():
+    rng = np.random.default_rng(1)
+    inputs, targets = rng.integers(0, 5, (2, 3)), rng.integers(0, 5, (2, 3))
+    theta = init_params(TOKENS, seed=3)
+    loss, count = loss_only(theta, TOKENS, inputs[:, :1], targets[:, :1])
+    first_steps = np.array([[1, 0, 0], [1, 0, 0]])
+    assert count == 2
+    assert loss == pytest.approx(loss_only(theta, TOKENS, inputs, targets, first_steps)[0],
+                                 rel=1e-12)
+
+
+def test_series_batch_is_returned_time_major_in_the_model_dtype():
+    from rnn_core.checks import check_sequences
+    cfg = ModelConfig(cell="gru", hidden=4, input_size=3, output_size=2, dtype="float32")
+    inputs = np.arange(18).reshape(2, 3, 3)               # int: converted
+    targets = np.linspace(0, 1, 12).reshape(2, 3, 2)      # float64: converted
+    mask = np.array([[1, 0, 1], [1, 1, 0]])
+    x, y, m = check_sequences(cfg, inputs, targets, mask)
+    assert (x.dtype, y.dtype, m.dtype) == (np.float32,) * 3
+    np.testing.assert_array_equal(x, np.swapaxes(inputs, 0, 1).astype(np.float32))
+    np.testing.assert_array_equal(y, np.swapaxes(targets, 0, 1).astype(np.float32))
+    np.testing.assert_array_equal(m, mask.T.astype(np.float32))
 
 
 @pytest.mark.parametrize("bptt", [0, -2, 2.5, True])
