@@ -1,0 +1,287 @@
+"""HdfsStore's own logic, fast: against an in-memory stand-in for the WebHDFS client.
+
+The stand-in follows the documented behaviour of ``hdfs.InsecureClient`` that the store
+relies on (``status(strict=False)`` is None for a missing path; ``read`` of a missing file
+raises HdfsError with ``exception == "FileNotFoundException"``; ``rename`` onto an existing
+file raises HdfsError; ``delete`` of a missing path returns False). The same store
+behaviours run against the real dev cluster in tests/test_storage.py (marked hadoop).
+"""
+import contextlib
+import io
+import posixpath
+
+import hdfs
+import pytest
+from hdfs.util import HdfsError
+
+from jobs.storage import HdfsStore, MissingFile, StoreError, open_store
+
+URI = "hdfs://namenode:8020/runs/x"
+
+
+class FakeWebHdfs:
+    """Files and directories in a dict; every call logged as (method, path, ...)."""
+
+    instances = []
+
+    def __init__(self, url, user=None):
+        self.url, self.user = url, user
+        self.files, self.dirs, self.calls = {}, {"/"}, []
+        self.fail = {}  # method -> exception raised by its next call
+        FakeWebHdfs.instances.append(self)
+
+    def _maybe_fail(self, method):
+        if method in self.fail:
+            raise self.fail.pop(method)
+
+    def status(self, path, strict=True):
+        self.calls.append(("status", path))
+        self._maybe_fail("status")
+        if path in self.files:
+            return {"type": "FILE", "length": len(self.files[path])}
+        if path in self.dirs:
+            return {"type": "DIRECTORY", "length": 0}
+        if strict:
+            raise HdfsError("File does not exist: %s", path, exception="FileNotFoundException")
+        return None
+
+    def list(self, path):
+        self.calls.append(("list", path))
+        self._maybe_fail("list")
+        if path not in self.dirs:
+            raise HdfsError("File %s does not exist.", path, exception="FileNotFoundException")
+        children = {p for p in self.files | dict.fromkeys(self.dirs)
+                    if p != path and posixpath.dirname(p) == path}
+        return [posixpath.basename(p) for p in children]
+
+    @contextlib.contextmanager
+    def read(self, path):
+        self.calls.append(("read", path))
+        self._maybe_fail("read")
+        if path not in self.files:
+            raise HdfsError("File does not exist: %s", path, exception="FileNotFoundException")
+        yield io.BytesIO(self.files[path])
+
+    def write(self, path, data=None, overwrite=False):
+        self.calls.append(("write", path, data, overwrite))
+        self._maybe_fail("write")
+        if path in self.files and not overwrite:
+            raise HdfsError("%s already exists", path, exception="FileAlreadyExistsException")
+        self._makedirs(posixpath.dirname(path))
+        self.files[path] = bytes(data)
+
+    def rename(self, src, dst):
+        self.calls.append(("rename", src, dst))
+        self._maybe_fail("rename")
+        if dst in self.files or src not in self.files:
+            raise HdfsError("Unable to rename %r to %r.", src, dst)
+        self.files[dst] = self.files.pop(src)
+
+    def delete(self, path, recursive=False):
+        self.calls.append(("delete", path))
+        self._maybe_fail("delete")
+        return self.files.pop(path, None) is not None
+
+    def makedirs(self, path):
+        self.calls.append(("makedirs", path))
+        self._maybe_fail("makedirs")
+        self._makedirs(path)
+
+    def _makedirs(self, path):
+        while path not in self.dirs:
+            self.dirs.add(path)
+            path = posixpath.dirname(path)
+
+
+@pytest.fixture
+def fake_client(monkeypatch):
+    monkeypatch.setattr(hdfs, "InsecureClient", FakeWebHdfs)
+    monkeypatch.setenv("HADOOP_RNN_WEBHDFS_URL", "http://webhdfs:9870")
+    FakeWebHdfs.instances.clear()
+    return FakeWebHdfs.instances
+
+
+@pytest.fixture
+def store(fake_client):
+    return open_store(URI)
+
+
+def client_of(store):
+    return store.client
+
+
+# -- where it points -------------------------------------------------------------------------
+
+def test_open_store_of_an_hdfs_uri_is_an_hdfs_store_rooted_at_its_normalized_path(fake_client):
+    store = open_store("hdfs://namenode:8020/runs//x/")
+    assert isinstance(store, HdfsStore)
+    assert store.root == "/runs/x"
+    assert store.uri() == URI and store.uri("a/b.npz") == URI + "/a/b.npz"
+
+
+def test_uri_without_a_path_is_rooted_at_slash(fake_client):
+    assert open_store("hdfs://namenode:8020").uri("f") == "hdfs://namenode:8020/f"
+
+
+def test_webhdfs_url_comes_from_the_environment_when_set(fake_client):
+    open_store("hdfs://namenode/runs/x")
+    assert fake_client[-1].url == "http://webhdfs:9870"
+
+
+def test_webhdfs_url_defaults_to_the_uri_host_on_port_9870(fake_client, monkeypatch):
+    monkeypatch.delenv("HADOOP_RNN_WEBHDFS_URL")
+    open_store("hdfs://namenode:8020/runs/x")
+    assert fake_client[-1].url == "http://namenode:9870"
+
+
+def test_without_webhdfs_url_or_host_the_store_says_what_to_set(fake_client, monkeypatch):
+    monkeypatch.delenv("HADOOP_RNN_WEBHDFS_URL")
+    with pytest.raises(StoreError, match=r"^hdfs:///runs/x: set HADOOP_RNN_WEBHDFS_URL \(e\.g\. "
+                                         r"http://namenode:9870\) or name the NameNode host in "
+                                         r"the URI \(hdfs://host/path\)$"):
+        open_store("hdfs:///runs/x")
+
+
+def test_user_is_hadoop_user_name_when_set(fake_client, monkeypatch):
+    monkeypatch.setenv("HADOOP_USER_NAME", "alice")
+    open_store(URI)
+    assert fake_client[-1].user == "alice"
+
+
+def test_user_defaults_to_the_login_name(fake_client, monkeypatch):
+    monkeypatch.delenv("HADOOP_USER_NAME", raising=False)
+    monkeypatch.setattr("getpass.getuser", lambda: "bob")
+    open_store(URI)
+    assert fake_client[-1].user == "bob"
+
+
+# -- files -----------------------------------------------------------------------------------
+
+def test_write_then_read_round_trips_bytes(store):
+    store.write_bytes("a/b.bin", b"\x00\x01payload")
+    assert store.read_bytes("a/b.bin") == b"\x00\x01payload"
+    assert client_of(store).files == {"/runs/x/a/b.bin": b"\x00\x01payload"}
+
+
+def test_write_goes_to_a_temporary_name_in_the_same_directory_then_renames_over(store):
+    client = client_of(store)
+    store.write_bytes("a/f", b"old")
+    client.calls.clear()
+    store.write_bytes("a/f", b"new")
+    (write, tmp, data, overwrite), delete, rename = client.calls
+    assert (write, data, overwrite) == ("write", b"new", True)
+    assert posixpath.dirname(tmp) == "/runs/x/a" and posixpath.basename(tmp).startswith(".tmp-")
+    assert delete == ("delete", "/runs/x/a/f") and rename == ("rename", tmp, "/runs/x/a/f")
+    assert client.files == {"/runs/x/a/f": b"new"}
+
+
+def test_temporary_names_differ_from_write_to_write(store):
+    store.write_bytes("f", b"1")
+    store.write_bytes("f", b"2")
+    tmps = [call[1] for call in client_of(store).calls if call[0] == "write"]
+    assert len(set(tmps)) == 2
+
+
+def test_create_exclusive_creates_once_and_never_overwrites(store):
+    assert store.create_exclusive("lock", b"first") is True
+    assert store.create_exclusive("lock", b"second") is False
+    assert client_of(store).files == {"/runs/x/lock": b"first"}
+
+
+def test_create_exclusive_writes_a_temporary_file_and_renames_it_into_place(store):
+    client = client_of(store)
+    store.create_exclusive("d/lock", b"x")
+    (write, tmp, data, overwrite), rename = client.calls
+    assert (write, data, overwrite) == ("write", b"x", True)
+    assert posixpath.dirname(tmp) == "/runs/x/d" and posixpath.basename(tmp).startswith(".tmp-")
+    assert rename == ("rename", tmp, "/runs/x/d/lock")
+
+
+def test_create_exclusive_whose_rename_fails_with_the_name_free_raises_and_cleans_up(store):
+    client = client_of(store)
+    client.fail["rename"] = HdfsError("connection reset")
+    with pytest.raises(StoreError, match=r"^cannot create hdfs://namenode:8020/runs/x/lock$"):
+        store.create_exclusive("lock", b"x")
+    assert client.files == {}
+
+
+def test_reading_a_missing_file_raises_missing_file_naming_it(store):
+    with pytest.raises(MissingFile, match=r"^cannot read hdfs://namenode:8020/runs/x/nothing: "
+                                          r"no such file$"):
+        store.read_bytes("nothing")
+
+
+def test_a_read_error_that_hdfs_does_not_name_is_missing_when_the_file_is_gone(store):
+    client_of(store).fail["read"] = HdfsError("stream closed")
+    with pytest.raises(MissingFile, match=r"^cannot read hdfs://namenode:8020/runs/x/f: "
+                                          r"no such file$"):
+        store.read_bytes("f")
+
+
+def test_a_read_error_of_an_existing_file_is_a_store_error_with_the_reason(store):
+    store.write_bytes("f", b"x")
+    client_of(store).fail["read"] = HdfsError("stream closed")
+    with pytest.raises(StoreError, match=r"^cannot read hdfs://namenode:8020/runs/x/f: "
+                                         r"stream closed$") as error:
+        store.read_bytes("f")
+    assert not isinstance(error.value, MissingFile)
+
+
+def test_a_connection_error_on_read_is_a_store_error_with_the_reason(store):
+    client_of(store).fail["read"] = ConnectionError("refused")
+    with pytest.raises(StoreError, match=r"^cannot read hdfs://namenode:8020/runs/x/f: "
+                                         r"refused$") as error:
+        store.read_bytes("f")
+    assert not isinstance(error.value, MissingFile)
+
+
+@pytest.mark.parametrize("method, call, message", [
+    ("write", lambda s: s.write_bytes("f", b"x"), "cannot write hdfs://namenode:8020/runs/x/f: "),
+    ("delete", lambda s: s.write_bytes("f", b"x"), "cannot replace hdfs://namenode:8020/runs/x/f: "),
+    ("rename", lambda s: s.write_bytes("f", b"x"),
+     "cannot rename into hdfs://namenode:8020/runs/x/f: "),
+    ("write", lambda s: s.create_exclusive("f", b"x"),
+     "cannot write hdfs://namenode:8020/runs/x/f: "),
+    ("status", lambda s: s.exists("f"), "cannot stat hdfs://namenode:8020/runs/x/f: "),
+    ("list", lambda s: s.list(), "cannot list hdfs://namenode:8020/runs/x: "),
+    ("delete", lambda s: s.delete("f"), "cannot delete hdfs://namenode:8020/runs/x/f: "),
+    ("makedirs", lambda s: s.makedirs("d"), "cannot create directory "
+                                            "hdfs://namenode:8020/runs/x/d: "),
+])
+def test_a_failed_call_raises_store_error_saying_what_and_where(store, method, call, message):
+    store.makedirs()
+    client_of(store).fail[method] = HdfsError("boom")
+    with pytest.raises(StoreError, match="^" + message.replace(".", r"\.") + "boom$"):
+        call(store)
+
+
+def test_delete_of_a_missing_file_is_not_an_error(store):
+    store.delete("never-written")
+    assert not store.exists("never-written")
+
+
+def test_delete_removes_the_file(store):
+    store.write_bytes("f", b"x")
+    store.delete("f")
+    assert client_of(store).files == {}
+
+
+def test_exists_is_true_for_files_and_directories_only(store):
+    store.write_bytes("d/f", b"x")
+    assert store.exists() and store.exists("d") and store.exists("d/f")
+    assert not store.exists("g")
+
+
+def test_list_gives_sorted_names_and_nothing_for_a_missing_directory(store):
+    for name in ["b", "a", "c/d"]:
+        store.write_bytes(name, b"x")
+    assert store.list() == ["a", "b", "c"]
+    assert store.list("c") == ["d"]
+    assert store.list("missing") == []
+
+
+def test_makedirs_creates_the_root_or_a_directory_under_it(store):
+    store.makedirs()
+    store.makedirs("d/e")
+    assert ("makedirs", "/runs/x") in client_of(store).calls
+    assert store.exists("d/e")
