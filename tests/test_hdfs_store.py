@@ -14,7 +14,7 @@ import hdfs
 import pytest
 from hdfs.util import HdfsError
 
-from jobs.storage import HdfsStore, MissingFile, StoreError, open_store
+from jobs.storage import HdfsStore, MissingFile, StoreError, open_store, replace_dir
 
 URI = "hdfs://namenode:8020/runs/x"
 
@@ -23,12 +23,18 @@ class FakeWebHdfs:
     """Files and directories in a dict; every call logged as (method, path, ...)."""
 
     instances = []
+    # one namenode for all clients: {path: bytes}, {directory paths}, the calls, and
+    # method -> exception raised by its next call
+    files, dirs, calls, fail = {}, set(), [], {}
 
     def __init__(self, url, user=None):
         self.url, self.user = url, user
-        self.files, self.dirs, self.calls = {}, {"/"}, []
-        self.fail = {}  # method -> exception raised by its next call
         FakeWebHdfs.instances.append(self)
+
+    @classmethod
+    def reset(cls):
+        cls.instances.clear()
+        cls.files, cls.dirs, cls.calls, cls.fail = {}, {"/"}, [], {}
 
     def _maybe_fail(self, method):
         if method in self.fail:
@@ -73,13 +79,30 @@ class FakeWebHdfs:
     def rename(self, src, dst):
         self.calls.append(("rename", src, dst))
         self._maybe_fail("rename")
-        if dst in self.files or src not in self.files:
+        if dst in self.files or dst in self.dirs or posixpath.dirname(dst) not in self.dirs:
             raise HdfsError("Unable to rename %r to %r.", src, dst)
-        self.files[dst] = self.files.pop(src)
+        if src in self.files:
+            self.files[dst] = self.files.pop(src)
+        elif src in self.dirs:  # a directory and everything under it
+            moved = lambda p: dst + p[len(src):]  # noqa: E731
+            FakeWebHdfs.files = {(moved(p) if _under(p, src) else p): v
+                                 for p, v in self.files.items()}
+            FakeWebHdfs.dirs = {moved(p) if p == src or _under(p, src) else p for p in self.dirs}
+        else:
+            raise HdfsError("Unable to rename %r to %r.", src, dst)
 
     def delete(self, path, recursive=False):
-        self.calls.append(("delete", path))
+        self.calls.append(("delete", path, recursive))
         self._maybe_fail("delete")
+        if path in self.dirs:
+            inside = [p for p in list(self.files) + list(self.dirs) if _under(p, path)]
+            if inside and not recursive:
+                raise HdfsError("%s is non empty", path)
+            for p in inside:
+                self.files.pop(p, None)
+                self.dirs.discard(p)
+            self.dirs.discard(path)
+            return True
         return self.files.pop(path, None) is not None
 
     def makedirs(self, path):
@@ -93,11 +116,15 @@ class FakeWebHdfs:
             path = posixpath.dirname(path)
 
 
+def _under(path, directory):
+    return path.startswith(directory.rstrip("/") + "/")
+
+
 @pytest.fixture
 def fake_client(monkeypatch):
     monkeypatch.setattr(hdfs, "InsecureClient", FakeWebHdfs)
     monkeypatch.setenv("HADOOP_RNN_WEBHDFS_URL", "http://webhdfs:9870")
-    FakeWebHdfs.instances.clear()
+    FakeWebHdfs.reset()
     return FakeWebHdfs.instances
 
 
@@ -171,7 +198,7 @@ def test_write_goes_to_a_temporary_name_in_the_same_directory_then_renames_over(
     (write, tmp, data, overwrite), delete, rename = client.calls
     assert (write, data, overwrite) == ("write", b"new", True)
     assert posixpath.dirname(tmp) == "/runs/x/a" and posixpath.basename(tmp).startswith(".tmp-")
-    assert delete == ("delete", "/runs/x/a/f") and rename == ("rename", tmp, "/runs/x/a/f")
+    assert delete == ("delete", "/runs/x/a/f", False) and rename == ("rename", tmp, "/runs/x/a/f")
     assert client.files == {"/runs/x/a/f": b"new"}
 
 
@@ -285,3 +312,78 @@ def test_makedirs_creates_the_root_or_a_directory_under_it(store):
     store.makedirs("d/e")
     assert ("makedirs", "/runs/x") in client_of(store).calls
     assert store.exists("d/e")
+
+
+# -- whole directories -----------------------------------------------------------------------
+
+def test_is_dir_is_true_for_directories_only(store):
+    store.write_bytes("d/f", b"x")
+    assert store.is_dir() and store.is_dir("d")
+    assert not store.is_dir("d/f") and not store.is_dir("missing")
+
+
+def test_sibling_is_the_store_beside_this_one_with_the_suffix(store):
+    sibling = store.sibling(".old-1")
+    assert isinstance(sibling, HdfsStore) and sibling.uri() == URI + ".old-1"
+    assert sibling.root == "/runs/x.old-1"
+
+
+def test_move_to_renames_the_directory_with_everything_in_it(store):
+    store.write_bytes("d/f", b"x")
+    store.move_to(store.sibling(".new"))
+    assert client_of(store).files == {"/runs/x.new/d/f": b"x"}
+    assert not store.exists()
+
+
+def test_move_to_a_failed_rename_says_from_where_to_where(store):
+    store.makedirs()
+    client_of(store).fail["rename"] = HdfsError("boom")
+    with pytest.raises(StoreError, match=r"^cannot rename to hdfs://namenode:8020/runs/x\.new "
+                                         r"hdfs://namenode:8020/runs/x: boom$"):
+        store.move_to(store.sibling(".new"))
+
+
+def test_remove_tree_deletes_the_directory_and_everything_in_it(store):
+    store.write_bytes("d/f", b"x")
+    store.write_bytes("g", b"y")
+    store.remove_tree()
+    assert client_of(store).files == {} and not store.exists()
+    assert ("delete", "/runs/x", True) in client_of(store).calls
+
+
+def test_remove_if_empty_removes_an_empty_directory(store):
+    store.makedirs()
+    store.remove_if_empty()
+    assert not store.exists()
+
+
+def test_remove_if_empty_keeps_a_directory_with_files(store):
+    store.write_bytes("f", b"x")
+    client_of(store).calls.clear()
+    store.remove_if_empty()
+    assert store.read_bytes("f") == b"x"
+    assert not any(call[0] == "delete" for call in client_of(store).calls)
+
+
+def test_remove_if_empty_of_a_missing_directory_does_nothing(store):
+    store.remove_if_empty()
+    assert not any(call[0] == "delete" for call in client_of(store).calls)
+
+
+def test_replace_dir_swaps_the_staging_directory_into_the_target(fake_client):
+    target = open_store(URI)
+    target.write_bytes("old", b"1")
+    staging = target.sibling(".staging")
+    staging.write_bytes("new", b"2")
+    replace_dir(staging, target)
+    assert FakeWebHdfs.files == {"/runs/x/new": b"2"}
+    assert sorted(FakeWebHdfs.dirs) == ["/", "/runs", "/runs/x"]
+
+
+def test_replace_dir_into_a_missing_target_moves_the_staging_directory(fake_client):
+    target = open_store(URI)
+    staging = target.sibling(".staging")
+    staging.write_bytes("new", b"2")
+    replace_dir(staging, target)
+    assert FakeWebHdfs.files == {"/runs/x/new": b"2"}
+    assert not any(call[0] == "delete" and call[2] for call in FakeWebHdfs.calls)

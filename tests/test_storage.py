@@ -1,7 +1,7 @@
 """The driver's file store, on the local disk and (with the dev cluster) on HDFS via WebHDFS."""
 import pytest
 
-from jobs.storage import MissingFile, open_store
+from jobs.storage import MissingFile, StoreError, open_store, replace_dir
 
 
 @pytest.fixture(params=["local", pytest.param("hdfs", marks=pytest.mark.hadoop)])
@@ -38,3 +38,64 @@ def test_reading_a_missing_file_raises_missing_file_naming_it(store):
 def test_delete_of_a_missing_file_is_not_an_error(store):
     store.delete("never-written")
     assert not store.exists("never-written")
+
+
+def parent_of(store):
+    return open_store(store.uri().rsplit("/", 1)[0])
+
+
+def test_is_dir_is_true_for_directories_only(store):
+    store.write_bytes("d/f", b"x")
+    assert store.is_dir() and store.is_dir("d")
+    assert not store.is_dir("d/f") and not store.is_dir("missing")
+
+
+def test_sibling_is_the_store_beside_this_one_with_the_suffix(store):
+    assert store.sibling(".old-1").uri() == store.uri() + ".old-1"
+
+
+def test_move_to_renames_the_directory_with_everything_in_it(store):
+    store.write_bytes("d/f", b"x")
+    moved = store.sibling(".moved")
+    store.move_to(moved)
+    assert moved.read_bytes("d/f") == b"x" and not store.exists()
+
+
+def test_move_to_an_existing_directory_raises_store_error_naming_both(store):
+    store.write_bytes("f", b"x")
+    other = store.sibling(".other")
+    other.write_bytes("g", b"y")
+    with pytest.raises(StoreError, match="cannot rename"):
+        store.move_to(other)
+    assert store.read_bytes("f") == b"x"
+
+
+def test_remove_tree_deletes_the_directory_and_everything_in_it(store):
+    store.write_bytes("d/f", b"x")
+    store.remove_tree()
+    assert not store.exists()
+
+
+def test_remove_if_empty_removes_only_an_empty_directory(store):
+    store.write_bytes("f", b"x")
+    store.remove_if_empty()
+    assert store.read_bytes("f") == b"x"
+    store.delete("f")
+    store.remove_if_empty()
+    assert not store.exists()
+
+
+def test_replace_dir_swaps_the_staging_directory_into_the_target_and_drops_the_old(store):
+    store.write_bytes("old", b"1")
+    staging = store.sibling(".staging")
+    staging.write_bytes("new", b"2")
+    replace_dir(staging, store)
+    assert store.list() == ["new"] and store.read_bytes("new") == b"2"
+    assert parent_of(store).list() == [store.uri().rsplit("/", 1)[1]]
+
+
+def test_replace_dir_into_a_missing_target_moves_the_staging_directory(store):
+    staging = store.sibling(".staging")
+    staging.write_bytes("new", b"2")
+    replace_dir(staging, store)
+    assert store.list() == ["new"] and not staging.exists()
