@@ -140,14 +140,14 @@ def test_step_errors():
 @pytest.mark.parametrize("cfg, x_t, message", [
     (TOKENS, np.zeros(2), "x_t must be an integer array"),
     (TOKENS, np.array([0, 5]), r"x_t must hold token ids in \[0, 5\)"),
-    (TOKENS, np.zeros(0, dtype=int), "x_t must hold at least one sequence"),
+    (TOKENS, np.zeros(0, dtype=int), "x_t must hold at least one sequence$"),
     (SERIES, np.zeros((2, 2)), "x_t must have last axis of length 3"),
     (SERIES, np.zeros((2, 1, 3)), r"x_t must have shape \(B, input_size\)"),
-    (SERIES, np.zeros((0, 3)), "x_t must hold at least one sequence"),
+    (SERIES, np.zeros((0, 3)), "x_t must hold at least one sequence$"),
 ])
 def test_step_error_names_x_t_and_what_is_wrong(cfg, x_t, message):
     batch = max(len(x_t), 1)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="^" + message):
         step(init_params(cfg), cfg, init_state(cfg, batch), x_t)
 
 
