@@ -232,6 +232,22 @@ def test_create_exclusive_whose_rename_fails_with_the_name_free_raises_and_clean
     assert client.files == {}
 
 
+def test_create_exclusive_whose_clean_up_fails_says_so(store):
+    client = client_of(store)
+    client.fail["rename"] = HdfsError("connection reset")
+    client.fail["delete"] = HdfsError("boom")
+    with pytest.raises(StoreError, match=r"^cannot clean up after "
+                                         r"hdfs://namenode:8020/runs/x/lock: boom$"):
+        store.create_exclusive("lock", b"x")
+
+
+def test_remove_if_empty_that_fails_says_what_and_where(store):
+    store.makedirs()
+    client_of(store).fail["delete"] = HdfsError("boom")
+    with pytest.raises(StoreError, match=r"^cannot delete hdfs://namenode:8020/runs/x: boom$"):
+        store.remove_if_empty()
+
+
 def test_reading_a_missing_file_raises_missing_file_naming_it(store):
     with pytest.raises(MissingFile, match=r"^cannot read hdfs://namenode:8020/runs/x/nothing: "
                                           r"no such file$"):
@@ -239,10 +255,21 @@ def test_reading_a_missing_file_raises_missing_file_naming_it(store):
 
 
 def test_a_read_error_that_hdfs_does_not_name_is_missing_when_the_file_is_gone(store):
+    store.makedirs()
     client_of(store).fail["read"] = HdfsError("stream closed")
     with pytest.raises(MissingFile, match=r"^cannot read hdfs://namenode:8020/runs/x/f: "
                                           r"no such file$"):
         store.read_bytes("f")
+
+
+def test_a_file_not_found_error_is_a_missing_file_without_another_call(store):
+    store.write_bytes("f", b"x")  # deleted between the caller's check and the read
+    client_of(store).fail["read"] = HdfsError("gone", exception="FileNotFoundException")
+    client_of(store).calls.clear()
+    with pytest.raises(MissingFile, match=r"^cannot read hdfs://namenode:8020/runs/x/f: "
+                                          r"no such file$"):
+        store.read_bytes("f")
+    assert client_of(store).calls == [("read", "/runs/x/f")]
 
 
 def test_a_read_error_of_an_existing_file_is_a_store_error_with_the_reason(store):
@@ -270,13 +297,16 @@ def test_a_connection_error_on_read_is_a_store_error_with_the_reason(store):
     ("write", lambda s: s.create_exclusive("f", b"x"),
      "cannot write hdfs://namenode:8020/runs/x/f: "),
     ("status", lambda s: s.exists("f"), "cannot stat hdfs://namenode:8020/runs/x/f: "),
+    ("status", lambda s: s.is_dir("f"), "cannot stat hdfs://namenode:8020/runs/x/f: "),
     ("list", lambda s: s.list(), "cannot list hdfs://namenode:8020/runs/x: "),
+    ("list", lambda s: s.list("c"), "cannot list hdfs://namenode:8020/runs/x/c: "),
+    ("delete", lambda s: s.remove_tree(), "cannot delete hdfs://namenode:8020/runs/x: "),
     ("delete", lambda s: s.delete("f"), "cannot delete hdfs://namenode:8020/runs/x/f: "),
     ("makedirs", lambda s: s.makedirs("d"), "cannot create directory "
                                             "hdfs://namenode:8020/runs/x/d: "),
 ])
 def test_a_failed_call_raises_store_error_saying_what_and_where(store, method, call, message):
-    store.makedirs()
+    store.makedirs("c")
     client_of(store).fail[method] = HdfsError("boom")
     with pytest.raises(StoreError, match="^" + message.replace(".", r"\.") + "boom$"):
         call(store)

@@ -1,4 +1,7 @@
 """The driver's file store, on the local disk and (with the dev cluster) on HDFS via WebHDFS."""
+import os
+import re
+
 import pytest
 
 from jobs.storage import MissingFile, StoreError, open_store, replace_dir
@@ -99,3 +102,66 @@ def test_replace_dir_into_a_missing_target_moves_the_staging_directory(store):
     staging.write_bytes("new", b"2")
     replace_dir(staging, store)
     assert store.list() == ["new"] and not staging.exists()
+
+
+def test_makedirs_creates_nested_directories_and_may_be_repeated(store):
+    store.makedirs("d/e")
+    store.makedirs("d/e")
+    assert store.is_dir("d/e") and store.list() == ["d"]
+
+
+def test_exists_names_the_file_asked_about(store):
+    store.write_bytes("a", b"x")
+    assert store.exists("a") and not store.exists("b")
+
+
+def test_list_of_a_subdirectory_gives_its_names(store):
+    store.write_bytes("c/d", b"x")
+    store.write_bytes("e", b"x")
+    assert store.list("c") == ["d"]
+    assert store.list("missing") == []
+
+
+def test_remove_tree_of_a_missing_directory_is_not_an_error(store):
+    store.remove_tree()
+    assert not store.exists()
+
+
+# -- the local store only --------------------------------------------------------------------
+
+@pytest.fixture
+def local(tmp_path):
+    return open_store(str(tmp_path / "store"))
+
+
+@pytest.mark.parametrize("method, rename", [("write_bytes", "replace"),
+                                            ("create_exclusive", "link")])
+def test_local_writes_go_to_a_tmp_file_beside_the_target_then_are_renamed(local, monkeypatch,
+                                                                          method, rename):
+    real, renames = getattr(os, rename), []
+
+    def recording(src, dst):
+        renames.append((src, dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, rename, recording)
+    getattr(local, method)("d/f", b"data")
+    (src, dst), = renames
+    assert dst == local.uri("d/f") and os.path.dirname(src) == local.uri("d")
+    assert os.path.basename(src).startswith(".tmp-")
+    assert local.read_bytes("d/f") == b"data" and local.list("d") == ["f"]
+
+
+def test_local_write_that_fails_leaves_no_temporary_file(local):
+    local.makedirs()
+    with pytest.raises(TypeError):
+        local.write_bytes("f", "text, not bytes")
+    assert local.list() == []
+
+
+def test_local_read_of_a_directory_is_a_store_error_with_the_reason(local):
+    local.makedirs("d")
+    with pytest.raises(StoreError, match=f"^cannot read {re.escape(local.uri('d'))}: "
+                                         "Is a directory$") as error:
+        local.read_bytes("d")
+    assert not isinstance(error.value, MissingFile)
