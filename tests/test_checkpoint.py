@@ -1,15 +1,16 @@
 """The run directory's commit path (jobs.run.checkpoint), against a local store: fast, no job."""
 import json
 import os
+import re
 import signal
 
 import numpy as np
 import pytest
 
 from jobs.run import checkpoint
-from jobs.run.checkpoint import (FAULT_ENV, LATEST, METRICS, CheckpointError, commit,
-                                 fault_point, load_latest, newest_checkpoint, remove_leftovers,
-                                 repair)
+from jobs.run.checkpoint import (BEST, FAULT_ENV, LATEST, METRICS, CheckpointError, commit,
+                                 fault_point, load_checkpoint, load_latest, newest_checkpoint,
+                                 remove_leftovers, repair)
 from jobs.run.lock import LockLost
 from jobs.run.state import TrainingState
 from jobs.storage import LocalStore
@@ -21,10 +22,16 @@ MODEL = ModelConfig(cell="gru", hidden=3, vocab_size=4)
 OPTIMIZER = OptimizerConfig(name="adam", lr=0.01)
 
 
-def state_of_epoch(epoch):
+# validation loss after each epoch: the best epoch is 1, then 2 (after epochs 2 and 3), then
+# 4 (after epochs 4 to 10)
+VALID_LOSS = {1: 3.0, 2: 2.0, 3: 2.5, 4: 1.0, 5: 1.5, 6: 1.2, 7: 1.1, 8: 1.3, 9: 1.4, 10: 1.2}
+
+
+def state_of_epoch(epoch, validated=True):
     """The training state after ``epoch`` epochs: θ and history differ from epoch to epoch."""
     theta = init_params(MODEL, seed=0) + epoch
-    history = [{"epoch": e, "train_loss": 2.0 / e, "lr": 0.01} for e in range(1, epoch + 1)]
+    history = [{"epoch": e, "train_loss": 2.0 / e, "lr": 0.01,
+                "valid_loss": VALID_LOSS[e] if validated else None} for e in range(1, epoch + 1)]
     return TrainingState(model=MODEL, optimizer=OPTIMIZER, settings={"mode": "average"},
                          theta=theta, opt_state=init_state(OPTIMIZER, theta), epoch=epoch,
                          history=history, data_version="v1")
@@ -58,11 +65,28 @@ def assert_same_state(state, expected):
 
 # -- commit ----------------------------------------------------------------------------------
 
-def test_commit_writes_the_numbered_checkpoint_then_latest_then_metrics(tmp_path):
+def test_commit_of_a_best_epoch_writes_its_checkpoint_then_best_then_latest_then_metrics(
+        tmp_path):
     run = RecordingStore(tmp_path)
-    commit(run, state_of_epoch(7))
-    assert run.writes == [ckpt(7), LATEST, METRICS]
-    assert run.read_bytes(ckpt(7)) == run.read_bytes(LATEST) == file_bytes(7)
+    commit(run, state_of_epoch(4))
+    assert run.writes == [ckpt(4), BEST, LATEST, METRICS]
+    assert run.read_bytes(ckpt(4)) == run.read_bytes(BEST) == run.read_bytes(LATEST) \
+        == file_bytes(4)
+
+
+def test_commit_of_an_epoch_that_is_not_the_best_leaves_best_alone(tmp_path):
+    run = RecordingStore(tmp_path)
+    commit(run, state_of_epoch(4))
+    run.writes.clear()
+    commit(run, state_of_epoch(5))
+    assert run.writes == [ckpt(5), LATEST, METRICS]
+    assert run.read_bytes(BEST) == file_bytes(4) and run.read_bytes(LATEST) == file_bytes(5)
+
+
+def test_commit_without_validation_losses_makes_every_epoch_the_best(tmp_path):
+    run = RecordingStore(tmp_path)
+    commit(run, state_of_epoch(3, validated=False))
+    assert run.writes == [ckpt(3), BEST, LATEST, METRICS]
 
 
 def test_committed_checkpoint_loads_back_as_the_state(tmp_path):
@@ -75,15 +99,15 @@ def test_commit_writes_metrics_as_one_sorted_json_line_per_epoch(tmp_path):
     run = LocalStore(tmp_path)
     commit(run, state_of_epoch(2))
     assert run.read_bytes(METRICS).decode("utf-8") == (
-        '{"epoch": 1, "lr": 0.01, "train_loss": 2.0}\n'
-        '{"epoch": 2, "lr": 0.01, "train_loss": 1.0}\n')
+        '{"epoch": 1, "lr": 0.01, "train_loss": 2.0, "valid_loss": 3.0}\n'
+        '{"epoch": 2, "lr": 0.01, "train_loss": 1.0, "valid_loss": 2.0}\n')
 
 
 def test_commit_keeps_the_newest_three_numbered_checkpoints_by_default(tmp_path):
     run = LocalStore(tmp_path)
     for epoch in range(1, 6):
         commit(run, state_of_epoch(epoch))
-    assert run.list() == [ckpt(3), ckpt(4), ckpt(5), LATEST, METRICS]
+    assert run.list() == [BEST, ckpt(3), ckpt(4), ckpt(5), LATEST, METRICS]
 
 
 @pytest.mark.parametrize("keep", [1, 2])
@@ -91,7 +115,7 @@ def test_commit_keeps_the_newest_keep_numbered_checkpoints(tmp_path, keep):
     run = LocalStore(tmp_path)
     for epoch in range(1, 5):
         commit(run, state_of_epoch(epoch), keep=keep)
-    assert run.list() == [ckpt(e) for e in range(5 - keep, 5)] + [LATEST, METRICS]
+    assert run.list() == [BEST] + [ckpt(e) for e in range(5 - keep, 5)] + [LATEST, METRICS]
 
 
 def test_commit_keeps_files_that_are_not_numbered_checkpoints(tmp_path):
@@ -100,7 +124,7 @@ def test_commit_keeps_files_that_are_not_numbered_checkpoints(tmp_path):
     run.write_bytes("ckpt-1.npz", b"not numbered like ours")
     for epoch in range(1, 5):
         commit(run, state_of_epoch(epoch), keep=1)
-    assert run.list() == ["ckpt-000004.npz", "ckpt-1.npz", LATEST, METRICS, "notes.txt"]
+    assert run.list() == [BEST, "ckpt-000004.npz", "ckpt-1.npz", LATEST, METRICS, "notes.txt"]
 
 
 class FakeLock:
@@ -116,7 +140,7 @@ class FakeLock:
 def test_commit_verifies_the_lock_once_before_writing(tmp_path):
     run, lock = LocalStore(tmp_path), FakeLock()
     commit(run, state_of_epoch(1), lock=lock)
-    assert lock.verified == 1 and run.list() == [ckpt(1), LATEST, METRICS]
+    assert lock.verified == 1 and run.list() == [BEST, ckpt(1), LATEST, METRICS]
 
 
 def test_commit_with_a_lost_lock_writes_nothing(tmp_path):
@@ -133,7 +157,15 @@ def test_commit_passes_its_fault_points_in_order_with_the_epoch(tmp_path, monkey
     commit(run, state_of_epoch(4), lock=FakeLock())
     assert seen == [("kill-before-commit", 4, []),
                     ("kill-after-ckpt", 4, [ckpt(4)]),
-                    ("kill-after-latest", 4, [ckpt(4), LATEST])]
+                    ("kill-after-best", 4, [BEST, ckpt(4)]),
+                    ("kill-after-latest", 4, [BEST, ckpt(4), LATEST])]
+
+
+def test_commit_of_an_epoch_that_is_not_the_best_has_no_best_fault_point(tmp_path, monkeypatch):
+    run, seen = LocalStore(tmp_path), []
+    monkeypatch.setattr(checkpoint, "fault_point", lambda point, epoch: seen.append(point))
+    commit(run, state_of_epoch(3))
+    assert seen == ["kill-before-commit", "kill-after-ckpt", "kill-after-latest"]
 
 
 def test_fault_point_named_in_the_environment_sigkills_this_process(monkeypatch):
@@ -231,18 +263,30 @@ def test_repair_rewrites_a_stale_latest_and_the_metrics_from_the_newest_checkpoi
         json.dumps(m, sort_keys=True) for m in state_of_epoch(3).history]
 
 
-def test_repair_writes_a_missing_latest(tmp_path):
-    run = LocalStore(tmp_path)
-    run.write_bytes(ckpt(3), file_bytes(3))
-    repair(run, *_newest(run))
-    assert run.read_bytes(LATEST) == file_bytes(3)
-    assert run.list() == [ckpt(3), LATEST, METRICS]
-
-
-def test_repair_leaves_an_up_to_date_latest_alone(tmp_path):
+def test_repair_of_a_best_epoch_rewrites_best_and_latest(tmp_path):
     run = RecordingStore(tmp_path)
-    run.write_bytes(ckpt(3), file_bytes(3))
+    run.write_bytes(ckpt(4), file_bytes(4))
+    run.write_bytes(BEST, file_bytes(2))
     run.write_bytes(LATEST, file_bytes(3))
+    run.writes.clear()
+    repair(run, *_newest(run))
+    assert run.writes == [BEST, LATEST, METRICS]
+    assert run.read_bytes(BEST) == run.read_bytes(LATEST) == file_bytes(4)
+
+
+def test_repair_writes_a_missing_best_and_latest(tmp_path):
+    run = LocalStore(tmp_path)
+    run.write_bytes(ckpt(4), file_bytes(4))
+    repair(run, *_newest(run))
+    assert run.read_bytes(BEST) == run.read_bytes(LATEST) == file_bytes(4)
+    assert run.list() == [BEST, ckpt(4), LATEST, METRICS]
+
+
+def test_repair_leaves_an_up_to_date_best_and_latest_alone(tmp_path):
+    run = RecordingStore(tmp_path)
+    run.write_bytes(ckpt(4), file_bytes(4))
+    run.write_bytes(BEST, file_bytes(4))
+    run.write_bytes(LATEST, file_bytes(4))
     run.writes.clear()
     repair(run, *_newest(run))
     assert run.writes == [METRICS]
@@ -268,3 +312,53 @@ def test_remove_leftovers_deletes_only_temporary_files(tmp_path):
     remove_leftovers(run)
     assert run.list() == [".tmpfoo", ckpt(1), LATEST, "x.tmp-1"]
 
+
+
+# -- load_checkpoint -------------------------------------------------------------------------
+
+def committed_run(tmp_path, epochs):
+    run = LocalStore(tmp_path)
+    for epoch in range(1, epochs + 1):
+        commit(run, state_of_epoch(epoch))
+    return run
+
+
+def test_load_checkpoint_of_a_new_run_is_none(tmp_path):
+    run = LocalStore(tmp_path)
+    assert load_checkpoint(run) is None and load_checkpoint(run, "latest") is None
+    assert load_checkpoint(run, "3") is None
+
+
+def test_load_checkpoint_latest_is_the_newest_epoch(tmp_path):
+    assert load_checkpoint(committed_run(tmp_path, 6), "latest").epoch == 6
+
+
+def test_load_checkpoint_best_is_the_epoch_of_lowest_validation_loss_by_default(tmp_path):
+    run = committed_run(tmp_path, 6)
+    assert_same_state(load_checkpoint(run), state_of_epoch(4))
+    assert_same_state(load_checkpoint(run, "best"), state_of_epoch(4))
+
+
+def test_load_checkpoint_best_when_the_newest_is_best_is_the_newest(tmp_path):
+    run = committed_run(tmp_path, 4)
+    run.delete(BEST)  # not read: the newest checkpoint is the best
+    assert_same_state(load_checkpoint(run, "best"), state_of_epoch(4))
+
+
+def test_load_checkpoint_best_of_a_run_without_best_npz_is_the_newest(tmp_path):
+    run = committed_run(tmp_path, 6)
+    run.delete(BEST)  # a run trained before best.npz existed
+    assert_same_state(load_checkpoint(run, "best"), state_of_epoch(6))
+
+
+@pytest.mark.parametrize("which, epoch", [("5", 5), ("6", 6), ("7", 7), ("4", 4), (4, 4)])
+def test_load_checkpoint_of_an_epoch_number_is_that_epoch(tmp_path, which, epoch):
+    run = committed_run(tmp_path, 7)  # keeps 5, 6, 7; best.npz holds 4
+    assert_same_state(load_checkpoint(run, which), state_of_epoch(epoch))
+
+
+def test_load_checkpoint_of_an_epoch_not_kept_says_which_epochs_are(tmp_path):
+    run = committed_run(tmp_path, 7)
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(run.uri())} has no checkpoint of "
+                                              r"epoch 2: it keeps epochs 4, 5, 6, 7$"):
+        load_checkpoint(run, "2")
