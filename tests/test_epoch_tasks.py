@@ -1,0 +1,496 @@
+"""The epoch job's map and reduce tasks, run in-process against a plain-Python reference.
+
+Each map task is an MRTrainEpoch whose mapper_init / mapper / mapper_final are called on its
+own record lines; the records go through the job's protocol, are sorted as Hadoop and
+mrjob's runners sort them (key, then tag) and grouped by key; each group goes to a reducer
+(and, with global-norm clipping, the outputs through the norm step). The result is compared
+with what the epoch must compute, written out here directly from rnn_core: in gradient mode
+one optimizer step on the mean gradient over all tasks; in average mode each task's own
+optimizer steps over its minibatches, then the scored-step-weighted mean of the changes and
+of the optimizer states. Fast (no mrjob runner), so it runs against every mutant of
+jobs/mr/train_epoch.py and jobs/mr/slices.py.
+"""
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+
+from jobs.data.batches import iter_batches
+from jobs.data.records import Record as Chunk
+from jobs.data.records import encode_record
+from jobs.mr import train_epoch
+from jobs.mr.counters import COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS, TASK_PEAK_RSS
+from jobs.mr.protocol import Record, SliceProtocol
+from jobs.mr.slices import NORM_BLOCK, plan_slices
+from jobs.mr.train_epoch import (COMBINE_INPUT_FORMAT, MRTrainEpoch, average_slot,
+                                 bytes_per_element, slice_plan, sum_in_task_order, task_tag)
+from jobs.run.state import TrainingState
+from rnn_core import ModelConfig, init_params, loss_and_grad, num_params
+from rnn_core.optimizers import OptimizerConfig, apply, init_state
+from rnn_core.serialization import save_arrays
+
+# 714 parameters: three norm blocks, so three slices with three reducers
+MODEL = ModelConfig(cell="lstm", hidden=8, vocab_size=10)
+ADAM = OptimizerConfig(name="adam", lr=0.05)
+BATCH = 2
+# three map tasks of unequal sizes (5, 2 and 4 chunks), chunks of unequal lengths
+TASK_SIZES = (5, 2, 4)
+
+
+def task_chunks(seed=0, sizes=TASK_SIZES, vocab=MODEL.vocab_size):
+    """Chunk records per map task: random ids, some with warm-up steps (context only)."""
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for task, n in enumerate(sizes):
+        values = [rng.integers(0, vocab, rng.integers(3, 10)) for _ in range(n)]
+        chunks.append([Chunk(f"s{task}/{i}", v, int(rng.integers(0, len(v) - 1)) if i % 2 else 0)
+                       for i, v in enumerate(values)])
+    return chunks
+
+
+def scored_steps(chunks):
+    return sum(len(c.values) - 1 - c.warmup for c in chunks)
+
+
+def write_state(tmp_path, model=MODEL, optimizer=ADAM, steps_taken=0):
+    theta = init_params(model, seed=1)
+    opt_state = init_state(optimizer, theta)
+    opt_state["t"] = np.array(steps_taken, dtype=np.int64)
+    for slot in opt_state:
+        if slot != "t":  # a state mid-run: slots that are not zero
+            opt_state[slot] = (np.abs(np.random.default_rng(2).standard_normal(theta.size))
+                               * 1e-3).astype(theta.dtype)
+    state = TrainingState(model=model, optimizer=optimizer, theta=theta, opt_state=opt_state,
+                          settings={"batch": BATCH})
+    path = str(tmp_path / "state.npz")
+    save_arrays(path, state.to_arrays())
+    return state, path
+
+
+def job_args(path, mode, reducers, *extra):
+    return ["--state", path, "--mode", mode, "--batch", str(BATCH), "--reducers", str(reducers),
+            *extra]
+
+
+class Counters(list):
+    """increment_counter calls, as (group, name, amount)."""
+
+    def __call__(self, group, name, amount=1):
+        self.append((group, name, amount))
+
+    def of(self, group):
+        return [(name, amount) for g, name, amount in self if g == group]
+
+
+def run_map_task(monkeypatch, path, mode, reducers, task, chunks, counters=None):
+    """Lines the map task ``task`` writes for its chunks (through the job's protocol)."""
+    monkeypatch.setenv("mapreduce_task_partition", str(task))
+    job = MRTrainEpoch(job_args(path, mode, reducers))
+    job.increment_counter = counters if counters is not None else Counters()
+    job.mapper_init()
+    for chunk in chunks:
+        for _ in job.mapper(None, encode_record(chunk.key, chunk.values, chunk.warmup)) or ():
+            pass
+    protocol = SliceProtocol()
+    return [protocol.write(key, record) for key, record in job.mapper_final()]
+
+
+def shuffle(lines):
+    """Sort lines (key, then tag: the job's secondary sort) and group them by key."""
+    protocol = SliceProtocol()
+    pairs = [protocol.read(line) for line in sorted(lines)]
+    return [(key, [record for _, record in group])
+            for key, group in itertools.groupby(pairs, key=lambda pair: pair[0])]
+
+
+def run_reduce_step(path, mode, reducers, lines, step=0, counters=None):
+    job = MRTrainEpoch(job_args(path, mode, reducers) + [f"--step-num={step}", "--reducer"])
+    job.increment_counter = counters if counters is not None else Counters()
+    job.reducer_init()
+    reduce = job.reducer if step == 0 else job.clip_and_step
+    protocol = SliceProtocol()
+    out = [protocol.write(key, record) for key, records in shuffle(lines)
+           for key, record in reduce(key, iter(records))]
+    job.reducer_final()
+    return out
+
+
+def run_epoch(monkeypatch, path, mode, reducers, chunks_by_task):
+    """The epoch's final output records (a list of Record), as the driver receives them."""
+    lines = [line for task, chunks in enumerate(chunks_by_task)
+             for line in run_map_task(monkeypatch, path, mode, reducers, task, chunks)]
+    out = run_reduce_step(path, mode, reducers, lines)
+    if MRTrainEpoch(job_args(path, mode, reducers)).clips_global_norm():
+        out = run_reduce_step(path, mode, reducers, out, step=1)
+    return [record for _, records in shuffle(out) for record in records]
+
+
+def assembled(records, n):
+    """θ, the optimizer state and the scalars from the slices' output records."""
+    records = sorted(records, key=lambda r: int(r.arrays["lo"]))
+    assert all(r.tag == "theta" for r in records)
+    bounds = [int(r.arrays["lo"]) for r in records] + [n]
+    for r, lo, hi in zip(records, bounds, bounds[1:]):
+        assert len(r.arrays["theta"]) == hi - lo
+    theta = np.concatenate([r.arrays["theta"] for r in records])
+    slots = [name for name in records[0].arrays if name.startswith("opt.") and name != "opt.t"]
+    opt_state = {name[4:]: np.concatenate([r.arrays[name] for r in records]) for name in slots}
+    opt_state["t"] = records[0].arrays["opt.t"]
+    assert all(r.arrays["opt.t"] == opt_state["t"] for r in records)
+    scalars = {name: float(records[0].arrays[name]) for name in ("loss_sum", "count", "records")}
+    assert all(float(r.arrays[name]) == value for r in records for name, value in scalars.items())
+    return theta, opt_state, scalars
+
+
+def batches_of(chunks, model=MODEL):
+    return list(iter_batches(chunks, model, BATCH))
+
+
+def reference_gradient_epoch(state, chunks_by_task, model=MODEL):
+    """One step of the optimizer on Σ grad / Σ count over every minibatch of every task."""
+    total, loss, count, records = np.zeros(state.theta.size), 0.0, 0.0, 0
+    for chunks in chunks_by_task:
+        task_grad = np.zeros_like(state.theta)
+        for inputs, targets, mask in batches_of(chunks, model):
+            l, c, g = loss_and_grad(state.theta, model, inputs, targets, mask)
+            task_grad += g
+            loss, count, records = loss + l, count + c, records + len(inputs)
+        total += task_grad
+    theta, opt_state = apply(state.optimizer, state.theta,
+                             (total / count).astype(state.theta.dtype), state.opt_state)
+    return theta, opt_state, {"loss_sum": loss, "count": count, "records": records}
+
+
+def reference_average_epoch(state, chunks_by_task, model=MODEL):
+    """Each task steps from θ over its minibatches; then the count-weighted mean change of θ
+    and count-weighted mean of the optimizer state (the step counter rounded)."""
+    results, loss, records = [], 0.0, 0
+    for chunks in chunks_by_task:
+        theta, opt_state, task_count = state.theta, state.opt_state, 0.0
+        for inputs, targets, mask in batches_of(chunks, model):
+            l, c, g = loss_and_grad(theta, model, inputs, targets, mask)
+            theta, opt_state = apply(state.optimizer, theta, g / c, opt_state)
+            loss, task_count, records = loss + l, task_count + c, records + len(inputs)
+        results.append((task_count, theta, opt_state))
+    count = sum(c for c, _, _ in results)
+    change = sum(c * (theta - state.theta) for c, theta, _ in results) / count
+    opt_state = {name: sum(c * s[name] for c, _, s in results) / count
+                 for name in state.opt_state}
+    opt_state["t"] = np.rint(opt_state["t"]).astype(np.int64)
+    return state.theta + change, opt_state, {"loss_sum": loss, "count": count,
+                                              "records": records}
+
+
+def assert_epoch_equals(result, expected, rtol):
+    theta, opt_state, scalars = result
+    e_theta, e_opt, e_scalars = expected
+    np.testing.assert_allclose(theta, e_theta, rtol=rtol, atol=0)
+    assert sorted(opt_state) == sorted(e_opt)
+    for name in e_opt:
+        np.testing.assert_allclose(opt_state[name], e_opt[name], rtol=rtol, atol=0, err_msg=name)
+    assert opt_state["t"].dtype == np.int64
+    assert scalars["count"] == e_scalars["count"] and scalars["records"] == e_scalars["records"]
+    assert scalars["loss_sum"] == pytest.approx(e_scalars["loss_sum"], rel=1e-12)
+
+
+# -- whole epochs against the reference ------------------------------------------------------
+
+@pytest.mark.parametrize("reducers", [1, 3])
+def test_gradient_mode_epoch_is_one_step_on_the_mean_gradient_of_all_tasks(
+        tmp_path, monkeypatch, reducers):
+    state, path = write_state(tmp_path, steps_taken=4)
+    chunks = task_chunks()
+    result = assembled(run_epoch(monkeypatch, path, "gradient", reducers, chunks), state.theta.size)
+    assert_epoch_equals(result, reference_gradient_epoch(state, chunks), rtol=1e-12)
+    assert int(result[1]["t"]) == 5
+
+
+@pytest.mark.parametrize("reducers", [1, 3])
+def test_average_mode_epoch_is_the_count_weighted_mean_of_the_tasks_local_training(
+        tmp_path, monkeypatch, reducers):
+    state, path = write_state(tmp_path, steps_taken=4)
+    chunks = task_chunks()
+    result = assembled(run_epoch(monkeypatch, path, "average", reducers, chunks), state.theta.size)
+    assert_epoch_equals(result, reference_average_epoch(state, chunks), rtol=1e-12)
+
+
+def test_average_mode_weights_the_optimizer_step_counter_by_scored_steps(tmp_path, monkeypatch):
+    # tasks of 3, 1 and 2 minibatches: t = 4 + (3 c0 + 1 c1 + 2 c2) / (c0 + c1 + c2), rounded
+    state, path = write_state(tmp_path, steps_taken=4)
+    chunks = task_chunks()
+    _, opt_state, _ = assembled(run_epoch(monkeypatch, path, "average", 3, chunks),
+                                state.theta.size)
+    counts = [sum(float(m.sum()) for _, _, m in batches_of(c)) for c in chunks]
+    steps = [len(batches_of(c)) for c in chunks]
+    mean = 4 + sum(c * s for c, s in zip(counts, steps)) / sum(counts)
+    assert int(opt_state["t"]) == int(np.rint(mean))
+
+
+@pytest.mark.parametrize("optimizer", [
+    OptimizerConfig(name="sgd", lr=0.5, clip_norm=0.05),
+    OptimizerConfig(name="adam", lr=0.05, clip_norm=0.05, clip_value=0.004),
+])
+def test_gradient_mode_with_global_norm_clipping_clips_the_whole_mean_gradient(
+        tmp_path, monkeypatch, optimizer):
+    state, path = write_state(tmp_path, optimizer=optimizer)
+    chunks = task_chunks()
+    assert MRTrainEpoch(job_args(path, "gradient", 3)).clips_global_norm()
+    result = assembled(run_epoch(monkeypatch, path, "gradient", 3, chunks), state.theta.size)
+    expected = reference_gradient_epoch(state, chunks)
+    assert_epoch_equals(result, expected, rtol=1e-12)
+    unclipped = reference_gradient_epoch(
+        dataclasses.replace(state, optimizer=dataclasses.replace(optimizer, clip_norm=None)),
+        chunks)
+    assert not np.allclose(result[0], unclipped[0], rtol=1e-3)  # the clip did something
+
+
+def test_gradient_mode_with_a_clip_that_is_not_reached_equals_no_clipping(tmp_path, monkeypatch):
+    opt = OptimizerConfig(name="sgd", lr=0.5, clip_norm=1e6)
+    state, path = write_state(tmp_path, optimizer=opt)
+    chunks = task_chunks()
+    result = assembled(run_epoch(monkeypatch, path, "gradient", 3, chunks), state.theta.size)
+    plain = dataclasses.replace(state, optimizer=dataclasses.replace(opt, clip_norm=None))
+    assert_epoch_equals(result, reference_gradient_epoch(plain, chunks), rtol=1e-12)
+
+
+def test_clip_by_value_alone_needs_no_norm_step_and_clips_each_element(tmp_path, monkeypatch):
+    opt = OptimizerConfig(name="sgd", lr=0.5, clip_value=0.004)
+    state, path = write_state(tmp_path, optimizer=opt)
+    chunks = task_chunks()
+    assert not MRTrainEpoch(job_args(path, "gradient", 3)).clips_global_norm()
+    assert len(MRTrainEpoch(job_args(path, "gradient", 3)).steps()) == 1
+    result = assembled(run_epoch(monkeypatch, path, "gradient", 3, chunks), state.theta.size)
+    assert_epoch_equals(result, reference_gradient_epoch(state, chunks), rtol=1e-12)
+
+
+def test_norm_step_runs_only_in_gradient_mode_with_a_global_norm_clip(tmp_path):
+    _, path = write_state(tmp_path, optimizer=OptimizerConfig(name="sgd", lr=0.5, clip_norm=1.0))
+    assert len(MRTrainEpoch(job_args(path, "gradient", 3)).steps()) == 2
+    assert len(MRTrainEpoch(job_args(path, "average", 3)).steps()) == 1
+    assert not MRTrainEpoch(job_args(path, "average", 3)).clips_global_norm()
+
+
+@pytest.mark.parametrize("mode", ["gradient", "average"])
+@pytest.mark.parametrize("optimizer", [ADAM, OptimizerConfig(name="sgd", lr=0.5, clip_norm=0.05)])
+def test_an_epoch_without_scored_steps_leaves_theta_and_the_optimizer_state(
+        tmp_path, monkeypatch, mode, optimizer):
+    state, path = write_state(tmp_path, optimizer=optimizer, steps_taken=3)
+    records = run_epoch(monkeypatch, path, mode, 3, [[], []])
+    theta, opt_state, scalars = assembled(records, state.theta.size)
+    np.testing.assert_array_equal(theta, state.theta)
+    for name, value in state.opt_state.items():
+        np.testing.assert_array_equal(opt_state[name], value)
+    assert scalars == {"loss_sum": 0.0, "count": 0.0, "records": 0.0}
+
+
+def test_float32_model_epoch_keeps_theta_and_slots_in_float32(tmp_path, monkeypatch):
+    model = ModelConfig(cell="gru", hidden=8, vocab_size=10, dtype="float32")
+    state, path = write_state(tmp_path, model=model)
+    chunks = task_chunks()
+    for mode, reference in [("gradient", reference_gradient_epoch),
+                            ("average", reference_average_epoch)]:
+        theta, opt_state, _ = result = assembled(run_epoch(monkeypatch, path, mode, 3, chunks),
+                                                 state.theta.size)
+        assert theta.dtype == opt_state["m"].dtype == opt_state["v"].dtype == np.float32
+        expected = reference(state, chunks, model)
+        np.testing.assert_allclose(theta, expected[0], rtol=1e-5)
+
+
+# -- what a map task emits -------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode, vectors", [("gradient", ["grad"]),
+                                           ("average", ["opt.m", "opt.v", "theta"])])
+def test_map_task_emits_one_record_per_slice_tagged_with_its_task_number(
+        tmp_path, monkeypatch, mode, vectors):
+    state, path = write_state(tmp_path)
+    lines = run_map_task(monkeypatch, path, mode, 3, 7, task_chunks()[0])
+    pairs = [SliceProtocol().read(line) for line in lines]
+    plan = slice_plan(MODEL, ADAM, 3)
+    assert plan.count == 3
+    assert [key for key, _ in pairs] == [plan.key(s) for s in range(3)]
+    for s, (_, record) in enumerate(pairs):
+        lo, hi = plan.range(s)
+        assert record.tag == "t000007"
+        assert sorted(name for name in record.arrays if record.arrays[name].ndim) == vectors
+        assert all(len(record.arrays[name]) == hi - lo for name in vectors)
+    scalars = {name: float(pairs[0][1].arrays[name]) for name in ("loss_sum", "count", "records")}
+    assert scalars["records"] == 5 and scalars["count"] == scored_steps(task_chunks()[0])
+
+
+def test_gradient_mode_map_task_emits_its_summed_gradient_sliced(tmp_path, monkeypatch):
+    state, path = write_state(tmp_path)
+    chunks = task_chunks()[0]
+    lines = run_map_task(monkeypatch, path, "gradient", 3, 0, chunks)
+    grad = np.concatenate([SliceProtocol().read(line)[1].arrays["grad"] for line in lines])
+    expected = sum(loss_and_grad(state.theta, MODEL, *batch)[2] for batch in batches_of(chunks))
+    np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=0)
+
+
+def test_map_task_counts_its_minibatches_records_and_scored_steps(tmp_path, monkeypatch):
+    _, path = write_state(tmp_path)
+    chunks = task_chunks()[0]  # 5 chunks: 3 minibatches of 2
+    counters = Counters()
+    clock = itertools.count(0.0, 0.25)
+    monkeypatch.setattr(train_epoch.time, "perf_counter", lambda: next(clock))
+    run_map_task(monkeypatch, path, "gradient", 3, 2, chunks, counters)
+    steps = scored_steps(chunks)
+    mine = counters.of(COUNTERS)
+    assert mine == [("minibatches", 1)] * 3 + [
+        ("map tasks", 1), ("records", 5), ("scored steps", steps),
+        ("compute milliseconds", 3 * 250)]
+    (name, rss), = counters.of(TASK_PEAK_RSS)
+    assert name == "map 000002" and rss > 0
+
+
+def test_reduce_task_counts_its_input_bytes_and_reduce_time_per_step(tmp_path, monkeypatch):
+    _, path = write_state(tmp_path)
+    lines = [line for task, chunks in enumerate(task_chunks())
+             for line in run_map_task(monkeypatch, path, "gradient", 3, task, chunks)]
+    monkeypatch.setenv("mapreduce_task_partition", "1")
+    clock = itertools.count(0.0, 0.5)
+    monkeypatch.setattr(train_epoch.time, "perf_counter", lambda: next(clock))
+    counters = Counters()
+    run_reduce_step(path, "gradient", 3, lines, counters=counters)
+    assert counters.of(REDUCE_INPUT_BYTES) == [("reducer 000001", sum(map(len, lines[i::3])) + 3)
+                                               for i in range(3)]
+    assert counters.of(REDUCE_MILLISECONDS) == [("reducer 000001 step 0", 3 * 500)]
+    (name, rss), = counters.of(TASK_PEAK_RSS)
+    assert name == "reducer 000001 step 0" and rss > 0
+
+
+def test_first_attempt_of_map_task_zero_fails_on_purpose_with_the_test_hook(tmp_path, monkeypatch):
+    _, path = write_state(tmp_path)
+    monkeypatch.setenv("mapreduce_task_partition", "0")
+    monkeypatch.setenv("mapreduce_task_attempt_id", "attempt_1_0001_m_000000_0")
+    job = MRTrainEpoch(job_args(path, "gradient", 1, "--fail-first-attempt"))
+    with pytest.raises(RuntimeError, match=r"^--fail-first-attempt: attempt_1_0001_m_000000_0 "
+                                           r"fails on purpose \(test hook\)$"):
+        job.mapper_init()
+
+
+@pytest.mark.parametrize("partition, attempt, flag", [
+    ("0", "attempt_1_0001_m_000000_1", True),    # the retry
+    ("1", "attempt_1_0001_m_000001_0", True),    # another task
+    ("0", "attempt_1_0001_m_000000_0", False),   # no hook
+])
+def test_other_attempts_run_normally(tmp_path, monkeypatch, partition, attempt, flag):
+    _, path = write_state(tmp_path)
+    monkeypatch.setenv("mapreduce_task_partition", partition)
+    monkeypatch.setenv("mapreduce_task_attempt_id", attempt)
+    job = MRTrainEpoch(job_args(path, "gradient", 1, *(["--fail-first-attempt"] if flag else [])))
+    job.increment_counter = Counters()
+    job.mapper_init()
+    assert job.count == 0
+
+
+# -- pieces ----------------------------------------------------------------------------------
+
+def test_records_of_a_slice_out_of_task_order_are_refused():
+    records = [Record("t000001", {"count": np.array(1.0), "grad": np.zeros(2)}),
+               Record("t000001", {"count": np.array(1.0), "grad": np.zeros(2)})]
+    with pytest.raises(ValueError, match=r"^records out of task order: 't000001' after "
+                                         r"'t000001'$"):
+        sum_in_task_order(iter(records), np.zeros(2))
+
+
+def test_a_slice_with_no_records_is_refused():
+    with pytest.raises(ValueError, match="^a slice with no records$"):
+        sum_in_task_order(iter([]), np.zeros(2))
+
+
+def test_sum_in_task_order_weights_theta_changes_and_slots_by_count_and_sums_the_rest():
+    theta0 = np.array([1.0, 2.0])
+    records = [Record("t000000", {"count": np.array(2.0), "loss_sum": np.array(0.5),
+                                  "theta": np.array([2.0, 2.0]), "opt.m": np.array([1.0, 3.0]),
+                                  "opt.t": np.array(4)}),
+               Record("t000003", {"count": np.array(3.0), "loss_sum": np.array(0.25),
+                                  "theta": np.array([1.0, 0.0]), "opt.m": np.array([2.0, 1.0]),
+                                  "opt.t": np.array(6)})]
+    total = sum_in_task_order(iter(records), theta0)
+    assert sorted(total) == ["count", "loss_sum", "opt.m", "opt.t", "theta"]
+    assert total["count"] == 5.0 and total["loss_sum"] == 0.75
+    np.testing.assert_array_equal(total["theta"], [2 * 1.0 + 3 * 0.0, 2 * 0.0 + 3 * -2.0])
+    np.testing.assert_array_equal(total["opt.m"], [2 * 1.0 + 3 * 2.0, 2 * 3.0 + 3 * 1.0])
+    assert total["opt.t"] == 2 * 4 + 3 * 6
+    assert all(value.dtype == np.float64 for value in total.values())
+
+
+def test_sum_in_task_order_adds_gradients_unweighted_in_float64():
+    records = [Record("t000000", {"count": np.array(2.0), "grad": np.float32([1.5, 1e-8])}),
+               Record("t000001", {"count": np.array(5.0), "grad": np.float32([1.0, 1.0])})]
+    total = sum_in_task_order(iter(records), np.zeros(2, np.float32))
+    np.testing.assert_array_equal(total["grad"], [2.5, np.float64(np.float32(1e-8)) + 1.0])
+
+
+@pytest.mark.parametrize("weighted_sum, count, dtype, expected", [
+    (np.array(7.0), 2.0, np.int64, 4),              # 3.5 rounds half to even: 4
+    (np.array(5.0), 2.0, np.int64, 2),              # 2.5 rounds to 2
+    (np.array(10.0), 4.0, np.int64, 2),             # 2.5 rounds to 2
+    (np.array([1.0, 3.0]), 2.0, np.float32, np.float32([0.5, 1.5])),
+])
+def test_average_slot_is_the_mean_in_the_slot_dtype_integers_rounded(weighted_sum, count, dtype,
+                                                                     expected):
+    mean = average_slot(weighted_sum, count, dtype)
+    assert mean.dtype == dtype
+    np.testing.assert_array_equal(mean, expected)
+
+
+def test_norm_step_refuses_a_slice_whose_first_record_is_not_its_gradient(tmp_path):
+    _, path = write_state(tmp_path, optimizer=OptimizerConfig(name="sgd", lr=1.0, clip_norm=1.0))
+    job = MRTrainEpoch(job_args(path, "gradient", 3))
+    job.increment_counter = Counters()
+    job.reducer_init()
+    key = slice_plan(MODEL, job.optimizer, 3).key(1)
+    records = [Record("n00000", {"block_sums": np.zeros(1)})]
+    with pytest.raises(ValueError, match=r"^slice 1: the norm step got 'n00000' before the "
+                                         r"gradient$"):
+        list(job.clip_and_step(key, iter(records)))
+
+
+def test_norm_step_refuses_norm_records_that_are_not_one_per_slice_in_order(tmp_path):
+    _, path = write_state(tmp_path, optimizer=OptimizerConfig(name="sgd", lr=1.0, clip_norm=1.0))
+    job = MRTrainEpoch(job_args(path, "gradient", 3))
+    job.increment_counter = Counters()
+    job.reducer_init()
+    key = slice_plan(MODEL, job.optimizer, 3).key(0)
+    scalars = {"loss_sum": np.array(1.0), "count": np.array(2.0), "records": np.array(1.0)}
+    records = [Record("g", {**scalars, "g": np.zeros(NORM_BLOCK)}),
+               Record("n00000", {"block_sums": np.zeros(1)}),
+               Record("n00002", {"block_sums": np.zeros(1)})]
+    with pytest.raises(ValueError, match=r"^slice 0: norm records \['n00000', 'n00002'\] are "
+                                         r"not one per slice in order$"):
+        list(job.clip_and_step(key, iter(records)))
+
+
+@pytest.mark.parametrize("dtype, name, expected", [("float32", "adam", 12), ("float64", "adam", 24),
+                                                   ("float64", "sgd", 8),
+                                                   ("float32", "momentum", 8)])
+def test_bytes_per_element_counts_theta_and_each_optimizer_slot(dtype, name, expected):
+    model = ModelConfig(cell="rnn", hidden=2, vocab_size=3, dtype=dtype)
+    assert bytes_per_element(model, OptimizerConfig(name=name, lr=0.1)) == expected
+
+
+def test_slice_plan_covers_theta_for_the_reducers():
+    plan = slice_plan(MODEL, ADAM, 3)
+    assert plan == plan_slices(num_params(MODEL), 24, 3)
+
+
+def test_task_tag_is_the_prefix_and_the_six_digit_task_number(monkeypatch):
+    monkeypatch.setenv("mapreduce_task_partition", "42")
+    assert task_tag() == "t000042" and task_tag("map ") == "map 000042"
+    monkeypatch.delenv("mapreduce_task_partition")
+    assert task_tag() == "t000000"
+
+
+def test_combine_splits_reads_the_input_with_combine_text_input_format(tmp_path):
+    _, path = write_state(tmp_path)
+    assert MRTrainEpoch(job_args(path, "gradient", 1, "--combine-splits")).hadoop_input_format() \
+        == COMBINE_INPUT_FORMAT == "org.apache.hadoop.mapred.lib.CombineTextInputFormat"
+    assert MRTrainEpoch(job_args(path, "gradient", 1)).hadoop_input_format() is None
+
+
+def test_default_mode_is_average_and_default_reducers_one(tmp_path):
+    _, path = write_state(tmp_path)
+    options = MRTrainEpoch(["--state", path]).options
+    assert (options.mode, options.reducers, options.batch, options.bptt) == ("average", 1, 32, 0)
