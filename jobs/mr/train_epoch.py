@@ -214,24 +214,25 @@ class MRTrainEpoch(ChunkMapperJob):
         scalars = {name: total[name] for name in SCALARS}
         count = float(total["count"])
         theta, opt_state = start["theta"], unprefix_opt(start)
-        if count > 0 and self.options.mode == "gradient":
-            g = (total["grad"] / count).astype(theta.dtype)
-            if self.clips:
+        if self.clips:  # gradient mode with the norm step, which clips and steps
+            g = np.zeros_like(theta)  # nothing scored: θ stays (the driver reports it)
+            if count > 0:
+                g = (total["grad"] / count).astype(theta.dtype)
                 if self.optimizer.clip_value is not None:
                     g = clip_by_value(g, self.optimizer.clip_value)
-                yield key, Record("g", {**scalars, "g": g})
-                for other in range(self.plan.count):
-                    yield self.plan.key(other), Record(f"n{s:05d}",
-                                                       {"block_sums": block_square_sums(g)})
-                return
+            # step 2 needs every slice's norm records, even when nothing was scored
+            yield key, Record("g", {**scalars, "g": g})
+            for other in range(self.plan.count):
+                yield self.plan.key(other), Record(f"n{s:05d}",
+                                                   {"block_sums": block_square_sums(g)})
+            return
+        if count > 0 and self.options.mode == "gradient":
+            g = (total["grad"] / count).astype(theta.dtype)
             theta, opt_state = apply(self.optimizer, theta, g, opt_state)
         elif count > 0:
             theta = theta + (total["theta"] / count).astype(theta.dtype)
             opt_state = {name: average_slot(total[OPT_PREFIX + name], count, value.dtype)
                          for name, value in opt_state.items()}
-        elif self.clips:  # nothing scored: θ stays (the driver reports it)
-            yield key, Record("g", {**scalars, "g": np.zeros_like(theta)})
-            return
         yield key, slice_result(lo, theta, opt_state, scalars)
 
     def norm_and_step(self, key, records):
