@@ -1,6 +1,7 @@
 """The run lock (jobs.run.lock) and how `hadoop-rnn train` holds it."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,8 +14,10 @@ from jobs.run.checkpoint import CheckpointError
 from conftest import train_cli
 from jobs import training
 from jobs.cli import EXIT_LOCKED, EXIT_OK
-from jobs.run.lock import LOCK, TAKEOVER, LockHeld, LockLost, RunLock, is_stale
-from jobs.storage import LocalStore
+from jobs.run import lock as lock_module
+from jobs.run.lock import (LOCK, TAKEOVER, LockHeld, LockLost, RunLock, describe, is_stale,
+                            pid_alive)
+from jobs.storage import LocalStore, StoreError
 
 SMALL = ["--cell", "gru", "--hidden", "8", "--batch", "4", "--bptt", "8", "--seed", "1"]
 
@@ -167,6 +170,264 @@ def test_a_takeover_marker_left_by_a_dead_taker_is_cleared(tmp_path):
     store.write_bytes(TAKEOVER, json.dumps({"token": "t", "heartbeat": 0, "lease": 1}).encode())
     with RunLock(store) as lock:
         assert read_lock(store)["token"] == lock.token
+
+
+# -- the lock's parts, exactly ---------------------------------------------------------------
+
+class HookedStore(LocalStore):
+    """A local store that runs ``hooks[(method, name)](store)`` before (key "before ...") or
+    after a call, to play another driver acting in between, and counts create_exclusive calls."""
+
+    def __init__(self, root, hooks=None):
+        super().__init__(root)
+        self.hooks, self.created = dict(hooks or {}), []
+
+    def _hook(self, when, method, name):
+        hook = self.hooks.pop((when, method, name), None)
+        return hook(self) if hook else None
+
+    def create_exclusive(self, name, data):
+        self.created.append(name)
+        forced = self._hook("instead of", "create_exclusive", name)
+        if forced is not None:
+            return forced
+        made = super().create_exclusive(name, data)
+        self._hook("after", "create_exclusive", name)
+        return made
+
+    def read_bytes(self, name):
+        self._hook("before", "read_bytes", name)
+        return super().read_bytes(name)
+
+
+def other_lock(**fields):
+    return lambda store: write_lock(store, **fields)
+
+
+def test_describe_names_host_pid_start_and_heartbeat_age():
+    record = {"host": "h1", "pid": 7, "started": 1_000_000.0, "heartbeat": 1_000_010.0}
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(1_000_000.0))
+    assert describe(record, now=1_000_025.4) == f"host h1 pid 7 since {since} (heartbeat 15s ago)"
+
+
+def test_describe_of_an_empty_record_counts_from_the_epoch():
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(0))
+    assert describe({}, now=100.0) == f"host None pid None since {since} (heartbeat 100s ago)"
+
+
+def test_describe_without_now_uses_the_current_time(monkeypatch):
+    monkeypatch.setattr(lock_module.time, "time", lambda: 500.0)
+    assert describe({"heartbeat": 200.0}).endswith("(heartbeat 300s ago)")
+
+
+def test_pid_alive_probes_the_process_with_signal_zero(monkeypatch):
+    probes = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: probes.append((pid, sig)))
+    assert pid_alive("123") is True
+    assert probes == [(123, 0)]
+
+
+def test_pid_alive_of_a_process_of_another_user_is_true(monkeypatch):
+    def refuse(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", refuse)
+    assert pid_alive(1) is True
+
+
+@pytest.mark.parametrize("pid", [None, "x", 2 ** 80])
+def test_pid_alive_of_a_pid_that_is_not_one_is_false(pid):
+    assert pid_alive(pid) is False
+
+
+def test_pid_alive_tells_a_live_process_from_a_dead_one():
+    assert pid_alive(os.getpid()) is True and pid_alive(dead_pid()) is False
+
+
+def fresh(**fields):
+    return {"token": "t", "heartbeat": 1000.0, "lease": 60.0, **fields}
+
+
+@pytest.mark.parametrize("record, now, stale", [
+    (fresh(), 1060.0, False),                    # exactly one lease old: still held
+    (fresh(), 1060.5, True),
+    (fresh(host="elsewhere", pid=1), 1000.0, False),
+    (["not", "a", "dict"], 1000.0, True),
+    (None, 1000.0, True),
+    ({"token": "t", "heartbeat": 1000.0}, 1000.0, True),
+])
+def test_is_stale_once_the_heartbeat_is_older_than_the_lease_or_the_record_is_not_one(
+        record, now, stale):
+    assert is_stale(record, now=now, host="here") is stale
+
+
+def test_is_stale_without_now_uses_the_current_time(monkeypatch):
+    monkeypatch.setattr(lock_module.time, "time", lambda: 2000.0)
+    assert is_stale(fresh()) is True
+
+
+def test_is_stale_when_its_process_on_the_given_host_is_gone():
+    assert is_stale(fresh(host="here", pid=dead_pid()), now=1000.0, host="here") is True
+    assert is_stale(fresh(host="here", pid=os.getpid()), now=1000.0, host="here") is False
+
+
+def test_heartbeat_period_is_a_third_of_the_lease_and_at_least_half_a_second(tmp_path):
+    store = LocalStore(tmp_path)
+    assert RunLock(store, lease=60).heartbeat_every == 20.0
+    assert RunLock(store, lease=0.9).heartbeat_every == 0.5
+    assert RunLock(store, lease=60, heartbeat_every=2).heartbeat_every == 2
+
+
+def test_each_lock_has_its_own_random_token(tmp_path):
+    a, b = RunLock(LocalStore(tmp_path)), RunLock(LocalStore(tmp_path))
+    assert len(a.token) == 32 and int(a.token, 16) >= 0 and a.token != b.token
+
+
+def test_lock_file_is_json_with_sorted_keys(tmp_path):
+    store = LocalStore(tmp_path)
+    with RunLock(store):
+        raw = store.read_bytes(LOCK)
+    assert raw == json.dumps(json.loads(raw), sort_keys=True).encode()
+
+
+def test_heartbeat_runs_in_a_daemon_thread_named_run_lock_heartbeat(tmp_path):
+    with RunLock(LocalStore(tmp_path)) as lock:
+        assert lock._thread.name == "run-lock-heartbeat" and lock._thread.daemon
+
+
+def test_release_stops_the_heartbeat_thread(tmp_path):
+    lock = RunLock(LocalStore(tmp_path), heartbeat_every=0.05).acquire()
+    thread = lock._thread
+    lock.release()
+    assert not thread.is_alive() and lock._thread is None
+
+
+def test_release_of_a_lock_never_acquired_does_nothing(tmp_path):
+    store = LocalStore(tmp_path)
+    theirs = write_lock(store)
+    RunLock(store).release()
+    assert read_lock(store) == theirs
+
+
+@pytest.mark.parametrize("content", [b"not json", b"[1, 2]", b'"a string"'])
+def test_read_of_a_lock_file_that_is_not_a_record_is_an_empty_dict(tmp_path, content):
+    store = LocalStore(tmp_path)
+    store.write_bytes(LOCK, content)
+    assert RunLock(store).read() == {}
+
+
+def test_read_without_a_lock_file_is_none(tmp_path):
+    store = LocalStore(tmp_path)
+    store.makedirs()
+    assert RunLock(store).read() is None
+
+
+def test_lock_released_under_our_feet_is_acquired_on_the_next_look(tmp_path):
+    store = HookedStore(tmp_path, {("instead of", "create_exclusive", LOCK): lambda s: False})
+    with RunLock(store) as lock:
+        assert read_lock(store)["token"] == lock.token
+    assert store.created == [LOCK, LOCK]
+
+
+def test_taking_over_a_stale_lock_replaces_it_in_one_pass(tmp_path):
+    store = HookedStore(tmp_path)
+    write_lock(store, heartbeat=0)
+    with RunLock(store) as lock:
+        assert read_lock(store)["token"] == lock.token
+    assert store.created == [LOCK, TAKEOVER, LOCK]
+
+
+def test_a_takeover_finished_by_another_driver_meanwhile_is_looked_at_again(tmp_path):
+    # our takeover marker is refused, but the other taker's marker is gone when we read it
+    store = HookedStore(tmp_path, {("instead of", "create_exclusive", TAKEOVER): lambda s: False})
+    write_lock(store, heartbeat=0)
+    with RunLock(store) as lock:
+        assert read_lock(store)["token"] == lock.token
+
+
+def test_a_live_takeover_by_another_driver_is_respected(tmp_path):
+    store = LocalStore(tmp_path)
+    write_lock(store, heartbeat=0)
+    store.write_bytes(TAKEOVER, json.dumps(fresh(host="other-host", pid=1,
+                                                 heartbeat=time.time())).encode())
+    with pytest.raises(LockHeld, match=rf"^{re.escape(store.uri())}: another driver is taking "
+                                       r"over a stale lock: host other-host pid 1 since "):
+        RunLock(store).acquire()
+
+
+def test_a_stale_lock_that_changed_hands_meanwhile_is_not_taken(tmp_path):
+    # between our look at the stale lock and our takeover, another driver took it
+    store = HookedStore(tmp_path, {("after", "create_exclusive", TAKEOVER): other_lock(
+        token="the-new-holder", host="other-host", pid=2)})
+    write_lock(store, heartbeat=0)
+    with pytest.raises(LockHeld, match=rf"^{re.escape(store.uri())} is locked by another "
+                                       r"hadoop-rnn train: host other-host pid 2 since "):
+        RunLock(store).acquire()
+    assert read_lock(store)["token"] == "the-new-holder" and not store.exists(TAKEOVER)
+
+
+def test_a_lock_that_keeps_changing_hands_is_given_up_after_three_looks(tmp_path):
+    class Refusing(HookedStore):  # the lock file is created and removed by others each time
+        def create_exclusive(self, name, data):
+            self.created.append(name)
+            return False
+
+    store = Refusing(tmp_path)
+    with pytest.raises(LockHeld, match=rf"^{re.escape(store.uri())}: the lock keeps changing "
+                                       r"hands; try again$"):
+        RunLock(store).acquire()
+    assert store.created == [LOCK] * 3
+
+
+def test_a_lock_lost_right_after_creating_it_raises_naming_the_winner(tmp_path):
+    store = HookedStore(tmp_path, {("after", "create_exclusive", LOCK): other_lock(
+        token="winner", host="other-host", pid=3)})
+    with pytest.raises(LockHeld, match=rf"^{re.escape(store.uri())}: lost the race for the "
+                                       r"lock to host other-host pid 3 since "):
+        RunLock(store).acquire()
+
+
+def test_a_lock_deleted_right_after_creating_it_raises_lost_race(tmp_path):
+    store = HookedStore(tmp_path, {("after", "create_exclusive", LOCK): lambda s: s.delete(LOCK)})
+    with pytest.raises(LockHeld, match=rf"^{re.escape(store.uri())}: lost the race for the "
+                                       r"lock to host None pid None since "):
+        RunLock(store).acquire()
+
+
+def test_lock_lost_message_says_who_holds_it_now(tmp_path):
+    store = LocalStore(tmp_path)
+    lock = RunLock(store).acquire()
+    write_lock(store, host="other-host", pid=1)
+    with pytest.raises(LockLost, match=rf"^{re.escape(store.uri(LOCK))} is no longer ours \(now "
+                                       r"host other-host pid 1 since [^)]*\(heartbeat \d+s ago\)\): "
+                                       r"another driver took over the run; this one stops "
+                                       r"without committing$") as first:
+        lock.verify()
+    with pytest.raises(LockLost) as second:  # and keeps saying so
+        lock.verify()
+    assert str(second.value) == str(first.value)
+    lock.release()
+
+
+def test_lock_lost_message_when_the_file_is_gone_says_absent(tmp_path):
+    store = LocalStore(tmp_path)
+    lock = RunLock(store).acquire()
+    store.delete(LOCK)
+    with pytest.raises(LockLost, match=r"is no longer ours \(now absent\): another driver"):
+        lock.verify()
+    lock.release()
+
+
+def test_heartbeat_goes_on_after_a_store_hiccup(tmp_path):
+    def hiccup(store):
+        raise StoreError("cannot read: connection reset")
+
+    store = HookedStore(tmp_path)
+    with RunLock(store, heartbeat_every=0.05):
+        store.hooks[("before", "read_bytes", LOCK)] = hiccup
+        assert eventually(lambda: ("before", "read_bytes", LOCK) not in store.hooks)
+        after_hiccup = read_lock(store)["heartbeat"]
+        assert eventually(lambda: read_lock(store)["heartbeat"] > after_hiccup)
 
 
 # -- the driver holding it -------------------------------------------------------------------
