@@ -522,13 +522,20 @@ def test_numeric_options_are_parsed_as_ints(tmp_path):
 
 
 def test_help_describes_each_option(tmp_path):
-    text = " ".join(job_with(tmp_path).arg_parser.format_help().split())
-    for words in ["training state .npz (θ, optimizer state, configs)", "chunks per minibatch",
-                  "truncated BPTT window in steps (0: whole chunk)",
-                  "reduce tasks the slices of θ are spread over",
-                  "read the input with CombineTextInputFormat",
-                  "test hook: the first attempt of map task 0 raises"]:
-        assert words in text
+    helps = {action.dest: action.help for action in job_with(tmp_path).arg_parser._actions}
+    assert {dest: helps[dest] for dest in ["state", "mode", "batch", "bptt", "reducers",
+                                           "combine_splits", "fail_first_attempt"]} == {
+        "state": "training state .npz (θ, optimizer state, configs)",
+        "mode": None,
+        "batch": "chunks per minibatch",
+        "bptt": "truncated BPTT window in steps (0: whole chunk)",
+        "reducers": "reduce tasks the slices of θ are spread over (set mapreduce.job.reduces "
+                    "to the same number)",
+        "combine_splits": "Hadoop: read the input with CombineTextInputFormat (set the split "
+                          "max size to get the number of map tasks you want)",
+        "fail_first_attempt": "test hook: the first attempt of map task 0 raises (Hadoop "
+                              "re-runs it; see HADOOP_RNN_FAULT in jobs.training)",
+    }
 
 
 def test_the_epoch_is_one_map_reduce_step_and_a_norm_step_with_a_global_norm_clip(tmp_path):
