@@ -12,6 +12,7 @@ jobs/mr/train_epoch.py and jobs/mr/slices.py.
 """
 import dataclasses
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -22,7 +23,8 @@ from jobs.data.records import encode_record
 from jobs.mr import train_epoch
 from jobs.mr.counters import COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS, TASK_PEAK_RSS
 from jobs.mr.protocol import Record, SliceProtocol
-from jobs.mr.slices import NORM_BLOCK, plan_slices
+from jobs.mr.slices import (ELEMENT_BYTES_PER_RECORD, MAX_SLICES, NORM_BLOCK, Assembler,
+                            key_partition, plan_slices, routing_key)
 from jobs.mr.train_epoch import (COMBINE_INPUT_FORMAT, MRTrainEpoch, average_slot,
                                  bytes_per_element, slice_plan, sum_in_task_order, task_tag)
 from jobs.run.state import TrainingState
@@ -604,3 +606,82 @@ def test_sum_in_task_order_subtracts_theta_in_float64():
     records = [Record("t000000", {"count": np.array(1.0), "theta": np.float32([1e-8])})]
     total = sum_in_task_order(iter(records), theta0)
     assert total["theta"][0] == np.float64(np.float32(1e-8)) - 1.0  # not float32's -1.0
+
+
+# -- the slicing (jobs.mr.slices) ------------------------------------------------------------
+
+def test_plan_is_for_one_reducer_by_default():
+    plan = plan_slices(1000, 12)
+    assert (plan.n, plan.reducers) == (1000, 1)
+
+
+@pytest.mark.parametrize("n, reducers", [(0, 1), (5, 0)])
+def test_plan_of_nothing_or_for_no_reducer_is_refused(n, reducers):
+    with pytest.raises(ValueError, match=rf"^need n >= 1 and reducers >= 1, got n={n}, "
+                                         rf"reducers={reducers}$"):
+        plan_slices(n, 12, reducers)
+
+
+def test_plan_of_a_single_element_is_one_slice():
+    assert plan_slices(1, 8).bounds == (0, 1)
+
+
+def test_plan_puts_one_norm_block_per_record_when_a_block_fills_the_budget():
+    plan = plan_slices(6 * NORM_BLOCK, ELEMENT_BYTES_PER_RECORD // NORM_BLOCK)
+    assert plan.bounds == tuple(range(0, 7 * NORM_BLOCK, NORM_BLOCK))
+
+
+def test_plan_counts_whole_blocks_per_record():
+    # one and a half blocks fit the budget: a record holds one whole block, not 1.5
+    bytes_per_element = ELEMENT_BYTES_PER_RECORD * 2 // (3 * NORM_BLOCK)
+    assert plan_slices(6 * NORM_BLOCK, bytes_per_element).count == 6
+
+
+def test_plan_of_at_most_max_slices_is_allowed_and_more_is_refused():
+    one_block_per_record = ELEMENT_BYTES_PER_RECORD // NORM_BLOCK
+    assert plan_slices(MAX_SLICES * NORM_BLOCK, one_block_per_record).count == MAX_SLICES
+    with pytest.raises(ValueError, match=rf"^{MAX_SLICES + 1} slices exceed {MAX_SLICES}: the "
+                                         r"model is too large for the record budget$"):
+        plan_slices((MAX_SLICES + 1) * NORM_BLOCK, one_block_per_record)
+
+
+def test_routing_key_is_unsalted_when_it_routes_else_salted_with_the_first_salt_that_does():
+    for reducers in (2, 3, 7):
+        for s in range(40):
+            plain = f"{s:05d}"
+            if key_partition(plain, reducers) == s % reducers:
+                assert routing_key(s, reducers) == plain
+            else:
+                first = next(k for k in itertools.count(1)
+                             if key_partition(f"{plain}.{k}", reducers) == s % reducers)
+                assert routing_key(s, reducers) == f"{plain}.{first}"
+
+
+def test_assembled_vectors_keep_their_dtypes():
+    assembler = Assembler(4, {"theta": np.float32, "opt.t": np.int64})
+    assembler.add(0, {"theta": np.float32([1, 2, 3, 4]), "opt.t": np.arange(4)})
+    arrays = assembler.result()
+    assert arrays["theta"].dtype == np.float32 and arrays["opt.t"].dtype == np.int64
+
+
+@pytest.mark.parametrize("lo, length, message", [
+    (3, 0, "slice [3, 3) of theta is outside [0, 10)"),
+    (8, 3, "slice [8, 11) of theta is outside [0, 10)"),
+    (-1, 2, "slice [-1, 1) of theta is outside [0, 10)"),
+])
+def test_assembler_refuses_a_slice_outside_the_vector_or_empty(lo, length, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        Assembler(10, {"theta": np.float64}).add(lo, {"theta": np.zeros(length)})
+
+
+@pytest.mark.parametrize("ranges, message", [
+    ([(0, 4), (6, 10)], "the job's output misses elements from 4 of 10"),
+    ([(0, 6), (4, 10)], "the job's output repeats elements from 4 of 10"),
+    ([(0, 6)], "the job's output misses elements from 6 of 10"),
+])
+def test_assembler_refuses_output_with_missing_or_repeated_elements(ranges, message):
+    assembler = Assembler(10, {"theta": np.float64})
+    for lo, hi in ranges:
+        assembler.add(lo, {"theta": np.zeros(hi - lo)})
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        assembler.result()
