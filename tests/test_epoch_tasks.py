@@ -685,3 +685,15 @@ def test_assembler_refuses_output_with_missing_or_repeated_elements(ranges, mess
         assembler.add(lo, {"theta": np.zeros(hi - lo)})
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         assembler.result()
+
+
+@pytest.mark.parametrize("key, reducers, partition", [
+    # Java: h = 31 h + b over the key's UTF-8 bytes as signed bytes, in 32-bit int arithmetic
+    ("é", 1000, 670),          # C3 A9: -61, -87
+    ("\x7f", 1000, 127),       # 7F: the largest byte that stays positive
+    ("\u0080", 1000, 598),     # C2 80: -62, -128
+    ("ключ.1", 7, 6),
+])
+def test_partition_of_non_ascii_keys_hashes_the_bytes_as_java_signed_bytes(key, reducers,
+                                                                           partition):
+    assert key_partition(key, reducers) == partition
