@@ -362,3 +362,9 @@ def test_load_checkpoint_of_an_epoch_not_kept_says_which_epochs_are(tmp_path):
     with pytest.raises(CheckpointError, match=rf"^{re.escape(run.uri())} has no checkpoint of "
                                               r"epoch 2: it keeps epochs 4, 5, 6, 7$"):
         load_checkpoint(run, "2")
+
+
+def test_load_checkpoint_of_the_newest_epoch_of_a_run_with_only_latest_is_latest(tmp_path):
+    run = LocalStore(tmp_path)
+    run.write_bytes(LATEST, file_bytes(3))  # no numbered checkpoint
+    assert_same_state(load_checkpoint(run, "3"), state_of_epoch(3))

@@ -54,6 +54,11 @@ def test_invalid_config_raises_value_error_naming_the_field_and_the_bad_value(kw
         ModelConfig(**kwargs)
 
 
+def test_residual_series_model_may_have_as_many_inputs_as_outputs():
+    cfg = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=2, residual=True)
+    assert cfg.residual is True
+
+
 def test_config_is_frozen():
     cfg = ModelConfig(cell="rnn", hidden=8, vocab_size=5)
     with pytest.raises(AttributeError):

@@ -213,3 +213,15 @@ SQUARE = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=2)
 def test_forecast_error_says_what_is_wrong(cfg, history, horizon, message):
     with pytest.raises(ValueError, match="^" + message):
         forecast(init_params(cfg), cfg, history, horizon)
+
+
+@pytest.mark.parametrize("histories, message", [
+    (np.zeros((1, 3, 3)), "histories must have last axis of length 2, got shape (1, 3, 3)"),
+    (np.zeros((3, 2)), "histories must have shape (B >= 1, T >= 1, input_size), got (3, 2)"),
+    (np.zeros((0, 3, 2)), "histories must have shape (B >= 1, T >= 1, input_size), got (0, 3, 2)"),
+    (np.zeros((2, 0, 2)), "histories must have shape (B >= 1, T >= 1, input_size), got (2, 0, 2)"),
+])
+def test_forecast_batch_error_says_what_is_wrong(histories, message):
+    from rnn_core import forecast_batch
+    with pytest.raises(ValueError, match=exactly(message)):
+        forecast_batch(init_params(SQUARE), SQUARE, histories, 1)

@@ -417,3 +417,15 @@ def test_replace_dir_into_a_missing_target_moves_the_staging_directory(fake_clie
     replace_dir(staging, target)
     assert FakeWebHdfs.files == {"/runs/x/new": b"2"}
     assert not any(call[0] == "delete" and call[2] for call in FakeWebHdfs.calls)
+
+
+def test_size_is_the_length_webhdfs_reports(store):
+    store.write_bytes("d/f", b"12345")
+    assert store.size("d/f") == 5
+
+
+def test_size_that_fails_says_what_and_where(store):
+    store.makedirs()
+    client_of(store).fail["status"] = HdfsError("boom")
+    with pytest.raises(StoreError, match=r"^cannot stat hdfs://namenode:8020/runs/x/f: boom$"):
+        store.size("f")

@@ -165,3 +165,14 @@ def test_local_read_of_a_directory_is_a_store_error_with_the_reason(local):
                                          "Is a directory$") as error:
         local.read_bytes("d")
     assert not isinstance(error.value, MissingFile)
+
+
+def test_size_is_the_file_length_in_bytes(store):
+    store.write_bytes("d/f", b"12345")
+    assert store.size("d/f") == 5
+
+
+def test_local_size_of_a_missing_file_is_a_store_error_naming_it(local):
+    with pytest.raises(StoreError, match=f"^cannot stat {re.escape(local.uri('nothing'))}: "
+                                         "No such file or directory$"):
+        local.size("nothing")
