@@ -141,6 +141,7 @@ def test_optimizer_config_round_trips_and_rejects_unknown_keys():
     (dict(name="sgd", lr=0.1, decay_every=2.5), "decay_every must be a positive int"),
     (dict(name="sgd", lr=0.1, decay_every=True), "decay_every must be a positive int"),
     (dict(name="sgd", lr=0.1, clip_norm=0.0), "clip_norm"),
+    (dict(name="sgd", lr=0.1, weight_decay=-1.0), r"weight_decay must be a number in \[0.0, "),
 ])
 def test_invalid_optimizer_config_raises_value_error(kwargs, message):
     with pytest.raises(ValueError, match="^" + message):
