@@ -261,7 +261,12 @@ class HdfsStore:
         return HdfsStore(self.uri() + suffix)
 
     def move_to(self, other):
-        """Rename this store's directory to ``other``'s root, which must not exist."""
+        """Rename this store's directory to ``other``'s root, which must not exist.
+
+        WebHDFS would move the directory *into* an existing one: refuse that instead.
+        """
+        if other.exists():
+            raise StoreError(f"cannot rename {self.uri()} to {other.uri()}: it exists")
         self._call(f"rename to {other.uri()}", "", self.client.rename, self.root, other.root)
 
     def remove_tree(self):
