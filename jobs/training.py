@@ -29,15 +29,16 @@ import numpy as np
 
 from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job_with_state
-from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASKS_BY_NODE,
-                              failed_map_attempts, reduce_input_bytes, task_peaks)
+from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASK_PEAK_RSS,
+                              TASKS_BY_NODE, failed_map_attempts, reduce_input_bytes, task_peaks)
+from jobs.mr.outer import AUTO, init_outer_state
 from jobs.mr.scorer import Scorer
 from jobs.mr.slices import Assembler
 from jobs.mr.train_epoch import DEFAULT_MODE, MODES, MRTrainEpoch, bytes_per_element
 from jobs.resources import default_reducers, memory_jobconf, split_jobconf
-from jobs.run.checkpoint import FAULT_ENV, commit, newest_checkpoint, remove_leftovers, repair
+from jobs.run.checkpoint import FAULT_ENV, commit, remove_leftovers, repair, resume_point
 from jobs.run.lock import DEFAULT_LEASE, MIN_LEASE, LockHeld, RunLock
-from jobs.run.state import TrainingState, prefix_opt, unprefix_opt
+from jobs.run.state import TrainingState, prefix_opt, prefix_outer, unprefix_opt, unprefix_outer
 from jobs.run.trained import check_same_schema
 from jobs.storage import is_hdfs, open_store
 from rnn_core import ModelConfig, init_params
@@ -85,6 +86,11 @@ class RunSpec:
                              # size for series
     bptt: int = None         # truncated BPTT window, 0 = whole chunk; default 0
     seed: int = None         # seed of θ's initialization; default 0
+    # average mode: the outer optimizer (jobs.mr.outer) and the syncs per epoch
+    outer_momentum: object = None  # block momentum η in [0, 1) or "auto" (1 - 1/N); default "auto"
+    outer_lr: float = None         # block learning rate ζ > 0; default 1.0
+    outer_nesterov: bool = None    # Nesterov block momentum; default True
+    syncs_per_epoch: int = None    # jobs (averaging points) per epoch; default 1
 
     def given(self, names):
         """{name: value} of the fields among ``names`` that are set."""
@@ -97,7 +103,9 @@ MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "dtype": "float32"
 OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nesterov": False,
                       "clip": 5.0, "clip_value": None, "schedule": "constant",
                       "decay_every": 10, "decay_rate": 0.5, "weight_decay": 0.0}
-SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0}
+SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0,
+                     "outer_momentum": AUTO, "outer_lr": 1.0, "outer_nesterov": True,
+                     "syncs_per_epoch": 1}
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
                                              **SETTINGS_DEFAULTS}.keys()
 
@@ -230,6 +238,12 @@ def run_configs(spec, dataset):
     check_range("batch", settings["batch"], 1, integer=True)
     check_range("bptt", settings["bptt"], 0, integer=True)
     check_range("seed", settings["seed"], 0, integer=True)
+    momentum = settings["outer_momentum"]
+    if momentum != AUTO and not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+        raise ValueError(f"outer_momentum must be {AUTO!r} or a number >= 0 and < 1, "
+                         f"got {momentum!r}")
+    check_range("outer_lr", settings["outer_lr"], 0, low_open=True)
+    check_range("syncs_per_epoch", settings["syncs_per_epoch"], 1, integer=True)
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]
     if name not in DEFAULT_LR:
@@ -253,7 +267,16 @@ def new_state(spec, dataset, data_uri):
     settings.update(data=data_uri, data_schema=dataset.schema())
     theta = init_params(model, seed=settings["seed"])
     return TrainingState(model=model, optimizer=optimizer, settings=settings, theta=theta,
-                         opt_state=init_state(optimizer, theta), data_version=dataset.fingerprint)
+                         opt_state=init_state(optimizer, theta), data_version=dataset.fingerprint,
+                         outer_state=outer_state_of(settings, theta))
+
+
+def outer_state_of(settings, theta, outer_state=None):
+    """The outer optimizer's state of a run in average mode: ``outer_state`` if given, else
+    Δ = 0 (a new run, or a run from before the outer optimizer); {} in gradient mode."""
+    if settings["mode"] != "average":
+        return {}
+    return outer_state or init_outer_state(theta)
 
 
 def check_resumable(state, spec, dataset):
@@ -341,7 +364,8 @@ def assemble_slices(pairs, state):
     or None if the job wrote nothing. Raises TrainingError if slices are missing, overlap or
     disagree on the scalars."""
     vectors = {name: value.dtype for name, value in
-               {"theta": state.theta, **prefix_opt(state.opt_state)}.items() if value.ndim}
+               {"theta": state.theta, **prefix_opt(state.opt_state),
+                **prefix_outer(state.outer_state)}.items() if value.ndim}
     assembler = Assembler(state.theta.size, vectors)
     scalars = None
     for _, record in pairs:
@@ -402,11 +426,14 @@ def validation_loss(dataset, cfg, theta):
     return float(sums["loss_sum"]) / count if count else None
 
 
-def epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds, seconds):
-    """The metrics line of an epoch (see docs/operations.md, metrics.jsonl)."""
-    counters = result.counters.get(COUNTERS, {})
+def epoch_metrics(epoch, out, all_counters, dataset, valid_loss, job_seconds, seconds):
+    """The metrics line of an epoch (see docs/operations.md, metrics.jsonl).
+
+    out: {"loss_sum", "count", "records"} of the epoch; all_counters: its jobs' counters.
+    """
+    counters = all_counters.get(COUNTERS, {})
     count = float(out["count"])
-    shuffle_bytes, reducer_bytes_max = reduce_input_bytes(result.counters)
+    shuffle_bytes, reducer_bytes_max = reduce_input_bytes(all_counters)
     return {"epoch": epoch, "train_loss": float(out["loss_sum"]) / count,
             "valid_loss": valid_loss, "tokens": int(count), "records": int(out["records"]),
             "tokens_per_s": count / job_seconds, "job_seconds": job_seconds,
@@ -414,19 +441,47 @@ def epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds, seconds)
             "task_compute_seconds": counters.get("compute milliseconds", 0) / 1000,
             "seconds": seconds, "data_version": dataset.fingerprint,
             "bad_records": int(counters.get("bad records", 0)),
-            "bad_records_by_reason": dict(result.counters.get(BAD_BY_REASON, {})),
-            "failed_map_attempts": failed_map_attempts(result.counters),
+            "bad_records_by_reason": dict(all_counters.get(BAD_BY_REASON, {})),
+            "failed_map_attempts": failed_map_attempts(all_counters),
             # which nodes ran the map tasks: {NodeManager (or host): tasks}
-            "nodes": len(result.counters.get(TASKS_BY_NODE, {})),
-            "tasks_by_node": dict(sorted(result.counters.get(TASKS_BY_NODE, {}).items())),
+            "nodes": len(all_counters.get(TASKS_BY_NODE, {})),
+            "tasks_by_node": dict(sorted(all_counters.get(TASKS_BY_NODE, {}).items())),
             # record bytes into the reducers (all reduce tasks / the largest one)
             "map_tasks": int(counters.get("map tasks", 0)),
             "shuffle_bytes": int(shuffle_bytes), "reducer_bytes_max": int(reducer_bytes_max),
-            **task_peaks(result.counters)}
+            **task_peaks(all_counters)}
+
+
+def round_summary(out, counters, job_seconds, seconds):
+    """What a sync round adds to its epoch's metrics, as JSON (kept in the state's rounds)."""
+    return {"loss_sum": float(out["loss_sum"]), "count": float(out["count"]),
+            "records": int(out["records"]), "counters": counters,
+            "job_seconds": job_seconds, "seconds": seconds}
+
+
+def epoch_totals(rounds):
+    """The epoch's sums over its rounds' summaries: (out, counters, job_seconds, seconds).
+
+    Counters add up, except the per-task peaks (TASK_PEAK_RSS) and the map tasks of a job,
+    which take the maximum over the rounds.
+    """
+    out = {name: sum(r[name] for r in rounds) for name in ("loss_sum", "count", "records")}
+    counters = {}
+    for r in rounds:
+        for group, values in r["counters"].items():
+            merged = counters.setdefault(group, {})
+            for name, value in values.items():
+                per_job = group == TASK_PEAK_RSS or (group, name) == (COUNTERS, "map tasks")
+                merged[name] = (max(merged.get(name, value), value) if per_job
+                                else merged.get(name, 0) + value)
+    return (out, counters, sum(r["job_seconds"] for r in rounds),
+            sum(r["seconds"] for r in rounds))
 
 
 def run_epoch(state, dataset, options, max_bad=0.01, log=print):
-    """Run one epoch's job and validation; return the new (uncommitted) TrainingState."""
+    """Run the job of the epoch's next sync round (the whole epoch with ``syncs_per_epoch``
+    1) and, after its last round, validation; return the new (uncommitted) TrainingState,
+    mid-epoch (the round added to ``rounds``) or at the epoch's end."""
     started = time.time()
     epoch = state.epoch + 1
     result = run_epoch_job(state, dataset, options)
@@ -435,14 +490,20 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
     note = bad_record_report(result.counters, int(out["records"]), max_bad)
     if note:
         log(f"epoch {epoch}: {note}")
+    trained = dict(theta=out["theta"], opt_state=unprefix_opt(out),
+                   outer_state=unprefix_outer(out), data_version=dataset.fingerprint)
+    rounds = state.rounds + [round_summary(out, result.counters, job_seconds,
+                                           time.time() - started)]
+    if len(rounds) < state.settings.get("syncs_per_epoch", 1):
+        return replace(state, **trained, rounds=rounds)
+    valid_started = time.time()
     valid_loss = validation_loss(dataset, state.model, out["theta"])
     if valid_loss is not None and not np.isfinite(valid_loss):
         raise_non_finite(epoch, "validation loss")
-    metrics = epoch_metrics(epoch, out, result, dataset, valid_loss, job_seconds,
-                            time.time() - started)
-    return TrainingState(model=state.model, optimizer=state.optimizer, settings=state.settings,
-                         theta=out["theta"], opt_state=unprefix_opt(out), epoch=epoch,
-                         history=state.history + [metrics], data_version=dataset.fingerprint)
+    sums, counters, job_seconds, seconds = epoch_totals(rounds)
+    metrics = epoch_metrics(epoch, sums, counters, dataset, valid_loss, job_seconds,
+                            seconds + time.time() - valid_started)
+    return replace(state, **trained, epoch=epoch, history=state.history + [metrics], rounds=[])
 
 
 def progress_line(m, total):
@@ -496,7 +557,7 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
 def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
     """The run's newest TrainingState (checked against ``spec``) and the epochs to reach
     (``epochs``, or :func:`default_epochs` if None), or a new state."""
-    name, state, ckpt_bytes = newest_checkpoint(run_store)
+    name, state, ckpt_bytes = resume_point(run_store)
     if state is None:
         state = new_state(spec, dataset, data)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
@@ -509,6 +570,7 @@ def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
     check_resumable(state, spec, dataset)
     check_same_schema(state, dataset, "continue training on")
     state.settings.update(data=data, data_schema=dataset.schema())
+    state.outer_state = outer_state_of(state.settings, state.theta, state.outer_state)
     repair(run_store, state, name, ckpt_bytes)
     epochs = epochs or default_epochs(state, dataset)
     if state.data_version != dataset.fingerprint and state.epoch < epochs:
@@ -545,6 +607,11 @@ def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=No
         epoch_started = time.monotonic()
         state = run_epoch(state, dataset, runner, limits.max_bad_records, log)
         commit(run_store, state, lock=lock)
+        while state.rounds:  # mid-epoch: each sync round was committed (round.npz)
+            log(f"epoch {state.epoch + 1}/{epochs}: sync round {len(state.rounds)}/"
+                f"{state.settings['syncs_per_epoch']} committed")
+            state = run_epoch(state, dataset, runner, limits.max_bad_records, log)
+            commit(run_store, state, lock=lock)
         log(progress_line(state.history[-1], epochs))
         result.epoch = state.epoch
         result.metrics.append(state.history[-1])

@@ -415,8 +415,8 @@ def test_sum_in_task_order_weights_theta_changes_and_slots_by_count_and_sums_the
                                   "theta": np.array([1.0, 0.0]), "opt.m": np.array([2.0, 1.0]),
                                   "opt.t": np.array(6)})]
     total = sum_in_task_order(iter(records), theta0)
-    assert sorted(total) == ["count", "loss_sum", "opt.m", "opt.t", "theta"]
-    assert total["count"] == 5.0 and total["loss_sum"] == 0.75
+    assert sorted(total) == ["count", "loss_sum", "opt.m", "opt.t", "tasks", "theta"]
+    assert total["count"] == 5.0 and total["loss_sum"] == 0.75 and total["tasks"] == 2
     np.testing.assert_array_equal(total["theta"], [2 * 1.0 + 3 * 0.0, 2 * 0.0 + 3 * -2.0])
     np.testing.assert_array_equal(total["opt.m"], [2 * 1.0 + 3 * 2.0, 2 * 3.0 + 3 * 1.0])
     assert total["opt.t"] == 2 * 4 + 3 * 6
@@ -470,10 +470,11 @@ def test_norm_step_refuses_norm_records_that_are_not_one_per_slice_in_order(tmp_
         list(job.clip_and_step(key, iter(records)))
 
 
-@pytest.mark.parametrize("dtype, name, expected", [("float32", "adam", 12), ("float64", "adam", 24),
-                                                   ("float64", "sgd", 8),
-                                                   ("float32", "momentum", 8)])
-def test_bytes_per_element_counts_theta_and_each_optimizer_slot(dtype, name, expected):
+@pytest.mark.parametrize("dtype, name, expected", [("float32", "adam", 16), ("float64", "adam", 32),
+                                                   ("float64", "sgd", 16),
+                                                   ("float32", "momentum", 12)])
+def test_bytes_per_element_counts_theta_each_optimizer_slot_and_the_outer_delta(dtype, name,
+                                                                                 expected):
     model = ModelConfig(cell="rnn", hidden=2, vocab_size=3, dtype=dtype)
     assert bytes_per_element(model, OptimizerConfig(name=name, lr=0.1)) == expected
 

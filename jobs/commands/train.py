@@ -97,6 +97,29 @@ def add_arguments(parser):
                           help="truncated BPTT window in steps, 0: whole chunk" + default("bptt"))
     settings.add_argument("--seed", type=non_negative_int,
                           help="seed of the initial θ" + default("seed"))
+    outer = parser.add_argument_group(
+        "average mode: the outer optimizer and sync rounds (fixed for a run; see "
+        "docs/scaling.md)")
+    outer.add_argument("--outer-momentum", type=outer_momentum, metavar="ETA|auto",
+                       help="block momentum η in [0, 1) on the tasks' average change; auto: "
+                       "1 - 1/N for N map tasks (N = 1: plain averaging)"
+                       + default("outer_momentum"))
+    outer.add_argument("--outer-lr", type=positive_float, metavar="ZETA",
+                       help="block learning rate ζ: Δ = η·Δ + ζ·(average change)"
+                       + default("outer_lr"))
+    outer.add_argument("--outer-nesterov", action=argparse.BooleanOptionalAction,
+                       help="Nesterov block momentum: θ += η·Δ + ζ·(average change) instead "
+                       "of θ += Δ" + default("outer_nesterov"))
+    outer.add_argument("--syncs-per-epoch", type=positive_int, metavar="K",
+                       help="K jobs per epoch, each task training on every K-th of its "
+                       "minibatches; each is a commit point" + default("syncs_per_epoch"))
+
+
+def outer_momentum(text):
+    """An argparse ``type=``: "auto" or a number in [0, 1)."""
+    from jobs.mr.outer import AUTO
+
+    return AUTO if text == AUTO else fraction(text)
 
 
 def train_kwargs(args):

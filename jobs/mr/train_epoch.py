@@ -19,8 +19,14 @@ driver assembles θ from the slices. No record line exceeds
   shuffles the gradient once more (|θ| x itemsize x 4/3 bytes) plus S x S tiny norm records.
 * ``--mode average`` (iterative parameter mixing): the task takes one optimizer step per
   minibatch from θ over its split and sends its final ``theta`` and optimizer slots
-  (``opt.<slot>``, in θ's dtype); the reducer applies the count-weighted mean change and
-  keeps the count-weighted mean optimizer state (computed in float64).
+  (``opt.<slot>``, in θ's dtype); the reducer hands the count-weighted mean change to the
+  outer optimizer (block momentum, :mod:`jobs.mr.outer`, whose state ``outer.delta`` is
+  sliced like θ) and keeps the count-weighted mean optimizer state (computed in float64).
+
+Sync rounds: with ``syncs_per_epoch`` K > 1 in the state's settings an epoch is K jobs. The
+job of round k (``len(state.rounds)``, the rounds of this epoch already done) trains on the
+minibatches b of each task with b % K == k, b counting the task's minibatches as K = 1
+would form them: the K rounds together see every minibatch once, in the same batches.
 
 Determinism: a slice's records are added in task order (tag ``t<task number>``, secondary
 sort through SORT_VALUES), each element in float64, and the optimizer is elementwise, so θ
@@ -43,9 +49,10 @@ from jobs.mr.chunk_mapper import ChunkMapperJob
 from jobs.mr.counters import (COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS, TASK_PEAK_RSS,
                               peak_rss_kb)
 from jobs.mr.protocol import Record, SliceProtocol
+from jobs.mr.outer import OuterConfig, init_outer_state, outer_step
 from jobs.mr.slices import block_square_sums, global_norm, plan_slices, slice_of_key
-from jobs.run.state import (OPT_PREFIX, prefix_opt, read_state_configs, read_state_file,
-                            read_state_range, unprefix_opt)
+from jobs.run.state import (OPT_PREFIX, prefix_opt, prefix_outer, read_state_configs,
+                            read_state_file, read_state_range, unprefix_opt, unprefix_outer)
 from rnn_core import loss_and_grad, num_params
 from rnn_core.optimizers import SLOTS, apply, clip_by_value
 
@@ -57,8 +64,9 @@ SCALARS = ("loss_sum", "count", "records")
 
 
 def bytes_per_element(model, optimizer):
-    """Bytes per element of θ in the largest record of a slice: θ and its optimizer slots."""
-    return np.dtype(model.dtype).itemsize * (1 + len(SLOTS[optimizer.name]))
+    """Bytes per element of θ in the largest record of a slice: θ, its optimizer slots and
+    the outer optimizer's Δ (a reducer's output in average mode)."""
+    return np.dtype(model.dtype).itemsize * (2 + len(SLOTS[optimizer.name]))
 
 
 def slice_plan(model, optimizer, reducers):
@@ -124,11 +132,20 @@ class MRTrainEpoch(ChunkMapperJob):
         if self.options.mode == "gradient":
             self.grad_sum = np.zeros(self.theta.shape, self.theta.dtype)
         self.loss_sum, self.count, self.records = np.zeros(()), np.zeros(()), np.zeros(())
+        # this job's sync round k of K: the task trains on its minibatches b with b % K == k
+        self.round = len(self.state.rounds)
+        self.rounds = self.state.settings.get("syncs_per_epoch", 1)
+        self.minibatch = 0  # the task's minibatches so far, in every round
         self.compute_seconds = 0.0  # time in BPTT and optimizer steps, for the epoch's metrics
         self.start_chunks(self.state.model, self.options.batch)
 
     def handle_chunks(self, chunks):
-        """Run BPTT over one minibatch of chunks and add to the task's sums."""
+        """Run BPTT over one minibatch of chunks (if it is in this job's sync round) and add
+        to the task's sums."""
+        in_round = self.minibatch % self.rounds == self.round
+        self.minibatch += 1
+        if not in_round:
+            return
         cfg, bptt = self.state.model, (self.options.bptt or None)
         started = time.perf_counter()
         for inputs, targets, mask in iter_batches(chunks, cfg, self.batch_size):
@@ -172,7 +189,8 @@ class MRTrainEpoch(ChunkMapperJob):
     # -- reduce ------------------------------------------------------------------------
 
     def reducer_init(self):
-        self.model, self.optimizer, _ = read_state_configs(self.options.state)
+        self.model, self.optimizer, settings = read_state_configs(self.options.state)
+        self.outer = OuterConfig.from_settings(settings)
         self.plan = slice_plan(self.model, self.optimizer, self.options.reducers)
         self.clips = self.clips_global_norm()
         self.counter_name = task_tag("reducer ")
@@ -213,7 +231,7 @@ class MRTrainEpoch(ChunkMapperJob):
         total = sum_in_task_order(self.counted(records), start["theta"])
         scalars = {name: total[name] for name in SCALARS}
         count = float(total["count"])
-        theta, opt_state = start["theta"], unprefix_opt(start)
+        theta, opt_state, outer_state = start["theta"], unprefix_opt(start), unprefix_outer(start)
         if self.clips:  # gradient mode with the norm step, which clips and steps
             g = np.zeros_like(theta)  # nothing scored: θ stays (the driver reports it)
             if count > 0:
@@ -230,10 +248,13 @@ class MRTrainEpoch(ChunkMapperJob):
             g = (total["grad"] / count).astype(theta.dtype)
             theta, opt_state = apply(self.optimizer, theta, g, opt_state)
         elif count > 0:
-            theta = theta + (total["theta"] / count).astype(theta.dtype)
+            outer_state = outer_state or init_outer_state(theta)  # a state from before it
+            theta, delta = outer_step(self.outer, theta, total["theta"] / count,
+                                      outer_state["delta"], int(total["tasks"]))
+            outer_state = {"delta": delta}
             opt_state = {name: average_slot(total[OPT_PREFIX + name], count, value.dtype)
                          for name, value in opt_state.items()}
-        yield key, slice_result(lo, theta, opt_state, scalars)
+        yield key, slice_result(lo, theta, opt_state, scalars, outer_state)
 
     def norm_and_step(self, key, records):
         """Step 2 of gradient mode with --clip: the slice's mean gradient (tag "g"), then the
@@ -258,14 +279,15 @@ class MRTrainEpoch(ChunkMapperJob):
                 g = g * (self.optimizer.clip_norm / norm)
             unclipped = dataclasses.replace(self.optimizer, clip_norm=None, clip_value=None)
             theta, opt_state = apply(unclipped, theta, g, opt_state)
-        yield key, slice_result(lo, theta, opt_state, scalars)
+        yield key, slice_result(lo, theta, opt_state, scalars, unprefix_outer(start))
 
 
 def sum_in_task_order(records, theta0):
     """Add the tasks' records of one slice in float64, in the order given (task order).
 
     Gradient mode: {"grad": Σ grad}; average mode: {"theta": Σ count·(θ_task - θ0),
-    "opt.<slot>": Σ count·slot}; both with the sums of the scalars. Shapes as the records'.
+    "opt.<slot>": Σ count·slot}; both with the sums of the scalars and "tasks", the number of
+    records (map tasks) that scored steps. Shapes as the records'.
     Raises ValueError if the tags are not strictly increasing (the sort contract broke).
     """
     total, last_tag = None, None
@@ -277,6 +299,7 @@ def sum_in_task_order(records, theta0):
         weight = float(arrays["count"])
         if total is None:
             total = {name: np.zeros(np.shape(value), np.float64) for name, value in arrays.items()}
+            total["tasks"] = np.zeros((), np.float64)
         for name, value in arrays.items():
             value = np.asarray(value, np.float64)
             if name in SCALARS or name == "grad":
@@ -285,15 +308,17 @@ def sum_in_task_order(records, theta0):
                 total[name] += weight * (value - theta0)
             else:  # an optimizer slot, weighted by the task's scored steps
                 total[name] += weight * value
+        total["tasks"] += weight > 0
     if total is None:
         raise ValueError("a slice with no records")
     return total
 
 
-def slice_result(lo, theta, opt_state, scalars):
-    """The output record of a slice: {"lo", "theta", "opt.<slot>"..., scalars}."""
+def slice_result(lo, theta, opt_state, scalars, outer_state):
+    """The output record of a slice: {"lo", "theta", "opt.<slot>"..., "outer.<name>"...,
+    scalars}."""
     return Record("theta", {"lo": np.array(lo, np.int64), "theta": theta,
-                            **prefix_opt(opt_state), **scalars})
+                            **prefix_opt(opt_state), **prefix_outer(outer_state), **scalars})
 
 
 def average_slot(weighted_sum, count, dtype):

@@ -9,6 +9,11 @@ so a driver killed anywhere leaves epoch N either committed or not, and :func:`r
 finishes the rest on the next run. Which epoch is best follows from the history in the
 newest checkpoint, so best.npz is rewritten only in the commit of the epoch that is best.
 
+With several sync rounds per epoch (``syncs_per_epoch``), each round but the epoch's last
+is committed to ``RUN_DIR/round.npz`` (a state with ``rounds`` non-empty, one atomic write):
+:func:`resume_point` continues from it while it extends the newest epoch. An epoch's commit
+deletes it last; a stale one (of an older epoch) is ignored.
+
 Test hook: ``HADOOP_RNN_FAULT`` (see :func:`fault_point`) makes the driver SIGKILL itself at
 a named point of the commit.
 """
@@ -21,6 +26,7 @@ from jobs.run.state import NotACheckpoint, TrainingState
 from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes
 
 LATEST = "latest.npz"
+ROUND = "round.npz"
 BEST = "best.npz"
 METRICS = "metrics.jsonl"
 FAULT_ENV = "HADOOP_RNN_FAULT"
@@ -49,6 +55,17 @@ def newest_checkpoint(run):
     if name is None:
         return None, None, None
     return (name, *read_checkpoint(run, name))
+
+
+def resume_point(run):
+    """(name, state, file bytes) of the state training continues from: round.npz if it holds
+    sync rounds past the newest epoch's checkpoint, else :func:`newest_checkpoint`."""
+    name, state, data = newest_checkpoint(run)
+    if run.exists(ROUND):
+        partial, partial_data = read_checkpoint(run, ROUND)
+        if partial.rounds and partial.epoch == (state.epoch if state is not None else 0):
+            return ROUND, partial, partial_data
+    return name, state, data
 
 
 def load_latest(run):
@@ -83,7 +100,10 @@ def load_checkpoint(run, which="best"):
 def repair(run, state, name, data):
     """Finish the commit of a driver killed after its checkpoint: best.npz (if the newest
     epoch is the best), latest.npz and metrics.jsonl are rewritten from the newest numbered
-    checkpoint (``name``, parsed ``state``, ``data``)."""
+    checkpoint (``name``, parsed ``state``, ``data``). Nothing to do for round.npz: a round
+    is committed only after its epoch's commit was complete."""
+    if name == ROUND:
+        return None
     if name == LATEST:
         return write_metrics(run, state)
     for target in ([BEST] if state.best_epoch() == state.epoch else []) + [LATEST]:
@@ -105,7 +125,8 @@ def fault_point(point, epoch):
     ``kill-before-commit`` (the epoch's job is done, nothing written), ``kill-after-ckpt``
     (after ckpt-NNNNNN.npz, before best.npz and latest.npz), ``kill-after-best`` (after
     best.npz, before latest.npz; only in the commit of a best epoch), ``kill-after-latest``
-    (before metrics.jsonl).
+    (before metrics.jsonl), ``kill-after-round`` (EPOCH is then ``E.k``: after round.npz of
+    sync round k of epoch E).
     """
     if f"{point}:{epoch}" in os.environ.get(FAULT_ENV, "").split(","):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -113,10 +134,17 @@ def fault_point(point, epoch):
 
 def commit(run, state, keep=3, lock=None):
     """Write the epoch's checkpoint, then best.npz if it is the best epoch, then latest.npz,
-    then metrics.jsonl.
+    then metrics.jsonl, then delete round.npz. A state mid-epoch (``state.rounds``) is
+    written to round.npz only.
 
     With a ``lock``, first verify it is still ours (raises jobs.run.lock.LockLost if not).
     """
+    if state.rounds:
+        if lock is not None:
+            lock.verify()
+        run.write_bytes(ROUND, arrays_to_bytes(state.to_arrays()))
+        fault_point("kill-after-round", f"{state.epoch + 1}.{len(state.rounds)}")
+        return
     fault_point("kill-before-commit", state.epoch)
     if lock is not None:
         lock.verify()
@@ -131,6 +159,8 @@ def commit(run, state, keep=3, lock=None):
     write_metrics(run, state)
     for name in [n for n in run.list() if _CKPT.match(n)][:-keep]:
         run.delete(name)
+    if run.exists(ROUND):
+        run.delete(ROUND)
 
 
 def write_metrics(run, state):

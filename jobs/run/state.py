@@ -17,6 +17,7 @@ from rnn_core.serialization import load_arrays
 
 FORMAT = "hadoop-rnn-checkpoint/1"
 OPT_PREFIX = "opt."  # optimizer slots are stored as "opt.<slot>" next to "theta"
+OUTER_PREFIX = "outer."  # the outer optimizer's state (jobs.mr.outer): "outer.delta"
 
 
 def prefix_opt(opt_state):
@@ -30,6 +31,17 @@ def unprefix_opt(arrays):
             if name.startswith(OPT_PREFIX)}
 
 
+def prefix_outer(outer_state):
+    """{name: array} -> {"outer.<name>": array}, the names the outer state has in a file."""
+    return {OUTER_PREFIX + name: value for name, value in outer_state.items()}
+
+
+def unprefix_outer(arrays):
+    """The outer optimizer's state among named arrays: {"outer.<name>": a, ...} -> {name: a}."""
+    return {name[len(OUTER_PREFIX):]: value for name, value in arrays.items()
+            if name.startswith(OUTER_PREFIX)}
+
+
 class NotACheckpoint(ValueError):
     """The arrays (or file) are not a hadoop-rnn checkpoint."""
 
@@ -41,7 +53,11 @@ class TrainingState:
     ``settings`` holds the run's training settings (mode, batch, bptt, seed): together with
     the model and optimizer configs it must match for a run to resume from this state.
     ``history`` is the list of per-epoch metrics dicts, so metrics.jsonl can always be
-    rewritten from the newest checkpoint.
+    rewritten from the newest checkpoint. ``outer_state`` is the outer optimizer's state of
+    average mode ({"delta": (n,)}, :mod:`jobs.mr.outer`; {} in gradient mode and in runs
+    from before it). ``rounds`` holds one dict per sync round of epoch ``epoch + 1`` already
+    done (``syncs_per_epoch`` > 1: each round is committed, so an epoch resumes mid-way);
+    [] at an epoch boundary.
 
     The random state is ``settings["seed"]`` with ``epoch``: training draws random numbers
     only in ``init_params(cfg, seed)``; after that, minibatches are the records in split order
@@ -57,6 +73,8 @@ class TrainingState:
     epoch: int = 0
     history: list = field(default_factory=list)
     data_version: str = ""
+    outer_state: dict = field(default_factory=dict)
+    rounds: list = field(default_factory=list)
 
     def best_epoch(self):
         """The epoch with the lowest validation loss in ``history`` (the earliest of equals);
@@ -80,8 +98,10 @@ class TrainingState:
             "settings": np.array(json.dumps(self.settings, sort_keys=True)),
             "history": np.array(json.dumps(self.history)),
             "data_version": np.array(self.data_version),
+            "rounds": np.array(json.dumps(self.rounds)),
         }
         arrays.update(prefix_opt(self.opt_state))
+        arrays.update(prefix_outer(self.outer_state))
         return arrays
 
     @classmethod
@@ -98,6 +118,8 @@ class TrainingState:
             epoch=int(arrays["epoch"]),
             history=json.loads(str(arrays["history"])),
             data_version=str(arrays["data_version"]),
+            outer_state=unprefix_outer(arrays),
+            rounds=json.loads(str(arrays["rounds"])) if "rounds" in arrays else [],
         )
         if state.theta.shape != (num_params(state.model),):
             raise NotACheckpoint(f"theta has shape {state.theta.shape}, the model config needs "
@@ -121,8 +143,9 @@ def read_state_configs(path):
 
 
 def read_state_range(path, lo, hi):
-    """Elements [lo, hi) of θ and of each optimizer slot in a state file, read without loading
-    the whole arrays: {"theta": (hi-lo,), "opt.<slot>": (hi-lo,) ..., "opt.t": ()}.
+    """Elements [lo, hi) of θ, of each optimizer slot and of the outer state in a state file,
+    read without loading the whole arrays: {"theta": (hi-lo,), "opt.<slot>": (hi-lo,) ...,
+    "opt.t": (), "outer.delta": (hi-lo,)}.
 
     The file is an uncompressed npz (:func:`rnn_core.serialization.save_arrays`), so each
     range is a seek and a read in its zip entry.
@@ -131,7 +154,7 @@ def read_state_range(path, lo, hi):
     with zipfile.ZipFile(path) as archive:
         for entry in archive.namelist():
             name = entry[:-len(".npy")]
-            if name != "theta" and not name.startswith(OPT_PREFIX):
+            if name != "theta" and not name.startswith((OPT_PREFIX, OUTER_PREFIX)):
                 continue
             with archive.open(entry) as f:
                 shape, fortran, dtype = _read_npy_header(f)

@@ -1,0 +1,72 @@
+"""The outer optimizer of ``--mode average``: block momentum on the tasks' average change.
+
+In average mode every map task trains its own copy of θ over its split, starting from the
+same θ; the reducer gets G, the count-weighted mean of the tasks' changes θ_task - θ. The
+plain average (θ += G) moves θ about as far as ONE task's training on 1/N of the data,
+so N tasks learn little more per sync than one task does. Block momentum (BMUF: Chen & Huo,
+ICASSP 2016) treats G as a pseudo-gradient step and filters it over the syncs::
+
+    Δ(t) = η·Δ(t-1) + ζ·G(t)
+    θ(t) = θ(t-1) + Δ(t)                  (classic block momentum)
+    θ(t) = θ(t-1) + η·Δ(t) + ζ·G(t)       (Nesterov: the look-ahead, as DiLoCo's outer SGD)
+
+η (``momentum``) is the block momentum, ζ (``lr``) the block learning rate. In steady state
+θ moves by ζ·G/(1-η) per sync; with η = 1 - 1/N (``"auto"``, N the map tasks that scored
+something) that is N times the average change: the sum of the tasks' changes rather than
+their mean, each task having seen 1/N of the data. With N = 1 (or η = 0, ζ = 1) both
+forms reduce to θ += G exactly, bit for bit: today's parameter averaging.
+
+Δ is the outer optimizer's state. It is carried in the checkpoint as ``outer.delta`` (shape
+(n,), θ's dtype; see :data:`jobs.run.state.OUTER_PREFIX`), sliced like θ over the reducers: the step is elementwise, so every slice is
+computed alone and the result does not depend on R.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+AUTO = "auto"  # η = 1 - 1/N, N the number of map tasks that scored steps
+
+
+@dataclass(frozen=True)
+class OuterConfig:
+    """The outer optimizer's settings: ``momentum`` η in [0, 1) or ``"auto"``, ``lr`` ζ > 0,
+    ``nesterov`` the look-ahead form. The defaults of a run without them (runs from before
+    the outer optimizer) are plain averaging: η 0, ζ 1."""
+
+    momentum: object = 0.0
+    lr: float = 1.0
+    nesterov: bool = False
+
+    @classmethod
+    def from_settings(cls, settings):
+        """The config in a run's settings dict (keys ``outer_momentum``, ``outer_lr``,
+        ``outer_nesterov``; a missing key takes the plain-averaging default)."""
+        default = cls()
+        return cls(momentum=settings.get("outer_momentum", default.momentum),
+                   lr=settings.get("outer_lr", default.lr),
+                   nesterov=settings.get("outer_nesterov", default.nesterov))
+
+    def momentum_for(self, tasks):
+        """η for a sync of ``tasks`` map tasks (>= 1)."""
+        return 1.0 - 1.0 / tasks if self.momentum == AUTO else float(self.momentum)
+
+
+def init_outer_state(theta):
+    """The outer state before the first sync: {"delta": zeros like θ}."""
+    return {"delta": np.zeros_like(theta)}
+
+
+def outer_step(config, theta, change, delta, tasks):
+    """One outer step on a slice: (new θ, new Δ), both in θ's dtype.
+
+    theta: (m,) the slice of θ the tasks started from; change: (m,) float64, the tasks'
+    count-weighted mean change G; delta: (m,) Δ(t-1); tasks: N, the map tasks averaged.
+    Computed in float64, elementwise (the same bits for any slicing).
+    """
+    eta, zeta = config.momentum_for(tasks), float(config.lr)
+    if eta == 0:  # no momentum terms at all: N = 1 is plain averaging bit for bit (-0.0 too)
+        new_delta = step = zeta * change
+    else:
+        new_delta = eta * np.asarray(delta, np.float64) + zeta * change
+        step = eta * new_delta + zeta * change if config.nesterov else new_delta
+    return theta + step.astype(theta.dtype), new_delta.astype(theta.dtype)
