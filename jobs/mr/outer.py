@@ -60,7 +60,8 @@ def outer_step(config, theta, change, delta, tasks):
     """One outer step on a slice: (new θ, new Δ), both in θ's dtype.
 
     theta: (m,) the slice of θ the tasks started from; change: (m,) float64, the tasks'
-    count-weighted mean change G; delta: (m,) Δ(t-1); tasks: N, the map tasks averaged.
+    count-weighted mean change G; delta: (m,) Δ(t-1) (unused when η = 0); tasks: N, the
+    map tasks averaged.
     Computed in float64, elementwise (the same bits for any slicing).
     """
     eta, zeta = config.momentum_for(tasks), float(config.lr)

@@ -49,7 +49,7 @@ from jobs.mr.chunk_mapper import ChunkMapperJob
 from jobs.mr.counters import (COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS, TASK_PEAK_RSS,
                               peak_rss_kb)
 from jobs.mr.protocol import Record, SliceProtocol
-from jobs.mr.outer import OuterConfig, init_outer_state, outer_step
+from jobs.mr.outer import OuterConfig, outer_step
 from jobs.mr.slices import block_square_sums, global_norm, plan_slices, slice_of_key
 from jobs.run.state import (OPT_PREFIX, prefix_opt, prefix_outer, read_state_configs,
                             read_state_file, read_state_range, unprefix_opt, unprefix_outer)
@@ -248,10 +248,11 @@ class MRTrainEpoch(ChunkMapperJob):
             g = (total["grad"] / count).astype(theta.dtype)
             theta, opt_state = apply(self.optimizer, theta, g, opt_state)
         elif count > 0:
-            outer_state = outer_state or init_outer_state(theta)  # a state from before it
-            theta, delta = outer_step(self.outer, theta, total["theta"] / count,
-                                      outer_state["delta"], int(total["tasks"]))
-            outer_state = {"delta": delta}
+            # a state without Δ (written before the outer optimizer) averages plainly
+            outer = self.outer if outer_state else OuterConfig()
+            theta, delta = outer_step(outer, theta, total["theta"] / count,
+                                      outer_state.get("delta"), int(total["tasks"]))
+            outer_state = {"delta": delta} if outer_state else {}
             opt_state = {name: average_slot(total[OPT_PREFIX + name], count, value.dtype)
                          for name, value in opt_state.items()}
         yield key, slice_result(lo, theta, opt_state, scalars, outer_state)
