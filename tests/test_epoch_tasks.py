@@ -55,7 +55,8 @@ def scored_steps(chunks):
     return sum(len(c.values) - 1 - c.warmup for c in chunks)
 
 
-def write_state(tmp_path, model=MODEL, optimizer=ADAM, steps_taken=0):
+def write_state(tmp_path, model=MODEL, optimizer=ADAM, steps_taken=0, settings=None,
+                outer_state=None, rounds=()):
     theta = init_params(model, seed=1)
     opt_state = init_state(optimizer, theta)
     opt_state["t"] = np.array(steps_taken, dtype=np.int64)
@@ -64,7 +65,8 @@ def write_state(tmp_path, model=MODEL, optimizer=ADAM, steps_taken=0):
             opt_state[slot] = (np.abs(np.random.default_rng(2).standard_normal(theta.size))
                                * 1e-3).astype(theta.dtype)
     state = TrainingState(model=model, optimizer=optimizer, theta=theta, opt_state=opt_state,
-                          settings={"batch": BATCH})
+                          settings={"batch": BATCH, **(settings or {})},
+                          outer_state=outer_state or {}, rounds=list(rounds))
     path = str(tmp_path / "state.npz")
     save_arrays(path, state.to_arrays())
     return state, path
@@ -215,6 +217,89 @@ def test_average_mode_epoch_is_the_count_weighted_mean_of_the_tasks_local_traini
     chunks = task_chunks()
     result = assembled(run_epoch(monkeypatch, path, "average", reducers, chunks), state.theta.size)
     assert_epoch_equals(result, reference_average_epoch(state, chunks), rtol=1e-12)
+
+
+def outer_delta(n, seed=3):
+    """A Δ(t-1) of the outer optimizer mid-run: not zero."""
+    return {"delta": (np.random.default_rng(seed).standard_normal(n) * 1e-2).astype(np.float32)}
+
+
+def plain_average_op_for_op(state, chunks_by_task):
+    """θ of the plain average (the average mode before the outer optimizer), computed with the
+    job's operations in the job's order: θ0 + (Σ count·(θ_task - θ0) / Σ count, in float64)
+    cast to θ's dtype."""
+    total, count = np.zeros(state.theta.size), 0.0
+    for chunks in chunks_by_task:
+        theta, opt_state, task_count = state.theta, state.opt_state, np.zeros(())
+        for inputs, targets, mask in batches_of(chunks):
+            _, c, g = loss_and_grad(theta, MODEL, inputs, targets, mask)
+            task_count += c
+            theta, opt_state = apply(state.optimizer, theta, g / c, opt_state)
+        total += float(task_count) * (np.asarray(theta, np.float64) - state.theta)
+        count += float(task_count)
+    return state.theta + (total / count).astype(state.theta.dtype)
+
+
+@pytest.mark.parametrize("settings, tasks", [
+    ({"outer_momentum": "auto", "outer_nesterov": True}, 1),   # the default: η = 1 - 1/1 = 0
+    ({"outer_momentum": "auto", "outer_nesterov": False}, 1),
+    ({"outer_momentum": 0.0, "outer_lr": 1.0}, 3),             # the outer optimizer off
+])
+def test_average_mode_with_one_task_or_the_outer_optimizer_off_is_the_plain_average_bit_for_bit(
+        tmp_path, monkeypatch, settings, tasks):
+    state, path = write_state(tmp_path, steps_taken=4, settings=settings,
+                              outer_state=outer_delta(num_params(MODEL)))
+    chunks = task_chunks()[:tasks]
+    theta, _, _ = assembled(run_epoch(monkeypatch, path, "average", 3, chunks), state.theta.size)
+    assert theta.tobytes() == plain_average_op_for_op(state, chunks).tobytes()
+
+
+def outer_epoch(tmp_path, monkeypatch, reducers, nesterov):
+    """θ and Δ after an average epoch of 3 tasks with η = 1 - 1/3 from a Δ(t-1) that is not 0."""
+    tmp_path.mkdir(exist_ok=True)
+    state, path = write_state(tmp_path, steps_taken=4, outer_state=outer_delta(num_params(MODEL)),
+                              settings={"outer_momentum": "auto", "outer_lr": 0.8,
+                                        "outer_nesterov": nesterov})
+    records = run_epoch(monkeypatch, path, "average", reducers, task_chunks())
+    records = sorted(records, key=lambda r: int(r.arrays["lo"]))
+    theta, _, _ = assembled(records, state.theta.size)
+    return state, theta, np.concatenate([r.arrays["outer.delta"] for r in records])
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_outer_step_is_block_momentum_on_the_tasks_mean_change(tmp_path, monkeypatch, nesterov):
+    state, theta, delta = outer_epoch(tmp_path, monkeypatch, 3, nesterov)
+    plain = plain_average_op_for_op(state, task_chunks())
+    change = plain.astype(np.float64) - state.theta       # G, up to θ's rounding
+    eta, zeta = 1 - 1 / 3, 0.8
+    expected_delta = eta * state.outer_state["delta"].astype(np.float64) + zeta * change
+    step = eta * expected_delta + zeta * change if nesterov else expected_delta
+    np.testing.assert_allclose(delta, expected_delta, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(theta, state.theta + step, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(theta, plain, rtol=1e-3)  # the momentum did something
+
+
+def test_outer_step_sliced_over_three_reducers_equals_one_reducer_bit_for_bit(tmp_path,
+                                                                               monkeypatch):
+    _, theta1, delta1 = outer_epoch(tmp_path / "r1", monkeypatch, 1, True)
+    _, theta3, delta3 = outer_epoch(tmp_path / "r3", monkeypatch, 3, True)
+    assert theta1.tobytes() == theta3.tobytes() and delta1.tobytes() == delta3.tobytes()
+
+
+def chunks_of_round(chunks, k, rounds):
+    """The chunks of the task's minibatches b with b % rounds == k."""
+    return [c for i, c in enumerate(chunks) if (i // BATCH) % rounds == k]
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_sync_round_k_of_two_trains_each_task_on_its_minibatches_b_with_b_mod_2_equal_k(
+        tmp_path, monkeypatch, k):
+    state, path = write_state(tmp_path, steps_taken=4, settings={"syncs_per_epoch": 2},
+                              rounds=[{}] * k)
+    chunks = task_chunks()
+    result = assembled(run_epoch(monkeypatch, path, "average", 3, chunks), state.theta.size)
+    expected = reference_average_epoch(state, [chunks_of_round(c, k, 2) for c in chunks])
+    assert_epoch_equals(result, expected, rtol=1e-12)
 
 
 def test_average_mode_weights_the_optimizer_step_counter_by_scored_steps(tmp_path, monkeypatch):
