@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from jobs.run import checkpoint
-from jobs.run.checkpoint import (BEST, FAULT_ENV, LATEST, METRICS, CheckpointError, commit,
-                                 fault_point, load_checkpoint, load_latest, newest_checkpoint,
-                                 remove_leftovers, repair)
+from jobs.run.checkpoint import (BEST, FAULT_ENV, LATEST, METRICS, ROUND, CheckpointError,
+                                 commit, fault_point, load_checkpoint, load_latest,
+                                 newest_checkpoint, remove_leftovers, repair, resume_point)
 from jobs.run.lock import LockLost
 from jobs.run.state import TrainingState
 from jobs.storage import LocalStore
@@ -312,6 +312,50 @@ def test_remove_leftovers_deletes_only_temporary_files(tmp_path):
     remove_leftovers(run)
     assert run.list() == [".tmpfoo", ckpt(1), LATEST, "x.tmp-1"]
 
+
+
+# -- sync rounds: round.npz ------------------------------------------------------------------
+
+def mid_epoch(epoch, rounds=1):
+    """The state after ``rounds`` sync rounds of epoch ``epoch + 1``."""
+    state = state_of_epoch(epoch)
+    state.theta = state.theta + 0.5
+    state.rounds = [{"loss_sum": 1.0, "count": 2.0}] * rounds
+    return state
+
+
+def test_commit_of_a_mid_epoch_round_writes_only_round_npz(tmp_path):
+    run = RecordingStore(tmp_path)
+    commit(run, state_of_epoch(1))
+    run.writes.clear()
+    commit(run, mid_epoch(1))
+    assert run.writes == [ROUND]
+    assert newest_checkpoint(run)[0] == ckpt(1) and load_latest(run).epoch == 1
+
+
+def test_resume_point_is_round_npz_while_it_extends_the_newest_epoch(tmp_path):
+    run = LocalStore(tmp_path)
+    commit(run, state_of_epoch(1))
+    commit(run, mid_epoch(1, rounds=2))
+    name, state, _ = resume_point(run)
+    assert name == ROUND and len(state.rounds) == 2
+    assert state.theta.tobytes() == mid_epoch(1).theta.tobytes()
+
+
+def test_resume_point_of_a_new_run_with_a_round_committed_is_round_npz(tmp_path):
+    run = LocalStore(tmp_path)
+    commit(run, mid_epoch(0))
+    assert resume_point(run)[0] == ROUND
+
+
+def test_commit_of_the_epoch_deletes_round_npz_and_a_stale_one_is_ignored(tmp_path):
+    run = LocalStore(tmp_path)
+    commit(run, state_of_epoch(1))
+    commit(run, mid_epoch(1))
+    commit(run, state_of_epoch(2))
+    assert not run.exists(ROUND)
+    run.write_bytes(ROUND, arrays_to_bytes(mid_epoch(1).to_arrays()))  # a driver killed before
+    assert resume_point(run)[0] == ckpt(2)                             # deleting it
 
 
 # -- load_checkpoint -------------------------------------------------------------------------

@@ -51,6 +51,59 @@ def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(text_data, tmp_p
     assert all(a.opt_state[k].tobytes() == b.opt_state[k].tobytes() for k in a.opt_state)
 
 
+def test_outer_optimizer_state_survives_a_resume_bit_identically(text_data, tmp_path):
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    train(text_data[0], straight, "--epochs", "3", "--mode", "average")
+    train(text_data[0], resumed, "--epochs", "2", "--mode", "average")
+    train(text_data[0], resumed, "--epochs", "3", "--mode", "average")
+    a, b = latest(straight), latest(resumed)
+    assert a.history[-1]["map_tasks"] > 1 and np.any(a.outer_state["delta"] != 0)
+    assert a.outer_state["delta"].tobytes() == b.outer_state["delta"].tobytes()
+    assert a.theta.tobytes() == b.theta.tobytes()
+
+
+def test_an_epoch_of_sync_rounds_scores_every_training_step_once(text_data, tmp_path):
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    train(text_data[0], one, "--epochs", "1")
+    train(text_data[0], two, "--epochs", "1", "--syncs-per-epoch", "2")
+    a, b = latest(one).history[0], latest(two).history[0]
+    assert (a["tokens"], a["records"]) == (b["tokens"], b["records"])
+    assert a["map_tasks"] == b["map_tasks"]
+    assert latest(two).theta.tobytes() != latest(one).theta.tobytes()
+
+
+def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(text_data,
+                                                                                tmp_path):
+    from jobs.data.dataset import Dataset
+    from jobs.launch import RunnerOptions
+    from jobs.run.checkpoint import ROUND, commit
+    from jobs.storage import open_store
+    from jobs.training import RunSpec, new_state, run_epoch
+
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    flags = ("--epochs", "2", "--syncs-per-epoch", "3")
+    train(text_data[0], straight, *flags)
+    dataset = Dataset(text_data[0])
+    spec = RunSpec(cell="gru", hidden=12, batch=4, bptt=8, dtype="float64", seed=5,
+                   syncs_per_epoch=3)
+    state = new_state(spec, dataset, dataset.store.uri())
+    for _ in range(2):  # two of epoch 1's three rounds, committed, then the driver stops
+        state = run_epoch(state, dataset, RunnerOptions(runner="inline"))
+        commit(open_store(resumed), state)
+    assert (state.epoch, len(state.rounds)) == (0, 2)
+    lines = []
+    train(text_data[0], resumed, *flags, log=lines.append)
+    assert [line for line in lines if "round" in line or "new run" in line] == [
+        "epoch 2/2: sync round 1/3 committed", "epoch 2/2: sync round 2/3 committed"]
+    a, b = latest(straight), latest(resumed)
+    assert a.theta.tobytes() == b.theta.tobytes()
+    assert a.outer_state["delta"].tobytes() == b.outer_state["delta"].tobytes()
+    assert all(a.opt_state[k].tobytes() == b.opt_state[k].tobytes() for k in a.opt_state)
+    assert [m["tokens"] for m in a.history] == [m["tokens"] for m in b.history]
+    assert [m["valid_loss"] for m in a.history] == [m["valid_loss"] for m in b.history]
+    assert not os.path.exists(os.path.join(resumed, ROUND))
+
+
 def test_rerun_after_reaching_the_target_does_nothing(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
     train(text_data[0], run_dir, "--epochs", "1")
