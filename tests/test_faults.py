@@ -144,6 +144,23 @@ def test_driver_killed_at_a_commit_point_ends_bit_identical(text_data, tmp_path,
     check_finished_like_uninterrupted(run_dir, theta)
 
 
+def test_driver_killed_after_a_sync_round_resumes_mid_epoch_and_ends_bit_identical(text_data,
+                                                                                   tmp_path):
+    rounds = ["--syncs-per-epoch", "2"]
+    reference = str(tmp_path / "uninterrupted")
+    subprocess.run(train_command(text_data[0], reference, *rounds), env=driver_env(tmp_path),
+                   check=True, capture_output=True)
+    run_dir = str(tmp_path / "run")
+    command = train_command(text_data[0], run_dir, *rounds)
+    killed = subprocess.run(command, env=driver_env(tmp_path, "kill-after-round:2.1"),
+                            capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    assert latest(run_dir).epoch == 1 and (Path(run_dir) / "round.npz").exists()
+    assert subprocess.run(command, env=driver_env(tmp_path), capture_output=True).returncode == 0
+    check_finished_like_uninterrupted(run_dir, latest(reference).theta)
+    assert not (Path(run_dir) / "round.npz").exists()
+
+
 def test_driver_killed_after_its_last_checkpoint_repairs_latest_on_rerun(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
     command = train_command(text_data[0], run_dir)
