@@ -6,7 +6,9 @@ chosen runner, check the new θ, evaluate it on the validation split, and commit
 from the history stored in the checkpoint (:mod:`jobs.run.checkpoint`). The checkpoint is the
 only commit point, so a driver killed anywhere either left epoch N fully committed or not at
 all; calling :func:`train` again continues from the newest checkpoint and ends bit-identical
-to an uninterrupted run. The run's best epoch (lowest validation loss) follows from the
+to an uninterrupted run. With ``syncs_per_epoch`` K > 1 (average mode) an epoch is K jobs,
+and each round but the last is committed too (``round.npz``), so a run also resumes
+mid-epoch. The run's best epoch (lowest validation loss) follows from the
 history in the checkpoint, so ``best.npz`` and early stopping (``patience``) survive a resume
 bit-identically too.
 
