@@ -16,9 +16,14 @@ something) that is N times the average change: the sum of the tasks' changes rat
 their mean, each task having seen 1/N of the data. With N = 1 (or η = 0, ζ = 1) both
 forms reduce to θ += G exactly, bit for bit: today's parameter averaging.
 
+(A step of ζ = N at once, without the momentum's ramp, diverged on character LSTMs: see
+docs/scaling.md.) The tasks' inner optimizer states (Adam's moments) are still their
+count-weighted mean (:mod:`jobs.mr.train_epoch`).
+
 Δ is the outer optimizer's state. It is carried in the checkpoint as ``outer.delta`` (shape
-(n,), θ's dtype; see :data:`jobs.run.state.OUTER_PREFIX`), sliced like θ over the reducers: the step is elementwise, so every slice is
-computed alone and the result does not depend on R.
+(n,), θ's dtype; see :data:`jobs.run.state.OUTER_PREFIX`), sliced like θ over the reducers:
+the step is elementwise, so every slice is computed alone and the result does not depend
+on R.
 """
 from dataclasses import dataclass
 
