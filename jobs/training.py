@@ -33,7 +33,7 @@ from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASK_PEAK_RSS,
                               TASKS_BY_NODE, failed_map_attempts, reduce_input_bytes, task_peaks)
-from jobs.mr.outer import AUTO, init_outer_state
+from jobs.mr.outer import AUTO, INNER_STATES, init_outer_state
 from jobs.mr.scorer import Scorer
 from jobs.mr.slices import Assembler
 from jobs.mr.train_epoch import DEFAULT_MODE, MODES, MRTrainEpoch, bytes_per_element
@@ -92,6 +92,8 @@ class RunSpec:
     outer_momentum: object = None  # block momentum η in [0, 1) or "auto" (1 - 1/N); default "auto"
     outer_lr: float = None         # block learning rate ζ > 0; default 1.0
     outer_nesterov: bool = None    # Nesterov block momentum; default True
+    inner_state: str = None        # the tasks' optimizer states after a sync: "mean", "reset"
+                                   # or "auto" (mean of one task, reset after several); default "auto"
     syncs_per_epoch: int = None    # jobs (averaging points) per epoch; default 1
 
     def given(self, names):
@@ -107,7 +109,7 @@ OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nestero
                       "decay_every": 10, "decay_rate": 0.5, "weight_decay": 0.0}
 SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0,
                      "outer_momentum": AUTO, "outer_lr": 1.0, "outer_nesterov": True,
-                     "syncs_per_epoch": 1}
+                     "inner_state": AUTO, "syncs_per_epoch": 1}
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
                                              **SETTINGS_DEFAULTS}.keys()
 
@@ -245,6 +247,9 @@ def run_configs(spec, dataset):
         raise ValueError(f"outer_momentum must be {AUTO!r} or a number >= 0 and < 1, "
                          f"got {momentum!r}")
     check_range("outer_lr", settings["outer_lr"], 0, low_open=True)
+    if settings["inner_state"] not in INNER_STATES:
+        raise ValueError(f"inner_state must be one of {', '.join(INNER_STATES)}, got "
+                         f"{settings['inner_state']!r}")
     check_range("syncs_per_epoch", settings["syncs_per_epoch"], 1, integer=True)
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]

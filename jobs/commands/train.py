@@ -11,6 +11,7 @@ from rnn_core.optimizers import NAMES as OPTIMIZERS, SCHEDULES
 
 
 def add_arguments(parser):
+    from jobs.mr.outer import INNER_STATES
     from jobs.mr.train_epoch import MODES
     from jobs.training import DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, SETTINGS_DEFAULTS
 
@@ -110,6 +111,10 @@ def add_arguments(parser):
     outer.add_argument("--outer-nesterov", action=argparse.BooleanOptionalAction,
                        help="Nesterov block momentum: θ += η·Δ + ζ·(average change) instead "
                        "of θ += Δ" + default("outer_nesterov"))
+    outer.add_argument("--inner-state", choices=INNER_STATES,
+                       help="the tasks' optimizer states (Adam's moments) after a sync: mean: "
+                       "their count-weighted mean; reset: a fresh state; auto: the mean with one "
+                       "map task, reset with several" + default("inner_state"))
     outer.add_argument("--syncs-per-epoch", type=positive_int, metavar="K",
                        help="K jobs per epoch, each task training on every K-th of its "
                        "minibatches; each is a commit point" + default("syncs_per_epoch"))

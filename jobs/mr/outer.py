@@ -17,8 +17,14 @@ their mean, each task having seen 1/N of the data. With N = 1 (or η = 0, ζ = 1
 forms reduce to θ += G exactly, bit for bit: today's parameter averaging.
 
 (A step of ζ = N at once, without the momentum's ramp, diverged on character LSTMs: see
-docs/scaling.md.) The tasks' inner optimizer states (Adam's moments) are still their
-count-weighted mean (:mod:`jobs.mr.train_epoch`).
+docs/scaling.md.)
+
+The tasks' inner optimizer states (Adam's moments and step counter) are combined as
+``inner_state`` says: ``"mean"``, their count-weighted mean (the average mode before the
+outer optimizer), ``"reset"``, a fresh state (zeros, step 0) after every sync, so each
+task's optimizer starts over, with Adam's bias correction, from each new θ, or ``"auto"``:
+the mean of one task (its own state: N = 1 stays the plain average bit for bit), a reset
+after several (measured better from N = 2 on, slightly worse with N = 1: docs/scaling.md).
 
 Δ is the outer optimizer's state. It is carried in the checkpoint as ``outer.delta`` (shape
 (n,), θ's dtype; see :data:`jobs.run.state.OUTER_PREFIX`), sliced like θ over the reducers:
@@ -30,30 +36,38 @@ from dataclasses import dataclass
 import numpy as np
 
 AUTO = "auto"  # η = 1 - 1/N, N the number of map tasks that scored steps
+INNER_STATES = (AUTO, "mean", "reset")  # how the tasks' optimizer states are combined
 
 
 @dataclass(frozen=True)
 class OuterConfig:
     """The outer optimizer's settings: ``momentum`` η in [0, 1) or ``"auto"``, ``lr`` ζ > 0,
-    ``nesterov`` the look-ahead form. The defaults of a run without them (runs from before
-    the outer optimizer) are plain averaging: η 0, ζ 1."""
+    ``nesterov`` the look-ahead form, ``inner_state`` one of :data:`INNER_STATES`. The
+    defaults of a run without them (runs from before the outer optimizer) are plain
+    averaging: η 0, ζ 1, the mean inner state."""
 
     momentum: object = 0.0
     lr: float = 1.0
     nesterov: bool = False
+    inner_state: str = "mean"
 
     @classmethod
     def from_settings(cls, settings):
         """The config in a run's settings dict (keys ``outer_momentum``, ``outer_lr``,
-        ``outer_nesterov``; a missing key takes the plain-averaging default)."""
+        ``outer_nesterov``, ``inner_state``; a missing key takes the plain-averaging default)."""
         default = cls()
         return cls(momentum=settings.get("outer_momentum", default.momentum),
                    lr=settings.get("outer_lr", default.lr),
-                   nesterov=settings.get("outer_nesterov", default.nesterov))
+                   nesterov=settings.get("outer_nesterov", default.nesterov),
+                   inner_state=settings.get("inner_state", default.inner_state))
 
     def momentum_for(self, tasks):
         """η for a sync of ``tasks`` map tasks (>= 1)."""
         return 1.0 - 1.0 / tasks if self.momentum == AUTO else float(self.momentum)
+
+    def resets_inner_state(self, tasks):
+        """Whether a sync of ``tasks`` map tasks (>= 1) starts the optimizer state afresh."""
+        return self.inner_state == "reset" or (self.inner_state == AUTO and tasks > 1)
 
 
 def init_outer_state(theta):

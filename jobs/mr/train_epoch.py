@@ -21,7 +21,8 @@ driver assembles θ from the slices. No record line exceeds
   minibatch from θ over its split and sends its final ``theta`` and optimizer slots
   (``opt.<slot>``, in θ's dtype); the reducer hands the count-weighted mean change to the
   outer optimizer (block momentum, :mod:`jobs.mr.outer`, whose state ``outer.delta`` is
-  sliced like θ) and keeps the count-weighted mean optimizer state (computed in float64).
+  sliced like θ) and keeps the count-weighted mean optimizer state (computed in float64),
+  or a fresh one (``inner_state``, :mod:`jobs.mr.outer`).
 
 Sync rounds: with ``syncs_per_epoch`` K > 1 in the state's settings an epoch is K jobs. The
 job of round k (``len(state.rounds)``, the rounds of this epoch already done) trains on the
@@ -54,7 +55,7 @@ from jobs.mr.slices import block_square_sums, global_norm, plan_slices, slice_of
 from jobs.run.state import (OPT_PREFIX, prefix_opt, prefix_outer, read_state_configs,
                             read_state_file, read_state_range, unprefix_opt, unprefix_outer)
 from rnn_core import loss_and_grad, num_params
-from rnn_core.optimizers import SLOTS, apply, clip_by_value
+from rnn_core.optimizers import SLOTS, apply, clip_by_value, init_state
 
 # groups small files and blocks into splits of mapreduce.input.fileinputformat.split.maxsize
 COMBINE_INPUT_FORMAT = "org.apache.hadoop.mapred.lib.CombineTextInputFormat"
@@ -253,8 +254,11 @@ class MRTrainEpoch(ChunkMapperJob):
             theta, delta = outer_step(outer, theta, total["theta"] / count,
                                       outer_state.get("delta"), int(total["tasks"]))
             outer_state = {"delta": delta} if outer_state else {}
-            opt_state = {name: average_slot(total[OPT_PREFIX + name], count, value.dtype)
-                         for name, value in opt_state.items()}
+            if outer.resets_inner_state(int(total["tasks"])):
+                opt_state = init_state(self.optimizer, theta)
+            else:
+                opt_state = {name: average_slot(total[OPT_PREFIX + name], count, value.dtype)
+                             for name, value in opt_state.items()}
         yield key, slice_result(lo, theta, opt_state, scalars, outer_state)
 
     def norm_and_step(self, key, records):
