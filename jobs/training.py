@@ -226,7 +226,8 @@ def run_configs(spec, dataset):
     """(model, optimizer, settings) of a new run of ``spec`` on ``dataset``.
 
     Fields the spec leaves None take the defaults, some chosen from the data
-    (:func:`data_defaults`). Raises ValueError if a value of the spec is out of range
+    (:func:`data_defaults`); ``inner_state`` is "mean" with a step schedule, whose step
+    counter a reset would restart. Raises ValueError if a value of the spec is out of range
     (before anything is written).
     """
     chosen, _ = data_defaults(spec, dataset)
@@ -250,6 +251,12 @@ def run_configs(spec, dataset):
     if settings["inner_state"] not in INNER_STATES:
         raise ValueError(f"inner_state must be one of {', '.join(INNER_STATES)}, got "
                          f"{settings['inner_state']!r}")
+    if opt_flags["schedule"] != "constant" and settings["inner_state"] != "mean":
+        # a reset restarts the step counter t, which the schedule counts
+        if spec.inner_state is not None:
+            raise ValueError(f"inner_state {settings['inner_state']!r} restarts the step "
+                             "counter that the step schedule counts: use inner_state 'mean'")
+        settings["inner_state"] = "mean"
     check_range("syncs_per_epoch", settings["syncs_per_epoch"], 1, integer=True)
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]

@@ -238,3 +238,14 @@ def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspot
     assert (state.settings["batch"], state.model.hidden, state.model.residual) == (1, 32, True)
     said = [line for line in lines if line.startswith("defaults for a series")]
     assert len(said) == 1 and "batch 1" in said[0] and "hidden 32" in said[0]
+
+
+def test_a_step_schedule_keeps_the_tasks_mean_optimizer_state_whose_counter_it_counts(text_data):
+    from jobs.data.dataset import Dataset
+    from jobs.training import RunSpec, run_configs
+
+    dataset = Dataset(text_data[0])
+    assert run_configs(RunSpec(), dataset)[2]["inner_state"] == "auto"
+    assert run_configs(RunSpec(schedule="step"), dataset)[2]["inner_state"] == "mean"
+    with pytest.raises(ValueError, match="restarts the step counter"):
+        run_configs(RunSpec(schedule="step", inner_state="reset"), dataset)
