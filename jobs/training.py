@@ -92,8 +92,9 @@ class RunSpec:
     outer_momentum: object = None  # block momentum η in [0, 1) or "auto" (1 - 1/N); default "auto"
     outer_lr: float = None         # block learning rate ζ > 0; default 1.0
     outer_nesterov: bool = None    # Nesterov block momentum; default True
-    inner_state: str = None        # the tasks' optimizer states after a sync: "mean", "reset"
-                                   # or "auto" (mean of one task, reset after several); default "auto"
+    inner_state: str = None        # the tasks' optimizer states after a sync: "mean",
+                                   # "reset" or "auto" (mean of one task, reset after
+                                   # several); default "auto"
     syncs_per_epoch: int = None    # jobs (averaging points) per epoch; default 1
 
     def given(self, names):

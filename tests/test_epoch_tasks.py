@@ -271,7 +271,7 @@ def test_inner_state_after_a_sync_is_the_tasks_mean_or_a_fresh_state(
 
 
 def outer_epoch(tmp_path, monkeypatch, reducers, nesterov):
-    """θ and Δ after an average epoch of 3 tasks with η = 1 - 1/3 from a Δ(t-1) that is not 0."""
+    """θ and Δ after an average epoch of 3 tasks, η = 1 - 1/3, from a Δ(t-1) that is not 0."""
     tmp_path.mkdir(exist_ok=True)
     state, path = write_state(tmp_path, steps_taken=4, outer_state=outer_delta(num_params(MODEL)),
                               settings={"outer_momentum": "auto", "outer_lr": 0.8,

@@ -113,9 +113,9 @@ def add_arguments(parser):
                        "of θ += Δ" + default("outer_nesterov"))
     outer.add_argument("--inner-state", choices=INNER_STATES,
                        help="the tasks' optimizer states (Adam's moments) after a sync: mean: "
-                       "their count-weighted mean; reset: a fresh state; auto: the mean with one "
-                       "map task, reset with several (with --schedule step: mean, as a reset restarts "
-                       "the step counter)" + default("inner_state"))
+                       "their count-weighted mean; reset: a fresh state; auto: the mean with "
+                       "one map task, reset with several (with --schedule step: mean, as a "
+                       "reset restarts the step counter)" + default("inner_state"))
     outer.add_argument("--syncs-per-epoch", type=positive_int, metavar="K",
                        help="K jobs per epoch, each task training on every K-th of its "
                        "minibatches; each is a commit point" + default("syncs_per_epoch"))
