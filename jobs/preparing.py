@@ -16,15 +16,17 @@ and context when they are not given.
 """
 import hashlib
 import json
+import os
+import posixpath
 import uuid
 
 import numpy as np
 
 from jobs.data import corpus, series_io
 from jobs.data.chunks import sequence_records, split_point
-from jobs.data.dataset import META, Dataset, DatasetError, write_dataset
+from jobs.data.dataset import META, Dataset, DatasetError, write_dataset, write_meta
 from jobs.launch import RunnerOptions, run_job
-from jobs.storage import open_store, replace_dir
+from jobs.storage import is_hdfs, open_store, replace_dir
 
 
 class PrepareError(ValueError):
@@ -34,48 +36,57 @@ class PrepareError(ValueError):
 # -- the two kinds ---------------------------------------------------------------------------
 
 def char_counts(files, options):
-    """{char: count} over the files, by the MapReduce job on the chosen runner."""
-    from jobs.mr.char_count import MRCharCount
+    """{char: count} over the (local) files, by the survey job on the chosen runner."""
+    from jobs.prepare_text import survey
 
-    result = run_job(MRCharCount, [], files, options)
-    return {char: int(n) for char, n in result.output}
+    return survey(files, [os.path.abspath(path) for path in files], options).counts
 
 
-def prepare_text(files, max_vocab, valid, runner, log):
-    """Token-id sequences and the text part of meta.json."""
-    texts, empty = {}, []
-    for path in files:
-        text = corpus.read_text(path)
-        if text:
-            texts[path] = text
-        else:
-            empty.append(path)
+def prepare_text(files, target, chunk, context, valid, shards, max_vocab, runner, log):
+    """Write the text dataset of ``files`` into the store ``target``; return its meta.
+
+    Two MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_text`): the driver holds the
+    vocabulary and one entry per file and input split, never the text.
+    """
+    from jobs.prepare_text import chunk_shards, job_inputs, survey
+
+    empty = [path for path in files if corpus.input_size(path) == 0]
+    used = [path for path in files if path not in empty]
     if empty:
         log(f"skipping {len(empty)} empty file(s): {', '.join(empty)}")
-    if not texts:
+    if not used:
         raise corpus.CorpusError("every input file is empty: no text to prepare")
-    counts = char_counts(list(texts), runner)
-    total = sum(len(t) for t in texts.values())
-    if sum(counts.values()) != total:
-        raise RuntimeError(f"the vocabulary job counted {sum(counts.values()):,} characters but "
-                           f"the files hold {total:,}: check the runner's input encoding")
-    vocab, vocab_counts = corpus.build_vocab(counts, max_vocab)
-    sequences = [corpus.encode(text, vocab) for text in texts.values()]
-    train_counts = np.zeros(len(vocab), dtype=np.int64)
-    for ids in sequences:
-        train_counts += np.bincount(ids[:split_point(len(ids), valid)], minlength=len(vocab))
-    unknown = vocab_counts[vocab.index(corpus.UNKNOWN)] if corpus.UNKNOWN in vocab else 0
-    log(f"vocabulary: {len(vocab)} symbols from {len(counts)} distinct characters in "
-        f"{total:,} characters ({runner.runner} runner)"
-        + (f"; {unknown:,} rare characters map to U+FFFD" if max_vocab else ""))
-    meta = {"vocab": vocab, "vocab_counts": vocab_counts, "train_counts": train_counts.tolist(),
-            "unknown": corpus.UNKNOWN if corpus.UNKNOWN in vocab else None,
-            "characters": total, "empty_files": empty}
-    return list(texts), sequences, meta
+    with job_inputs(used, runner) as inputs:
+        layout = survey(used, inputs, runner)
+        layout.check_utf8()
+        vocab, vocab_counts = corpus.build_vocab(layout.counts, max_vocab)
+        total = sum(layout.counts.values())
+        unknown = vocab_counts[vocab.index(corpus.UNKNOWN)] if corpus.UNKNOWN in vocab else 0
+        log(f"vocabulary: {len(vocab)} symbols from {len(layout.counts)} distinct characters "
+            f"in {total:,} characters ({runner.runner} runner)"
+            + (f"; {unknown:,} rare characters map to U+FFFD" if max_vocab else ""))
+        files_table, totals = layout.files(chunk, valid, context)
+        if not totals["train"]["records"]:
+            raise PrepareError("no training chunks: the inputs are too short")
+        names, train_counts = chunk_shards(inputs, files_table, vocab, chunk, valid, context,
+                                           shards, target, runner, totals)
+    options = {"max_vocab": max_vocab, "kind": "text", "chunk": chunk, "valid": valid,
+               "shards": shards}
+    if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
+        options["context"] = context
+    return write_meta(target, "text", names, totals, fingerprint(used, options), chunk=chunk,
+                      context=context, valid_fraction=valid, sources=used, options=options,
+                      vocab=vocab, vocab_counts=vocab_counts, train_counts=train_counts,
+                      unknown=corpus.UNKNOWN if corpus.UNKNOWN in vocab else None,
+                      characters=total, empty_files=empty)
 
 
-def prepare_series(files, columns, missing_policy, valid, log):
-    """Normalized (L, F) sequences and the series part of meta.json."""
+def prepare_series(files, target, chunk, context, valid, shards, columns, missing_policy, log):
+    """Write the series dataset of ``files`` into the store ``target``; return its meta.
+
+    The series are read and normalized in memory: the driver holds them (a series job on
+    the cluster is not written yet).
+    """
     if not columns:
         raise PrepareError("--kind series needs at least one --column NAME")
     twice = sorted({name for name in columns if columns.count(name) > 1})
@@ -99,19 +110,49 @@ def prepare_series(files, columns, missing_policy, valid, log):
     mean, std = series_io.normalization(train, list(columns))
     norm = {"mean": mean.tolist(), "std": std.tolist()}
     sequences = [series_io.normalize(v, norm) for v in raw]
-    meta = {"columns": list(columns), "normalization": norm,
-            "missing": {"policy": missing_policy, "counts": missing}}
-    return files, sequences, meta
+    train_steps = sum(split_point(len(s), valid) for s in sequences)
+    auto_chunk, auto_context, why = default_chunking("series", train_steps, chunk)
+    log_chunking(chunk, context, auto_chunk, auto_context, why, log)
+    chunk, context = chunk or auto_chunk, auto_context if context is None else context
+    options = {"columns": columns, "missing": missing_policy, "kind": "series", "chunk": chunk,
+               "valid": valid, "shards": shards}
+    if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
+        options["context"] = context
+    splits = {"train": [], "valid": []}
+    for seq_id, sequence in enumerate(sequences):
+        for split, records in sequence_records(seq_id, sequence, chunk, valid, context).items():
+            splits[split].extend(records)
+    if not splits["train"]:
+        raise PrepareError("no training chunks: the inputs are too short")
+    return write_dataset(target.uri(), "series", splits, shards=shards,
+                         fingerprint=fingerprint(files, options), chunk=chunk, context=context,
+                         valid_fraction=valid, sources=files, options=options,
+                         columns=list(columns), normalization=norm,
+                         missing={"policy": missing_policy, "counts": missing})
 
 
 # -- the command -----------------------------------------------------------------------------
 
 def fingerprint(files, options):
-    """SHA-256 over each source's bytes and the prepare options."""
+    """SHA-256 over each source's content and the prepare options.
+
+    A local file's content is its bytes' SHA-256 (read in blocks); an HDFS file's is HDFS's
+    own checksum (MD5 of the blocks' CRC checksums, computed by the DataNodes: no data
+    read by the driver), so the same bytes on HDFS and on a local disk give different
+    fingerprints, but the same input gives the same one on every runner.
+    """
     digest = hashlib.sha256()
     for path in files:
+        if is_hdfs(path):
+            parent, name = posixpath.split(path)
+            content = json.dumps(open_store(parent).checksum(name), sort_keys=True).encode()
+            digest.update(hashlib.sha256(content).digest())
+            continue
+        file_digest = hashlib.sha256()
         with open(path, "rb") as f:
-            digest.update(hashlib.sha256(f.read()).digest())
+            for block in iter(lambda: f.read(1 << 20), b""):
+                file_digest.update(block)
+        digest.update(file_digest.digest())
     digest.update(json.dumps(options, sort_keys=True).encode("utf-8"))
     return digest.hexdigest()
 
@@ -192,47 +233,44 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     a non-empty ``out``.
     """
     check_options(chunk or 2, context or 0, valid, shards)
+    if kind not in ("text", "series"):
+        raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
     files = corpus.expand_inputs(inputs)
     target = open_store(out)
     check_output(target, force)
     if kind == "text":
-        used, sequences, meta = prepare_text(files, max_vocab, valid, runner, log)
-        options = {"max_vocab": max_vocab}
-    elif kind == "series":
-        used, sequences, meta = prepare_series(files, columns, missing, valid, log)
-        options = {"columns": columns, "missing": missing}
+        auto_chunk, auto_context, why = default_chunking(kind, None, chunk)
+        log_chunking(chunk, context, auto_chunk, auto_context, why, log)
+        chunk, context = chunk or auto_chunk, auto_context if context is None else context
+        meta = write_staged(target, lambda staging: prepare_text(
+            files, staging, chunk, context, valid, shards, max_vocab, runner, log))
     else:
-        raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
-    train_steps = sum(split_point(len(s), valid) for s in sequences)
-    auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk)
+        meta = write_staged(target, lambda staging: prepare_series(
+            files, staging, chunk, context, valid, shards, columns, missing, log))
+    counts = meta["counts"]
+    log(f"wrote {target.uri()}: {len(meta['sources'])} sequence(s); train "
+        f"{counts['train']['records']:,} chunks ({counts['train']['steps']:,} steps), valid "
+        f"{counts['valid']['records']:,} chunks ({counts['valid']['steps']:,} steps) in "
+        f"{len(meta['train'])} shard(s) for train, {len(meta['valid'])} for valid")
+    return meta
+
+
+def log_chunking(chunk, context, auto_chunk, auto_context, why, log):
     if chunk is None or context is None:
         log(f"chunk {chunk or auto_chunk}, context {auto_context if context is None else context}"
             f" ({why}; --chunk and --context override)")
-    chunk, context = chunk or auto_chunk, auto_context if context is None else context
-    options.update(kind=kind, chunk=chunk, valid=valid, shards=shards)
-    if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
-        options["context"] = context
-    splits = {"train": [], "valid": []}
-    for seq_id, sequence in enumerate(sequences):
-        for split, records in sequence_records(seq_id, sequence, chunk, valid, context).items():
-            splits[split].extend(records)
-    if not splits["train"]:
-        raise PrepareError("no training chunks: the inputs are too short")
-    # written beside --out and swapped in when complete: a failure (or a kill) before the
-    # swap leaves an existing dataset in --out as it was
+
+
+def write_staged(target, write):
+    """Call ``write(staging)`` with a store beside ``target`` and swap it into ``target``'s
+    place when complete: a failure (or a kill) before the swap leaves an existing dataset in
+    ``target`` as it was. Returns what ``write`` returns."""
     staging = target.sibling(f".tmp-{uuid.uuid4().hex[:12]}")
     try:
-        meta = write_dataset(staging.uri(), kind, splits, shards=shards,
-                             fingerprint=fingerprint(used, options), chunk=chunk,
-                             context=context, valid_fraction=valid, sources=used,
-                             options=options, **meta)
+        staging.makedirs()
+        result = write(staging)
         replace_dir(staging, target)
     except BaseException:
         staging.remove_tree()
         raise
-    counts = meta["counts"]
-    log(f"wrote {target.uri()}: {len(used)} sequence(s); train {counts['train']['records']:,} "
-        f"chunks ({counts['train']['steps']:,} steps), valid {counts['valid']['records']:,} "
-        f"chunks ({counts['valid']['steps']:,} steps) in {len(meta['train'])} shard(s) for "
-        f"train, {len(meta['valid'])} for valid")
-    return meta
+    return result
