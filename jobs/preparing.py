@@ -48,7 +48,8 @@ def prepare_text(files, target, chunk, context, valid, shards, max_vocab, runner
     Two MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_text`): the driver holds the
     vocabulary and one entry per file and input split, never the text.
     """
-    from jobs.prepare_text import chunk_shards, job_inputs, survey
+    from jobs.prepare_text import chunk_shards, survey
+    from jobs.sharding import job_inputs
 
     empty = [path for path in files if corpus.input_size(path) == 0]
     used = [path for path in files if path not in empty]

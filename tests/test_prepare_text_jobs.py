@@ -16,6 +16,7 @@ from jobs.data.chunks import SequenceLayout, sequence_records
 from jobs.data.dataset import Dataset, write_dataset
 from jobs.data.records import decode_record
 from jobs.launch import RunnerOptions
+from jobs.sharding import InputError, job_inputs
 from jobs.storage import open_store
 
 
@@ -137,10 +138,8 @@ def test_more_shards_than_records_writes_one_file_per_record(tmp_path):
     assert (tmp_path / "data" / "valid" / "part-00000.txt").read_bytes() == b""
 
 
-def test_hdfs_inputs_on_the_inline_runner_are_refused(tmp_path):
-    with pytest.raises(corpus.CorpusError, match="HDFS inputs need --runner hadoop"):
-        from jobs.prepare_text import job_inputs
-
+def test_hdfs_inputs_on_the_inline_runner_are_refused():
+    with pytest.raises(InputError, match="hdfs:///raw/a.txt: HDFS inputs need --runner hadoop"):
         with job_inputs(["hdfs:///raw/a.txt"], RunnerOptions(runner="inline")):
             pass
 

@@ -11,33 +11,25 @@ record when the record lies inside the split, else a fragment. It holds only the
 the records still open (a chunk and its warm-up), not its split. It also emits, once, the
 counts of the token ids of its split's training part.
 
-The shuffle key routes each record to its shard: train shard ``k`` is reduce partition
-``k``, valid shard ``k`` is ``S + k``, and partition ``2S`` gets the counts. Records go to
-shards round-robin in record order (``record index mod S`` within each split, over all
-files), so shards differ by at most one record. The value's first field,
-``SEQ/N:OFFSET``, is sorted by the shuffle (SORT_VALUES): a reducer sees its records in key
-order and each record's fragments in order, joins them, checks that nothing is missing and
-writes the record line (:mod:`jobs.data.records`). Its output file *is* the shard, the same
-bytes on every runner; the driver (:mod:`jobs.preparing`) names it.
+The shuffle routes each record to its shard and the counts to the statistics partition
+(:mod:`jobs.mr.shards`). The value's first field, ``SEQ/N:OFFSET``, is sorted: a reducer
+sees its records in key order and each record's fragments in order, joins them, checks
+that nothing is missing and writes the record line (:mod:`jobs.data.records`).
 
 Cost at 1 TB of text: the shuffle carries every token once (plus the warm-up rows), as
 base64 of 2-byte ids: about 2.7 bytes per ASCII character, so 2.7 TB; a map task's memory
 is O(chunk + context + longest line).
 """
 import base64
-import json
 
 import numpy as np
-from mrjob.protocol import BytesValueProtocol, RawProtocol, RawValueProtocol
+from mrjob.protocol import BytesValueProtocol
 
 from jobs.data.chunks import SequenceLayout, record_key
 from jobs.data.corpus import encode, line_text
 from jobs.data.records import encode_record
-from jobs.mr.counters import COUNTERS, current_split
-from jobs.mr.slices import routing_key, slice_of_key
-from jobs.mr.task import TaskJob
-
-STATS = "#counts"  # the first field of the output line that holds the training-part counts
+from jobs.mr.counters import current_split
+from jobs.mr.shards import STATS, ShardedRecordsJob
 
 
 def fragment_dtype(vocab_size):
@@ -45,28 +37,8 @@ def fragment_dtype(vocab_size):
     return "<u2" if vocab_size <= 2 ** 16 else "<u4"
 
 
-class MRTextChunks(TaskJob):
-    SORT_VALUES = True  # fragments of a record arrive in order: see the module docstring
+class MRTextChunks(ShardedRecordsJob):
     INPUT_PROTOCOL = BytesValueProtocol  # the survey pass refused lines that are not UTF-8
-    INTERNAL_PROTOCOL = RawProtocol
-    OUTPUT_PROTOCOL = RawValueProtocol
-
-    def configure_args(self):
-        super().configure_args()
-        self.add_file_arg("--layout", required=True,
-                          help="JSON: vocabulary, chunking options, files and their splits")
-
-    def load_layout(self):
-        with open(self.options.layout, encoding="utf-8") as f:
-            self.layout = json.load(f)
-        self.shards = self.layout["shards"]
-        self.reducers = 2 * self.shards + 1
-
-    def partition_key(self, record, first_index):
-        """The shuffle key of a record: the reduce partition of its shard."""
-        shard = (first_index[record.split] + record.index) % self.shards
-        return routing_key(shard + (self.shards if record.split == "valid" else 0),
-                           self.reducers)
 
     # -- map ---------------------------------------------------------------------------
 
@@ -116,7 +88,7 @@ class MRTextChunks(TaskJob):
         payload = base64.b64encode(ids.astype(self.dtype).tobytes()).decode("ascii")
         name = f"{record_key(self.seq, record.number)}:{begin - record.first:09d}"
         value = "\t".join([name, str(record.warmup), str(record.end - record.first), payload])
-        return self.partition_key(record, self.first_index), value
+        return self.shard_key(record.split, self.first_index[record.split] + record.index), value
 
     def mapper_final(self):
         if self.pos != self.hi:
@@ -126,7 +98,7 @@ class MRTextChunks(TaskJob):
                                "the input changed between the two passes")
         yield from self.emit_complete(self.hi)
         counts = ",".join(str(n) for n in self.train_counts)
-        yield routing_key(2 * self.shards, self.reducers), f"{STATS}\t{counts}"
+        yield self.stats_key(), f"{STATS}\t{counts}"
 
     # -- reduce ------------------------------------------------------------------------
 
@@ -157,9 +129,7 @@ class MRTextChunks(TaskJob):
             records += 1
         if counts is not None:
             yield None, f"{STATS}\t{','.join(str(n) for n in counts)}"
-        split = "train" if slice_of_key(key) < self.shards else "valid"
-        if records:
-            self.increment_counter(COUNTERS, f"{split} records written", records)
+        self.count_written(key, records)
 
     @staticmethod
     def join(key, parts):
