@@ -1,13 +1,16 @@
 """Preparing: turn text or series files into a dataset of chunk records (``hadoop-rnn prepare``).
 
-Every input file is one sequence:
+The inputs are local or on HDFS (files, directories, globs). The work runs as MapReduce
+jobs on the chosen runner, so the driver's memory does not grow with the data:
 
-* ``--kind text``: the file's characters (see :mod:`jobs.data.corpus`) as token ids. The
-  vocabulary comes from a MapReduce character count (:mod:`jobs.mr.char_count`) on the
-  chosen runner; ``--max-vocab`` keeps the most frequent characters and maps the rest to
-  U+FFFD. Empty files are skipped (and listed in meta.json).
-* ``--kind series``: the ``--column`` values of a CSV or Parquet file (see
-  :mod:`jobs.data.series_io`), normalized with the mean and std of the training part.
+* ``--kind text`` (:mod:`jobs.prepare_text`): every file is one sequence, its characters
+  (see :mod:`jobs.data.corpus`) as token ids. ``--max-vocab`` keeps the most frequent
+  characters and maps the rest to U+FFFD. Empty files are skipped (and listed in
+  meta.json).
+* ``--kind series`` (:mod:`jobs.prepare_series`): the ``--column`` values of CSV or Parquet
+  tables (see :mod:`jobs.data.series_io`); each file is one series, or with ``--id`` a
+  table holds many, ordered by ``--time``. Normalized with the mean and std of the
+  training parts.
 
 Each sequence is split in time into a training and a validation part and cut into chunks
 that overlap by one step, each prefixed by up to ``context`` earlier steps that are run
@@ -22,9 +25,8 @@ import uuid
 
 import numpy as np
 
-from jobs.data import corpus, series_io
-from jobs.data.chunks import sequence_records, split_point
-from jobs.data.dataset import META, Dataset, DatasetError, write_dataset, write_meta
+from jobs.data import corpus
+from jobs.data.dataset import META, Dataset, DatasetError, write_meta
 from jobs.launch import RunnerOptions, run_job
 from jobs.storage import is_hdfs, open_store, replace_dir
 
@@ -82,54 +84,40 @@ def prepare_text(files, target, chunk, context, valid, shards, max_vocab, runner
                       characters=total, empty_files=empty)
 
 
-def prepare_series(files, target, chunk, context, valid, shards, columns, missing_policy, log):
+def prepare_series(files, target, chunk, context, valid, shards, columns, missing_policy,
+                   id_column, time_column, runner, log):
     """Write the series dataset of ``files`` into the store ``target``; return its meta.
 
-    The series are read and normalized in memory: the driver holds them (a series job on
-    the cluster is not written yet).
+    Three MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_series`): the driver holds
+    one entry per series, never the rows.
     """
+    from jobs.prepare_series import prepare_series as run_series_jobs
+
     if not columns:
         raise PrepareError("--kind series needs at least one --column NAME")
-    twice = sorted({name for name in columns if columns.count(name) > 1})
+    named = list(columns) + [c for c in (id_column, time_column) if c]
+    twice = sorted({name for name in named if named.count(name) > 1})
     if twice:
-        raise PrepareError(f"--column {twice[0]!r} is given more than once")
-    raw, missing = [], {}
-    for path in files:
-        values, counts = series_io.fill_missing(series_io.read_series(path, columns),
-                                                missing_policy, columns, path)
-        if len(values) < 2:
-            raise series_io.SeriesError(f"{path}: {len(values)} usable row(s): a series needs "
-                                        "at least 2")
-        raw.append(values)
-        missing[path] = counts
-    by_column = {name: sum(c[name] for c in missing.values()) for name in columns}
-    if any(by_column.values()):
-        action = "interpolated" if missing_policy == "interpolate" else "their rows dropped"
-        log(f"missing values ({action}): "
-            + ", ".join(f"{name} {n}" for name, n in by_column.items()))
-    train = np.concatenate([v[:split_point(len(v), valid)] for v in raw])
-    mean, std = series_io.normalization(train, list(columns))
-    norm = {"mean": mean.tolist(), "std": std.tolist()}
-    sequences = [series_io.normalize(v, norm) for v in raw]
-    train_steps = sum(split_point(len(s), valid) for s in sequences)
-    auto_chunk, auto_context, why = default_chunking("series", train_steps, chunk)
-    log_chunking(chunk, context, auto_chunk, auto_context, why, log)
-    chunk, context = chunk or auto_chunk, auto_context if context is None else context
+        raise PrepareError(f"column {twice[0]!r} is named more than once (--column, --id, "
+                           "--time)")
+
+    def chunking(train_steps):
+        auto_chunk, auto_context, why = default_chunking("series", train_steps, chunk)
+        log_chunking(chunk, context, auto_chunk, auto_context, why, log)
+        return chunk or auto_chunk, auto_context if context is None else context
+
+    meta, names, totals, chunk, context = run_series_jobs(
+        files, target, chunking, valid, shards, columns, missing_policy, id_column,
+        time_column, runner, log)
     options = {"columns": columns, "missing": missing_policy, "kind": "series", "chunk": chunk,
                "valid": valid, "shards": shards}
     if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
         options["context"] = context
-    splits = {"train": [], "valid": []}
-    for seq_id, sequence in enumerate(sequences):
-        for split, records in sequence_records(seq_id, sequence, chunk, valid, context).items():
-            splits[split].extend(records)
-    if not splits["train"]:
-        raise PrepareError("no training chunks: the inputs are too short")
-    return write_dataset(target.uri(), "series", splits, shards=shards,
-                         fingerprint=fingerprint(files, options), chunk=chunk, context=context,
-                         valid_fraction=valid, sources=files, options=options,
-                         columns=list(columns), normalization=norm,
-                         missing={"policy": missing_policy, "counts": missing})
+    options.update({name: value for name, value in (("id", id_column), ("time", time_column))
+                    if value})
+    return write_meta(target, "series", names, totals, fingerprint(files, options),
+                      chunk=chunk, context=context, valid_fraction=valid, options=options,
+                      **meta)
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -221,13 +209,14 @@ def check_options(chunk, context, valid, shards):
 
 def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max_vocab=None,
             columns=None, missing="interpolate", runner=RunnerOptions(), log=print,
-            context=None):
+            context=None, id_column=None, time_column=None):
     """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
 
     inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
     characters; ``max_vocab`` caps the vocabulary, counted by a MapReduce job on ``runner``)
     or "series" (the numeric ``columns`` of CSV or Parquet files, ``missing`` values
-    "interpolate"d or "drop"ped). chunk: scored steps per record (+1 shared with the
+    "interpolate"d or "drop"ped; ``id_column`` names the series of a table of many,
+    ``time_column`` orders the rows of each). chunk: scored steps per record (+1 shared with the
     previous record); context: warm-up steps before each chunk, run forward but not scored;
     None for either: :func:`default_chunking`. valid: the fraction of each sequence, from
     its end, kept for validation; shards: files per split. ``force`` replaces the dataset in
@@ -247,9 +236,11 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
             files, staging, chunk, context, valid, shards, max_vocab, runner, log))
     else:
         meta = write_staged(target, lambda staging: prepare_series(
-            files, staging, chunk, context, valid, shards, columns, missing, log))
+            files, staging, chunk, context, valid, shards, columns, missing, id_column,
+            time_column, runner, log))
     counts = meta["counts"]
-    log(f"wrote {target.uri()}: {len(meta['sources'])} sequence(s); train "
+    sequences = len(meta.get("series_ids") or meta["sources"])
+    log(f"wrote {target.uri()}: {sequences} sequence(s); train "
         f"{counts['train']['records']:,} chunks ({counts['train']['steps']:,} steps), valid "
         f"{counts['valid']['records']:,} chunks ({counts['valid']['steps']:,} steps) in "
         f"{len(meta['train'])} shard(s) for train, {len(meta['valid'])} for valid")
