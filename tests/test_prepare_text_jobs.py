@@ -144,6 +144,18 @@ def test_hdfs_inputs_on_the_inline_runner_are_refused():
             pass
 
 
+def test_an_hdfs_file_with_lines_that_are_not_utf8_is_an_error_naming_it():
+    from jobs.prepare_text import TextLayout
+
+    sources = ["hdfs:///raw/good.txt", "hdfs:///raw/bad.txt"]
+    survey_output = [(["char", "a"], 5), (["split", "/raw/good.txt", 0], 5),
+                     (["split", "/raw/bad.txt", 0], 0), (["bad", "/raw/bad.txt", 0], 2)]
+    layout = TextLayout(sources, sources, survey_output)
+    with pytest.raises(corpus.CorpusError,
+                       match=r"^hdfs:///raw/bad.txt: not UTF-8 text: 2 line\(s\)"):
+        layout.check_utf8()
+
+
 # -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
 
 def needs_cluster():
@@ -176,17 +188,3 @@ def test_raw_text_on_hdfs_in_many_splits_prepares_the_bytes_of_the_local_inline_
         assert remote[key] == local[key]
     assert not open_store(out).exists("job-output")
     open_store(out).remove_tree()
-
-
-@pytest.mark.hadoop
-def test_a_hdfs_file_that_is_not_utf8_is_an_error_naming_it(tmp_path):
-    needs_cluster()
-    uri = f"hdfs:///tmp/test-prepare-raw/{uuid.uuid4().hex}"
-    store = open_store(uri)
-    store.write_bytes("good.txt", b"fine text\n")
-    store.write_bytes("bad.txt", b"caf\xe9\n")
-    try:
-        with pytest.raises(corpus.CorpusError, match=r"bad.txt: not UTF-8 text: 1 line"):
-            prepare_text([uri], tmp_path / "data", runner=RunnerOptions(runner="hadoop"))
-    finally:
-        store.remove_tree()
