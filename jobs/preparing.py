@@ -44,11 +44,12 @@ def char_counts(files, options):
     return survey(files, [os.path.abspath(path) for path in files], options).counts
 
 
-def prepare_text(files, target, chunk, context, valid, shards, max_vocab, runner, log):
+def prepare_text(files, target, chunking, valid, shards, max_vocab, runner, log):
     """Write the text dataset of ``files`` into the store ``target``; return its meta.
 
     Two MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_text`): the driver holds the
-    vocabulary and one entry per file and input split, never the text.
+    vocabulary and one entry per file and input split, never the text. chunking: as for
+    :func:`prepare_series`.
     """
     from jobs.prepare_text import chunk_shards, survey
     from jobs.sharding import job_inputs
@@ -68,6 +69,7 @@ def prepare_text(files, target, chunk, context, valid, shards, max_vocab, runner
         log(f"vocabulary: {len(vocab)} symbols from {len(layout.counts)} distinct characters "
             f"in {total:,} characters ({runner.runner} runner)"
             + (f"; {unknown:,} rare characters map to U+FFFD" if max_vocab else ""))
+        chunk, context = chunking(None)
         files_table, totals = layout.files(chunk, valid, context)
         if not totals["train"]["records"]:
             raise PrepareError("no training chunks: the inputs are too short")
@@ -84,12 +86,13 @@ def prepare_text(files, target, chunk, context, valid, shards, max_vocab, runner
                       characters=total, empty_files=empty)
 
 
-def prepare_series(files, target, chunk, context, valid, shards, columns, missing_policy,
+def prepare_series(files, target, chunking, valid, shards, columns, missing_policy,
                    id_column, time_column, runner, log):
     """Write the series dataset of ``files`` into the store ``target``; return its meta.
 
     Three MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_series`): the driver holds
-    one entry per series, never the rows.
+    one entry per series, never the rows. chunking: ``train_steps -> (chunk, context)``,
+    the chunking options with the defaults for the data filled in.
     """
     from jobs.prepare_series import prepare_series as run_series_jobs
 
@@ -100,12 +103,6 @@ def prepare_series(files, target, chunk, context, valid, shards, columns, missin
     if twice:
         raise PrepareError(f"column {twice[0]!r} is named more than once (--column, --id, "
                            "--time)")
-
-    def chunking(train_steps):
-        auto_chunk, auto_context, why = default_chunking("series", train_steps, chunk)
-        log_chunking(chunk, context, auto_chunk, auto_context, why, log)
-        return chunk or auto_chunk, auto_context if context is None else context
-
     meta, names, totals, chunk, context = run_series_jobs(
         files, target, chunking, valid, shards, columns, missing_policy, id_column,
         time_column, runner, log)
@@ -228,15 +225,22 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     files = corpus.expand_inputs(inputs)
     target = open_store(out)
     check_output(target, force)
+
+    def chunking(train_steps):
+        """(chunk, context): the given ones, else the defaults for the data (logged)."""
+        auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk)
+        if chunk is None or context is None:
+            log(f"chunk {chunk or auto_chunk}, context "
+                f"{auto_context if context is None else context} ({why}; --chunk and "
+                "--context override)")
+        return chunk or auto_chunk, auto_context if context is None else context
+
     if kind == "text":
-        auto_chunk, auto_context, why = default_chunking(kind, None, chunk)
-        log_chunking(chunk, context, auto_chunk, auto_context, why, log)
-        chunk, context = chunk or auto_chunk, auto_context if context is None else context
         meta = write_staged(target, lambda staging: prepare_text(
-            files, staging, chunk, context, valid, shards, max_vocab, runner, log))
+            files, staging, chunking, valid, shards, max_vocab, runner, log))
     else:
         meta = write_staged(target, lambda staging: prepare_series(
-            files, staging, chunk, context, valid, shards, columns, missing, id_column,
+            files, staging, chunking, valid, shards, columns, missing, id_column,
             time_column, runner, log))
     counts = meta["counts"]
     sequences = len(meta.get("series_ids") or meta["sources"])
@@ -245,12 +249,6 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
         f"{counts['valid']['records']:,} chunks ({counts['valid']['steps']:,} steps) in "
         f"{len(meta['train'])} shard(s) for train, {len(meta['valid'])} for valid")
     return meta
-
-
-def log_chunking(chunk, context, auto_chunk, auto_context, why, log):
-    if chunk is None or context is None:
-        log(f"chunk {chunk or auto_chunk}, context {auto_context if context is None else context}"
-            f" ({why}; --chunk and --context override)")
 
 
 def write_staged(target, write):
