@@ -49,13 +49,15 @@ def score_in_process(state, dataset, split):
     return sums, sum(bad.values())
 
 
-def score_with_job(state, dataset, split, runner, job_args=()):
+def score_with_job(state, dataset, split, runner, job_args=(), detailed=True):
     """(sums, bad records) of the state's model on ``split``, by the MapReduce job
-    :class:`jobs.mr.score.MRScore` on ``runner`` (a RunnerOptions), given ``job_args``."""
+    :class:`jobs.mr.score.MRScore` on ``runner`` (a RunnerOptions), given ``job_args``.
+    detailed: the baseline and per-column sums too (else only loss_sum, count, records)."""
     from jobs.mr.score import MRScore
 
+    files = {"--meta": json.dumps(dataset.meta).encode()} if detailed else {}
     result = run_job_with_state(MRScore, state, list(job_args), dataset.shard_uris(split),
-                                runner, files={"--meta": json.dumps(dataset.meta).encode()})
+                                runner, files=files)
     sums = dict(result.output).get("sums")
     if sums is None:
         raise RuntimeError("the evaluation job gave no output: is the split empty?")

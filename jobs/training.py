@@ -380,14 +380,14 @@ def run_epoch_job(state, dataset, options, validate=False):
 
 
 def score_validation(state, dataset, options):
-    """(sums {loss_sum, count, records, ...}, bad records) of ``state``'s θ on the validation
+    """(sums {loss_sum, count, records}, bad records) of ``state``'s θ on the validation
     split, by the scoring job, cut into the epoch job's validation tasks."""
     job_args, extra = local_cut_settings(dataset, options)
     if options.runner == "hadoop":
         for name, value in memory_jobconf(state.theta.nbytes).items():
             extra += ["--jobconf", f"{name}={value}"]
     return score_with_job(state, dataset, "valid", replace(
-        options, extra_args=list(options.extra_args) + extra), job_args)
+        options, extra_args=list(options.extra_args) + extra), job_args, detailed=False)
 
 
 def assemble_slices(pairs, state):

@@ -1,6 +1,7 @@
 """`hadoop-rnn train`: epochs, checkpoints, resume and refusal of what it cannot commit."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -74,14 +75,19 @@ def test_resume_with_a_different_configuration_is_a_clear_error(text_data, tmp_p
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
-def test_a_non_finite_epoch_is_not_committed(text_data, tmp_path):
+def test_a_non_finite_validation_loss_is_never_committed(text_data, tmp_path):
     run_dir = tmp_path / "run"
-    # epoch 1's θ is still finite, but its validation loss is not: nothing is committed
-    with pytest.raises(TrainingError, match="non-finite validation loss.*stays at epoch 0. "
-                                            "Lower --lr"):
+    # epoch 1's θ is still finite, so it is committed; its validation loss, scored by
+    # epoch 2's job, is not: epoch 2 is not committed and epoch 1's loss stays pending
+    with pytest.raises(TrainingError, match="θ of epoch 1 gives a non-finite validation loss; "
+                                            "epoch 2 was not committed and the checkpoint "
+                                            "stays at epoch 1. Lower --lr"):
         train(text_data[0], str(run_dir), "--epochs", "3", "--optimizer", "sgd",
               "--lr", "1e308", "--clip", "0", "--mode", "gradient")
-    assert not os.path.exists(run_dir / "ckpt-000001.npz")
+    assert not os.path.exists(run_dir / "ckpt-000002.npz")
+    history = latest(run_dir).history
+    assert [(m["epoch"], m["valid_loss"], m["valid_pending"]) for m in history] == [
+        (1, None, True)]
 
 
 def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(text_data, tmp_path):
@@ -95,9 +101,13 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(text_data, tm
 
 def test_progress_line_reports_epoch_losses_speed_and_time(text_data, tmp_path):
     lines = []
-    train(text_data[0], str(tmp_path / "run"), "--epochs", "1", log=lines.append)
-    assert lines[-1].startswith("epoch 1/1  train ")
-    assert "valid" in lines[-1] and "tok/s" in lines[-1]
+    train(text_data[0], str(tmp_path / "run"), "--epochs", "2", log=lines.append)
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert epochs[0].startswith("epoch 1/2  train ") and "valid (next job)" in epochs[0]
+    assert "tok/s" in epochs[0]
+    # epoch 2's job scored θ_1; the scoring job scores the last θ
+    assert re.search(r"^epoch 2/2  train .* \(epoch 1 valid \d\.\d{4}\)$", epochs[1])
+    assert re.fullmatch(r"epoch 2: valid \d\.\d{4} \(scoring job\)", epochs[2])
 
 
 def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, tmp_path):

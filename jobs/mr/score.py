@@ -1,7 +1,7 @@
 """Scoring a model on a split as a MapReduce job: ``hadoop-rnn evaluate`` on a runner, and the
 validation of a run's last θ (the other epochs' are scored inside the epoch job).
 
-Every map task loads the checkpoint and the dataset's meta.json shipped with the job, scores
+Every map task loads the checkpoint (and the dataset's meta.json) shipped with the job, scores
 its records with :class:`jobs.mr.scorer.Scorer` and emits ONE record of sums (in-mapper
 combining, so no combiner); the single reducer adds them exactly
 (:func:`jobs.mr.protocol.add_sums`), in whatever order they come. With the epoch job's
@@ -28,15 +28,19 @@ class MRScore(ValidationInputJob, ChunkMapperJob):
     def configure_args(self):
         super().configure_args()
         self.add_file_arg("--state", required=True, help="checkpoint .npz of the trained run")
-        self.add_file_arg("--meta", required=True, help="the dataset's meta.json")
+        self.add_file_arg("--meta", help="the dataset's meta.json: with it the sums of the "
+                          "baselines and per-column errors too (jobs.mr.scorer), without it "
+                          "only the loss (validation)")
         self.add_passthru_arg("--batch", type=int, default=SCORE_BATCH,
                               help="chunks per forward batch")
         self.add_split_reference_arg()
 
     def mapper_init(self):
         state = read_state_file(self.options.state)
-        with open(self.options.meta, encoding="utf-8") as f:
-            meta = json.load(f)
+        meta = None
+        if self.options.meta:
+            with open(self.options.meta, encoding="utf-8") as f:
+                meta = json.load(f)
         self.scorer = Scorer(state.theta, state.model, meta)
         self.start_chunks(state.model, self.options.batch)
 
