@@ -131,8 +131,10 @@ def fault_point(point, epoch):
     HADOOP_RNN_FAULT is a comma-separated list of POINT:EPOCH, POINT one of
     ``kill-before-commit`` (the epoch's job is done, nothing written), ``kill-after-ckpt``
     (after ckpt-NNNNNN.npz, before best.npz and latest.npz), ``kill-after-best`` (after
-    best.npz, before latest.npz; only in the commit of a best epoch), ``kill-after-latest``
-    (before metrics.jsonl).
+    best.npz, before latest.npz; only in a commit that writes best.npz), ``kill-after-latest``
+    (before metrics.jsonl), ``kill-before-validation`` (the epoch is committed, the scoring
+    job of its θ not started: :func:`jobs.training.validate_newest`). The commit of an
+    epoch's validation loss passes the commit's points with the same epoch again.
     """
     if f"{point}:{epoch}" in os.environ.get(FAULT_ENV, "").split(","):
         os.kill(os.getpid(), signal.SIGKILL)
