@@ -137,16 +137,16 @@ def add_to(total, sums):
 
 # -- the command -----------------------------------------------------------------------------
 
-def scoring_runner(runner, dataset, hadoop=None):
+def scoring_runner(runner, data_uri, hadoop=None):
     """The RunnerOptions that score the model's one-step predictions, or None (this process).
 
     runner: :data:`AUTO`, None or a RunnerOptions. AUTO is ``hadoop`` (default
-    ``RunnerOptions(runner="hadoop")``) when the dataset is on HDFS, where a job reads the
-    data where it lives, and this process for local data.
+    ``RunnerOptions(runner="hadoop")``) when the dataset ``data_uri`` is on HDFS, where a job
+    reads the data where it lives, and this process for local data.
     """
     if runner != AUTO:
         return runner
-    return (hadoop or RunnerOptions(runner="hadoop")) if is_hdfs(dataset.store.uri()) else None
+    return (hadoop or RunnerOptions(runner="hadoop")) if is_hdfs(data_uri) else None
 
 
 def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", horizon=1,
@@ -162,7 +162,8 @@ def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", hori
     this process); season: the seasonal naive forecast's period (None: detected, 0: none).
     """
     state, dataset = load_run(run, data, checkpoint=checkpoint)
-    runner = None if horizon > 1 and runner == AUTO else scoring_runner(runner, dataset, hadoop)
+    runner = (None if horizon > 1 and runner == AUTO
+              else scoring_runner(runner, dataset.store.uri(), hadoop))
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
     if dataset.kind == "text" and (horizon != 1 or season is not None):

@@ -195,3 +195,44 @@ def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspot
     assert (state.settings["batch"], state.model.hidden, state.model.residual) == (1, 32, True)
     said = [line for line in lines if line.startswith("defaults for a series")]
     assert len(said) == 1 and "batch 1" in said[0] and "hidden 32" in said[0]
+
+
+def test_valid_every_k_scores_every_kth_epoch_and_the_last_and_leaves_theta_alone(text_data,
+                                                                                  tmp_path):
+    every, third = str(tmp_path / "every"), str(tmp_path / "third")
+    train(text_data[0], every, "--epochs", "5", "--mode", "average")
+    assert train(text_data[0], third, "--epochs", "5", "--mode", "average",
+                 "--valid-every", "3") == EXIT_OK
+    a, b = latest(every), latest(third)
+    assert a.theta.tobytes() == b.theta.tobytes()  # validation in the job never moves θ
+    assert [m["valid_loss"] is not None for m in b.history] == [False, False, True, False, True]
+    assert [b.history[i]["valid_loss"] for i in (2, 4)] == [a.history[i]["valid_loss"]
+                                                            for i in (2, 4)]
+    assert not any("valid_pending" in m for m in a.history + b.history)
+    lines = [json.loads(x) for x in open(os.path.join(third, "metrics.jsonl"))]
+    assert [m["valid_loss"] for m in lines] == [m["valid_loss"] for m in b.history]
+
+
+@pytest.mark.parametrize("map_tasks", [None, 5])
+def test_the_epoch_jobs_validation_tasks_and_the_scoring_job_give_the_same_bits(
+        text_data, tmp_path, map_tasks):
+    from jobs.data.dataset import Dataset
+    from jobs.launch import RunnerOptions
+    from jobs.mr.scorer import Scorer
+    from jobs.training import RunSpec, new_state, run_epoch_job, score_validation
+
+    dataset = Dataset(text_data[0])
+    state = new_state(RunSpec(hidden=8, batch=4, mode="average"), dataset, text_data[0])
+    options = RunnerOptions("inline", map_tasks=map_tasks)
+    in_job = run_epoch_job(state, dataset, options, validate=True).output
+    alone = run_epoch_job(state, dataset, options).output
+    scored, _ = score_validation(state, dataset, options)
+    assert in_job["theta"].tobytes() == alone["theta"].tobytes()
+    assert alone["valid"] is None
+    for name in ("loss_sum", "count", "records"):
+        assert in_job["valid"][name].tobytes() == scored[name].tobytes()
+    assert int(scored["records"]) == dataset.meta["counts"]["valid"]["records"]
+    # scored in this process (as the driver did before): the same loss, up to rounding
+    here = Scorer(state.theta, state.model).add_chunks(dataset.iter_chunks("valid", state.model))
+    assert float(scored["loss_sum"]) == pytest.approx(float(here["loss_sum"]), rel=1e-6)
+    assert float(scored["count"]) == float(here["count"])
