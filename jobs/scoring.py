@@ -160,6 +160,7 @@ def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", hori
     this process for local data; the numbers are the same. checkpoint: "best", "latest" or
     an epoch number. Series only: horizon: steps ahead (> 1: fed-back forecasts, always in
     this process); season: the seasonal naive forecast's period (None: detected, 0: none).
+    The metrics' ``runner`` says where the model was scored ("process" or a runner).
     """
     state, dataset = load_run(run, data, checkpoint=checkpoint)
     runner = (None if horizon > 1 and runner == AUTO
@@ -194,7 +195,8 @@ def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", hori
                            f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
                            "holds values it cannot score; no metrics to report")
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
-                   data=dataset.store.uri(), run=run, checkpoint=checkpoint)
+                   data=dataset.store.uri(), run=run, checkpoint=checkpoint,
+                   runner="process" if runner is None else runner.runner)
     return metrics
 
 
