@@ -749,3 +749,10 @@ def test_a_map_task_reading_a_file_not_listed_trains(tmp_path, monkeypatch):
     lines = run_map_task(monkeypatch, path, "average", 1, 0, task_chunks()[0],
                          extra=["--valid-shards", str(listing)])
     assert [line.split(b"\t")[0] for line in lines] == [routing_key(0, 1).encode()]
+
+
+def test_validation_shards_with_combined_splits_are_refused(tmp_path):
+    _, path = write_state(tmp_path)
+    with pytest.raises(ValueError, match="cannot tell which file a record came from"):
+        MRTrainEpoch(job_args(path, "average", 1, "--combine-splits", "--valid-shards",
+                              str(tmp_path / "list.txt")))

@@ -106,6 +106,13 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
                               help="test hook: the first attempt of map task 0 raises (Hadoop "
                               "re-runs it; see HADOOP_RNN_FAULT in jobs.training)")
 
+    def load_args(self, args):
+        super().load_args(args)
+        if self.options.combine_splits and self.options.valid_shards:
+            raise ValueError("--combine-splits and --valid-shards cannot go together: a task "
+                             "of a combined split cannot tell which file a record came from "
+                             "(see jobs.mr.validation)")
+
     def hadoop_input_format(self):
         return COMBINE_INPUT_FORMAT if self.options.combine_splits else None
 
