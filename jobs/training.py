@@ -646,13 +646,16 @@ def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=No
         if pending(state) and stopped_early(state, patience):  # unless θ is a new best
             state, committed = validate_and_commit(state, dataset, runner, run_store, lock,
                                                    log), True
+        why = []  # a limit's message, logged after the last validation
         stop = (state.epoch >= epochs or stopped_early(state, patience)
                 or not may_start_epoch(limits, epochs, state.epoch - first, last,
-                                       time.monotonic() - started, state.epoch, log))
+                                       time.monotonic() - started, state.epoch, why.append))
         if stop:
             if pending(state):
                 state = validate_and_commit(state, dataset, runner, run_store, lock, log)
                 committed = True
+            for line in why:
+                log(line)
             break
         epoch_started = time.monotonic()
         due = has_validation(dataset) and valid_due(state.epoch + 1, epochs, valid_every)
