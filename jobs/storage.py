@@ -241,7 +241,9 @@ class HdfsStore:
 
         WebHDFS cannot rename over an existing file, so the old file is deleted first: for a
         moment neither exists. Readers that need an always-present file (latest.npz) fall back
-        to the numbered checkpoints, which are never overwritten.
+        to the numbered checkpoints, which are overwritten only when the last one gets its
+        validation loss (a kill in that moment makes the next run redo that epoch from the one
+        before: the same bits).
         """
         path = self._path(name)
         tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}")

@@ -225,10 +225,13 @@ def test_a_diverging_run_does_not_commit_a_non_finite_validation_loss(series_ds,
     run = str(tmp_path / "run")
     with pytest.raises(TrainingError, match="non-finite validation loss.*Lower --lr"):
         # one step per epoch (--batch 32: more than the 5 chunks; the series default would
-        # take 5), so the training loss, computed before the step, is still finite
+        # take 5), so the training loss, computed before the step, is still finite. Epoch 1
+        # is committed, its loss pending; the job of epoch 2 scores it: not finite
         train_cli("--data", series_ds, "--run", run, "--epochs", 2, "--lr", "1e30", "--clip",
                   "0", "--optimizer", "sgd", "--hidden", 8, "--batch", 32)
-    assert not os.path.exists(run)  # nothing was committed, and the new run left nothing
+    assert sorted(os.listdir(run)) == ["best.npz", "ckpt-000001.npz", "latest.npz",
+                                       "metrics.jsonl"]
+    assert '"valid_loss": null' in open(os.path.join(run, "metrics.jsonl")).read()
 
 
 def test_numpy_warnings_in_an_inline_task_do_not_crash_it(series_ds):

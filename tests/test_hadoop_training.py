@@ -160,3 +160,27 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(h
     assert all(n > 0 for n in metrics["tasks_by_node"].values())
     one = hdfs_state(f"{hdfs_dir}/one")
     assert on_yarn.theta.tobytes() == one.theta.tobytes()
+
+
+@pytest.mark.parametrize("map_tasks", [[], ["--map-tasks", "2"]])
+def test_validation_on_hadoop_and_evaluate_by_default_give_the_inline_numbers(
+        text_data, hdfs_dir, local_framework_conf, tmp_path, map_tasks):
+    # without --map-tasks the epoch job's map tasks score the validation shards; with it
+    # (CombineTextInputFormat) the scoring job does, after the epoch job
+    import json
+
+    data = copy_to_store(text_data[0], hdfs_dir + "/data").uri()
+    run, inline = f"{hdfs_dir}/run", str(tmp_path / "inline")
+    hadoop_rnn("train", "--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data",
+               data, "--run", run, *SMALL, "--mode", "gradient", "--epochs", "2", *map_tasks)
+    hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
+               "--mode", "gradient", "--epochs", "2")
+    on_hadoop = [m["valid_loss"] for m in hdfs_state(run).history]
+    reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz")))
+    assert on_hadoop == pytest.approx([m["valid_loss"] for m in reference.history], rel=1e-9)
+    by_default = json.loads(hadoop_rnn("evaluate", "--run", run, "--mrjob-conf",
+                                       local_framework_conf, "--json").stdout)
+    here = json.loads(hadoop_rnn("evaluate", "--run", run, "--runner", "process",
+                                 "--json").stdout)
+    assert (by_default["runner"], here["runner"]) == ("hadoop", "process")
+    assert by_default["loss"] == pytest.approx(here["loss"], rel=1e-12, abs=0)

@@ -28,6 +28,9 @@ def add_arguments(parser):
     parser.add_argument("--patience", type=positive_int, metavar="P",
                         help="stop after P epochs without a better validation loss (default: "
                         "never); the best epoch is kept in best.npz either way")
+    parser.add_argument("--valid-every", type=positive_int, default=1, metavar="K",
+                        help="score θ on the validation split every K epochs, and always the "
+                        "last epoch's (default 1: every epoch; the others' valid_loss is null)")
     add_runner_flags(parser)
     parser.add_argument("--task-threads", type=positive_int, default=1, help="BLAS threads per map task")
     spread = parser.add_argument_group(
@@ -111,7 +114,7 @@ def train_kwargs(args):
     return dict(data=args.data, run=args.run, epochs=args.epochs, spec=spec, limits=limits,
                 runner=runner_options(args, task_threads=args.task_threads,
                                       reducers=args.reducers, map_tasks=args.map_tasks),
-                patience=args.patience)
+                patience=args.patience, valid_every=args.valid_every)
 
 
 def exit_code(result):
