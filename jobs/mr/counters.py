@@ -32,9 +32,9 @@ def current_split():
 
 
 def input_path(uri):
-    """The path part of an input URI: ``hdfs://nn:8020/raw/a.txt`` and ``hdfs:///raw/a.txt``
-    give ``/raw/a.txt``, ``file:///tmp/a.txt`` and ``/tmp/a.txt`` give ``/tmp/a.txt``."""
-    return urlparse(uri).path
+    """The path of a file URI or path, normalized: ``hdfs://nn:8020/d/x``, ``hdfs:///d/x``,
+    ``file:///d/x`` and ``/d/x`` are all ``/d/x``."""
+    return os.path.normpath(urlparse(str(uri)).path)
 
 
 def current_node():

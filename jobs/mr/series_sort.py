@@ -27,7 +27,7 @@ import json
 import numpy as np
 
 from jobs.data import series_io
-from jobs.mr.counters import COUNTERS
+from jobs.mr.counters import COUNTERS, input_path
 from jobs.mr.protocol import ArraysProtocol, Record, SliceProtocol
 from jobs.mr.task import TaskJob
 
@@ -93,8 +93,6 @@ class MRSeriesSort(TaskJob):
         self.load_spec()
 
     def mapper_raw(self, path, uri):
-        from jobs.mr.counters import input_path
-
         inputs = [input_path(p) for p in self.spec["files"]]
         number = inputs.index(input_path(uri))
         try:

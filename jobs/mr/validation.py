@@ -25,17 +25,10 @@ training shards' size): θ is then the same with or without validation in the jo
 scoring job given the same B cuts the validation shards exactly as the epoch job does, so
 their sums are the same bits. Hadoop ignores it (its splits are blocks of each file).
 """
-import os
-from urllib.parse import urlparse
-
 from mrjob.compat import jobconf_from_env
 from mrjob.sim import SimMRJobRunner
 
-
-def input_path(uri):
-    """The path of a file URI or path, normalized: ``hdfs://nn:8020/d/x``, ``hdfs:///d/x``,
-    ``file:///d/x`` and ``/d/x`` are all ``/d/x``."""
-    return os.path.normpath(urlparse(str(uri)).path)
+from jobs.mr.counters import input_path
 
 
 def valid_list_bytes(uris):
