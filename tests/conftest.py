@@ -38,8 +38,9 @@ def text_data(tmp_path):
     train = text_chunks(train_text, vocab, 33, "textwrap")
     valid = text_chunks(valid_text, vocab, 33, "textwrap-valid")
     data_dir = tmp_path / "data"
+    train_counts = [train_text.count(symbol) for symbol in vocab]  # the unigram baseline's
     meta = write_dataset(str(data_dir), "text", {"train": train, "valid": valid}, shards=3,
-                         vocab=vocab, chunk=33)
+                         vocab=vocab, chunk=33, train_counts=train_counts)
     # make the shards unequal: move lines from the first shard to the last
     first, last = data_dir / meta["train"][0], data_dir / meta["train"][-1]
     lines = first.read_text().splitlines(keepends=True)

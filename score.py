@@ -1,1 +1,0 @@
-/root/.cache/hadoop-rnn/dev-cluster/client-tmp/mapred/local/job_local254066252_0001_b9e60afc-7cc3-4da7-b1de-c04caa3a3844/score.py

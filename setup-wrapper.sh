@@ -1,1 +1,0 @@
-/root/.cache/hadoop-rnn/dev-cluster/client-tmp/mapred/local/job_local254066252_0001_b989c651-0719-4b3a-a932-df8bcf18b3ad/setup-wrapper.sh
