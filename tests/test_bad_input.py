@@ -102,13 +102,13 @@ def test_prepare_force_with_an_input_that_is_not_text_leaves_the_old_dataset_who
 
 def test_prepare_force_killed_before_the_swap_leaves_the_old_dataset_whole(series_ds,
                                                                           monkeypatch):
-    real_write = preparing.write_dataset
+    real_write = preparing.write_meta
 
     def write_then_die(*args, **kwargs):  # the new dataset is complete: Ctrl-C right now
         real_write(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(preparing, "write_dataset", write_then_die)
+    monkeypatch.setattr(preparing, "write_meta", write_then_die)
     before = tree(series_ds)
     with pytest.raises(KeyboardInterrupt):
         prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "YEAR", "--out", series_ds,
@@ -294,7 +294,7 @@ def test_a_train_with_a_bad_value_leaves_no_run_directory(series_ds, tmp_path):
 # -- tracebacks and smaller things -------------------------------------------------------------
 
 def test_the_same_column_twice_is_a_clear_error(tmp_path):
-    with pytest.raises(preparing.PrepareError, match="--column 'SUNACTIVITY' is given more"):
+    with pytest.raises(preparing.PrepareError, match=r"column 'SUNACTIVITY' is named more than once \(--column, --id, --time\)"):
         prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--column",
                     "SUNACTIVITY", "--out", tmp_path / "ds")
 
