@@ -3,7 +3,7 @@ the corpus.
 
 1. The survey (:mod:`jobs.mr.char_count`): character counts and the characters of every
    input split. The driver builds the vocabulary and, from the split sizes, each file's
-   length and the character offset where each split begins (:func:`survey_layout`).
+   length and the character offset where each split begins (:class:`TextLayout`).
 2. The chunking (:mod:`jobs.mr.text_chunks`): each map task cuts its split's part of the
    chunk records; the shuffle sorts the records into ``--shards`` balanced shards per split.
    On Hadoop with an HDFS ``--out`` the reducers' files are renamed into the dataset (no
