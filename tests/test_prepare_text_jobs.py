@@ -110,6 +110,16 @@ def test_the_dataset_bytes_do_not_depend_on_the_runner_or_the_split_size(corpus_
     assert metas[0] == metas[1] == metas[2]
 
 
+def test_map_tasks_encoding_a_few_lines_at_a_time_write_the_same_bytes(corpus_dir, tmp_path,
+                                                                       monkeypatch):
+    from jobs.mr import text_chunks
+
+    prepare_text([corpus_dir], tmp_path / "whole")
+    monkeypatch.setattr(text_chunks, "TEXT_BLOCK", 97)  # inline tasks run in this process
+    prepare_text([corpus_dir], tmp_path / "blocks")
+    assert shard_bytes(tmp_path / "blocks") == shard_bytes(tmp_path / "whole")
+
+
 def test_shards_differ_by_at_most_one_record(corpus_dir, tmp_path):
     meta = prepare_text([corpus_dir], tmp_path / "data", shards=4, context=0)
     ds = Dataset(str(tmp_path / "data"))

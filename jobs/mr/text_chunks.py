@@ -32,6 +32,9 @@ from jobs.mr.counters import current_split
 from jobs.mr.shards import STATS, ShardedRecordsJob
 
 
+TEXT_BLOCK = 1 << 16  # characters encoded at once by a map task
+
+
 def fragment_dtype(vocab_size):
     """The dtype token ids travel in through the shuffle."""
     return "<u2" if vocab_size <= 2 ** 16 else "<u4"
@@ -63,9 +66,21 @@ class MRTextChunks(ShardedRecordsJob):
         self.rows = np.zeros(0, np.int64)  # the split's ids from position self.row0 on
         self.row0 = self.pos = self.lo
         self.train_counts = np.zeros(len(self.vocab), np.int64)
+        self.lines, self.buffered = [], 0  # text not encoded yet
 
     def mapper(self, _, line):
-        ids = encode(line_text(line), self.vocab)
+        # lines are encoded a block at a time: numpy's per-call cost on one short line
+        # would dominate
+        text = line_text(line)
+        self.lines.append(text)
+        self.buffered += len(text)
+        if self.buffered >= TEXT_BLOCK:
+            yield from self.encode_block()
+
+    def encode_block(self):
+        """Encode the buffered lines, count their training part, emit what they complete."""
+        ids = encode("".join(self.lines), self.vocab)
+        self.lines, self.buffered = [], 0
         train = ids[:max(0, min(len(ids), self.cut - self.pos))]
         self.train_counts += np.bincount(train, minlength=len(self.vocab))
         self.rows = np.concatenate([self.rows, ids])
@@ -91,6 +106,7 @@ class MRTextChunks(ShardedRecordsJob):
         return self.shard_key(record.split, self.first_index[record.split] + record.index), value
 
     def mapper_final(self):
+        yield from self.encode_block()
         if self.pos != self.hi:
             path, start = current_split()
             raise RuntimeError(f"{path} (split at byte {start}): read {self.pos - self.lo} "
