@@ -37,7 +37,7 @@ def job_inputs(sources, options):
     remote = [s for s in sources if is_hdfs(s)]
     if remote and options.runner != "hadoop":
         raise InputError(f"{remote[0]}: HDFS inputs need --runner hadoop (the "
-                                 f"{options.runner} runner reads local files)")
+                         f"{options.runner} runner reads local files)")
     local = [s for s in sources if not is_hdfs(s)]
     if options.runner != "hadoop" or not local:
         yield [s if is_hdfs(s) else os.path.abspath(s) for s in sources]
