@@ -324,8 +324,9 @@ def test_no_code_unpickles_what_it_reads():
 # -- a failed map task attempt on Hadoop -----------------------------------------------------
 
 @pytest.mark.hadoop
-def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(text_data, hdfs_dir):
-    data = copy_to_store(text_data[0], hdfs_dir + "/data")
+def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(train_only_text_data,
+                                                                  hdfs_dir):
+    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data")
     thetas = {}
     for fault in ("", "fail-first-map-attempt"):
         run = open_store(f"{hdfs_dir}/run-{fault or 'clean'}")

@@ -50,7 +50,9 @@ runners:
     return str(path)
 
 
-def test_gradient_epoch_on_yarn_equals_the_inline_runner(text_data, hdfs_dir, tmp_path):
+def test_gradient_epoch_on_yarn_equals_the_inline_runner(train_only_text_data, hdfs_dir,
+                                                         tmp_path):
+    text_data = train_only_text_data   # no validation split: no scoring job after the epoch
     data = copy_to_store(text_data[0], hdfs_dir + "/data")
     run = f"{hdfs_dir}/run"
     # θ in 3 slices over 3 reduce tasks, clipped to the exact global norm (the job's 2nd step)
@@ -66,9 +68,9 @@ def test_gradient_epoch_on_yarn_equals_the_inline_runner(text_data, hdfs_dir, tm
     assert {"latest.npz", "ckpt-000001.npz", "metrics.jsonl"} <= set(names)
 
 
-def test_resume_from_an_hdfs_checkpoint_is_bit_identical(text_data, hdfs_dir,
+def test_resume_from_an_hdfs_checkpoint_is_bit_identical(train_only_text_data, hdfs_dir,
                                                          local_framework_conf):
-    data = copy_to_store(text_data[0], hdfs_dir + "/data").uri()
+    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data").uri()
     common = ["--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data", data,
               *SMALL, "--mode", "average"]
     straight, resumed = f"{hdfs_dir}/straight", f"{hdfs_dir}/resumed"
@@ -141,7 +143,7 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(h
     source = tmp_path / "textwrap.txt"   # 8 shards, one map task each, to spread over nodes
     source.write_text(inspect.getsource(textwrap))
     prepare_cli("--kind", "text", source, "--out", tmp_path / "eight", "--shards", 8,
-                "--chunk", 33)
+                "--chunk", 33, "--valid", 0)     # no validation split: no scoring jobs
     data = copy_to_store(tmp_path / "eight", hdfs_dir + "/data").uri()
     conf = tmp_path / "split-per-shard.conf"
     conf.write_text(f"include: {REPO}/conf/mrjob.conf\nrunners:\n  hadoop:\n    jobconf:\n"
