@@ -101,6 +101,13 @@ def model_forecasts(state, sequence, targets, horizon, window):
     return predicted
 
 
+def dataset_ar(dataset):
+    """The AR(p) that ``prepare`` fitted on the training parts (:mod:`jobs.mr.series_ar`), the
+    base of an AR-residual model; None for a dataset prepared before it was stored."""
+    ar = dataset.meta.get("ar")
+    return baselines.AR(ar["order"], np.array(ar["coef"])) if ar else None
+
+
 def series_scores(state, dataset, split, horizon, season, model_sums=None):
     """({name: error sums}, {"season": S, "ar_order": p}) of the model and the baselines.
 
@@ -111,7 +118,7 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None):
     training = [sequence[:train_end] for sequence, train_end, _ in parts if train_end > 1]
     if season is None:
         season = baselines.detect_season(training)
-    ar = baselines.fit_ar(training) if training else None
+    ar = dataset_ar(dataset) or (baselines.fit_ar(training) if training else None)
     window = dataset.context + dataset.meta["chunk"]
     sums = {}
     for sequence, _, targets in parts:

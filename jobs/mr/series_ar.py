@@ -1,0 +1,59 @@
+"""The third pass of ``prepare --kind series``: the sufficient statistics of the AR(p) fit
+of the training parts (:func:`jobs.baselines.ar_statistics`), for the AR base of a model.
+
+Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): each series is normalized
+(``--normalization``: the training statistics the second pass gave) and its training part's
+statistics added to the task's; ``mapper_final`` emits one record per map task, O(P²) for
+the largest order P (per class of short series, see jobs.baselines), whatever the number of
+series. Series too short to keep and error lines add nothing. The driver adds the records
+(:func:`jobs.baselines.add_statistics`) and fits AR(p) once.
+"""
+import json
+
+import numpy as np
+
+from jobs.baselines import MAX_AR_ORDER, add_statistics, ar_statistics
+from jobs.data.chunks import split_point
+from jobs.data.series_io import normalize
+from jobs.mr.protocol import ArraysProtocol
+from jobs.mr.series_sort import ERROR
+from jobs.mr.task import TaskJob
+
+KEY = "ar"
+
+
+class MRSeriesAR(TaskJob):
+    INPUT_PROTOCOL = ArraysProtocol
+    OUTPUT_PROTOCOL = ArraysProtocol
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_passthru_arg("--valid", type=float, required=True,
+                              help="the fraction of each series kept for validation")
+        self.add_passthru_arg("--normalization", required=True,
+                              help='JSON {"mean": [..], "std": [..]} of the training parts')
+        self.add_passthru_arg("--max-order", type=int, default=MAX_AR_ORDER,
+                              help="the largest order p tried")
+
+    def mapper_init(self):
+        self.norm = json.loads(self.options.normalization)
+        self.stats = {}
+
+    def mapper(self, key, arrays):
+        """Adds the series' statistics to the task's; emits nothing (mrjob takes None)."""
+        if key == ERROR:
+            return
+        values = arrays["values"]
+        train = values[:split_point(len(values), self.options.valid)]
+        if len(values) < 2 or len(train) < 2:
+            return
+        part = normalize(train, self.norm).astype(np.float64)
+        self.stats = add_statistics(self.stats, ar_statistics(part, self.options.max_order))
+
+    def mapper_final(self):
+        if self.stats:
+            yield KEY, self.stats
+
+
+if __name__ == "__main__":
+    MRSeriesAR.run()
