@@ -25,6 +25,49 @@ def test_ar_fit_recovers_the_order_and_coefficients_of_an_ar2_process():
     np.testing.assert_allclose(ar.coef[0], [0.1, 0.6, -0.3], atol=0.05)
 
 
+def least_squares_ar(parts, order):
+    """AR(order) by np.linalg.lstsq over the positions t >= order of each part."""
+    rows, targets = [], []
+    for part in parts:
+        for t in range(order, len(part)):
+            rows.append(np.r_[1.0, part[t - order:t, 0][::-1]])
+            targets.append(part[t, 0])
+    return np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
+
+
+def test_ar_fit_from_summed_statistics_equals_least_squares_over_the_parts_in_memory():
+    rng = np.random.default_rng(3)
+    walk = np.cumsum(rng.standard_normal(400))[:, None] * 0.1
+    parts = [walk[:300], ar2_process(150, seed=1), walk[300:340], walk[350:353]]  # 40, 3: short
+    ar = baselines.fit_ar(parts, max_order=12)
+    # the order: the one-step error of each p, fitted on the first 80 % of every part
+    heads = [part[:baselines.fit_split(len(part))] for part in parts]
+    top = min(12, sum(len(h) for h in heads) // 10)
+    errors = []
+    for order in range(1, top + 1):
+        coef = least_squares_ar([h for h in heads if len(h) > order], order)
+        errors.append(sum(
+            np.sum((baselines.forecasts(part, np.arange(len(head), len(part)), 1, None,
+                                        baselines.AR(order, coef[None]))["ar"]
+                    - part[len(head):]) ** 2) for part, head in zip(parts, heads)))
+    assert ar.order == int(np.argmin(errors)) + 1
+    np.testing.assert_allclose(ar.coef[0], least_squares_ar(        # (up to fit_ar's tiny ridge)
+        [part for part in parts if len(part) > ar.order], ar.order), rtol=1e-6)
+
+
+def test_ar_statistics_of_parts_add_up_to_those_of_all_of_them():
+    parts = [ar2_process(120, seed=s) for s in range(3)]
+    one_by_one = {}
+    for part in parts:
+        one_by_one = baselines.add_statistics(one_by_one, baselines.ar_statistics(part, 8))
+    together = baselines.add_statistics(baselines.ar_statistics(parts[0], 8), baselines.add_statistics(
+        baselines.ar_statistics(parts[1], 8), baselines.ar_statistics(parts[2], 8)))
+    assert one_by_one.keys() == together.keys()
+    for name in together:
+        np.testing.assert_allclose(one_by_one[name], together[name], rtol=1e-12)
+    assert baselines.fit_ar_statistics(one_by_one, 8).order == baselines.fit_ar(parts, 8).order
+
+
 def test_ar_forecasts_h_steps_by_feeding_its_forecasts_back():
     x = ar2_process(50)
     ar = baselines.AR(2, np.array([[0.1, 0.6, -0.3]]))
@@ -62,13 +105,30 @@ def run_evaluate(*argv):
 @pytest.fixture(scope="module")
 def fresh_residual_run(tmp_path_factory):
     """A residual model trained one epoch with a vanishing step: still persistence."""
+    return fresh_run(tmp_path_factory, "last")
+
+
+@pytest.fixture(scope="module")
+def fresh_ar_run(tmp_path_factory):
+    """An AR-residual model (the series default) trained one epoch with a vanishing step."""
+    return fresh_run(tmp_path_factory, "ar")
+
+
+def fresh_run(tmp_path_factory, residual):
     tmp = tmp_path_factory.mktemp("fresh")
     data, run = str(tmp / "data"), str(tmp / "run")
     prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 8,
                 "--valid", 0.3, "--out", data)
     train_cli("--data", data, "--run", run, "--epochs", 1, "--lr", 1e-12, "--hidden", 8,
-              "--dtype", "float64")
+              "--dtype", "float64", "--residual", residual)
     return data, run
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_a_fresh_ar_residual_model_forecasts_what_the_ar_baseline_does(fresh_ar_run, horizon):
+    m = run_evaluate("--run", fresh_ar_run[1], "--horizon", horizon)
+    assert m["mse"] == pytest.approx(m["baselines"]["ar"]["mse"], rel=1e-9)
+    assert m["mae"] == pytest.approx(m["baselines"]["ar"]["mae"], rel=1e-9)
 
 
 @pytest.mark.parametrize("horizon", [1, 3])
