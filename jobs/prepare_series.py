@@ -10,8 +10,9 @@ rows.
    parts never leak into it, and numbers the series in id order.
 3. :mod:`jobs.mr.series_ar`: the sums of the AR(p) fit of the normalized training parts,
    one record per map task; the driver adds them and fits AR(p), p chosen on the training
-   parts' own last 20 % (:func:`fit_ar`), the base of an AR-residual model. One AR(p) for
-   all the series of a table (pooled), as the normalization is.
+   parts' own last 20 % (:mod:`rnn_core.autoregression`): the base of an AR-residual model
+   and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
+   normalization is.
 4. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
    (:func:`jobs.sharding.run_sharding_job`).
 
@@ -26,12 +27,12 @@ import uuid
 
 import numpy as np
 
-from jobs import baselines
 from jobs.data import series_io
 from jobs.data.chunks import SequenceLayout, split_point
 from jobs.launch import run_job
 from jobs.sharding import job_inputs, run_sharding_job
 from jobs.storage import open_store
+from rnn_core import autoregression
 
 
 def combine(stats):
@@ -56,10 +57,10 @@ def fit_ar(output):
     no series has a training part of 2 steps."""
     stats = {}
     for _, arrays in output:
-        stats = baselines.add_statistics(stats, arrays)
+        stats = autoregression.add_statistics(stats, arrays)
     if not stats:
         return None
-    ar = baselines.fit_ar_statistics(stats)
+    ar = autoregression.fit_ar_statistics(stats)
     return {"order": ar.order, "coef": ar.coef.tolist()}
 
 

@@ -8,6 +8,7 @@ from jobs.cli import main as cli_main
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.data.chunks import split_point
 from jobs.scoring import evaluate
+from rnn_core.autoregression import AR
 
 
 def ar2_process(n, seed=0):
@@ -19,58 +20,9 @@ def ar2_process(n, seed=0):
     return x[:, None]
 
 
-def test_ar_fit_recovers_the_order_and_coefficients_of_an_ar2_process():
-    ar = baselines.fit_ar([ar2_process(3000)], max_order=10)
-    assert ar.order == 2
-    np.testing.assert_allclose(ar.coef[0], [0.1, 0.6, -0.3], atol=0.05)
-
-
-def least_squares_ar(parts, order):
-    """AR(order) by np.linalg.lstsq over the positions t >= order of each part."""
-    rows, targets = [], []
-    for part in parts:
-        for t in range(order, len(part)):
-            rows.append(np.r_[1.0, part[t - order:t, 0][::-1]])
-            targets.append(part[t, 0])
-    return np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
-
-
-def test_ar_fit_from_summed_statistics_equals_least_squares_over_the_parts_in_memory():
-    rng = np.random.default_rng(3)
-    walk = np.cumsum(rng.standard_normal(400))[:, None] * 0.1
-    parts = [walk[:300], ar2_process(150, seed=1), walk[300:340], walk[350:353]]  # 40, 3: short
-    ar = baselines.fit_ar(parts, max_order=12)
-    # the order: the one-step error of each p, fitted on the first 80 % of every part
-    heads = [part[:baselines.fit_split(len(part))] for part in parts]
-    top = min(12, sum(len(h) for h in heads) // 10)
-    errors = []
-    for order in range(1, top + 1):
-        coef = least_squares_ar([h for h in heads if len(h) > order], order)
-        errors.append(sum(
-            np.sum((baselines.forecasts(part, np.arange(len(head), len(part)), 1, None,
-                                        baselines.AR(order, coef[None]))["ar"]
-                    - part[len(head):]) ** 2) for part, head in zip(parts, heads)))
-    assert ar.order == int(np.argmin(errors)) + 1
-    np.testing.assert_allclose(ar.coef[0], least_squares_ar(        # (up to fit_ar's tiny ridge)
-        [part for part in parts if len(part) > ar.order], ar.order), rtol=1e-6)
-
-
-def test_ar_statistics_of_parts_add_up_to_those_of_all_of_them():
-    parts = [ar2_process(120, seed=s) for s in range(3)]
-    one_by_one = {}
-    for part in parts:
-        one_by_one = baselines.add_statistics(one_by_one, baselines.ar_statistics(part, 8))
-    together = baselines.add_statistics(baselines.ar_statistics(parts[0], 8), baselines.add_statistics(
-        baselines.ar_statistics(parts[1], 8), baselines.ar_statistics(parts[2], 8)))
-    assert one_by_one.keys() == together.keys()
-    for name in together:
-        np.testing.assert_allclose(one_by_one[name], together[name], rtol=1e-12)
-    assert baselines.fit_ar_statistics(one_by_one, 8).order == baselines.fit_ar(parts, 8).order
-
-
 def test_ar_forecasts_h_steps_by_feeding_its_forecasts_back():
     x = ar2_process(50)
-    ar = baselines.AR(2, np.array([[0.1, 0.6, -0.3]]))
+    ar = AR(2, np.array([[0.1, 0.6, -0.3]]))
     predicted = baselines.forecasts(x, np.array([40]), 3, None, ar)["ar"][0, 0]
     a, b = x[37, 0], x[36, 0]
     for _ in range(3):

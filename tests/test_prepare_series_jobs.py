@@ -9,13 +9,14 @@ import uuid
 import numpy as np
 import pytest
 
-from jobs import baselines, preparing
+from jobs import preparing
 from jobs.data import chunks
 from jobs.data.dataset import Dataset
 from jobs.data.records import decode_record
 from jobs.data.series_io import SeriesError
 from jobs.launch import RunnerOptions
 from jobs.prepare_series import combine
+from rnn_core import autoregression
 from jobs.storage import open_store
 
 STATIONS = {"north": 0.0, "south": 1.0, "east-2": 2.0}
@@ -103,7 +104,7 @@ def test_the_ar_fit_of_prepare_equals_the_fit_on_the_normalized_training_parts_i
     norm = meta["normalization"]
     parts = [((station_values(name) - norm["mean"][0]) / norm["std"][0])[
         :chunks.split_point(DAYS, 0.25), None] for name in meta["series_ids"]]
-    ar = baselines.fit_ar(parts)                 # pooled over the series, like the normalization
+    ar = autoregression.fit_ar(parts)                 # pooled over the series, like the normalization
     assert meta["ar"]["order"] == ar.order
     np.testing.assert_allclose(meta["ar"]["coef"], ar.coef, rtol=1e-9, atol=1e-12)
 

@@ -1,23 +1,23 @@
 """The third pass of ``prepare --kind series``: the sufficient statistics of the AR(p) fit
-of the training parts (:func:`jobs.baselines.ar_statistics`), for the AR base of a model.
+of the training parts (:func:`rnn_core.autoregression.ar_statistics`), for the AR base of a model.
 
 Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): each series is normalized
 (``--normalization``: the training statistics the second pass gave) and its training part's
 statistics added to the task's; ``mapper_final`` emits one record per map task, O(P²) for
-the largest order P (per class of short series, see jobs.baselines), whatever the number of
+the largest order P (per class of short series, see rnn_core.autoregression), whatever the number of
 series. Series too short to keep and error lines add nothing. The driver adds the records
-(:func:`jobs.baselines.add_statistics`) and fits AR(p) once.
+(:func:`rnn_core.autoregression.add_statistics`) and fits AR(p) once.
 """
 import json
 
 import numpy as np
 
-from jobs.baselines import MAX_AR_ORDER, add_statistics, ar_statistics
 from jobs.data.chunks import split_point
 from jobs.data.series_io import normalize
 from jobs.mr.protocol import ArraysProtocol
 from jobs.mr.series_sort import ERROR
 from jobs.mr.task import TaskJob
+from rnn_core.autoregression import MAX_AR_ORDER, add_statistics, ar_statistics
 
 KEY = "ar"
 
