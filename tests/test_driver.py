@@ -9,6 +9,7 @@ import pytest
 from jobs.run.checkpoint import CheckpointError
 from conftest import train_cli
 from jobs.cli import EXIT_NOTHING_TO_DO, EXIT_OK
+from jobs.data.dataset import Dataset
 from jobs.training import TrainingError
 from jobs.run.state import TrainingState
 from rnn_core.serialization import load_arrays
@@ -193,8 +194,11 @@ def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspot
     state = latest(str(tmp_path / "run"))
     # 5 training chunks: one per minibatch, so an epoch takes as many steps as it can
     assert (state.settings["batch"], state.model.hidden, state.model.residual) == (1, 32, True)
+    # the network corrects the AR(p) forecast that prepare fitted on the training part
+    assert state.model.ar == tuple(map(tuple, Dataset(sunspots_data).meta["ar"]["coef"]))
     said = [line for line in lines if line.startswith("defaults for a series")]
     assert len(said) == 1 and "batch 1" in said[0] and "hidden 32" in said[0]
+    assert "residual ar" in said[0]
 
 
 def test_valid_every_k_scores_every_kth_epoch_and_the_last_and_leaves_theta_alone(text_data,
