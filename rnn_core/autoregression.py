@@ -41,7 +41,8 @@ def lagged(sequence, positions, lags):
 # * with zero-padded lags z[t] = (x[t], x[t-1], .., x[t-P]) (lag 0 is the target), the sums
 #   ZZ = Σ_t z[t] z[t]ᵀ and Z = Σ_t z[t], and the sums over a part's first positions
 #   A[d, m] = Σ_{u<m} x[u] x[u+d] and A1[m] = Σ_{u<m} x[u], give for lags i <= j <= p
-#       Σ_{t=p}^{L-1} x[t-i] x[t-j] = ZZ[i, j] - A[j-i, p-j],  Σ_{t=p}^{L-1} x[t-j] = Z[j] - A1[p-j]
+#       Σ_{t=p}^{L-1} x[t-i] x[t-j] = ZZ[i, j] - A[j-i, p-j]
+#       Σ_{t=p}^{L-1} x[t-j]        = Z[j] - A1[p-j]
 #   and L - p positions. This holds for p <= L; a part shorter than an order adds nothing to
 #   it (fit_ar leaves such parts out), so the sums are kept per class min(L, P) and a class
 #   adds to the orders p <= its class only.
@@ -62,17 +63,17 @@ def fit_split(length):
 
 
 def lag_sums(part, max_order):
-    """{name: sums} of one part (L, F) for the normal equations of every order <= max_order."""
-    P = max_order
+    """{name: sums} of one part (L, F) for the normal equations of every order <= max_order:
+    zz (F, P+1, P+1), z (F, P+1), prefix (F, d P+1, m P+1), prefix1 (F, m P+1), parts, length."""
+    P, F = max_order, part.shape[1]
     z = lagged_zero(part, P)                                             # (L, F, P + 1)
-    head = np.concatenate([part[:P + 1], np.zeros((max(P + 1 - len(part), 0),) + part.shape[1:])])
-    shifted = lagged_zero(head[::-1], P)[::-1]          # shifted[u, f, d] = x[u + d] (0 past the end)
-    products = head[:P, :, None] * shifted[:P]                           # (P, F, P + 1): x[u] x[u+d]
-    zeros = np.zeros((1,) + products.shape[1:])
-    prefix = np.cumsum(np.concatenate([zeros, products]), axis=0)       # (P + 1 m, F, P + 1 d)
-    prefix1 = np.cumsum(np.concatenate([np.zeros((1, part.shape[1])), head[:P]]), axis=0)
+    start = np.concatenate([part[:2 * P], np.zeros((max(2 * P - len(part), 0), F))])
+    # x[u] x[u + d] for u < P (0 past the part's end); the sums use u + d < P only
+    products = start[:P, :, None] * np.stack([start[d:d + P] for d in range(P + 1)], axis=2)
+    prefix = np.cumsum(np.concatenate([np.zeros((1, F, P + 1)), products]), axis=0)
+    prefix1 = np.cumsum(np.concatenate([np.zeros((1, F)), start[:P]]), axis=0)
     return {"zz": np.einsum("tfi,tfj->fij", z, z), "z": z.sum(axis=0),
-            "prefix": prefix.transpose(1, 2, 0), "prefix1": prefix1.T,   # (F, d, m), (F, m)
+            "prefix": prefix.transpose(1, 2, 0), "prefix1": prefix1.T,
             "parts": np.array(1.0), "length": np.array(float(len(part)))}
 
 
@@ -120,8 +121,8 @@ def normal_equations(stats, name, order):
     i, j = np.minimum.outer(lags, lags), np.maximum.outer(lags, lags)
     for cls in sorted(c for c in classes if c >= p):
         s = {k: stats[f"{name}.{cls}.{k}"] for k in LAG_SUMS}
-        pairs = s["zz"][:, i, j] - s["prefix"][:, j - i, p - j]            # (F, p+1, p+1) lags 0..p
-        singles = s["z"][:, lags] - s["prefix1"][:, p - lags]               # (F, p+1)
+        pairs = s["zz"][:, i, j] - s["prefix"][:, j - i, p - j]      # (F, p+1, p+1), lags 0..p
+        singles = s["z"][:, lags] - s["prefix1"][:, p - lags]         # (F, p+1)
         gram[:, 0, 0] += s["length"] - p * s["parts"]
         gram[:, 0, 1:] += singles[:, 1:]
         gram[:, 1:, 0] += singles[:, 1:]

@@ -54,14 +54,15 @@ def test_ar_fit_from_summed_statistics_equals_least_squares_over_the_parts_in_me
         [part for part in parts if len(part) > ar.order], ar.order), rtol=1e-6)
 
 
-def test_ar_statistics_of_parts_add_up_to_those_of_all_of_them():
+def test_ar_statistics_add_up_in_any_grouping_to_the_fit_of_all_the_parts():
     parts = [ar2_process(120, seed=s) for s in range(3)]
+    add, stats = autoregression.add_statistics, autoregression.ar_statistics
     one_by_one = {}
     for part in parts:
-        one_by_one = autoregression.add_statistics(one_by_one, autoregression.ar_statistics(part, 8))
-    together = autoregression.add_statistics(autoregression.ar_statistics(parts[0], 8), autoregression.add_statistics(
-        autoregression.ar_statistics(parts[1], 8), autoregression.ar_statistics(parts[2], 8)))
+        one_by_one = add(one_by_one, stats(part, 8))
+    together = add(stats(parts[0], 8), add(stats(parts[1], 8), stats(parts[2], 8)))
     assert one_by_one.keys() == together.keys()
     for name in together:
         np.testing.assert_allclose(one_by_one[name], together[name], rtol=1e-12)
-    assert autoregression.fit_ar_statistics(one_by_one, 8).order == autoregression.fit_ar(parts, 8).order
+    fitted = autoregression.fit_ar_statistics(one_by_one, 8)
+    np.testing.assert_allclose(fitted.coef, autoregression.fit_ar(parts, 8).coef, rtol=1e-9)

@@ -104,7 +104,7 @@ def test_the_ar_fit_of_prepare_equals_the_fit_on_the_normalized_training_parts_i
     norm = meta["normalization"]
     parts = [((station_values(name) - norm["mean"][0]) / norm["std"][0])[
         :chunks.split_point(DAYS, 0.25), None] for name in meta["series_ids"]]
-    ar = autoregression.fit_ar(parts)                 # pooled over the series, like the normalization
+    ar = autoregression.fit_ar(parts)           # pooled over the series, as the normalization
     assert meta["ar"]["order"] == ar.order
     np.testing.assert_allclose(meta["ar"]["coef"], ar.coef, rtol=1e-9, atol=1e-12)
 

@@ -1,11 +1,13 @@
 """The third pass of ``prepare --kind series``: the sufficient statistics of the AR(p) fit
-of the training parts (:func:`rnn_core.autoregression.ar_statistics`), for the AR base of a model.
+of the training parts (:func:`rnn_core.autoregression.ar_statistics`), for the AR base of a
+model and evaluate's AR baseline.
 
 Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): each series is normalized
 (``--normalization``: the training statistics the second pass gave) and its training part's
 statistics added to the task's; ``mapper_final`` emits one record per map task, O(P²) for
-the largest order P (per class of short series, see rnn_core.autoregression), whatever the number of
-series. Series too short to keep and error lines add nothing. The driver adds the records
+the largest order P (per length class of series shorter than P, see
+:mod:`rnn_core.autoregression`), whatever the number of series. Series too short to keep
+and error lines add nothing. The driver adds the records
 (:func:`rnn_core.autoregression.add_statistics`) and fits AR(p) once.
 """
 import json
