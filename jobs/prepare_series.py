@@ -129,8 +129,10 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             mean, std = series_io.checked_normalization(mean, np.sqrt(var), list(columns),
                                                         largest)
             norm = {"mean": mean.tolist(), "std": std.tolist()}
-            ar = fit_ar(run_job(MRSeriesAR, ["--valid", repr(valid),
-                                             "--normalization", json.dumps(norm)],
+            norm_file = os.path.join(tmp, "normalization.json")
+            with open(norm_file, "w", encoding="utf-8") as f:
+                json.dump(norm, f)
+            ar = fit_ar(run_job(MRSeriesAR, ["--valid", repr(valid), "--normalization", norm_file],
                                 [sorted_uri], runner).output)
             train_steps = sum(split_point(int(s["length"]), valid) for s in stats.values())
             chunk, context = chunking(train_steps, ar["order"] if ar else 0)

@@ -3,7 +3,7 @@ of the training parts (:func:`rnn_core.autoregression.ar_statistics`), for the A
 model and evaluate's AR baseline.
 
 Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): each series is normalized
-(``--normalization``: the training statistics the second pass gave) and its training part's
+(``--normalization``: a file of the training statistics the second pass gave) and its training part's
 statistics added to the task's; ``mapper_final`` emits one record per map task, O(P²) for
 the largest order P (per length class of series shorter than P, see
 :mod:`rnn_core.autoregression`), whatever the number of series. Series too short to keep
@@ -32,13 +32,14 @@ class MRSeriesAR(TaskJob):
         super().configure_args()
         self.add_passthru_arg("--valid", type=float, required=True,
                               help="the fraction of each series kept for validation")
-        self.add_passthru_arg("--normalization", required=True,
-                              help='JSON {"mean": [..], "std": [..]} of the training parts')
+        self.add_file_arg("--normalization", required=True,
+                          help='a JSON file: {"mean": [..], "std": [..]} of the training parts')
         self.add_passthru_arg("--max-order", type=int, default=MAX_AR_ORDER,
                               help="the largest order p tried")
 
     def mapper_init(self):
-        self.norm = json.loads(self.options.normalization)
+        with open(self.options.normalization, encoding="utf-8") as f:
+            self.norm = json.load(f)
         self.stats = {}
 
     def mapper(self, key, arrays):
