@@ -71,7 +71,8 @@ def add_arguments(parser):
                        "forecast fitted by prepare on the training part; last, the last value "
                        "(the bare flag); none, nothing: the network predicts the value (default "
                        "for a new series run: ar, or last for data prepared without the AR "
-                       "fit; a fresh model then forecasts its base)")
+                       "fit; a fresh model then forecasts its base; on resume: the "
+                       "checkpoint's)")
     model.add_argument("--no-residual", dest="residual", action="store_const", const="none",
                        help="the same as --residual none")
     opt = parser.add_argument_group("optimizer (fixed for a run)")
