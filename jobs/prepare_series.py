@@ -8,7 +8,12 @@ rows.
 2. :mod:`jobs.mr.series_stats`: each series' length and its training part's statistics.
    The driver combines them (:func:`combine`) into the normalization, so the validation
    parts never leak into it, and numbers the series in id order.
-3. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
+3. :mod:`jobs.mr.series_ar`: the sums of the AR(p) fit of the normalized training parts,
+   one record per map task; the driver adds them and fits AR(p), p chosen on the training
+   parts' own last 20 % (:mod:`rnn_core.autoregression`): the base of an AR-residual model
+   and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
+   normalization is.
+4. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
    (:func:`jobs.sharding.run_sharding_job`).
 
 A series shorter than 2 rows (after dropping missing values) is an error when the file is
@@ -27,6 +32,7 @@ from jobs.data.chunks import SequenceLayout, split_point
 from jobs.launch import run_job
 from jobs.sharding import job_inputs, run_sharding_job
 from jobs.storage import open_store
+from rnn_core import autoregression
 
 
 def combine(stats):
@@ -44,6 +50,18 @@ def combine(stats):
         m2 = m2 + group_var * count + delta ** 2 * (n * count / total)
         n = total
     return mean, m2 / n
+
+
+def fit_ar(output):
+    """The AR(p) of the AR job's output, {"order": p, "coef": (F, p + 1) lists}, or None if
+    no series has a training part of 2 steps."""
+    stats = {}
+    for _, arrays in output:
+        stats = autoregression.add_statistics(stats, arrays)
+    if not stats:
+        return None
+    ar = autoregression.fit_ar_statistics(stats)
+    return {"order": ar.order, "coef": ar.coef.tolist()}
 
 
 def read_stats(output, names, has_id, log):
@@ -82,9 +100,10 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
     """Write the series dataset of ``files`` into the store ``target``; return (meta fields,
     shard names, totals {split: {records, steps}}, chunk, context).
 
-    chunking: ``(chunk, context) -> (chunk, context)``, called with the training steps
-    known: it fills in the defaults.
+    chunking: ``(train_steps, ar_order) -> (chunk, context)``, called with the training
+    steps and the order of the AR fit known: it fills in the defaults.
     """
+    from jobs.mr.series_ar import MRSeriesAR
     from jobs.mr.series_chunks import MRSeriesChunks
     from jobs.mr.series_sort import MRSeriesSort
     from jobs.mr.series_stats import MRSeriesStats
@@ -110,8 +129,13 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             mean, std = series_io.checked_normalization(mean, np.sqrt(var), list(columns),
                                                         largest)
             norm = {"mean": mean.tolist(), "std": std.tolist()}
+            norm_file = os.path.join(tmp, "normalization.json")
+            with open(norm_file, "w", encoding="utf-8") as f:
+                json.dump(norm, f)
+            ar = fit_ar(run_job(MRSeriesAR, ["--valid", repr(valid), "--normalization", norm_file],
+                                [sorted_uri], runner).output)
             train_steps = sum(split_point(int(s["length"]), valid) for s in stats.values())
-            chunk, context = chunking(train_steps)
+            chunk, context = chunking(train_steps, ar["order"] if ar else 0)
             sequences, first = {}, {"train": 0, "valid": 0}
             totals = {"train": {"records": 0, "steps": 0}, "valid": {"records": 0, "steps": 0}}
             for seq, key in enumerate(keys):
@@ -137,6 +161,8 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             + ", ".join(f"{name} {n}" for name, n in by_column.items()))
     meta = {"columns": list(columns), "normalization": norm,
             "missing": {"policy": missing_policy, "totals": by_column}}
+    if ar is not None:
+        meta["ar"] = ar
     if id_column is None:  # per file, as each file is a series
         meta["missing"]["counts"] = {files[int(json.loads(key))]: counts[key] for key in keys}
         meta["sources"] = [files[int(json.loads(key))] for key in keys]

@@ -177,20 +177,24 @@ TEXT_CHUNK = 100  # characters per text record
 TEXT_CONTEXT = 0  # warm-up characters of a text record (measured: README, "What the defaults are")
 
 
-def default_chunking(kind, train_steps, chunk=None):
+def default_chunking(kind, train_steps, chunk=None, ar_order=0):
     """(chunk, context, why): the defaults for a dataset of ``train_steps`` training steps
     (the context for ``chunk`` if it is given).
 
     Text keeps 100-character chunks without warm-up. A series gets chunks short enough for
     several dozen records (about sqrt(L)/2 steps, 8 to 64), so a training epoch takes a few
     dozen optimizer steps even for a few hundred points, and a warm-up of twice the chunk
-    (at least 32 steps): every scored prediction has at least that much history.
+    (at least 32 steps, and at least ``ar_order``, the p of the AR fit): every scored
+    prediction has at least that much history, and an AR(p) base all its lags.
     """
     if kind == "text":
         return TEXT_CHUNK, TEXT_CONTEXT, "text defaults"
     chunk = chunk or int(np.clip(round(np.sqrt(train_steps) / 2), 8, 64))
-    context = max(2 * chunk, 32)
-    return chunk, context, f"for a training part of {train_steps:,} steps"
+    context = max(2 * chunk, 32, ar_order)
+    why = f"for a training part of {train_steps:,} steps"
+    if ar_order > max(2 * chunk, 32):
+        why += f", the AR(p={ar_order}) base's lags"
+    return chunk, context, why
 
 
 def check_options(chunk, context, valid, shards):
@@ -226,9 +230,9 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     target = open_store(out)
     check_output(target, force)
 
-    def chunking(train_steps):
+    def chunking(train_steps, ar_order=0):
         """(chunk, context): the given ones, else the defaults for the data (logged)."""
-        auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk)
+        auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk, ar_order)
         if chunk is None or context is None:
             log(f"chunk {chunk or auto_chunk}, context "
                 f"{auto_context if context is None else context} ({why}; --chunk and "

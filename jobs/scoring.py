@@ -24,6 +24,7 @@ from jobs.mr.counters import COUNTERS
 from jobs.run.trained import load_run
 from jobs.storage import is_hdfs
 from rnn_core import forecast_batch
+from rnn_core.autoregression import AR, fit_ar
 
 SPLITS = ("train", "valid")
 AUTO = "auto"  # evaluate's default runner: the hadoop runner for data on HDFS, else in process
@@ -101,6 +102,13 @@ def model_forecasts(state, sequence, targets, horizon, window):
     return predicted
 
 
+def dataset_ar(dataset):
+    """The AR(p) that ``prepare`` fitted on the training parts (:mod:`jobs.mr.series_ar`), the
+    base of an AR-residual model; None for a dataset prepared before it was stored."""
+    ar = dataset.meta.get("ar")
+    return AR(ar["order"], np.array(ar["coef"])) if ar else None
+
+
 def series_scores(state, dataset, split, horizon, season, model_sums=None):
     """({name: error sums}, {"season": S, "ar_order": p}) of the model and the baselines.
 
@@ -111,7 +119,7 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None):
     training = [sequence[:train_end] for sequence, train_end, _ in parts if train_end > 1]
     if season is None:
         season = baselines.detect_season(training)
-    ar = baselines.fit_ar(training) if training else None
+    ar = dataset_ar(dataset) or (fit_ar(training) if training else None)
     window = dataset.context + dataset.meta["chunk"]
     sums = {}
     for sequence, _, targets in parts:

@@ -78,8 +78,10 @@ class RunSpec:
     hidden: int = None       # hidden units per layer; default 128
     layers: int = None       # stacked layers; default 1
     dtype: str = None        # "float32" or "float64"; default "float32"
-    residual: bool = None    # series: predict the change from the last value; default
-                             # True for series, False (the only choice) for text
+    residual: str = None     # series: the base the network's output is added to, one of
+                             # RESIDUALS: "ar" (the dataset's AR(p) forecast), "last" (the
+                             # last value), "none"; default "ar" for series, "none" (the only
+                             # choice) for text. True and False mean "last" and "none".
     # the optimizer (rnn_core.optimizers)
     optimizer: str = None    # default "adam"
     lr: float = None
@@ -113,8 +115,40 @@ SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0}
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
                                              **SETTINGS_DEFAULTS}.keys()
 
+# The residual bases of a series model (rnn_core.config: residual, ar).
+RESIDUALS = ("ar", "last", "none")
+
+
+def residual_name(value):
+    """"ar", "last" or "none" of a RunSpec's residual (True: "last", False: "none")."""
+    if value is True or value is False:
+        return "last" if value else "none"
+    if value not in RESIDUALS:
+        raise ValueError(f"residual must be one of {', '.join(RESIDUALS)}, got {value!r}")
+    return value
+
+
+def model_residual(model):
+    """The residual base of a ModelConfig by name."""
+    return "ar" if model.ar is not None else "last" if model.residual else "none"
+
+
+def residual_config(name, dataset):
+    """The ModelConfig fields (residual, ar) of the residual base ``name`` on ``dataset``."""
+    name = residual_name(name)
+    if name != "ar":
+        return {"residual": name == "last"}
+    if dataset.kind == "text":
+        raise ValueError("residual 'ar' needs a series dataset")
+    if "ar" not in dataset.meta:
+        raise ValueError("residual 'ar' needs the AR(p) fit of the training part in the "
+                         "dataset's meta.json: prepare the data again with this version")
+    return {"residual": True, "ar": dataset.meta["ar"]["coef"]}
+
+
 # Series defaults that depend on the data (text keeps the fixed ones above).
 SERIES_HIDDEN = 32          # a series of a few hundred points cannot feed 128 units
+SERIES_RESIDUAL = "ar"      # the network corrects the AR(p) forecast (README: the bench)
 STEPS_PER_TASK = 32         # the default batch leaves at least this many steps per task and epoch
 SERIES_STEPS = 2000         # the default epochs of a series run take about this many steps
 SERIES_EPOCHS = (10, 100)   # ... within these bounds
@@ -129,14 +163,16 @@ def records_per_task(dataset):
 def data_defaults(spec, dataset):
     """({field: value}, why): the defaults of a new run's fields that depend on the data.
 
-    Only fields the spec leaves None are chosen. Series: ``hidden`` 32, ``residual`` True,
+    Only fields the spec leaves None are chosen. Series: ``hidden`` 32, ``residual``
+    :data:`SERIES_RESIDUAL` ("last" for a dataset prepared without an AR fit),
     ``batch`` so that every map task takes at least :data:`STEPS_PER_TASK` optimizer steps
-    per epoch (1 to 32 chunks). Text: ``residual`` False.
+    per epoch (1 to 32 chunks). Text: ``residual`` "none".
     """
     if dataset.kind == "text":
-        return ({"residual": False} if spec.residual is None else {}), "text"
+        return ({"residual": "none"} if spec.residual is None else {}), "text"
     records, per_task = dataset.meta["counts"]["train"]["records"], records_per_task(dataset)
-    chosen = {"hidden": SERIES_HIDDEN, "residual": True,
+    residual = SERIES_RESIDUAL if "ar" in dataset.meta else "last"   # (data before the AR fit)
+    chosen = {"hidden": SERIES_HIDDEN, "residual": residual,
               "batch": int(np.clip(per_task // STEPS_PER_TASK, 1, 32))}
     chosen = {k: v for k, v in chosen.items() if getattr(spec, k) is None}
     return chosen, f"a series of {records:,} training chunks, {per_task:,.0f} per map task"
@@ -242,6 +278,7 @@ def run_configs(spec, dataset):
     check_range("batch", settings["batch"], 1, integer=True)
     check_range("bptt", settings["bptt"], 0, integer=True)
     check_range("seed", settings["seed"], 0, integer=True)
+    model_flags.update(residual_config(model_flags["residual"], dataset))
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]
     if name not in DEFAULT_LR:
@@ -271,11 +308,14 @@ def new_state(spec, dataset, data_uri):
 def check_resumable(state, spec, dataset):
     """Raise TrainingError if the spec's given fields (or the data's sizes) contradict ``state``."""
     have = {**state.model.to_dict(), **state.settings, **state.optimizer.to_dict()}
-    have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0)
+    have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0,
+                residual=model_residual(state.model))
     wanted = {**spec.given(MODEL_DEFAULTS), **spec.given(OPTIMIZER_DEFAULTS),
               **spec.given(SETTINGS_DEFAULTS), **dataset.model_sizes()}
     if "clip" in wanted:
         wanted["clip"] = wanted["clip"] or 0.0
+    if "residual" in wanted:
+        wanted["residual"] = residual_name(wanted["residual"])
     differ = [f"{k}: checkpoint has {have.get(k)!r}, asked for {v!r}"
               for k, v in sorted(wanted.items()) if have.get(k) != v]
     if differ:

@@ -9,6 +9,7 @@ import pytest
 from jobs.run.checkpoint import CheckpointError
 from conftest import train_cli
 from jobs.cli import EXIT_NOTHING_TO_DO, EXIT_OK
+from jobs.data.dataset import Dataset
 from jobs.training import TrainingError
 from jobs.run.state import TrainingState
 from rnn_core.serialization import load_arrays
@@ -193,8 +194,45 @@ def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspot
     state = latest(str(tmp_path / "run"))
     # 5 training chunks: one per minibatch, so an epoch takes as many steps as it can
     assert (state.settings["batch"], state.model.hidden, state.model.residual) == (1, 32, True)
+    # the network corrects the AR(p) forecast that prepare fitted on the training part
+    assert state.model.ar == tuple(map(tuple, Dataset(sunspots_data).meta["ar"]["coef"]))
     said = [line for line in lines if line.startswith("defaults for a series")]
     assert len(said) == 1 and "batch 1" in said[0] and "hidden 32" in said[0]
+    assert "residual ar" in said[0]
+
+
+@pytest.mark.parametrize("flags, residual", [(["--residual", "last"], "last"),
+                                             (["--residual"], "last"),
+                                             (["--no-residual"], "none"),
+                                             (["--residual", "none"], "none")])
+def test_residual_flags_choose_the_base_and_a_resume_must_ask_for_the_same(
+        sunspots_data, tmp_path, flags, residual):
+    run_dir = str(tmp_path / "run")
+    assert train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "1", "--hidden",
+                     "4", *flags) == EXIT_OK
+    state = latest(run_dir)
+    assert (state.model.residual, state.model.ar) == (residual == "last", None)
+    assert train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "2",
+                     *flags) == EXIT_OK                            # the same base: resumes
+    with pytest.raises(TrainingError, match=f"residual: checkpoint has '{residual}', asked "
+                                            "for 'ar'"):
+        train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "3", "--residual", "ar")
+
+
+def test_residual_ar_on_data_prepared_without_the_ar_fit_says_to_prepare_again(
+        sunspots_data, tmp_path):
+    meta_path = os.path.join(sunspots_data, "meta.json")
+    with open(meta_path, encoding="utf-8") as f:
+        meta = json.load(f)
+    del meta["ar"]                                     # as prepared before the AR base
+    with open(meta_path, "w", encoding="utf-8") as f:
+        json.dump(meta, f)
+    with pytest.raises(ValueError, match="prepare the data again"):
+        train_cli("--data", sunspots_data, "--run", str(tmp_path / "ar"), "--epochs", "1",
+                  "--residual", "ar")
+    assert train_cli("--data", sunspots_data, "--run", str(tmp_path / "run"), "--epochs",
+                     "1", "--hidden", "4") == EXIT_OK
+    assert latest(str(tmp_path / "run")).model.residual is True   # the default falls back to last
 
 
 def test_valid_every_k_scores_every_kth_epoch_and_the_last_and_leaves_theta_alone(text_data,

@@ -16,6 +16,7 @@ from jobs.data.records import decode_record
 from jobs.data.series_io import SeriesError
 from jobs.launch import RunnerOptions
 from jobs.prepare_series import combine
+from rnn_core import autoregression
 from jobs.storage import open_store
 
 STATIONS = {"north": 0.0, "south": 1.0, "east-2": 2.0}
@@ -95,6 +96,29 @@ def test_a_single_series_is_normalized_exactly_as_in_memory(tmp_path):
                              columns=["temp"], chunk=10, valid=0.2, log=lambda m: None)
     train = values[:chunks.split_point(DAYS, 0.2)]
     assert meta["normalization"] == {"mean": [train.mean()], "std": [train.std()]}
+
+
+def test_the_ar_fit_of_prepare_equals_the_fit_on_the_normalized_training_parts_in_memory(
+        table_dir, tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data", runner=RunnerOptions(runner="local"))
+    norm = meta["normalization"]
+    parts = [((station_values(name) - norm["mean"][0]) / norm["std"][0])[
+        :chunks.split_point(DAYS, 0.25), None] for name in meta["series_ids"]]
+    ar = autoregression.fit_ar(parts)           # pooled over the series, as the normalization
+    assert meta["ar"]["order"] == ar.order
+    np.testing.assert_allclose(meta["ar"]["coef"], ar.coef, rtol=1e-9, atol=1e-12)
+
+
+def test_the_default_warm_up_reaches_back_over_every_lag_of_the_ar_fit(tmp_path):
+    t = np.arange(1000)          # a pulse every 45 steps in noise: AR(p) needs lags past 45
+    values = (t % 45 < 11) + 0.3 * np.random.default_rng(0).standard_normal(1000)
+    (tmp_path / "one.csv").write_text("v\n" + "\n".join(repr(float(v)) for v in values) + "\n")
+    lines = []
+    meta = preparing.prepare([str(tmp_path / "one.csv")], str(tmp_path / "data"), "series",
+                             columns=["v"], valid=0.2, log=lines.append)
+    assert meta["ar"]["order"] > 32                     # past the default of 2 x chunk, 32
+    assert meta["context"] == meta["ar"]["order"]
+    assert f"the AR(p={meta['ar']['order']}) base's lags" in lines[0]
 
 
 def test_statistics_of_groups_combine_to_those_of_the_union():

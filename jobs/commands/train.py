@@ -12,7 +12,8 @@ from rnn_core.optimizers import NAMES as OPTIMIZERS, SCHEDULES
 
 def add_arguments(parser):
     from jobs.mr.train_epoch import MODES
-    from jobs.training import DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, SETTINGS_DEFAULTS
+    from jobs.training import (DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, RESIDUALS,
+                               SETTINGS_DEFAULTS)
 
     new_run = {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS, **SETTINGS_DEFAULTS}
 
@@ -65,9 +66,15 @@ def add_arguments(parser):
                        f"{new_run['hidden']}, series 32; on resume: the checkpoint's)")
     model.add_argument("--layers", type=positive_int, help="stacked layers" + default("layers"))
     model.add_argument("--dtype", choices=DTYPES, help="parameter dtype" + default("dtype"))
-    model.add_argument("--residual", action=argparse.BooleanOptionalAction,
-                       help="series: predict the change from the last value (default: on for "
-                       "series; a fresh model then forecasts persistence)")
+    model.add_argument("--residual", choices=RESIDUALS, nargs="?", const="last",
+                       help="series: what the network's output is added to: ar, the AR(p) "
+                       "forecast fitted by prepare on the training part; last, the last value "
+                       "(the bare flag); none, nothing: the network predicts the value (default "
+                       "for a new series run: ar, or last for data prepared without the AR "
+                       "fit; a fresh model then forecasts its base; on resume: the "
+                       "checkpoint's)")
+    model.add_argument("--no-residual", dest="residual", action="store_const", const="none",
+                       help="the same as --residual none")
     opt = parser.add_argument_group("optimizer (fixed for a run)")
     opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="optimizer" + default("optimizer"))
     opt.add_argument("--lr", type=positive_float, help="learning rate (default for a new run: "
