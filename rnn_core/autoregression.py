@@ -12,6 +12,8 @@ import numpy as np
 
 MAX_AR_ORDER = 60        # the largest p tried
 AR_HOLDOUT = 0.2         # p is chosen on this last fraction of each training part
+BLOCK = 8192             # steps whose lagged copies are held at once: memory O(BLOCK · P),
+                         # not O(L · P), for a series of any length L
 
 
 @dataclass(frozen=True)
@@ -66,23 +68,27 @@ def lag_sums(part, max_order):
     """{name: sums} of one part (L, F) for the normal equations of every order <= max_order:
     zz (F, P+1, P+1), z (F, P+1), prefix (F, d P+1, m P+1), prefix1 (F, m P+1), parts, length."""
     P, F = max_order, part.shape[1]
-    z = lagged_zero(part, P)                                             # (L, F, P + 1)
+    zz, z = np.zeros((F, P + 1, P + 1)), np.zeros((F, P + 1))
+    for first in range(0, len(part), BLOCK):
+        block = lagged_zero(part, P, first, min(first + BLOCK, len(part)))   # (b, F, P + 1)
+        zz += np.einsum("tfi,tfj->fij", block, block)
+        z += block.sum(axis=0)
     start = np.concatenate([part[:2 * P], np.zeros((max(2 * P - len(part), 0), F))])
     # x[u] x[u + d] for u < P (0 past the part's end); the sums use u + d < P only
     products = start[:P, :, None] * np.stack([start[d:d + P] for d in range(P + 1)], axis=2)
     prefix = np.cumsum(np.concatenate([np.zeros((1, F, P + 1)), products]), axis=0)
     prefix1 = np.cumsum(np.concatenate([np.zeros((1, F)), start[:P]]), axis=0)
-    return {"zz": np.einsum("tfi,tfj->fij", z, z), "z": z.sum(axis=0),
+    return {"zz": zz, "z": z,
             "prefix": prefix.transpose(1, 2, 0), "prefix1": prefix1.T,
             "parts": np.array(1.0), "length": np.array(float(len(part)))}
 
 
-def lagged_zero(sequence, max_order):
-    """(L, F, max_order + 1): x[t - k] for lags k = 0 .. max_order, 0 before the start."""
+def lagged_zero(sequence, max_order, first, stop):
+    """(stop - first, F, max_order + 1): x[t - k] for t in [first, stop) and lags
+    k = 0 .. max_order, 0 before the start."""
     padded = np.concatenate([np.zeros((max_order,) + sequence.shape[1:]), sequence])
-    L = len(sequence)
-    return np.stack([padded[max_order - k:max_order - k + L] for k in range(max_order + 1)],
-                    axis=2)
+    return np.stack([padded[max_order - k + first:max_order - k + stop]
+                     for k in range(max_order + 1)], axis=2)
 
 
 def ar_statistics(part, max_order=MAX_AR_ORDER):
@@ -94,11 +100,14 @@ def ar_statistics(part, max_order=MAX_AR_ORDER):
     for name, values in (("fit", part[:head_length]), ("all", part)):
         cls = min(len(values), max_order)
         stats.update({f"{name}.{cls}.{k}": v for k, v in lag_sums(values, max_order).items()})
-    positions = np.arange(head_length, len(part))
-    q = np.concatenate([np.ones((len(positions), part.shape[1], 1)),
-                        lagged(part, positions, np.arange(max_order + 1)).transpose(0, 2, 1)],
-                       axis=2)                                           # (n, F, P + 2)
-    stats["holdout"] = np.einsum("nfi,nfj->fij", q, q)
+    F = part.shape[1]
+    stats["holdout"] = np.zeros((F, max_order + 2, max_order + 2))
+    for first in range(head_length, len(part), BLOCK):
+        positions = np.arange(first, min(first + BLOCK, len(part)))
+        q = np.concatenate([np.ones((len(positions), F, 1)),
+                            lagged(part, positions, np.arange(max_order + 1)).transpose(0, 2, 1)],
+                           axis=2)                                       # (n, F, P + 2)
+        stats["holdout"] += np.einsum("nfi,nfj->fij", q, q)
     return stats
 
 

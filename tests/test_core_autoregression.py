@@ -66,3 +66,13 @@ def test_ar_statistics_add_up_in_any_grouping_to_the_fit_of_all_the_parts():
         np.testing.assert_allclose(one_by_one[name], together[name], rtol=1e-12)
     fitted = autoregression.fit_ar_statistics(one_by_one, 8)
     np.testing.assert_allclose(fitted.coef, autoregression.fit_ar(parts, 8).coef, rtol=1e-9)
+
+
+def test_the_statistics_of_a_part_do_not_depend_on_the_block_it_is_summed_in(monkeypatch):
+    part = np.concatenate([ar2_process(500), ar2_process(500, seed=1)], axis=1)   # (500, 2)
+    whole = autoregression.ar_statistics(part, max_order=12)
+    monkeypatch.setattr(autoregression, "BLOCK", 7)      # many blocks, the last one short
+    blocked = autoregression.ar_statistics(part, max_order=12)
+    assert whole.keys() == blocked.keys()
+    for name in whole:
+        np.testing.assert_allclose(blocked[name], whole[name], rtol=1e-12, atol=1e-12)

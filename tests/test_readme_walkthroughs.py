@@ -62,6 +62,19 @@ def test_the_series_walkthrough_runs_and_prints_what_the_readme_shows(heading, t
     assert shown, "the block shows no output to compare"
     for line in shown:
         assert line in out, f"README shows {line!r}; the commands printed:\n{out[-3000:]}"
+    if "# epoch 1/" in block:
+        first_epoch_losses_are_the_readmes(block.replace("# ", ""), out)
+
+
+def first_epoch_losses_are_the_readmes(shown, out):
+    """Epoch 1's training loss and validation loss (which the next line or the scoring job
+    reports), as far as the README shows them, are in ``out`` to the last digit."""
+    train_loss = re.search(r"^epoch 1/\d+  train (\S+)", shown, re.M)
+    valid_loss = re.search(r"\(epoch 1 valid (\S+)\)", shown)
+    assert train_loss and valid_loss, "the README shows no first epoch"
+    assert re.search(rf"^epoch 1/\d+  train {re.escape(train_loss.group(1))} ", out, re.M), out
+    assert (f"(epoch 1 valid {valid_loss.group(1)})" in out
+            or f"epoch 1: valid {valid_loss.group(1)} (scoring job)" in out), out
 
 
 def demo_block():
@@ -89,11 +102,7 @@ def test_the_demo_prints_what_the_readme_shows_for_its_first_epoch(tmp_path):
         pytest.skip("the README's corpus figures are Python 3.11's standard library")
     for line in shown[:5]:       # run directory, vocabulary, chunk, wrote, new run
         assert line.replace("/tmp/ex", str(tmp)) in out, f"README shows {line!r}; got:\n{out}"
-    epoch1 = next(line for line in shown if line.startswith("epoch 1/"))
-    train_loss = re.search(r"train (\S+)", epoch1).group(1)
-    valid_loss = re.search(r"\(epoch 1 valid (\S+)\)", "\n".join(shown)).group(1)
-    assert f"train {train_loss}" in out
-    assert f"epoch 1: valid {valid_loss} (scoring job)" in out
+    first_epoch_losses_are_the_readmes("\n".join(shown), out)
 
 
 def test_the_shakespeare_walkthrough_runs_and_prepares_what_the_readme_shows(tmp_path):
