@@ -39,14 +39,15 @@ def shown_output(block, tmp):
     return lines
 
 
-def run_block(block, tmp, train_flags="--epochs 2"):
-    """Run ``block`` in bash in ``tmp``, with ``train_flags`` added to every `hadoop-rnn train`."""
+def run_block(block, tmp, train_flags="--epochs 2", cwd=None):
+    """Run ``block`` in bash in ``cwd`` (default ``tmp``), ``/tmp/ex`` replaced by ``tmp``, with
+    ``train_flags`` added to every `hadoop-rnn train`."""
     script = re.sub(r"^(hadoop-rnn train .*)$", rf"\1 {train_flags}",
                     block.replace("/tmp/ex", str(tmp)).replace("\\\n", " "), flags=re.M)
     bin_dir = os.path.dirname(shutil.which("hadoop-rnn") or sys.executable)
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{bin_dir}:{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=cwd or tmp, env=env,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done.stdout + done.stderr
 
@@ -138,7 +139,7 @@ def test_the_dev_cluster_walkthroughs_run_as_written(tmp_path):
                        if not re.search(r"hadoop-dev-cluster (start|stop)", line))
     script = re.sub(r"(\s|hdfs://)/(raw|data|runs)/", rf"\1{prefix}/\2/", script)
     try:
-        out = run_block(script, tmp_path, train_flags="--epochs 1")
+        out = run_block(script, tmp_path, train_flags="--epochs 1", cwd=ROOT)  # scripts/...
     finally:
         open_store(f"hdfs://{prefix}").remove_tree()
     assert out.count("epoch 1/1") == 2, out[-3000:]
