@@ -233,10 +233,13 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     def chunking(train_steps, ar_order=0):
         """(chunk, context): the given ones, else the defaults for the data (logged)."""
         auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk, ar_order)
-        if chunk is None or context is None:
-            log(f"chunk {chunk or auto_chunk}, context "
-                f"{auto_context if context is None else context} ({why}; --chunk and "
-                "--context override)")
+        if chunk is None and context is None:
+            log(f"chunk {auto_chunk}, context {auto_context} ({why}; --chunk and --context "
+                "override)")
+        elif context is None:
+            log(f"chunk {chunk} (given), context {auto_context} ({why}; --context overrides)")
+        elif chunk is None:
+            log(f"chunk {auto_chunk} ({why}; --chunk overrides), context {context} (given)")
         return chunk or auto_chunk, auto_context if context is None else context
 
     if kind == "text":
