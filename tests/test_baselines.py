@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from conftest import SUNSPOTS_CSV, cli_args, prepare_cli, train_cli
+from test_core_autoregression import ar2_process
 
 from jobs import baselines
 from jobs.cli import main as cli_main
@@ -11,13 +12,6 @@ from jobs.scoring import evaluate
 from rnn_core.autoregression import AR
 
 
-def ar2_process(n, seed=0):
-    """x[t] = 0.6 x[t-1] - 0.3 x[t-2] + 0.1 + noise: (n, 1)."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros(n)
-    for t in range(2, n):
-        x[t] = 0.1 + 0.6 * x[t - 1] - 0.3 * x[t - 2] + 0.1 * rng.standard_normal()
-    return x[:, None]
 
 
 def test_ar_forecasts_h_steps_by_feeding_its_forecasts_back():

@@ -14,24 +14,17 @@ import json
 
 import numpy as np
 
-from jobs.data.chunks import split_point
 from jobs.data.series_io import normalize
-from jobs.mr.protocol import ArraysProtocol
 from jobs.mr.series_sort import ERROR
-from jobs.mr.task import TaskJob
+from jobs.mr.series_stats import SeriesPassJob
 from rnn_core.autoregression import MAX_AR_ORDER, add_statistics, ar_statistics
 
 KEY = "ar"
 
 
-class MRSeriesAR(TaskJob):
-    INPUT_PROTOCOL = ArraysProtocol
-    OUTPUT_PROTOCOL = ArraysProtocol
-
+class MRSeriesAR(SeriesPassJob):
     def configure_args(self):
         super().configure_args()
-        self.add_passthru_arg("--valid", type=float, required=True,
-                              help="the fraction of each series kept for validation")
         self.add_file_arg("--normalization", required=True,
                           help='a JSON file: {"mean": [..], "std": [..]} of the training parts')
         self.add_passthru_arg("--max-order", type=int, default=MAX_AR_ORDER,
@@ -47,7 +40,7 @@ class MRSeriesAR(TaskJob):
         if key == ERROR:
             return
         values = arrays["values"]
-        train = values[:split_point(len(values), self.options.valid)]
+        train = self.training_part(values)
         if len(values) < 2 or len(train) < 2:
             return
         part = normalize(train, self.norm).astype(np.float64)

@@ -18,7 +18,9 @@ from jobs.mr.series_sort import ERROR
 from jobs.mr.task import TaskJob
 
 
-class MRSeriesStats(TaskJob):
+class SeriesPassJob(TaskJob):
+    """A map-only pass over the sorted series (arrays in, arrays out) that needs each
+    series' training part: ``--valid`` says where it ends."""
     INPUT_PROTOCOL = ArraysProtocol
     OUTPUT_PROTOCOL = ArraysProtocol
 
@@ -27,12 +29,18 @@ class MRSeriesStats(TaskJob):
         self.add_passthru_arg("--valid", type=float, required=True,
                               help="the fraction of each series kept for validation")
 
+    def training_part(self, values):
+        """The first ``split_point(L, valid)`` rows of a series' values (L, F)."""
+        return values[:split_point(len(values), self.options.valid)]
+
+
+class MRSeriesStats(SeriesPassJob):
     def mapper(self, key, arrays):
         if key == ERROR:
             yield key, arrays
             return
         values = arrays["values"]
-        train = values[:split_point(len(values), self.options.valid)]
+        train = self.training_part(values)
         with np.errstate(over="ignore", invalid="ignore"):
             stats = {"length": np.array(len(values), np.int64),
                      "count": np.array(len(train), np.int64),
