@@ -19,7 +19,8 @@ setup(
         "setuptools",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        # statsmodels: the README's series walk-throughs run as tests (they read its data)
+        "test": ["pytest>=7", "statsmodels>=0.13"],
         "plot": ["matplotlib>=3.5"],
         "mutation": ["mutmut==3.8.1"],
         # the README's series walk-throughs and scripts/bench_forecast.py read statsmodels' data

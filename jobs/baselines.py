@@ -7,88 +7,21 @@ target position t from the values up to the origin t - h (h: the horizon, 1 for 
 * seasonal naive: x̂[t] = x[t - kS], the last value a whole number k of seasons S back
   (k = ceil(h / S)); S from :func:`detect_season` unless given;
 * AR(p): x̂[t] = c + Σ_i a_i x[t - i], fitted by least squares on the training part of the
-  sequences, p chosen there too (:func:`fit_ar`); for h > 1 its own forecasts are fed back.
+  sequences, p chosen there too (:func:`rnn_core.autoregression.fit_ar`, by ``prepare``);
+  for h > 1 its own forecasts are fed back.
 
 Before a sequence's first value, the first value stands in (a lag that reaches past the
 start). Errors are summed per column (``sse``, ``sae``, ``count``), like
 :class:`jobs.mr.scorer.Scorer`'s, so :func:`jobs.scoring.report` treats every forecaster alike.
 """
-from dataclasses import dataclass
-
 import numpy as np
 
-MAX_AR_ORDER = 60        # the largest p tried
-AR_HOLDOUT = 0.2         # p is chosen on this last fraction of each training part
+from rnn_core.autoregression import lagged
+
 MAX_SEASON = 400         # the longest season detected
 SEASON_MIN_ACF = 0.2     # a season's autocorrelation (of the differences) must reach this,
                          # and 3 / sqrt(steps), three times the noise level of white noise
 SEASON_NEAR_BEST = 0.9   # the shortest peak this close to the highest is the season (52, not 104)
-
-
-@dataclass(frozen=True)
-class AR:
-    """An AR(p) model per column: x̂[t] = coef[f, 0] + Σ_{i=1..p} coef[f, i] x[t - i, f]."""
-
-    order: int
-    coef: np.ndarray  # (F, p + 1)
-
-
-def lagged(sequence, positions, lags):
-    """x[t - lag] for each position t and lag, the first value before the start.
-
-    sequence (L, F), positions (n,), lags (k,) -> (n, k, F).
-    """
-    index = np.maximum(positions[:, None] - np.asarray(lags)[None, :], 0)
-    return sequence[index]
-
-
-def design(sequence, positions, order):
-    """The least-squares design of AR(order) for predicting the given positions.
-
-    Returns (n, F, order + 1): a column of ones and the ``order`` lags, per column.
-    """
-    lags = lagged(sequence, positions, np.arange(1, order + 1)).transpose(0, 2, 1)
-    return np.concatenate([np.ones(lags.shape[:2] + (1,)), lags], axis=2)
-
-
-def solve_ar(parts, order):
-    """Least-squares AR(order) coefficients (F, order + 1) over training parts (L_i, F).
-
-    Only positions with all ``order`` lags inside their part are used.
-    """
-    width = parts[0].shape[1]
-    gram = np.zeros((width, order + 1, order + 1))
-    moment = np.zeros((width, order + 1))
-    for part in parts:
-        positions = np.arange(order, len(part))
-        X = design(part, positions, order)                 # (n, F, p + 1)
-        gram += np.einsum("nfi,nfj->fij", X, X)
-        moment += np.einsum("nfi,nf->fi", X, part[positions])
-    ridge = 1e-8 * np.eye(order + 1)                       # for constant columns
-    return np.stack([np.linalg.solve(gram[f] + ridge, moment[f]) for f in range(width)])
-
-
-def fit_ar(parts, max_order=MAX_AR_ORDER):
-    """AR(p) fitted on training parts [(L_i, F)], p chosen on their own last 20 %.
-
-    Every p from 1 to ``max_order`` (at most a tenth of the fitting steps) is fitted on the
-    first 80 % of each part and scored one step ahead on the rest; the p with the lowest
-    squared error (summed over columns) is refitted on the whole parts.
-    """
-    fit = [part[:len(part) - int(AR_HOLDOUT * len(part))] for part in parts]
-    steps = sum(len(part) for part in fit)
-    top = max(1, min(max_order, steps // 10))
-    errors = []
-    for order in range(1, top + 1):
-        coef = solve_ar([part for part in fit if len(part) > order] or fit, order)
-        error = 0.0
-        for part, head in zip(parts, fit):
-            positions = np.arange(len(head), len(part))
-            predicted = np.einsum("nfi,fi->nf", design(part, positions, order), coef)
-            error += float(np.sum((predicted - part[positions]) ** 2))
-        errors.append(error)
-    order = int(np.argmin(errors)) + 1
-    return AR(order, solve_ar([part for part in parts if len(part) > order] or parts, order))
 
 
 def detect_season(parts, max_season=MAX_SEASON):
@@ -128,7 +61,7 @@ def forecasts(sequence, targets, horizon, season, ar):
     """{name: (n, F) forecasts of x[targets]} of each baseline, from the origins targets - h.
 
     sequence (L, F); targets (n,) positions; season: S or None (no seasonal naive); ar: an
-    :class:`AR` or None.
+    :class:`rnn_core.autoregression.AR` or None.
     """
     origins = targets - horizon
     out = {"persistence": lagged(sequence, targets, [horizon])[:, 0]}

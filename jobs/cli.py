@@ -142,9 +142,9 @@ def add_runner_flags(parser, runners=RUNNERS, default="inline", help=None):
 
 def runner_options(args, **more):
     """The RunnerOptions that the --runner flags of ``add_runner_flags`` ask for (and ``more``
-    of its fields, e.g. task_threads)."""
-    return RunnerOptions(runner=args.runner, conf=args.mrjob_conf, python_bin=args.python_bin,
-                         **more)
+    of its fields, e.g. task_threads, or a runner other than --runner's)."""
+    return RunnerOptions(**{"runner": args.runner, "conf": args.mrjob_conf,
+                            "python_bin": args.python_bin, **more})
 
 
 # -- the root ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@
 import numpy as np
 
 from jobs.data import corpus, series_io
-from jobs.data.chunks import last_sequence
+from jobs.data.chunks import last_sequence, sequence_id
 from jobs.run.trained import load_run
 from rnn_core.generate import forecast, sample_tokens
 
@@ -43,11 +43,23 @@ def sample(run, data=None, prime="\n", length=500, temperature=1.0, seed=0, chec
     return prime + corpus.decode(ids, vocab)
 
 
-def dataset_series(dataset):
-    """The last sequence of the dataset, normalized: (L, F)."""
+def dataset_series(dataset, series_id=None):
+    """A sequence of the dataset, normalized: (L, F). series_id: a value of the ``--id``
+    column the data was prepared with (default: the last sequence). Reads every shard but
+    keeps only that sequence's records."""
+    ids = dataset.meta.get("series_ids")
+    if series_id is not None and ids is None:
+        raise ValueError("--id: the dataset was prepared without --id: it has one series "
+                         "per input file")
+    if series_id is not None and str(series_id) not in ids:
+        raise ValueError(f"--id: no series {series_id!r} in the dataset ({len(ids)} series, "
+                         f"e.g. {', '.join(repr(i) for i in ids[:3])})")
+    count = len(ids) if ids is not None else len(dataset.meta.get("sources", [])) or None
+    seq = ids.index(str(series_id)) if series_id is not None else (count or 0) - 1
     records = []
     for split in ("train", "valid"):
-        records.extend(dataset.iter_records(split))
+        records.extend(r for r in dataset.iter_records(split)
+                       if count is None or sequence_id(r.key) == f"{seq:05d}")
     return last_sequence(records)
 
 
@@ -58,19 +70,20 @@ def input_series(path, meta):
     return series_io.normalize(values, meta["normalization"])
 
 
-def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best"):
+def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best",
+                 series_id=None):
     """A JSON-able dict: columns, context, last observed values and the forecast.
 
     ``forecast`` is (horizon, F) in original units. run, data, checkpoint: as for
     :func:`sample`. input: a CSV or Parquet file whose end to forecast from (default: the
-    dataset's last sequence). context: steps of history to condition on (default: the
-    dataset's context plus chunk).
+    dataset's last sequence, or with ``series_id`` the series of that ``--id`` value).
+    context: steps of history to condition on (default: the dataset's context plus chunk).
     """
     state, dataset = load_run(run, data, kind="series", checkpoint=checkpoint)
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
     meta = dataset.meta
-    history = input_series(input, meta) if input else dataset_series(dataset)
+    history = input_series(input, meta) if input else dataset_series(dataset, series_id)
     context = context or dataset.context + meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
@@ -81,6 +94,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
         raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
                          "train a new run with a lower --lr or --clip")
     return {"columns": meta["columns"], "horizon": horizon,
+            **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
             "last": series_io.denormalize(history[-1:], meta["normalization"])[0].tolist(),
             "forecast": values.tolist()}

@@ -13,7 +13,6 @@ code zip (at exit). Only SIGKILL leaves them behind.
 """
 import atexit
 import functools
-import json
 import os
 import shutil
 import sys
@@ -149,8 +148,9 @@ def run_job(job_class, job_args, inputs, options, collect=list):
     return JobResult(output, counters)
 
 
-def run_job_with_state(job_class, state, job_args, inputs, options, meta=None, collect=list):
-    """Ship ``state`` (a TrainingState) as ``--state`` (and ``meta`` as ``--meta``), run the job.
+def run_job_with_state(job_class, state, job_args, inputs, options, files=None, collect=list):
+    """Ship ``state`` (a TrainingState) as ``--state`` and each of ``files``, {flag: bytes}
+    (e.g. ``{"--meta": ...}``), as a file given to that flag; run the job.
 
     The files live in a temporary directory for the job's duration; mrjob puts them in every
     task's working directory (the distributed cache on Hadoop).
@@ -158,10 +158,11 @@ def run_job_with_state(job_class, state, job_args, inputs, options, meta=None, c
     from rnn_core.serialization import save_arrays
 
     with tempfile.TemporaryDirectory(prefix="hadoop-rnn-state-") as tmp:
-        files = ["--state", os.path.join(tmp, "state.npz")]
-        save_arrays(files[1], state.to_arrays())
-        if meta is not None:
-            files += ["--meta", os.path.join(tmp, "meta.json")]
-            with open(files[3], "w", encoding="utf-8") as f:
-                json.dump(meta, f)
-        return run_job(job_class, files + list(job_args), inputs, options, collect)
+        args = ["--state", os.path.join(tmp, "state.npz")]
+        save_arrays(args[1], state.to_arrays())
+        for flag, data in (files or {}).items():
+            path = os.path.join(tmp, flag.lstrip("-"))
+            with open(path, "wb") as f:
+                f.write(data)
+            args += [flag, path]
+        return run_job(job_class, args + list(job_args), inputs, options, collect)

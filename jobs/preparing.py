@@ -1,13 +1,16 @@
 """Preparing: turn text or series files into a dataset of chunk records (``hadoop-rnn prepare``).
 
-Every input file is one sequence:
+The inputs are local or on HDFS (files, directories, globs). The work runs as MapReduce
+jobs on the chosen runner, so the driver's memory does not grow with the data:
 
-* ``--kind text``: the file's characters (see :mod:`jobs.data.corpus`) as token ids. The
-  vocabulary comes from a MapReduce character count (:mod:`jobs.mr.char_count`) on the
-  chosen runner; ``--max-vocab`` keeps the most frequent characters and maps the rest to
-  U+FFFD. Empty files are skipped (and listed in meta.json).
-* ``--kind series``: the ``--column`` values of a CSV or Parquet file (see
-  :mod:`jobs.data.series_io`), normalized with the mean and std of the training part.
+* ``--kind text`` (:mod:`jobs.prepare_text`): every file is one sequence, its characters
+  (see :mod:`jobs.data.corpus`) as token ids. ``--max-vocab`` keeps the most frequent
+  characters and maps the rest to U+FFFD. Empty files are skipped (and listed in
+  meta.json).
+* ``--kind series`` (:mod:`jobs.prepare_series`): the ``--column`` values of CSV or Parquet
+  tables (see :mod:`jobs.data.series_io`); each file is one series, or with ``--id`` a
+  table holds many, ordered by ``--time``. Normalized with the mean and std of the
+  training parts.
 
 Each sequence is split in time into a training and a validation part and cut into chunks
 that overlap by one step, each prefixed by up to ``context`` earlier steps that are run
@@ -16,15 +19,16 @@ and context when they are not given.
 """
 import hashlib
 import json
+import os
+import posixpath
 import uuid
 
 import numpy as np
 
-from jobs.data import corpus, series_io
-from jobs.data.chunks import sequence_records, split_point
-from jobs.data.dataset import META, Dataset, DatasetError, write_dataset
+from jobs.data import corpus
+from jobs.data.dataset import META, Dataset, DatasetError, write_meta
 from jobs.launch import RunnerOptions, run_job
-from jobs.storage import open_store, replace_dir
+from jobs.storage import is_hdfs, open_store, replace_dir
 
 
 class PrepareError(ValueError):
@@ -34,84 +38,107 @@ class PrepareError(ValueError):
 # -- the two kinds ---------------------------------------------------------------------------
 
 def char_counts(files, options):
-    """{char: count} over the files, by the MapReduce job on the chosen runner."""
-    from jobs.mr.char_count import MRCharCount
+    """{char: count} over the (local) files, by the survey job on the chosen runner."""
+    from jobs.prepare_text import survey
 
-    result = run_job(MRCharCount, [], files, options)
-    return {char: int(n) for char, n in result.output}
+    return survey(files, [os.path.abspath(path) for path in files], options).counts
 
 
-def prepare_text(files, max_vocab, valid, runner, log):
-    """Token-id sequences and the text part of meta.json."""
-    texts, empty = {}, []
-    for path in files:
-        text = corpus.read_text(path)
-        if text:
-            texts[path] = text
-        else:
-            empty.append(path)
+def prepare_text(files, target, chunking, valid, shards, max_vocab, runner, log):
+    """Write the text dataset of ``files`` into the store ``target``; return its meta.
+
+    Two MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_text`): the driver holds the
+    vocabulary and one entry per file and input split, never the text. chunking: as for
+    :func:`prepare_series`.
+    """
+    from jobs.prepare_text import chunk_shards, survey
+    from jobs.sharding import job_inputs
+
+    empty = [path for path in files if corpus.input_size(path) == 0]
+    used = [path for path in files if path not in empty]
     if empty:
         log(f"skipping {len(empty)} empty file(s): {', '.join(empty)}")
-    if not texts:
+    if not used:
         raise corpus.CorpusError("every input file is empty: no text to prepare")
-    counts = char_counts(list(texts), runner)
-    total = sum(len(t) for t in texts.values())
-    if sum(counts.values()) != total:
-        raise RuntimeError(f"the vocabulary job counted {sum(counts.values()):,} characters but "
-                           f"the files hold {total:,}: check the runner's input encoding")
-    vocab, vocab_counts = corpus.build_vocab(counts, max_vocab)
-    sequences = [corpus.encode(text, vocab) for text in texts.values()]
-    train_counts = np.zeros(len(vocab), dtype=np.int64)
-    for ids in sequences:
-        train_counts += np.bincount(ids[:split_point(len(ids), valid)], minlength=len(vocab))
-    unknown = vocab_counts[vocab.index(corpus.UNKNOWN)] if corpus.UNKNOWN in vocab else 0
-    log(f"vocabulary: {len(vocab)} symbols from {len(counts)} distinct characters in "
-        f"{total:,} characters ({runner.runner} runner)"
-        + (f"; {unknown:,} rare characters map to U+FFFD" if max_vocab else ""))
-    meta = {"vocab": vocab, "vocab_counts": vocab_counts, "train_counts": train_counts.tolist(),
-            "unknown": corpus.UNKNOWN if corpus.UNKNOWN in vocab else None,
-            "characters": total, "empty_files": empty}
-    return list(texts), sequences, meta
+    with job_inputs(used, runner) as inputs:
+        layout = survey(used, inputs, runner)
+        layout.check_utf8()
+        vocab, vocab_counts = corpus.build_vocab(layout.counts, max_vocab)
+        total = sum(layout.counts.values())
+        unknown = vocab_counts[vocab.index(corpus.UNKNOWN)] if corpus.UNKNOWN in vocab else 0
+        log(f"vocabulary: {len(vocab)} symbols from {len(layout.counts)} distinct characters "
+            f"in {total:,} characters ({runner.runner} runner)"
+            + (f"; {unknown:,} rare characters map to U+FFFD" if max_vocab else ""))
+        chunk, context = chunking(None)
+        files_table, totals = layout.files(chunk, valid, context)
+        if not totals["train"]["records"]:
+            raise PrepareError("no training chunks: the inputs are too short")
+        names, train_counts = chunk_shards(inputs, files_table, vocab, chunk, valid, context,
+                                           shards, target, runner, totals)
+    options = {"max_vocab": max_vocab, "kind": "text", "chunk": chunk, "valid": valid,
+               "shards": shards}
+    if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
+        options["context"] = context
+    return write_meta(target, "text", names, totals, fingerprint(used, options), chunk=chunk,
+                      context=context, valid_fraction=valid, sources=used, options=options,
+                      vocab=vocab, vocab_counts=vocab_counts, train_counts=train_counts,
+                      unknown=corpus.UNKNOWN if corpus.UNKNOWN in vocab else None,
+                      characters=total, empty_files=empty)
 
 
-def prepare_series(files, columns, missing_policy, valid, log):
-    """Normalized (L, F) sequences and the series part of meta.json."""
+def prepare_series(files, target, chunking, valid, shards, columns, missing_policy,
+                   id_column, time_column, runner, log):
+    """Write the series dataset of ``files`` into the store ``target``; return its meta.
+
+    Three MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_series`): the driver holds
+    one entry per series, never the rows. chunking: ``train_steps -> (chunk, context)``,
+    the chunking options with the defaults for the data filled in.
+    """
+    from jobs.prepare_series import prepare_series as run_series_jobs
+
     if not columns:
         raise PrepareError("--kind series needs at least one --column NAME")
-    twice = sorted({name for name in columns if columns.count(name) > 1})
+    named = list(columns) + [c for c in (id_column, time_column) if c]
+    twice = sorted({name for name in named if named.count(name) > 1})
     if twice:
-        raise PrepareError(f"--column {twice[0]!r} is given more than once")
-    raw, missing = [], {}
-    for path in files:
-        values, counts = series_io.fill_missing(series_io.read_series(path, columns),
-                                                missing_policy, columns, path)
-        if len(values) < 2:
-            raise series_io.SeriesError(f"{path}: {len(values)} usable row(s): a series needs "
-                                        "at least 2")
-        raw.append(values)
-        missing[path] = counts
-    by_column = {name: sum(c[name] for c in missing.values()) for name in columns}
-    if any(by_column.values()):
-        action = "interpolated" if missing_policy == "interpolate" else "their rows dropped"
-        log(f"missing values ({action}): "
-            + ", ".join(f"{name} {n}" for name, n in by_column.items()))
-    train = np.concatenate([v[:split_point(len(v), valid)] for v in raw])
-    mean, std = series_io.normalization(train, list(columns))
-    norm = {"mean": mean.tolist(), "std": std.tolist()}
-    sequences = [series_io.normalize(v, norm) for v in raw]
-    meta = {"columns": list(columns), "normalization": norm,
-            "missing": {"policy": missing_policy, "counts": missing}}
-    return files, sequences, meta
+        raise PrepareError(f"column {twice[0]!r} is named more than once (--column, --id, "
+                           "--time)")
+    meta, names, totals, chunk, context = run_series_jobs(
+        files, target, chunking, valid, shards, columns, missing_policy, id_column,
+        time_column, runner, log)
+    options = {"columns": columns, "missing": missing_policy, "kind": "series", "chunk": chunk,
+               "valid": valid, "shards": shards}
+    if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
+        options["context"] = context
+    options.update({name: value for name, value in (("id", id_column), ("time", time_column))
+                    if value})
+    return write_meta(target, "series", names, totals, fingerprint(files, options),
+                      chunk=chunk, context=context, valid_fraction=valid, options=options,
+                      **meta)
 
 
 # -- the command -----------------------------------------------------------------------------
 
 def fingerprint(files, options):
-    """SHA-256 over each source's bytes and the prepare options."""
+    """SHA-256 over each source's content and the prepare options.
+
+    A local file's content is its bytes' SHA-256 (read in blocks); an HDFS file's is HDFS's
+    own checksum (MD5 of the blocks' CRC checksums, computed by the DataNodes: no data
+    read by the driver), so the same bytes on HDFS and on a local disk give different
+    fingerprints, but the same input gives the same one on every runner.
+    """
     digest = hashlib.sha256()
     for path in files:
+        if is_hdfs(path):
+            parent, name = posixpath.split(path)
+            content = json.dumps(open_store(parent).checksum(name), sort_keys=True).encode()
+            digest.update(hashlib.sha256(content).digest())
+            continue
+        file_digest = hashlib.sha256()
         with open(path, "rb") as f:
-            digest.update(hashlib.sha256(f.read()).digest())
+            for block in iter(lambda: f.read(1 << 20), b""):
+                file_digest.update(block)
+        digest.update(file_digest.digest())
     digest.update(json.dumps(options, sort_keys=True).encode("utf-8"))
     return digest.hexdigest()
 
@@ -150,20 +177,24 @@ TEXT_CHUNK = 100  # characters per text record
 TEXT_CONTEXT = 0  # warm-up characters of a text record (measured: README, "What the defaults are")
 
 
-def default_chunking(kind, train_steps, chunk=None):
+def default_chunking(kind, train_steps, chunk=None, ar_order=0):
     """(chunk, context, why): the defaults for a dataset of ``train_steps`` training steps
     (the context for ``chunk`` if it is given).
 
     Text keeps 100-character chunks without warm-up. A series gets chunks short enough for
     several dozen records (about sqrt(L)/2 steps, 8 to 64), so a training epoch takes a few
     dozen optimizer steps even for a few hundred points, and a warm-up of twice the chunk
-    (at least 32 steps): every scored prediction has at least that much history.
+    (at least 32 steps, and at least ``ar_order``, the p of the AR fit): every scored
+    prediction has at least that much history, and an AR(p) base all its lags.
     """
     if kind == "text":
         return TEXT_CHUNK, TEXT_CONTEXT, "text defaults"
     chunk = chunk or int(np.clip(round(np.sqrt(train_steps) / 2), 8, 64))
-    context = max(2 * chunk, 32)
-    return chunk, context, f"for a training part of {train_steps:,} steps"
+    context = max(2 * chunk, 32, ar_order)
+    why = f"for a training part of {train_steps:,} steps"
+    if ar_order > max(2 * chunk, 32):
+        why += f", the AR(p={ar_order}) base's lags"
+    return chunk, context, why
 
 
 def check_options(chunk, context, valid, shards):
@@ -179,60 +210,64 @@ def check_options(chunk, context, valid, shards):
 
 def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max_vocab=None,
             columns=None, missing="interpolate", runner=RunnerOptions(), log=print,
-            context=None):
+            context=None, id_column=None, time_column=None):
     """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
 
     inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
     characters; ``max_vocab`` caps the vocabulary, counted by a MapReduce job on ``runner``)
     or "series" (the numeric ``columns`` of CSV or Parquet files, ``missing`` values
-    "interpolate"d or "drop"ped). chunk: scored steps per record (+1 shared with the
+    "interpolate"d or "drop"ped; ``id_column`` names the series of a table of many,
+    ``time_column`` orders the rows of each). chunk: scored steps per record (+1 shared with the
     previous record); context: warm-up steps before each chunk, run forward but not scored;
     None for either: :func:`default_chunking`. valid: the fraction of each sequence, from
     its end, kept for validation; shards: files per split. ``force`` replaces the dataset in
     a non-empty ``out``.
     """
     check_options(chunk or 2, context or 0, valid, shards)
+    if kind not in ("text", "series"):
+        raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
     files = corpus.expand_inputs(inputs)
     target = open_store(out)
     check_output(target, force)
+
+    def chunking(train_steps, ar_order=0):
+        """(chunk, context): the given ones, else the defaults for the data (logged)."""
+        auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk, ar_order)
+        if chunk is None and context is None:
+            log(f"chunk {auto_chunk}, context {auto_context} ({why}; --chunk and --context "
+                "override)")
+        elif context is None:
+            log(f"chunk {chunk} (given), context {auto_context} ({why}; --context overrides)")
+        elif chunk is None:
+            log(f"chunk {auto_chunk} ({why}; --chunk overrides), context {context} (given)")
+        return chunk or auto_chunk, auto_context if context is None else context
+
     if kind == "text":
-        used, sequences, meta = prepare_text(files, max_vocab, valid, runner, log)
-        options = {"max_vocab": max_vocab}
-    elif kind == "series":
-        used, sequences, meta = prepare_series(files, columns, missing, valid, log)
-        options = {"columns": columns, "missing": missing}
+        meta = write_staged(target, lambda staging: prepare_text(
+            files, staging, chunking, valid, shards, max_vocab, runner, log))
     else:
-        raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
-    train_steps = sum(split_point(len(s), valid) for s in sequences)
-    auto_chunk, auto_context, why = default_chunking(kind, train_steps, chunk)
-    if chunk is None or context is None:
-        log(f"chunk {chunk or auto_chunk}, context {auto_context if context is None else context}"
-            f" ({why}; --chunk and --context override)")
-    chunk, context = chunk or auto_chunk, auto_context if context is None else context
-    options.update(kind=kind, chunk=chunk, valid=valid, shards=shards)
-    if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
-        options["context"] = context
-    splits = {"train": [], "valid": []}
-    for seq_id, sequence in enumerate(sequences):
-        for split, records in sequence_records(seq_id, sequence, chunk, valid, context).items():
-            splits[split].extend(records)
-    if not splits["train"]:
-        raise PrepareError("no training chunks: the inputs are too short")
-    # written beside --out and swapped in when complete: a failure (or a kill) before the
-    # swap leaves an existing dataset in --out as it was
+        meta = write_staged(target, lambda staging: prepare_series(
+            files, staging, chunking, valid, shards, columns, missing, id_column,
+            time_column, runner, log))
+    counts = meta["counts"]
+    sequences = len(meta.get("series_ids") or meta["sources"])
+    log(f"wrote {target.uri()}: {sequences} sequence(s); train "
+        f"{counts['train']['records']:,} chunks ({counts['train']['steps']:,} steps), valid "
+        f"{counts['valid']['records']:,} chunks ({counts['valid']['steps']:,} steps) in "
+        f"{len(meta['train'])} shard(s) for train, {len(meta['valid'])} for valid")
+    return meta
+
+
+def write_staged(target, write):
+    """Call ``write(staging)`` with a store beside ``target`` and swap it into ``target``'s
+    place when complete: a failure (or a kill) before the swap leaves an existing dataset in
+    ``target`` as it was. Returns what ``write`` returns."""
     staging = target.sibling(f".tmp-{uuid.uuid4().hex[:12]}")
     try:
-        meta = write_dataset(staging.uri(), kind, splits, shards=shards,
-                             fingerprint=fingerprint(used, options), chunk=chunk,
-                             context=context, valid_fraction=valid, sources=used,
-                             options=options, **meta)
+        staging.makedirs()
+        result = write(staging)
         replace_dir(staging, target)
     except BaseException:
         staging.remove_tree()
         raise
-    counts = meta["counts"]
-    log(f"wrote {target.uri()}: {len(used)} sequence(s); train {counts['train']['records']:,} "
-        f"chunks ({counts['train']['steps']:,} steps), valid {counts['valid']['records']:,} "
-        f"chunks ({counts['valid']['steps']:,} steps) in {len(meta['train'])} shard(s) for "
-        f"train, {len(meta['valid'])} for valid")
-    return meta
+    return result

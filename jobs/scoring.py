@@ -12,18 +12,22 @@ The model's one-step sums come from this process or from the MapReduce job
 the same :class:`jobs.mr.scorer.Scorer` sums. The series baselines and H-step forecasts need
 whole sequences and are computed in this process. :func:`report` turns sums into metrics.
 """
+import json
 import math
 
 import numpy as np
 
 from jobs import baselines
 from jobs.data.chunks import scored_positions, sequences_of
-from jobs.launch import run_job_with_state
+from jobs.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import load_run
+from jobs.storage import is_hdfs
 from rnn_core import forecast_batch
+from rnn_core.autoregression import AR, fit_ar
 
 SPLITS = ("train", "valid")
+AUTO = "auto"  # evaluate's default runner: the hadoop runner for data on HDFS, else in process
 
 
 class ScoringError(ValueError):
@@ -46,12 +50,15 @@ def score_in_process(state, dataset, split):
     return sums, sum(bad.values())
 
 
-def score_with_job(state, dataset, split, runner):
-    """(sums, bad records) of the state's model on ``split``, by the MapReduce job."""
+def score_with_job(state, dataset, split, runner, job_args=(), detailed=True):
+    """(sums, bad records) of the state's model on ``split``, by the MapReduce job
+    :class:`jobs.mr.score.MRScore` on ``runner`` (a RunnerOptions), given ``job_args``.
+    detailed: the baseline and per-column sums too (else only loss_sum, count, records)."""
     from jobs.mr.score import MRScore
 
-    result = run_job_with_state(MRScore, state, [], dataset.shard_uris(split), runner,
-                                meta=dataset.meta)
+    files = {"--meta": json.dumps(dataset.meta).encode()} if detailed else {}
+    result = run_job_with_state(MRScore, state, list(job_args), dataset.shard_uris(split),
+                                runner, files=files)
     sums = dict(result.output).get("sums")
     if sums is None:
         raise RuntimeError("the evaluation job gave no output: is the split empty?")
@@ -95,6 +102,13 @@ def model_forecasts(state, sequence, targets, horizon, window):
     return predicted
 
 
+def dataset_ar(dataset):
+    """The AR(p) that ``prepare`` fitted on the training parts (:mod:`jobs.mr.series_ar`), the
+    base of an AR-residual model; None for a dataset prepared before it was stored."""
+    ar = dataset.meta.get("ar")
+    return AR(ar["order"], np.array(ar["coef"])) if ar else None
+
+
 def series_scores(state, dataset, split, horizon, season, model_sums=None):
     """({name: error sums}, {"season": S, "ar_order": p}) of the model and the baselines.
 
@@ -105,7 +119,7 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None):
     training = [sequence[:train_end] for sequence, train_end, _ in parts if train_end > 1]
     if season is None:
         season = baselines.detect_season(training)
-    ar = baselines.fit_ar(training) if training else None
+    ar = dataset_ar(dataset) or (fit_ar(training) if training else None)
     window = dataset.context + dataset.meta["chunk"]
     sums = {}
     for sequence, _, targets in parts:
@@ -131,17 +145,34 @@ def add_to(total, sums):
 
 # -- the command -----------------------------------------------------------------------------
 
-def evaluate(run, data=None, split="valid", runner=None, checkpoint="best", horizon=1,
-             season=None):
+def scoring_runner(runner, data_uri, hadoop=None):
+    """The RunnerOptions that score the model's one-step predictions, or None (this process).
+
+    runner: :data:`AUTO`, None or a RunnerOptions. AUTO is ``hadoop`` (default
+    ``RunnerOptions(runner="hadoop")``) when the dataset ``data_uri`` is on HDFS, where a job
+    reads the data where it lives, and this process for local data.
+    """
+    if runner != AUTO:
+        return runner
+    return (hadoop or RunnerOptions(runner="hadoop")) if is_hdfs(data_uri) else None
+
+
+def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", horizon=1,
+             season=None, hadoop=None):
     """The metrics dict of the run in ``run`` on ``split`` ("valid" or "train").
 
     data: the dataset directory (default: the one the run was trained on). runner: a
-    RunnerOptions to score the model's one-step predictions with the MapReduce job, or None
-    to score in this process. checkpoint: "best", "latest" or an epoch number. Series only:
-    horizon: steps ahead (> 1: fed-back forecasts, in this process); season: the seasonal
-    naive forecast's period (None: detected, 0: none).
+    RunnerOptions to score the model's one-step predictions with the MapReduce job on it,
+    None to score in this process, or :data:`AUTO` (the default): the job on the hadoop
+    runner (``hadoop``, a RunnerOptions; default: mrjob's configuration) for data on HDFS, in
+    this process for local data; the numbers are the same. checkpoint: "best", "latest" or
+    an epoch number. Series only: horizon: steps ahead (> 1: fed-back forecasts, always in
+    this process); season: the seasonal naive forecast's period (None: detected, 0: none).
+    The metrics' ``runner`` says where the model was scored ("process" or a runner).
     """
     state, dataset = load_run(run, data, checkpoint=checkpoint)
+    runner = (None if horizon > 1 and runner == AUTO
+              else scoring_runner(runner, dataset.store.uri(), hadoop))
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
     if dataset.kind == "text" and (horizon != 1 or season is not None):
@@ -172,7 +203,8 @@ def evaluate(run, data=None, split="valid", runner=None, checkpoint="best", hori
                            f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
                            "holds values it cannot score; no metrics to report")
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
-                   data=dataset.store.uri(), run=run, checkpoint=checkpoint)
+                   data=dataset.store.uri(), run=run, checkpoint=checkpoint,
+                   runner="process" if runner is None else runner.runner)
     return metrics
 
 

@@ -12,6 +12,7 @@ the default NameNode HTTP port 9870. The user is ``HADOOP_USER_NAME`` or the log
 Besides files, a store can move or remove its whole directory: :func:`replace_dir` swaps a
 directory written beside the target (e.g. a new dataset) into the target's place.
 """
+import contextlib
 import getpass
 import os
 import posixpath
@@ -98,6 +99,21 @@ class LocalStore:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @contextlib.contextmanager
+    def writer(self, name):
+        """A binary file to write ``name`` through, in pieces; it appears whole on success."""
+        path = self.uri(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -198,6 +214,11 @@ class HdfsStore:
             return []
         return sorted(self._call("list", name, self.client.list, self._path(name)))
 
+    def files(self, name=""):
+        """{file name: length in bytes} of the regular files directly in directory ``name``."""
+        listing = self._call("list", name, self.client.list, self._path(name), status=True)
+        return {entry: status["length"] for entry, status in listing if status["type"] == "FILE"}
+
     def size(self, name):
         """The file's length in bytes."""
         return self._call("stat", name, self.client.status, self._path(name))["length"]
@@ -220,13 +241,49 @@ class HdfsStore:
 
         WebHDFS cannot rename over an existing file, so the old file is deleted first: for a
         moment neither exists. Readers that need an always-present file (latest.npz) fall back
-        to the numbered checkpoints, which are never overwritten.
+        to the numbered checkpoints, which are overwritten only when the last one gets its
+        validation loss (a kill in that moment makes the next run redo that epoch from the one
+        before: the same bits).
         """
         path = self._path(name)
         tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}")
         self._call("write", name, self.client.write, tmp, data=data, overwrite=True)
         self._call("replace", name, self.client.delete, path)
         self._call("rename into", name, self.client.rename, tmp, path)
+
+    @contextlib.contextmanager
+    def writer(self, name):
+        """A binary file to write ``name`` through, in pieces (streamed to the DataNodes);
+        written under a temporary name and renamed into place on success."""
+        path = self._path(name)
+        tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}")
+        try:
+            with self._call("write", name, self.client.write, tmp, overwrite=True) as f:
+                yield f
+            self._call("replace", name, self.client.delete, path)
+            self._call("rename into", name, self.client.rename, tmp, path)
+        except BaseException:
+            self.client.delete(tmp)
+            raise
+
+    def upload(self, name, local_path):
+        """Copy the local file ``local_path`` to ``name``, streamed."""
+        self._call("upload to", name, self.client.upload, self._path(name), local_path,
+                   overwrite=True)
+
+    def checksum(self, name):
+        """HDFS's checksum of a file (computed by the DataNodes from their block checksums,
+        no data read here): {"algorithm", "bytes", "length"}."""
+        return self._call("checksum", name, self.client.checksum, self._path(name))
+
+    def status(self, name=""):
+        """WebHDFS's FileStatus of ``name`` (None if absent): its ``type`` and ``length``."""
+        return self._call("stat", name, self.client.status, self._path(name), strict=False)
+
+    def rename(self, name, new_name):
+        """Rename ``name`` to ``new_name`` (both in this store; the parent must exist)."""
+        self._call(f"rename to {self.uri(new_name)}", name, self.client.rename,
+                   self._path(name), self._path(new_name))
 
     def create_exclusive(self, name, data):
         """Create a file only if it does not exist; return False if it already did.

@@ -1,15 +1,26 @@
 """Training: run epochs of the MapReduce job on a dataset, checkpointing each (``hadoop-rnn train``).
 
 One epoch = stage the training state, run :class:`jobs.mr.train_epoch.MRTrainEpoch` on the
-chosen runner, check the new θ, evaluate it on the validation split, and commit: write
-``ckpt-NNNNNN.npz`` then ``latest.npz`` (each atomically), then rewrite ``metrics.jsonl``
-from the history stored in the checkpoint (:mod:`jobs.run.checkpoint`). The checkpoint is the
-only commit point, so a driver killed anywhere either left epoch N fully committed or not at
-all; calling :func:`train` again continues from the newest checkpoint and ends bit-identical
-to an uninterrupted run. With ``syncs_per_epoch`` K > 1 (average mode) an epoch is K jobs,
-and each round but the last is committed too (``round.npz``), so a run also resumes
-mid-epoch. The run's best epoch (lowest validation loss) follows from the
-history in the checkpoint, so ``best.npz`` and early stopping (``patience``) survive a resume
+chosen runner, check the new θ, and commit: write ``ckpt-NNNNNN.npz`` then ``latest.npz``
+(each atomically), then rewrite ``metrics.jsonl`` from the history stored in the checkpoint
+(:mod:`jobs.run.checkpoint`). The checkpoint is the only commit point, so a driver killed
+anywhere either left epoch N fully committed or not at all; calling :func:`train` again
+continues from the newest checkpoint and ends bit-identical to an uninterrupted run. With
+``syncs_per_epoch`` K > 1 (average mode) an epoch is K jobs, and each round but the last is
+committed too (``round.npz``), so a run also resumes mid-epoch.
+
+Validation runs on the cluster, one epoch late: the job of epoch N+1 also reads the
+validation shards and scores θ_N on them in map tasks (the driver never reads them), so the
+commit of epoch N+1 brings epoch N's validation loss. Epoch N's metrics line says
+``"valid_pending": true`` until then. With sync rounds, only the job of round 0 scores (its
+incoming θ is θ_N, the end of an epoch); the rounds' θ mid-epoch are never scored. θ_N is
+scored by the scoring job (:class:`jobs.mr.score.MRScore`) instead when no epoch follows it
+in this invocation: the last epoch of the run, an epoch after which ``patience`` may stop
+the run, and the last epoch before a limit stops the invocation (a SIGTERM or a kill leaves
+it to the next invocation). Both ways give the same bits (:mod:`jobs.mr.validation`).
+``valid_every`` K scores only every K-th epoch's θ and the last; the others' ``valid_loss``
+stays null. The run's best epoch (lowest validation loss) follows from the history in the
+checkpoint, so ``best.npz`` and early stopping (``patience``) survive a resume
 bit-identically too.
 
 :func:`train` holds the run's lock (:mod:`jobs.run.lock`) from start to end, so the same
@@ -34,14 +45,17 @@ from jobs.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASK_PEAK_RSS,
                               TASKS_BY_NODE, failed_map_attempts, reduce_input_bytes, task_peaks)
 from jobs.mr.outer import AUTO, INNER_STATES, init_outer_state
-from jobs.mr.scorer import Scorer
 from jobs.mr.slices import Assembler
-from jobs.mr.train_epoch import DEFAULT_MODE, MODES, MRTrainEpoch, bytes_per_element
+from jobs.mr.train_epoch import (DEFAULT_MODE, MODES, VALID_KEY, MRTrainEpoch,
+                                 bytes_per_element)
+from jobs.mr.validation import valid_list_bytes
 from jobs.resources import default_reducers, memory_jobconf, split_jobconf
-from jobs.run.checkpoint import FAULT_ENV, commit, remove_leftovers, repair, resume_point
+from jobs.run.checkpoint import (FAULT_ENV, commit, fault_point, newest_checkpoint,
+                                 remove_leftovers, repair, resume_point)
 from jobs.run.lock import DEFAULT_LEASE, MIN_LEASE, LockHeld, RunLock
 from jobs.run.state import TrainingState, prefix_opt, prefix_outer, unprefix_opt, unprefix_outer
 from jobs.run.trained import check_same_schema
+from jobs.scoring import score_with_job
 from jobs.storage import is_hdfs, open_store
 from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
@@ -69,8 +83,10 @@ class RunSpec:
     hidden: int = None       # hidden units per layer; default 128
     layers: int = None       # stacked layers; default 1
     dtype: str = None        # "float32" or "float64"; default "float32"
-    residual: bool = None    # series: predict the change from the last value; default
-                             # True for series, False (the only choice) for text
+    residual: str = None     # series: the base the network's output is added to, one of
+                             # RESIDUALS: "ar" (the dataset's AR(p) forecast), "last" (the
+                             # last value), "none"; default "ar" for series, "none" (the only
+                             # choice) for text. True and False mean "last" and "none".
     # the optimizer (rnn_core.optimizers)
     optimizer: str = None    # default "adam"
     lr: float = None
@@ -114,8 +130,40 @@ SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0,
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
                                              **SETTINGS_DEFAULTS}.keys()
 
+# The residual bases of a series model (rnn_core.config: residual, ar).
+RESIDUALS = ("ar", "last", "none")
+
+
+def residual_name(value):
+    """"ar", "last" or "none" of a RunSpec's residual (True: "last", False: "none")."""
+    if value is True or value is False:
+        return "last" if value else "none"
+    if value not in RESIDUALS:
+        raise ValueError(f"residual must be one of {', '.join(RESIDUALS)}, got {value!r}")
+    return value
+
+
+def model_residual(model):
+    """The residual base of a ModelConfig by name."""
+    return "ar" if model.ar is not None else "last" if model.residual else "none"
+
+
+def residual_config(name, dataset):
+    """The ModelConfig fields (residual, ar) of the residual base ``name`` on ``dataset``."""
+    name = residual_name(name)
+    if name != "ar":
+        return {"residual": name == "last"}
+    if dataset.kind == "text":
+        raise ValueError("residual 'ar' needs a series dataset")
+    if "ar" not in dataset.meta:
+        raise ValueError("residual 'ar' needs the AR(p) fit of the training part in the "
+                         "dataset's meta.json: prepare the data again with this version")
+    return {"residual": True, "ar": dataset.meta["ar"]["coef"]}
+
+
 # Series defaults that depend on the data (text keeps the fixed ones above).
 SERIES_HIDDEN = 32          # a series of a few hundred points cannot feed 128 units
+SERIES_RESIDUAL = "ar"      # the network corrects the AR(p) forecast (README: the bench)
 STEPS_PER_TASK = 32         # the default batch leaves at least this many steps per task and epoch
 SERIES_STEPS = 2000         # the default epochs of a series run take about this many steps
 SERIES_EPOCHS = (10, 100)   # ... within these bounds
@@ -130,14 +178,16 @@ def records_per_task(dataset):
 def data_defaults(spec, dataset):
     """({field: value}, why): the defaults of a new run's fields that depend on the data.
 
-    Only fields the spec leaves None are chosen. Series: ``hidden`` 32, ``residual`` True,
+    Only fields the spec leaves None are chosen. Series: ``hidden`` 32, ``residual``
+    :data:`SERIES_RESIDUAL` ("last" for a dataset prepared without an AR fit),
     ``batch`` so that every map task takes at least :data:`STEPS_PER_TASK` optimizer steps
-    per epoch (1 to 32 chunks). Text: ``residual`` False.
+    per epoch (1 to 32 chunks). Text: ``residual`` "none".
     """
     if dataset.kind == "text":
-        return ({"residual": False} if spec.residual is None else {}), "text"
+        return ({"residual": "none"} if spec.residual is None else {}), "text"
     records, per_task = dataset.meta["counts"]["train"]["records"], records_per_task(dataset)
-    chosen = {"hidden": SERIES_HIDDEN, "residual": True,
+    residual = SERIES_RESIDUAL if "ar" in dataset.meta else "last"   # (data before the AR fit)
+    chosen = {"hidden": SERIES_HIDDEN, "residual": residual,
               "batch": int(np.clip(per_task // STEPS_PER_TASK, 1, 32))}
     chosen = {k: v for k, v in chosen.items() if getattr(spec, k) is None}
     return chosen, f"a series of {records:,} training chunks, {per_task:,.0f} per map task"
@@ -259,6 +309,7 @@ def run_configs(spec, dataset):
                              "counter that the step schedule counts: use inner_state 'mean'")
         settings["inner_state"] = "mean"
     check_range("syncs_per_epoch", settings["syncs_per_epoch"], 1, integer=True)
+    model_flags.update(residual_config(model_flags["residual"], dataset))
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]
     if name not in DEFAULT_LR:
@@ -297,11 +348,14 @@ def outer_state_of(settings, theta, outer_state=None):
 def check_resumable(state, spec, dataset):
     """Raise TrainingError if the spec's given fields (or the data's sizes) contradict ``state``."""
     have = {**state.model.to_dict(), **state.settings, **state.optimizer.to_dict()}
-    have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0)
+    have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0,
+                residual=model_residual(state.model))
     wanted = {**spec.given(MODEL_DEFAULTS), **spec.given(OPTIMIZER_DEFAULTS),
               **spec.given(SETTINGS_DEFAULTS), **dataset.model_sizes()}
     if "clip" in wanted:
         wanted["clip"] = wanted["clip"] or 0.0
+    if "residual" in wanted:
+        wanted["residual"] = residual_name(wanted["residual"])
     differ = [f"{k}: checkpoint has {have.get(k)!r}, asked for {v!r}"
               for k, v in sorted(wanted.items()) if have.get(k) != v]
     if differ:
@@ -328,6 +382,21 @@ def bad_record_report(counters, records, max_fraction):
 
 # -- one epoch -------------------------------------------------------------------------------
 
+def local_cut_settings(dataset, options):
+    """(job args, runner args) that make mrjob's inline and local runners cut the input as
+    for the training shards alone (``--split-reference-bytes``, see jobs.mr.validation), into
+    about ``options.map_tasks`` pieces if given; nothing on Hadoop."""
+    if options.runner == "hadoop":
+        return [], []
+    train_bytes = sum(dataset.store.size(name) for name in dataset.meta["train"])
+    extra = []
+    if options.map_tasks:
+        # mrjob's inline and local runners cut each file into pieces, about 2 x num_cores in
+        # all; they never join files, so there are at least as many tasks as files
+        extra = ["--num-cores", str(max(1, math.ceil(options.map_tasks / 2)))]
+    return ["--split-reference-bytes", str(train_bytes)], extra
+
+
 def epoch_job_settings(state, dataset, options):
     """(job args, RunnerOptions) of the epoch job: --reducers R and, on Hadoop, the jobconf
     for R reduce tasks, about N map tasks and containers sized for θ (see jobs.resources).
@@ -342,49 +411,81 @@ def epoch_job_settings(state, dataset, options):
     theta_bytes = state.theta.nbytes
     reducers = options.reducers or default_reducers(
         state.theta.size * bytes_per_element(state.model, state.optimizer), map_tasks)
-    job_args = ["--reducers", str(reducers)]
-    extra = []
+    job_args, extra = local_cut_settings(dataset, options)
+    job_args += ["--reducers", str(reducers)]
     if options.runner == "hadoop":
         jobconf = {"mapreduce.job.reduces": reducers, **memory_jobconf(theta_bytes)}
-        if options.map_tasks:
+        if combines_splits(options):
             input_bytes = sum(dataset.store.size(name) for name in shards)
             jobconf.update(split_jobconf(input_bytes, map_tasks))
             job_args.append("--combine-splits")
         for name, value in jobconf.items():
             extra += ["--jobconf", f"{name}={value}"]
-    elif options.map_tasks:
-        # mrjob's inline and local runners cut each file into pieces, about 2 x num_cores in
-        # all; they never join files, so there are at least as many tasks as files
-        extra += ["--num-cores", str(max(1, math.ceil(options.map_tasks / 2)))]
     return job_args, replace(options, extra_args=list(options.extra_args) + extra)
 
 
-def run_epoch_job(state, dataset, options):
+def combines_splits(options):
+    """Whether the epoch job reads its input with CombineTextInputFormat (Hadoop with
+    --map-tasks), where a map task cannot tell validation records apart (jobs.mr.validation)."""
+    return options.runner == "hadoop" and bool(options.map_tasks)
+
+
+def run_epoch_job(state, dataset, options, validate=False):
     """Run the epoch job from ``state``; return its JobResult, whose ``output`` is the
-    assembled result (see :func:`assemble_slices`)."""
+    assembled result (see :func:`assemble_slices`).
+
+    validate: also score ``state``'s θ on the validation split; the output's ``valid`` then
+    holds the sums {loss_sum, count, records}. Map tasks of the epoch job score them, except
+    with combined splits (:func:`combines_splits`), where the scoring job runs after it.
+    """
     settings = state.settings
     job_args = ["--mode", settings["mode"], "--batch", str(settings["batch"]),
                 "--bptt", str(settings["bptt"])]
     if "fail-first-map-attempt" in os.environ.get(FAULT_ENV, "").split(","):
         job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
-    more_args, options = epoch_job_settings(state, dataset, options)
-    return run_job_with_state(MRTrainEpoch, state, job_args + more_args,
-                              dataset.shard_uris("train"), options,
-                              collect=lambda pairs: assemble_slices(pairs, state))
+    more_args, job_options = epoch_job_settings(state, dataset, options)
+    inputs, files = dataset.shard_uris("train"), {}
+    in_job = validate and not combines_splits(options)
+    if in_job:
+        inputs += dataset.shard_uris("valid")
+        files["--valid-shards"] = valid_list_bytes(dataset.shard_uris("valid"))
+    result = run_job_with_state(MRTrainEpoch, state, job_args + more_args, inputs, job_options,
+                                files=files, collect=lambda pairs: assemble_slices(pairs, state))
+    if validate and not in_job and result.output is not None:
+        sums, bad = score_validation(state, dataset, options)
+        result.output["valid"] = sums
+        counters = result.counters.setdefault(COUNTERS, {})
+        counters["bad records"] = counters.get("bad records", 0) + bad
+    return result
+
+
+def score_validation(state, dataset, options):
+    """(sums {loss_sum, count, records}, bad records) of ``state``'s θ on the validation
+    split, by the scoring job, cut into the epoch job's validation tasks."""
+    job_args, extra = local_cut_settings(dataset, options)
+    if options.runner == "hadoop":
+        for name, value in memory_jobconf(state.theta.nbytes).items():
+            extra += ["--jobconf", f"{name}={value}"]
+    return score_with_job(state, dataset, "valid", replace(
+        options, extra_args=list(options.extra_args) + extra), job_args, detailed=False)
 
 
 def assemble_slices(pairs, state):
     """The job's output slices put together, one at a time as they are read:
-    {"theta": (n,), "opt.<slot>": (n,)..., "opt.t", "loss_sum", "count", "records"},
-    or None if the job wrote nothing. Raises TrainingError if slices are missing, overlap or
-    disagree on the scalars."""
+    {"theta": (n,), "opt.<slot>": (n,)..., "opt.t", "loss_sum", "count", "records",
+    "valid": the validation sums {loss_sum, count, records} or None}, or None if the job
+    wrote no slice. Raises TrainingError if slices are missing, overlap or disagree on the
+    scalars."""
     vectors = {name: value.dtype for name, value in
                {"theta": state.theta, **prefix_opt(state.opt_state),
                 **prefix_outer(state.outer_state)}.items() if value.ndim}
     assembler = Assembler(state.theta.size, vectors)
-    scalars = None
-    for _, record in pairs:
+    scalars, valid = None, None
+    for key, record in pairs:
         arrays = record.arrays
+        if key == VALID_KEY:
+            valid = arrays
+            continue
         try:
             assembler.add(int(arrays["lo"]), arrays)
         except ValueError as e:
@@ -401,7 +502,7 @@ def assemble_slices(pairs, state):
     if scalars is None:
         return None
     try:
-        return {**assembler.result(), **scalars}
+        return {**assembler.result(), **scalars, "valid": valid}
     except ValueError as e:
         raise TrainingError(f"{e}: the epoch was not committed") from None
 
@@ -433,24 +534,50 @@ def raise_non_finite(epoch, what):
                         f"checkpoint stays at epoch {epoch - 1}. {NON_FINITE_ADVICE}")
 
 
-def validation_loss(dataset, cfg, theta):
-    """Mean loss of θ on the dataset's validation split (None if it has no scored step)."""
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverged θ is caught by the caller
-        sums = Scorer(theta, cfg).add_chunks(dataset.iter_chunks("valid", cfg))
-    count = float(sums["count"])
-    return float(sums["loss_sum"]) / count if count else None
+def has_validation(dataset):
+    """Whether the dataset has validation records to score."""
+    return bool(dataset.meta["valid"]) and dataset.meta["counts"]["valid"]["records"] > 0
 
 
-def epoch_metrics(epoch, out, all_counters, dataset, valid_loss, job_seconds, seconds):
+def valid_due(epoch, epochs, valid_every):
+    """Whether θ of ``epoch`` gets a validation loss: every ``valid_every``-th epoch's and the
+    last one's (``epochs``, the run's target)."""
+    return epoch % valid_every == 0 or epoch >= epochs
+
+
+def pending(state):
+    """Whether the newest epoch's validation loss is due but not known yet."""
+    return bool(state.history) and bool(state.history[-1].get("valid_pending"))
+
+
+def with_validation(state, sums, failed_epoch):
+    """``state`` with its newest epoch's validation loss from the scoring ``sums`` ({loss_sum,
+    count, ...}; None or count 0: no loss). Raises TrainingError if the loss is not finite:
+    ``failed_epoch`` is the epoch that is then not committed."""
+    count = float(sums["count"]) if sums is not None else 0.0
+    loss = float(sums["loss_sum"]) / count if count else None
+    if loss is not None and not np.isfinite(loss):
+        what = (f"epoch {failed_epoch} was not committed" if failed_epoch > state.epoch
+                else "the loss was not committed")
+        raise TrainingError(f"θ of epoch {state.epoch} gives a non-finite validation loss; "
+                            f"{what} and the checkpoint stays at epoch {state.epoch}. "
+                            f"{NON_FINITE_ADVICE}")
+    last = {k: v for k, v in state.history[-1].items() if k != "valid_pending"}
+    return replace(state, history=state.history[:-1] + [{**last, "valid_loss": loss}])
+
+
+def epoch_metrics(epoch, out, all_counters, dataset, job_seconds, seconds, due):
     """The metrics line of an epoch (see docs/operations.md, metrics.jsonl).
 
-    out: {"loss_sum", "count", "records"} of the epoch; all_counters: its jobs' counters.
+    out: {"loss_sum", "count", "records"} of the epoch; all_counters: its jobs' counters;
+    ``due``: its θ's validation loss is to come (``valid_pending``).
     """
     counters = all_counters.get(COUNTERS, {})
     count = float(out["count"])
     shuffle_bytes, reducer_bytes_max = reduce_input_bytes(all_counters)
     return {"epoch": epoch, "train_loss": float(out["loss_sum"]) / count,
-            "valid_loss": valid_loss, "tokens": int(count), "records": int(out["records"]),
+            "valid_loss": None, **({"valid_pending": True} if due else {}),
+            "tokens": int(count), "records": int(out["records"]),
             "tokens_per_s": count / job_seconds, "job_seconds": job_seconds,
             # summed over map tasks: BPTT work, without Hadoop's scheduling and I/O
             "task_compute_seconds": counters.get("compute milliseconds", 0) / 1000,
@@ -493,16 +620,21 @@ def epoch_totals(rounds):
             sum(r["seconds"] for r in rounds))
 
 
-def run_epoch(state, dataset, options, max_bad=0.01, log=print):
+def run_epoch(state, dataset, options, max_bad=0.01, log=print, due=False):
     """Run the job of the epoch's next sync round (the whole epoch with ``syncs_per_epoch``
-    1) and, after its last round, validation; return the new (uncommitted) TrainingState,
-    mid-epoch (the round added to ``rounds``) or at the epoch's end."""
+    1), scoring ``state``'s θ too if its validation is pending (only ever at an epoch's end,
+    so in round 0); return the new (uncommitted) TrainingState, mid-epoch (the round added to
+    ``rounds``) or at the epoch's end. due: the new epoch's θ is to be scored."""
     started = time.time()
     epoch = state.epoch + 1
-    result = run_epoch_job(state, dataset, options)
+    validate = pending(state)
+    result = run_epoch_job(state, dataset, options, validate)
     job_seconds = time.time() - started
+    if validate and result.output is not None:
+        state = with_validation(state, result.output["valid"], epoch)
     out = epoch_output(result, epoch)
-    note = bad_record_report(result.counters, int(out["records"]), max_bad)
+    valid_records = int(out["valid"]["records"]) if out["valid"] is not None else 0
+    note = bad_record_report(result.counters, int(out["records"]) + valid_records, max_bad)
     if note:
         log(f"epoch {epoch}: {note}")
     trained = dict(theta=out["theta"], opt_state=unprefix_opt(out),
@@ -511,33 +643,46 @@ def run_epoch(state, dataset, options, max_bad=0.01, log=print):
                                            time.time() - started)]
     if len(rounds) < state.settings.get("syncs_per_epoch", 1):
         return replace(state, **trained, rounds=rounds)
-    valid_started = time.time()
-    valid_loss = validation_loss(dataset, state.model, out["theta"])
-    if valid_loss is not None and not np.isfinite(valid_loss):
-        raise_non_finite(epoch, "validation loss")
     sums, counters, job_seconds, seconds = epoch_totals(rounds)
-    metrics = epoch_metrics(epoch, sums, counters, dataset, valid_loss, job_seconds,
-                            seconds + time.time() - valid_started)
+    metrics = epoch_metrics(epoch, sums, counters, dataset, job_seconds, seconds, due)
     return replace(state, **trained, epoch=epoch, history=state.history + [metrics], rounds=[])
 
 
-def progress_line(m, total):
-    valid = "n/a" if m["valid_loss"] is None else f"{m['valid_loss']:.4f}"
-    return (f"epoch {m['epoch']}/{total}  train {m['train_loss']:.4f}  valid {valid}  "
-            f"{m['tokens_per_s']:,.0f} tok/s  {m['seconds']:.1f}s")
+def validate_newest(state, dataset, options):
+    """``state`` with its pending validation loss, scored by the scoring job (uncommitted)."""
+    fault_point("kill-before-validation", state.epoch)
+    sums, _ = score_validation(state, dataset, options)
+    return with_validation(state, sums, state.epoch)
+
+
+def valid_text(m):
+    """An epoch's validation loss as the progress lines show it."""
+    if m.get("valid_pending"):
+        return "(next job)"
+    return "n/a" if m["valid_loss"] is None else f"{m['valid_loss']:.4f}"
+
+
+def progress_line(m, total, previous=None):
+    """The log line of a committed epoch's metrics ``m``; ``previous``: the metrics of the
+    epoch before, whose validation loss this epoch's job scored (shown at the end)."""
+    before = (f"  (epoch {previous['epoch']} valid {valid_text(previous)})"
+              if previous is not None and previous["valid_loss"] is not None else "")
+    return (f"epoch {m['epoch']}/{total}  train {m['train_loss']:.4f}  valid {valid_text(m)}  "
+            f"{m['tokens_per_s']:,.0f} tok/s  {m['seconds']:.1f}s" + before)
 
 
 # -- the run ---------------------------------------------------------------------------------
 
 def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits=Limits(),
-          log=print, patience=None):
+          log=print, patience=None, valid_every=1):
     """Train the run in ``run`` on the dataset ``data`` until ``epochs`` epochs are committed.
 
     data, run: directory URIs (local paths or ``hdfs://``). epochs: the total to reach (None:
     :func:`default_epochs`). ``spec``: the run's settings (see :class:`RunSpec`; only needed
     for a new run). ``runner``: where the epoch jobs run. ``limits``: what this call may do.
     ``patience``: stop once this many epochs have passed without a new best validation loss
-    (None: never). ``log``: called with each progress line.
+    (None: never). ``valid_every``: score θ on the validation split every this many epochs
+    (and always the last epoch's). ``log``: called with each progress line.
     Returns a :class:`TrainResult`; raises :class:`TrainingError` (and OSError, ValueError)
     when an epoch cannot be committed.
     """
@@ -548,6 +693,7 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
         check_range("epochs", epochs, 1, integer=True)
     if patience is not None:
         check_range("patience", patience, 1, integer=True)
+    check_range("valid_every", valid_every, 1, integer=True)
     dataset = Dataset(data)
     data = dataset.store.uri()  # recorded absolute, so the run works from any directory
     run_configs(spec, dataset)  # values out of range fail here, before the run exists
@@ -562,7 +708,7 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
         return TrainResult(Outcome.LOCKED)
     try:
         return train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock, log,
-                            patience)
+                            patience, valid_every)
     finally:
         lock.release()
         if not existed:  # a new run that failed before its first commit leaves nothing
@@ -594,48 +740,91 @@ def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
     return state, epochs
 
 
+def epoch_start(run_store, state):
+    """The committed state the epoch of ``state`` started from: ``state`` itself at an
+    epoch's end; mid-epoch (resumed from round.npz) the newest checkpoint's, read as
+    :func:`resume_or_start` reads a state (None before the first epoch's commit)."""
+    if not state.rounds:
+        return state
+    start = newest_checkpoint(run_store)[1]
+    if start is None:
+        return None
+    return replace(start, settings=state.settings,
+                   outer_state=outer_state_of(state.settings, start.theta, start.outer_state))
+
+
 def stopped_early(state, patience):
     """Whether ``patience`` epochs (None: never) have passed since the best epoch."""
     return patience is not None and state.epoch - state.best_epoch() >= patience
 
 
 def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=None, log=print,
-                 patience=None):
-    """:func:`train` once the lock is held."""
+                 patience=None, valid_every=1):
+    """:func:`train` once the lock is held.
+
+    The newest θ's pending validation is scored by the scoring job (:func:`validate_newest`)
+    when no epoch job of this invocation follows it: before deciding whether ``patience``
+    stops the run, and when the run's target is reached or a limit stops the invocation.
+    """
     started = time.monotonic()
     remove_leftovers(run_store)
     state, epochs = resume_or_start(run_store, dataset, data, epochs, spec, log)
-    if stopped_early(state, patience):
-        log(f"nothing to do: stopped early at epoch {state.epoch}, best {state.best_epoch()} "
-            f"(--patience {patience}) in {run_store.uri()}")
-        return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
-    if state.epoch >= epochs:
-        log(f"nothing to do: {run_store.uri()} is at epoch {state.epoch} of {epochs}")
-        return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
+    first = state.epoch
+    start = epoch_start(run_store, state)  # the committed state the epoch starts from
     last = state.history[-1]["seconds"] if state.history else None
-    result = TrainResult(Outcome.TRAINED, state.epoch)
-    while state.epoch < epochs:
-        done = len(result.metrics)
-        if not may_start_epoch(limits, epochs, done, last, time.monotonic() - started,
-                               state.epoch, log):
+    committed = False  # whether this invocation committed anything
+    while True:
+        # resumed mid-epoch (round.npz): the epoch was started, so the target and patience
+        # do not stop it, as they did not in an uninterrupted run; the limits may
+        epoch, mid = state.epoch, bool(state.rounds)
+        if not mid and pending(state) and stopped_early(state, patience):  # unless θ is a
+            state, committed = validate_and_commit(state, dataset, runner, run_store, lock,
+                                                   log), True  # new best
+        why = []  # a limit's message, logged after the last validation
+        stop = ((not mid and (epoch >= epochs or stopped_early(state, patience)))
+                or not may_start_epoch(limits, epochs, epoch - first, last,
+                                       time.monotonic() - started, epoch, why.append))
+        if stop:
+            if not mid and pending(state):
+                state = validate_and_commit(state, dataset, runner, run_store, lock, log)
+                committed = True
+            for line in why:
+                log(line)
             break
         epoch_started = time.monotonic()
-        state = run_epoch(state, dataset, runner, limits.max_bad_records, log)
-        commit(run_store, state, lock=lock)
+        due = has_validation(dataset) and valid_due(epoch + 1, epochs, valid_every)
+        if not mid:
+            start = state
+        state = run_epoch(state, dataset, runner, limits.max_bad_records, log, due)
+        commit(run_store, state, lock=lock, previous=start)
+        committed = True
         while state.rounds:  # mid-epoch: each sync round was committed (round.npz)
-            log(f"epoch {state.epoch + 1}/{epochs}: sync round {len(state.rounds)}/"
+            log(f"epoch {epoch + 1}/{epochs}: sync round {len(state.rounds)}/"
                 f"{state.settings['syncs_per_epoch']} committed")
-            state = run_epoch(state, dataset, runner, limits.max_bad_records, log)
-            commit(run_store, state, lock=lock)
-        log(progress_line(state.history[-1], epochs))
-        result.epoch = state.epoch
-        result.metrics.append(state.history[-1])
+            state = run_epoch(state, dataset, runner, limits.max_bad_records, log, due)
+            commit(run_store, state, lock=lock, previous=start)
+        log(progress_line(state.history[-1], epochs,
+                          state.history[-2] if start is not None and pending(start) else None))
         last = time.monotonic() - epoch_started
-        if stopped_early(state, patience):
-            log(f"stopping early: {patience} epoch(s) without a better validation loss; the "
-                f"best is epoch {state.best_epoch()} (best.npz)")
-            break
-    return result
+    if not state.rounds and stopped_early(state, patience):
+        log((f"stopping early: {patience} epoch(s) without a better validation loss; the best "
+             f"is epoch {state.best_epoch()} (best.npz)") if committed else
+            (f"nothing to do: stopped early at epoch {state.epoch}, best {state.best_epoch()} "
+             f"(--patience {patience}) in {run_store.uri()}"))
+    elif state.epoch >= epochs and not committed:
+        log(f"nothing to do: {run_store.uri()} is at epoch {state.epoch} of {epochs}")
+    if not committed:
+        return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
+    # this invocation's epochs, with the validation losses that came after their commit
+    return TrainResult(Outcome.TRAINED, state.epoch, state.history[first:])
+
+
+def validate_and_commit(state, dataset, runner, run_store, lock, log):
+    """Score the newest θ's pending validation (:func:`validate_newest`), commit it, log it."""
+    state = validate_newest(state, dataset, runner)
+    commit(run_store, state, lock=lock)
+    log(f"epoch {state.epoch}: valid {valid_text(state.history[-1])} (scoring job)")
+    return state
 
 
 def may_start_epoch(limits, epochs, done, last, elapsed, epoch, log=print):

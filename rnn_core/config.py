@@ -10,10 +10,17 @@ or a *series* model (``input_size`` and ``output_size`` set)::
 
 A *residual* series model adds its input to the output, y = x[..., :O] + linear(h): the
 network predicts the change from the last value, and with the output layer initialized to
-zero a fresh model is the persistence forecast y[t] = x[t].
+zero a fresh model is the persistence forecast y[t] = x[t]. Its base may instead be a
+linear autoregression (the "highway" of LSTNet, Lai et al. 2018), fixed before training:
+``ar`` holds, per output column o, the coefficients (c, a_1 .. a_p) of
+
+    y[t, o] = c + Σ_{i=1..p} a_i x[t - i + 1, o] + linear(h[t])[o]
+
+so a fresh model is that AR(p) forecast, and the network learns what it misses.
 """
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 
 CELLS = ("rnn", "lstm", "gru")
@@ -55,6 +62,19 @@ class DictConfig:
         return cls.from_dict(d)
 
 
+def _check_ar(ar, output_size):
+    """AR coefficients as a tuple of output_size tuples of p + 1 >= 2 finite floats."""
+    try:
+        rows = tuple(tuple(float(a) for a in row) for row in ar)
+    except (TypeError, ValueError):
+        raise ValueError(f"ar must be rows of numbers, got {ar!r}") from None
+    if (len(rows) != output_size or len({len(r) for r in rows}) != 1 or len(rows[0]) < 2
+            or not all(math.isfinite(a) for r in rows for a in r)):
+        raise ValueError(f"ar must be {output_size} row(s) of p + 1 >= 2 finite numbers "
+                         "(c, a_1 .. a_p), one per output column")
+    return rows
+
+
 @dataclass(frozen=True)
 class ModelConfig(DictConfig):
     """Hyper-parameters of a stacked recurrent network.
@@ -67,6 +87,10 @@ class ModelConfig(DictConfig):
     output_size: O, set (with input_size) for a series model (squared error).
     dtype:       "float32" or "float64"; all computation runs in this dtype.
     residual:    series only: y = x[..., :O] + the network's output (needs I >= O).
+    ar:          with residual: the base is an AR(p) forecast instead of x[..., :O]:
+                 coefficients (O, p + 1), row o = (c, a_1 .. a_p) of output column o over
+                 input column o (a tuple of tuples of floats; lists are converted). None: the
+                 last value.
     """
 
     cell: str
@@ -77,6 +101,7 @@ class ModelConfig(DictConfig):
     output_size: int = None
     dtype: str = "float64"
     residual: bool = False
+    ar: tuple = None
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -103,6 +128,16 @@ class ModelConfig(DictConfig):
         if self.residual and (self.vocab_size is not None or self.input_size < self.output_size):
             raise ValueError("residual needs a series model with input_size >= output_size "
                              "(its first output_size inputs are the values predicted)")
+        if self.ar is not None:
+            object.__setattr__(self, "ar", _check_ar(self.ar, self.output_size))
+            if not self.residual:
+                raise ValueError("ar (the coefficients of an AR residual base) needs "
+                                 "residual=True")
+
+    @property
+    def ar_order(self):
+        """p of the AR base, 0 without one."""
+        return len(self.ar[0]) - 1 if self.ar is not None else 0
 
     @property
     def kind(self):

@@ -3,16 +3,20 @@
     tokens: ids (K, B)    -> embed -> layer 0 ... layer L-1 -> out -> logits (K, B, V)
     series: x (K, B, I)   -> in    -> layer 0 ... layer L-1 -> out -> y      (K, B, O)
     residual series:                                         y = x[..., :O] + out
+    AR residual series:                                      y = AR(p) of x + out
 
-The residual term depends on no parameter, so backward() is the same for both.
+The residual term depends on no parameter, so backward() is the same for all.
 
 Every dense map is applied to the whole window in one matrix product; only the
 recurrences (cells.py) loop over time. The recurrent state is a tuple of
-(layers, B, H) arrays, like PyTorch's: (h,) for rnn/gru, (h, c) for the LSTM.
+(layers, B, H) arrays, like PyTorch's: (h,) for rnn/gru, (h, c) for the LSTM; a model with
+an AR base (cfg.ar) appends the last inputs its base needs (highway.py): (h, lags) or
+(h, c, lags), lags (n <= p - 1, B, O).
 """
 
 import numpy as np
 
+from . import highway
 from .cells import CELLS
 from .checks import check_ids, check_inputs, check_real
 from .params import check_theta, param_views
@@ -21,25 +25,30 @@ ONE_HOT_MAX_IDS = 256     # sum_rows_by_id: largest id range summed by a one-hot
 
 
 def init_state(cfg, batch):
-    """Zero state for `batch` sequences: (h,) or (h, c), each (layers, batch, H)."""
+    """Zero state for `batch` sequences: (h,) or (h, c), each (layers, batch, H), and for a
+    model with an AR base no lags yet, (0, batch, O)."""
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"batch must be a positive int, got {batch!r}")
     shape = (cfg.layers, batch, cfg.hidden)
-    return tuple(np.zeros(shape, dtype=cfg.dtype) for _ in range(CELLS[cfg.cell].n_states))
+    state = tuple(np.zeros(shape, dtype=cfg.dtype) for _ in range(CELLS[cfg.cell].n_states))
+    return state + ((highway.init_lags(cfg, batch),) if cfg.ar is not None else ())
 
 
 def check_state(cfg, state, batch):
     """Validate a state from init_state/step and return it as cfg.dtype arrays."""
     n = CELLS[cfg.cell].n_states
-    if not isinstance(state, (tuple, list)) or len(state) != n:
-        raise ValueError(f"state for a {cfg.cell} must be a tuple of {n} arrays")
+    lags = cfg.ar is not None
+    if not isinstance(state, (tuple, list)) or len(state) != n + lags:
+        raise ValueError(f"state for a {cfg.cell}{' with an AR base' if lags else ''} must be "
+                         f"a tuple of {n + lags} arrays")
     shape = (cfg.layers, batch, cfg.hidden)
-    state = tuple(np.asarray(s) for s in state)
-    for s in state:
+    recurrent = tuple(np.asarray(s) for s in state[:n])
+    for s in recurrent:
         if s.shape != shape or s.dtype.kind != "f":
             raise ValueError(f"state arrays must be float of shape (layers, B, H) = {shape}, "
                              f"got {s.dtype} {s.shape}")
-    return tuple(s.astype(cfg.dtype, copy=False) for s in state)
+    recurrent = tuple(s.astype(cfg.dtype, copy=False) for s in recurrent)
+    return recurrent + ((highway.check_lags(cfg, state[n], batch),) if lags else ())
 
 
 def linear(X, W, b):
@@ -106,7 +115,8 @@ def layer_params(views, k):
 
 
 def forward(views, cfg, x, state):
-    """x: ids (K, B) or series (K, B, I); state: tuple of (layers, B, H).
+    """x: ids (K, B) or series (K, B, I); state: tuple of (layers, B, H) (and the lags of an
+    AR base).
 
     Returns outputs (K, B, V or O), the state after the window, and a cache for
     backward()."""
@@ -122,13 +132,17 @@ def forward(views, cfg, x, state):
             X = H_out
             XP = linear(X, views[f"l{k}.W"], views[f"l{k}.b"])
         H_out, layer_state, cell_cache = cell.forward(
-            layer_params(views, k), XP, tuple(s[k] for s in state))
+            layer_params(views, k), XP, tuple(s[k] for s in state[:cell.n_states]))
         layers.append((X, cell_cache))
         new_state.append(layer_state)
     out = linear(H_out, views["out.W"], views["out.b"])
-    if cfg.residual:
-        out += x[..., :cfg.output_size]
     new_state = tuple(np.stack(s) for s in zip(*new_state))
+    if cfg.ar is not None:
+        base, lags = highway.ar_base(cfg, x, state[cell.n_states])
+        out += base
+        new_state += (lags,)
+    elif cfg.residual:
+        out += x[..., :cfg.output_size]
     return out, new_state, (x, layers, H_out)
 
 

@@ -78,8 +78,9 @@ def param_views(theta, cfg):
 def init_params(cfg, seed=0):
     """Random θ: weights ~ N(0, 1/fan_in), embedding ~ N(0, 1), biases 0 except the
     LSTM forget gate bias, which is 1 so early gradients flow through the cell. A residual
-    model's output layer starts at 0, so the fresh model forecasts persistence (the other
-    tensors are drawn as without residual: the same seed gives the same hidden layers)."""
+    model's output layer starts at 0, so the fresh model forecasts persistence, or its AR
+    base (the other tensors are drawn as without residual: the same seed gives the same
+    hidden layers)."""
     rng = np.random.default_rng(seed)
     theta = np.zeros(num_params(cfg), dtype=cfg.dtype)
     H = cfg.hidden

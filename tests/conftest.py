@@ -26,26 +26,39 @@ def text_chunks(text, vocab, chunk, prefix):
     return [(f"{prefix}/{n}", values) for n, (values, _) in enumerate(cut_chunks(ids, chunk))]
 
 
-@pytest.fixture
-def text_data(tmp_path):
+def write_text_data(data_dir, validation=True):
     """A character dataset from real text (textwrap's source), with shards of unequal size.
 
+    ``validation``: whether it has a validation split (without one, training runs no
+    scoring job: tests on the cluster that do not check validation save a job per run).
     Returns (data_dir, meta).
     """
     source = inspect.getsource(textwrap)
     train_text, valid_text = source[:6000], source[6000:7500]
     vocab = sorted(set(train_text) | set(valid_text))
     train = text_chunks(train_text, vocab, 33, "textwrap")
-    valid = text_chunks(valid_text, vocab, 33, "textwrap-valid")
-    data_dir = tmp_path / "data"
+    valid = text_chunks(valid_text, vocab, 33, "textwrap-valid") if validation else []
+    train_counts = [train_text.count(symbol) for symbol in vocab]  # the unigram baseline's
     meta = write_dataset(str(data_dir), "text", {"train": train, "valid": valid}, shards=3,
-                         vocab=vocab, chunk=33)
+                         vocab=vocab, chunk=33, train_counts=train_counts)
     # make the shards unequal: move lines from the first shard to the last
     first, last = data_dir / meta["train"][0], data_dir / meta["train"][-1]
     lines = first.read_text().splitlines(keepends=True)
     first.write_text("".join(lines[:7]))
     last.write_text(last.read_text() + "".join(lines[7:]))
     return str(data_dir), meta
+
+
+@pytest.fixture
+def text_data(tmp_path):
+    """:func:`write_text_data` with a validation split: (data_dir, meta)."""
+    return write_text_data(tmp_path / "data")
+
+
+@pytest.fixture
+def train_only_text_data(tmp_path):
+    """:func:`write_text_data` without a validation split: (data_dir, meta)."""
+    return write_text_data(tmp_path / "data", validation=False)
 
 
 

@@ -102,13 +102,13 @@ def test_prepare_force_with_an_input_that_is_not_text_leaves_the_old_dataset_who
 
 def test_prepare_force_killed_before_the_swap_leaves_the_old_dataset_whole(series_ds,
                                                                           monkeypatch):
-    real_write = preparing.write_dataset
+    real_write = preparing.write_meta
 
     def write_then_die(*args, **kwargs):  # the new dataset is complete: Ctrl-C right now
         real_write(*args, **kwargs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(preparing, "write_dataset", write_then_die)
+    monkeypatch.setattr(preparing, "write_meta", write_then_die)
     before = tree(series_ds)
     with pytest.raises(KeyboardInterrupt):
         prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "YEAR", "--out", series_ds,
@@ -225,10 +225,13 @@ def test_a_diverging_run_does_not_commit_a_non_finite_validation_loss(series_ds,
     run = str(tmp_path / "run")
     with pytest.raises(TrainingError, match="non-finite validation loss.*Lower --lr"):
         # one step per epoch (--batch 32: more than the 5 chunks; the series default would
-        # take 5), so the training loss, computed before the step, is still finite
+        # take 5), so the training loss, computed before the step, is still finite. Epoch 1
+        # is committed, its loss pending; the job of epoch 2 scores it: not finite
         train_cli("--data", series_ds, "--run", run, "--epochs", 2, "--lr", "1e30", "--clip",
                   "0", "--optimizer", "sgd", "--hidden", 8, "--batch", 32)
-    assert not os.path.exists(run)  # nothing was committed, and the new run left nothing
+    assert sorted(os.listdir(run)) == ["best.npz", "ckpt-000001.npz", "latest.npz",
+                                       "metrics.jsonl"]
+    assert '"valid_loss": null' in open(os.path.join(run, "metrics.jsonl")).read()
 
 
 def test_numpy_warnings_in_an_inline_task_do_not_crash_it(series_ds):
@@ -291,7 +294,7 @@ def test_a_train_with_a_bad_value_leaves_no_run_directory(series_ds, tmp_path):
 # -- tracebacks and smaller things -------------------------------------------------------------
 
 def test_the_same_column_twice_is_a_clear_error(tmp_path):
-    with pytest.raises(preparing.PrepareError, match="--column 'SUNACTIVITY' is given more"):
+    with pytest.raises(preparing.PrepareError, match=r"column 'SUNACTIVITY' is named more than once \(--column, --id, --time\)"):
         prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--column",
                     "SUNACTIVITY", "--out", tmp_path / "ds")
 

@@ -2,32 +2,21 @@
 import numpy as np
 import pytest
 from conftest import SUNSPOTS_CSV, cli_args, prepare_cli, train_cli
+from test_core_autoregression import ar2_process
 
 from jobs import baselines
 from jobs.cli import main as cli_main
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.data.chunks import split_point
 from jobs.scoring import evaluate
+from rnn_core.autoregression import AR
 
 
-def ar2_process(n, seed=0):
-    """x[t] = 0.6 x[t-1] - 0.3 x[t-2] + 0.1 + noise: (n, 1)."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros(n)
-    for t in range(2, n):
-        x[t] = 0.1 + 0.6 * x[t - 1] - 0.3 * x[t - 2] + 0.1 * rng.standard_normal()
-    return x[:, None]
-
-
-def test_ar_fit_recovers_the_order_and_coefficients_of_an_ar2_process():
-    ar = baselines.fit_ar([ar2_process(3000)], max_order=10)
-    assert ar.order == 2
-    np.testing.assert_allclose(ar.coef[0], [0.1, 0.6, -0.3], atol=0.05)
 
 
 def test_ar_forecasts_h_steps_by_feeding_its_forecasts_back():
     x = ar2_process(50)
-    ar = baselines.AR(2, np.array([[0.1, 0.6, -0.3]]))
+    ar = AR(2, np.array([[0.1, 0.6, -0.3]]))
     predicted = baselines.forecasts(x, np.array([40]), 3, None, ar)["ar"][0, 0]
     a, b = x[37, 0], x[36, 0]
     for _ in range(3):
@@ -62,13 +51,30 @@ def run_evaluate(*argv):
 @pytest.fixture(scope="module")
 def fresh_residual_run(tmp_path_factory):
     """A residual model trained one epoch with a vanishing step: still persistence."""
+    return fresh_run(tmp_path_factory, "last")
+
+
+@pytest.fixture(scope="module")
+def fresh_ar_run(tmp_path_factory):
+    """An AR-residual model (the series default) trained one epoch with a vanishing step."""
+    return fresh_run(tmp_path_factory, "ar")
+
+
+def fresh_run(tmp_path_factory, residual):
     tmp = tmp_path_factory.mktemp("fresh")
     data, run = str(tmp / "data"), str(tmp / "run")
     prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 8,
                 "--valid", 0.3, "--out", data)
     train_cli("--data", data, "--run", run, "--epochs", 1, "--lr", 1e-12, "--hidden", 8,
-              "--dtype", "float64")
+              "--dtype", "float64", "--residual", residual)
     return data, run
+
+
+@pytest.mark.parametrize("horizon", [1, 3])
+def test_a_fresh_ar_residual_model_forecasts_what_the_ar_baseline_does(fresh_ar_run, horizon):
+    m = run_evaluate("--run", fresh_ar_run[1], "--horizon", horizon)
+    assert m["mse"] == pytest.approx(m["baselines"]["ar"]["mse"], rel=1e-9)
+    assert m["mae"] == pytest.approx(m["baselines"]["ar"]["mae"], rel=1e-9)
 
 
 @pytest.mark.parametrize("horizon", [1, 3])

@@ -48,10 +48,23 @@ def exactly(message):
      "(its first output_size inputs are the values predicted)"),
     (dict(cell="rnn", hidden=8, input_size=2, output_size=2, residual=1),
      "residual must be a bool, got 1"),
+    (dict(cell="rnn", hidden=8, input_size=1, output_size=1, ar=((0.0, 1.0),)),
+     "ar (the coefficients of an AR residual base) needs residual=True"),
+    (dict(cell="rnn", hidden=8, input_size=2, output_size=2, residual=True, ar=((0.0, 1.0),)),
+     "ar must be 2 row(s) of p + 1 >= 2 finite numbers (c, a_1 .. a_p), one per output column"),
+    (dict(cell="rnn", hidden=8, input_size=1, output_size=1, residual=True, ar=((0.0,),)),
+     "ar must be 1 row(s) of p + 1 >= 2 finite numbers (c, a_1 .. a_p), one per output column"),
 ])
 def test_invalid_config_raises_value_error_naming_the_field_and_the_bad_value(kwargs, message):
     with pytest.raises(ValueError, match=exactly(message)):
         ModelConfig(**kwargs)
+
+
+def test_ar_coefficients_round_trip_through_json_as_a_tuple_of_tuples():
+    cfg = ModelConfig(cell="gru", hidden=4, input_size=1, output_size=1, residual=True,
+                      ar=[[0.5, 1.25, -0.5]])
+    assert cfg.ar == ((0.5, 1.25, -0.5),) and cfg.ar_order == 2
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
 
 
 def test_residual_series_model_may_have_as_many_inputs_as_outputs():
@@ -75,8 +88,9 @@ def test_config_round_trips_through_dict_and_json():
 def test_to_json_writes_the_fields_with_sorted_keys():
     cfg = ModelConfig(cell="gru", hidden=4, layers=2, input_size=3, output_size=1,
                       dtype="float32")
-    assert cfg.to_json() == ('{"cell": "gru", "dtype": "float32", "hidden": 4, "input_size": 3, '
-                             '"layers": 2, "output_size": 1, "residual": false, "vocab_size": null}')
+    assert cfg.to_json() == ('{"ar": null, "cell": "gru", "dtype": "float32", "hidden": 4, '
+                             '"input_size": 3, "layers": 2, "output_size": 1, "residual": false, '
+                             '"vocab_size": null}')
 
 
 def test_from_dict_rejects_unknown_keys_naming_them():

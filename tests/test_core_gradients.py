@@ -205,20 +205,25 @@ def test_sum_rows_by_id_keeps_the_dtype_of_the_rows(n_ids):
 
 # -- residual series output --------------------------------------------------------------------
 
-def residual_model(cell, layers=1, seed=0):
+def residual_model(cell, layers=1, seed=0, ar=None):
+    """A residual series model (I=3, O=2), with the AR base ``ar`` (O, p+1) if given."""
     cfg = ModelConfig(cell=cell, hidden=5, layers=layers, input_size=3, output_size=2,
-                      dtype="float64", residual=True)
+                      dtype="float64", residual=True, ar=ar)
     rng = np.random.default_rng(seed)
     # init_params zeroes the output layer of a residual model: perturb it like the rest
     theta = init_params(cfg, seed) + 0.1 * rng.standard_normal(init_params(cfg).size)
     return cfg, theta
 
 
+AR3 = ((0.1, 0.5, 0.3, -0.2), (-0.05, 0.9, 0.0, 0.1))      # (O=2, p+1): c, a_1, a_2, a_3
+
+
+@pytest.mark.parametrize("ar", [None, AR3], ids=["last-value base", "AR base"])
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell", CELLS)
-def test_residual_gradient_matches_central_differences(cell, layers):
-    cfg, theta = residual_model(cell, layers)
-    x, y, mask = make_batch(cfg, B=3, T=5)
+def test_residual_gradient_matches_central_differences(cell, layers, ar):
+    cfg, theta = residual_model(cell, layers, ar=ar)
+    x, y, mask = make_batch(cfg, B=3, T=6)
     _, _, grad = loss_and_grad(theta, cfg, x, y, mask)
     num = numerical_grad(lambda th: loss_only(th, cfg, x, y, mask)[0], theta)
     assert rel_error(grad, num) < 1e-6
@@ -233,3 +238,33 @@ def test_residual_output_is_the_plain_output_plus_the_input():
     x, _, _ = make_batch(cfg, B=2, T=4)
     plain = predict(theta, replace(cfg, residual=False), x)
     assert np.allclose(predict(theta, cfg, x), plain + x[..., :2], atol=1e-12)
+
+
+# -- AR residual base (LSTNet's highway) ---------------------------------------------------------
+
+def ar_model(cell, layers=1, seed=0):
+    return residual_model(cell, layers, seed, ar=AR3)
+
+
+def test_truncated_bptt_carries_the_ar_bases_lags_across_windows():
+    cfg, theta = ar_model("gru")
+    x, y, mask = make_batch(cfg, B=2, T=7)
+    full = loss_and_grad(theta, cfg, x, y, mask)
+    assert loss_and_grad(theta, cfg, x, y, mask, bptt=2)[0] == pytest.approx(full[0], rel=1e-12)
+
+
+def replace_ar(cfg, ar):
+    from dataclasses import replace
+    return replace(cfg, ar=ar)
+
+
+def test_ar_residual_output_is_the_plain_output_plus_each_columns_ar_forecast():
+    from rnn_core import predict
+
+    cfg, theta = ar_model("lstm")
+    x, _, _ = make_batch(cfg, B=2, T=6)
+    plain = predict(theta, replace_ar(cfg, None), x) - x[..., :2]     # the network's output
+    lag = lambda k: x[:, np.maximum(np.arange(6) - k, 0), :2]         # x[t - k], x[0] before
+    coef = np.array(AR3)
+    base = coef[:, 0] + coef[:, 1] * lag(0) + coef[:, 2] * lag(1) + coef[:, 3] * lag(2)
+    np.testing.assert_allclose(predict(theta, cfg, x), plain + base, atol=1e-12)

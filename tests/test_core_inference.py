@@ -205,3 +205,36 @@ def test_forecast_batch_forecasts_each_history_like_forecast():
     batch = forecast_batch(theta, cfg, histories, 5)
     for b in range(3):
         np.testing.assert_allclose(batch[b], forecast(theta, cfg, histories[b], 5), atol=1e-12)
+
+
+def ar_residual_model(cell="gru", ar=((0.1, 0.5, 0.3, -0.2),)):
+    cfg = ModelConfig(cell=cell, hidden=6, input_size=1, output_size=1, residual=True, ar=ar)
+    return cfg, init_params(cfg, seed=3)
+
+
+def test_step_carries_the_last_inputs_an_ar_base_needs_in_its_state():
+    cfg, theta = ar_residual_model()
+    x = np.random.default_rng(0).standard_normal((2, 7, 1))
+    np.testing.assert_allclose(run_steps(theta, cfg, x), predict(theta, cfg, x), atol=1e-12)
+    state = init_state(cfg, 2)
+    assert state[-1].shape == (0, 2, 1)                     # no inputs seen yet
+    for t in range(4):
+        _, state = step(theta, cfg, state, x[:, t])
+    np.testing.assert_array_equal(state[-1][:, :, 0], x[:, 2:4, 0].T)   # the last p - 1 = 2
+
+
+def test_a_fresh_ar_residual_model_forecasts_its_ar_recursion():
+    cfg, theta = ar_residual_model()
+    history = np.array([[0.5], [-1.0], [2.0]])
+    lags = [2.0, -1.0, 0.5]
+    for j, got in enumerate(forecast(theta, cfg, history, 4)[:, 0]):
+        expected = 0.1 + 0.5 * lags[0] + 0.3 * lags[1] - 0.2 * lags[2]
+        assert got == pytest.approx(expected, abs=1e-12), j
+        lags = [expected] + lags[:2]
+
+
+def test_an_ar_state_with_more_lags_than_the_base_needs_is_refused():
+    cfg, theta = ar_residual_model()
+    h, lags = init_state(cfg, 1)
+    with pytest.raises(ValueError, match=r"the lags of an AR\(p=3\) state must be float of shape"):
+        step(theta, cfg, (h, np.zeros((3, 1, 1))), np.zeros((1, 1)))

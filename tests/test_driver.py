@@ -1,6 +1,7 @@
 """`hadoop-rnn train`: epochs, checkpoints, resume and refusal of what it cannot commit."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from jobs.run.checkpoint import CheckpointError
 from conftest import train_cli
 from jobs.cli import EXIT_NOTHING_TO_DO, EXIT_OK
+from jobs.data.dataset import Dataset
 from jobs.training import TrainingError
 from jobs.run.state import TrainingState
 from rnn_core.serialization import load_arrays
@@ -104,6 +106,21 @@ def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(
     assert not os.path.exists(os.path.join(resumed, ROUND))
 
 
+def test_sync_rounds_score_only_each_epochs_final_theta(text_data, tmp_path):
+    from jobs.launch import RunnerOptions
+    from jobs.training import score_validation
+
+    run_dir = str(tmp_path / "run")
+    train(text_data[0], run_dir, "--epochs", "2", "--syncs-per-epoch", "3")
+    history = latest(run_dir).history
+    for m in history:  # θ_1 by the first round's job of epoch 2, θ_2 by the scoring job
+        state = TrainingState.from_arrays(load_arrays(
+            os.path.join(run_dir, f"ckpt-{m['epoch']:06d}.npz")))
+        sums, _ = score_validation(state, Dataset(text_data[0]), RunnerOptions("inline"))
+        assert m["valid_loss"] == float(sums["loss_sum"]) / float(sums["count"])
+        assert "valid_pending" not in m
+
+
 def test_rerun_after_reaching_the_target_does_nothing(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
     train(text_data[0], run_dir, "--epochs", "1")
@@ -127,14 +144,19 @@ def test_resume_with_a_different_configuration_is_a_clear_error(text_data, tmp_p
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
-def test_a_non_finite_epoch_is_not_committed(text_data, tmp_path):
+def test_a_non_finite_validation_loss_is_never_committed(text_data, tmp_path):
     run_dir = tmp_path / "run"
-    # epoch 1's θ is still finite, but its validation loss is not: nothing is committed
-    with pytest.raises(TrainingError, match="non-finite validation loss.*stays at epoch 0. "
-                                            "Lower --lr"):
+    # epoch 1's θ is still finite, so it is committed; its validation loss, scored by
+    # epoch 2's job, is not: epoch 2 is not committed and epoch 1's loss stays pending
+    with pytest.raises(TrainingError, match="θ of epoch 1 gives a non-finite validation loss; "
+                                            "epoch 2 was not committed and the checkpoint "
+                                            "stays at epoch 1. Lower --lr"):
         train(text_data[0], str(run_dir), "--epochs", "3", "--optimizer", "sgd",
               "--lr", "1e308", "--clip", "0", "--mode", "gradient")
-    assert not os.path.exists(run_dir / "ckpt-000001.npz")
+    assert not os.path.exists(run_dir / "ckpt-000002.npz")
+    history = latest(run_dir).history
+    assert [(m["epoch"], m["valid_loss"], m["valid_pending"]) for m in history] == [
+        (1, None, True)]
 
 
 def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(text_data, tmp_path):
@@ -148,9 +170,13 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(text_data, tm
 
 def test_progress_line_reports_epoch_losses_speed_and_time(text_data, tmp_path):
     lines = []
-    train(text_data[0], str(tmp_path / "run"), "--epochs", "1", log=lines.append)
-    assert lines[-1].startswith("epoch 1/1  train ")
-    assert "valid" in lines[-1] and "tok/s" in lines[-1]
+    train(text_data[0], str(tmp_path / "run"), "--epochs", "2", log=lines.append)
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert epochs[0].startswith("epoch 1/2  train ") and "valid (next job)" in epochs[0]
+    assert "tok/s" in epochs[0]
+    # epoch 2's job scored θ_1; the scoring job scores the last θ
+    assert re.search(r"^epoch 2/2  train .* \(epoch 1 valid \d\.\d{4}\)$", epochs[1])
+    assert re.fullmatch(r"epoch 2: valid \d\.\d{4} \(scoring job\)", epochs[2])
 
 
 def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, tmp_path):
@@ -236,8 +262,11 @@ def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspot
     state = latest(str(tmp_path / "run"))
     # 5 training chunks: one per minibatch, so an epoch takes as many steps as it can
     assert (state.settings["batch"], state.model.hidden, state.model.residual) == (1, 32, True)
+    # the network corrects the AR(p) forecast that prepare fitted on the training part
+    assert state.model.ar == tuple(map(tuple, Dataset(sunspots_data).meta["ar"]["coef"]))
     said = [line for line in lines if line.startswith("defaults for a series")]
     assert len(said) == 1 and "batch 1" in said[0] and "hidden 32" in said[0]
+    assert "residual ar" in said[0]
 
 
 def test_a_step_schedule_keeps_the_tasks_mean_optimizer_state_whose_counter_it_counts(text_data):
@@ -249,3 +278,78 @@ def test_a_step_schedule_keeps_the_tasks_mean_optimizer_state_whose_counter_it_c
     assert run_configs(RunSpec(schedule="step"), dataset)[2]["inner_state"] == "mean"
     with pytest.raises(ValueError, match="restarts the step counter"):
         run_configs(RunSpec(schedule="step", inner_state="reset"), dataset)
+
+
+@pytest.mark.parametrize("flags, residual", [(["--residual", "last"], "last"),
+                                             (["--residual"], "last"),
+                                             (["--no-residual"], "none"),
+                                             (["--residual", "none"], "none")])
+def test_residual_flags_choose_the_base_and_a_resume_must_ask_for_the_same(
+        sunspots_data, tmp_path, flags, residual):
+    run_dir = str(tmp_path / "run")
+    assert train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "1", "--hidden",
+                     "4", *flags) == EXIT_OK
+    state = latest(run_dir)
+    assert (state.model.residual, state.model.ar) == (residual == "last", None)
+    assert train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "2",
+                     *flags) == EXIT_OK                            # the same base: resumes
+    with pytest.raises(TrainingError, match=f"residual: checkpoint has '{residual}', asked "
+                                            "for 'ar'"):
+        train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "3", "--residual", "ar")
+
+
+def test_residual_ar_on_data_prepared_without_the_ar_fit_says_to_prepare_again(
+        sunspots_data, tmp_path):
+    meta_path = os.path.join(sunspots_data, "meta.json")
+    with open(meta_path, encoding="utf-8") as f:
+        meta = json.load(f)
+    del meta["ar"]                                     # as prepared before the AR base
+    with open(meta_path, "w", encoding="utf-8") as f:
+        json.dump(meta, f)
+    with pytest.raises(ValueError, match="prepare the data again"):
+        train_cli("--data", sunspots_data, "--run", str(tmp_path / "ar"), "--epochs", "1",
+                  "--residual", "ar")
+    assert train_cli("--data", sunspots_data, "--run", str(tmp_path / "run"), "--epochs",
+                     "1", "--hidden", "4") == EXIT_OK
+    assert latest(str(tmp_path / "run")).model.residual is True   # the default falls back to last
+
+
+def test_valid_every_k_scores_every_kth_epoch_and_the_last_and_leaves_theta_alone(text_data,
+                                                                                  tmp_path):
+    every, third = str(tmp_path / "every"), str(tmp_path / "third")
+    train(text_data[0], every, "--epochs", "5", "--mode", "average")
+    assert train(text_data[0], third, "--epochs", "5", "--mode", "average",
+                 "--valid-every", "3") == EXIT_OK
+    a, b = latest(every), latest(third)
+    assert a.theta.tobytes() == b.theta.tobytes()  # validation in the job never moves θ
+    assert [m["valid_loss"] is not None for m in b.history] == [False, False, True, False, True]
+    assert [b.history[i]["valid_loss"] for i in (2, 4)] == [a.history[i]["valid_loss"]
+                                                            for i in (2, 4)]
+    assert not any("valid_pending" in m for m in a.history + b.history)
+    lines = [json.loads(x) for x in open(os.path.join(third, "metrics.jsonl"))]
+    assert [m["valid_loss"] for m in lines] == [m["valid_loss"] for m in b.history]
+
+
+@pytest.mark.parametrize("map_tasks", [None, 5])
+def test_the_epoch_jobs_validation_tasks_and_the_scoring_job_give_the_same_bits(
+        text_data, tmp_path, map_tasks):
+    from jobs.data.dataset import Dataset
+    from jobs.launch import RunnerOptions
+    from jobs.mr.scorer import Scorer
+    from jobs.training import RunSpec, new_state, run_epoch_job, score_validation
+
+    dataset = Dataset(text_data[0])
+    state = new_state(RunSpec(hidden=8, batch=4, mode="average"), dataset, text_data[0])
+    options = RunnerOptions("inline", map_tasks=map_tasks)
+    in_job = run_epoch_job(state, dataset, options, validate=True).output
+    alone = run_epoch_job(state, dataset, options).output
+    scored, _ = score_validation(state, dataset, options)
+    assert in_job["theta"].tobytes() == alone["theta"].tobytes()
+    assert alone["valid"] is None
+    for name in ("loss_sum", "count", "records"):
+        assert in_job["valid"][name].tobytes() == scored[name].tobytes()
+    assert int(scored["records"]) == dataset.meta["counts"]["valid"]["records"]
+    # scored in this process (as the driver did before): the same loss, up to rounding
+    here = Scorer(state.theta, state.model).add_chunks(dataset.iter_chunks("valid", state.model))
+    assert float(scored["loss_sum"]) == pytest.approx(float(here["loss_sum"]), rel=1e-6)
+    assert float(scored["count"]) == float(here["count"])

@@ -12,6 +12,7 @@ jobs/mr/train_epoch.py and jobs/mr/slices.py.
 """
 import dataclasses
 import itertools
+import math
 import re
 
 import numpy as np
@@ -87,10 +88,10 @@ class Counters(list):
         return [(name, amount) for g, name, amount in self if g == group]
 
 
-def run_map_task(monkeypatch, path, mode, reducers, task, chunks, counters=None):
+def run_map_task(monkeypatch, path, mode, reducers, task, chunks, counters=None, extra=()):
     """Lines the map task ``task`` writes for its chunks (through the job's protocol)."""
     monkeypatch.setenv("mapreduce_task_partition", str(task))
-    job = MRTrainEpoch(job_args(path, mode, reducers))
+    job = MRTrainEpoch(job_args(path, mode, reducers, *extra))
     job.increment_counter = counters if counters is not None else Counters()
     job.mapper_init()
     for chunk in chunks:
@@ -120,19 +121,34 @@ def run_reduce_step(path, mode, reducers, lines, step=0, counters=None):
     return out
 
 
-def run_epoch(monkeypatch, path, mode, reducers, chunks_by_task):
-    """The epoch's final output records (a list of Record), as the driver receives them."""
-    lines = [line for task, chunks in enumerate(chunks_by_task)
-             for line in run_map_task(monkeypatch, path, mode, reducers, task, chunks)]
+def run_epoch(monkeypatch, path, mode, reducers, chunks_by_task, valid_by_task=(),
+              valid_listing=None):
+    """The epoch's final output records (a list of Record), as the driver receives them.
+
+    valid_by_task: chunks of more map tasks, which read validation shards listed in the file
+    ``valid_listing`` (task t's file: VALID_FILE.format(t)); the training tasks read
+    TRAIN_FILE.format(t).
+    """
+    lines = []
+    extra = ["--valid-shards", valid_listing] if valid_listing else []
+    for task, chunks in enumerate(list(chunks_by_task) + list(valid_by_task)):
+        monkeypatch.setenv("mapreduce_map_input_file", (
+            TRAIN_FILE if task < len(chunks_by_task) else VALID_FILE).format(task))
+        lines += run_map_task(monkeypatch, path, mode, reducers, task, chunks, extra=extra)
     out = run_reduce_step(path, mode, reducers, lines)
     if MRTrainEpoch(job_args(path, mode, reducers)).clips_global_norm():
         out = run_reduce_step(path, mode, reducers, out, step=1)
     return [record for _, records in shuffle(out) for record in records]
 
 
+# the files map tasks read, as Hadoop names them (the listing may name them otherwise)
+TRAIN_FILE = "hdfs://namenode:8020/data/train/part-{:05d}.txt"
+VALID_FILE = "hdfs://namenode:8020/data/valid/part-{:05d}.txt"
+
+
 def assembled(records, n):
     """θ, the optimizer state and the scalars from the slices' output records."""
-    records = sorted(records, key=lambda r: int(r.arrays["lo"]))
+    records = sorted([r for r in records if r.tag != "valid"], key=lambda r: int(r.arrays["lo"]))
     assert all(r.tag == "theta" for r in records)
     bounds = [int(r.arrays["lo"]) for r in records] + [n]
     for r, lo, hi in zip(records, bounds, bounds[1:]):
@@ -799,3 +815,46 @@ def test_assembler_refuses_output_with_missing_or_repeated_elements(ranges, mess
 def test_partition_of_non_ascii_keys_hashes_the_bytes_as_java_signed_bytes(key, reducers,
                                                                            partition):
     assert key_partition(key, reducers) == partition
+
+
+@pytest.mark.parametrize("mode,optimizer", [
+    ("average", ADAM), ("gradient", OptimizerConfig(name="sgd", lr=0.5, clip_norm=0.05))])
+def test_map_tasks_reading_validation_shards_score_the_incoming_theta_and_do_not_train(
+        tmp_path, monkeypatch, mode, optimizer):
+    from jobs.mr.scorer import Scorer
+    from jobs.mr.validation import valid_list_bytes
+
+    state, path = write_state(tmp_path, optimizer=optimizer, steps_taken=4)
+    chunks, valid = task_chunks(), task_chunks(seed=7, sizes=(3, 4))
+    listing = tmp_path / "valid-shards.txt"
+    listing.write_bytes(valid_list_bytes(["hdfs:///data/valid/part-00003.txt",
+                                          "/data/valid/part-00004.txt"]))
+    records = run_epoch(monkeypatch, path, mode, 3, chunks, valid, str(listing))
+    without = run_epoch(monkeypatch, path, mode, 3, chunks)
+    theta, opt_state, scalars = assembled(records, state.theta.size)
+    assert theta.tobytes() == assembled(without, state.theta.size)[0].tobytes()
+    assert scalars["records"] == sum(TASK_SIZES)  # the validation records trained nothing
+    [valid_record] = [r for r in records if r.tag == "valid"]
+    expected = [Scorer(state.theta, MODEL).add_chunks(task) for task in valid]
+    assert set(valid_record.arrays) == {"loss_sum", "count", "records"}
+    for name in ("loss_sum", "count", "records"):  # the tasks' sums, added exactly
+        assert float(valid_record.arrays[name]) == math.fsum(float(e[name]) for e in expected)
+
+
+def test_a_map_task_reading_a_file_not_listed_trains(tmp_path, monkeypatch):
+    from jobs.mr.validation import valid_list_bytes
+
+    _, path = write_state(tmp_path)
+    listing = tmp_path / "valid-shards.txt"
+    listing.write_bytes(valid_list_bytes(["hdfs:///data/valid/part-00000.txt"]))
+    monkeypatch.setenv("mapreduce_map_input_file", TRAIN_FILE.format(0))
+    lines = run_map_task(monkeypatch, path, "average", 1, 0, task_chunks()[0],
+                         extra=["--valid-shards", str(listing)])
+    assert [line.split(b"\t")[0] for line in lines] == [routing_key(0, 1).encode()]
+
+
+def test_validation_shards_with_combined_splits_are_refused(tmp_path):
+    _, path = write_state(tmp_path)
+    with pytest.raises(ValueError, match="cannot tell which file a record came from"):
+        MRTrainEpoch(job_args(path, "average", 1, "--combine-splits", "--valid-shards",
+                              str(tmp_path / "list.txt")))

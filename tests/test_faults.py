@@ -71,6 +71,7 @@ def check_finished_like_uninterrupted(run_dir, theta):
     assert best.epoch == state.best_epoch()
     assert best.history == state.history[:best.epoch]
     assert [m["epoch"] for m in state.history] == list(range(1, EPOCHS + 1))
+    assert all(m["valid_loss"] is not None and "valid_pending" not in m for m in state.history)
     check_nothing_half_done(run_dir)
     lines = (Path(run_dir) / "metrics.jsonl").read_text().splitlines()
     assert [re.search(r'"epoch": (\d+)', x).group(1) for x in lines] == ["1", "2", "3"]
@@ -144,30 +145,70 @@ def test_driver_killed_at_a_commit_point_ends_bit_identical(text_data, tmp_path,
     check_finished_like_uninterrupted(run_dir, theta)
 
 
+def best_of(run_dir):
+    return TrainingState.from_arrays(load_arrays(Path(run_dir) / "best.npz"))
+
+
 def test_driver_killed_after_a_sync_round_resumes_mid_epoch_and_ends_bit_identical(text_data,
                                                                                    tmp_path):
     rounds = ["--syncs-per-epoch", "2"]
+    stop = f"kill-before-validation:{EPOCHS}"  # epoch 3 committed, its loss not yet scored
     reference = str(tmp_path / "uninterrupted")
-    subprocess.run(train_command(text_data[0], reference, *rounds), env=driver_env(tmp_path),
-                   check=True, capture_output=True)
+    command = train_command(text_data[0], reference, *rounds)
+    assert subprocess.run(command, env=driver_env(tmp_path, stop),
+                          capture_output=True).returncode == -signal.SIGKILL
+    expected = best_of(reference)
+    subprocess.run(command, env=driver_env(tmp_path), check=True, capture_output=True)
     run_dir = str(tmp_path / "run")
     command = train_command(text_data[0], run_dir, *rounds)
-    killed = subprocess.run(command, env=driver_env(tmp_path, "kill-after-round:2.1"),
+    killed = subprocess.run(command, env=driver_env(tmp_path, f"kill-after-round:{EPOCHS}.1"),
                             capture_output=True)
     assert killed.returncode == -signal.SIGKILL
-    assert latest(run_dir).epoch == 1 and (Path(run_dir) / "round.npz").exists()
+    assert latest(run_dir).epoch == EPOCHS - 1 and (Path(run_dir) / "round.npz").exists()
+    # round 1 of epoch 3 brought epoch 2's validation loss, which the resumed driver commits
+    # with epoch 3 (best.npz too, if epoch 2 is the best), as the uninterrupted one did
+    assert subprocess.run(command, env=driver_env(tmp_path, stop),
+                          capture_output=True).returncode == -signal.SIGKILL
+    best = best_of(run_dir)
+    assert (best.epoch, best.theta.tobytes()) == (expected.epoch, expected.theta.tobytes())
+    assert ([m["valid_loss"] for m in best.history]
+            == [m["valid_loss"] for m in expected.history])
     assert subprocess.run(command, env=driver_env(tmp_path), capture_output=True).returncode == 0
     check_finished_like_uninterrupted(run_dir, latest(reference).theta)
     assert not (Path(run_dir) / "round.npz").exists()
+    assert ([m["valid_loss"] for m in latest(run_dir).history]
+            == [m["valid_loss"] for m in latest(reference).history])
+    best, expected = best_of(run_dir), best_of(reference)
+    assert (best.epoch, best.theta.tobytes()) == (expected.epoch, expected.theta.tobytes())
 
 
-def test_driver_killed_after_its_last_checkpoint_repairs_latest_on_rerun(text_data, tmp_path):
+def test_driver_killed_after_its_last_checkpoint_repairs_latest_and_validates_on_rerun(
+        text_data, tmp_path):
     run_dir = str(tmp_path / "run")
     command = train_command(text_data[0], run_dir)
     subprocess.run(command, env=driver_env(tmp_path, f"kill-after-ckpt:{EPOCHS}"))
     assert latest(run_dir).epoch == EPOCHS - 1
-    assert subprocess.run(command, env=driver_env(tmp_path)).returncode == 3  # nothing to do...
-    assert latest(run_dir).epoch == EPOCHS                               # ...but latest fixed
+    # no epoch to train, but the last θ's validation to score (after latest is repaired)
+    assert subprocess.run(command, env=driver_env(tmp_path)).returncode == 0
+    assert latest(run_dir).epoch == EPOCHS
+    assert latest(run_dir).history[-1]["valid_loss"] is not None
+    assert subprocess.run(command, env=driver_env(tmp_path)).returncode == 3  # nothing to do
+
+
+def test_driver_killed_between_the_last_epoch_and_its_validation_ends_bit_identical(
+        text_data, tmp_path):
+    theta, _ = reference_run(text_data[0], tmp_path)
+    reference = latest(str(tmp_path / "uninterrupted"))
+    run_dir = str(tmp_path / "run")
+    command = train_command(text_data[0], run_dir)
+    killed = subprocess.run(command, env=driver_env(tmp_path, f"kill-before-validation:{EPOCHS}"),
+                            capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    assert latest(run_dir).history[-1]["valid_pending"] is True
+    assert subprocess.run(command, env=driver_env(tmp_path), capture_output=True).returncode == 0
+    check_finished_like_uninterrupted(run_dir, theta)
+    assert ([m["valid_loss"] for m in latest(run_dir).history]
+            == [m["valid_loss"] for m in reference.history])
 
 
 def test_checkpoint_write_killed_midway_leaves_the_old_or_the_new_file(tmp_path):
@@ -320,8 +361,9 @@ def test_no_code_unpickles_what_it_reads():
 # -- a failed map task attempt on Hadoop -----------------------------------------------------
 
 @pytest.mark.hadoop
-def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(text_data, hdfs_dir):
-    data = copy_to_store(text_data[0], hdfs_dir + "/data")
+def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(train_only_text_data,
+                                                                  hdfs_dir):
+    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data")
     thetas = {}
     for fault in ("", "fail-first-map-attempt"):
         run = open_store(f"{hdfs_dir}/run-{fault or 'clean'}")

@@ -50,7 +50,9 @@ runners:
     return str(path)
 
 
-def test_gradient_epoch_on_yarn_equals_the_inline_runner(text_data, hdfs_dir, tmp_path):
+def test_gradient_epoch_on_yarn_equals_the_inline_runner(train_only_text_data, hdfs_dir,
+                                                         tmp_path):
+    text_data = train_only_text_data   # no validation split: no scoring job after the epoch
     data = copy_to_store(text_data[0], hdfs_dir + "/data")
     run = f"{hdfs_dir}/run"
     # θ in 3 slices over 3 reduce tasks, clipped to the exact global norm (the job's 2nd step)
@@ -66,9 +68,9 @@ def test_gradient_epoch_on_yarn_equals_the_inline_runner(text_data, hdfs_dir, tm
     assert {"latest.npz", "ckpt-000001.npz", "metrics.jsonl"} <= set(names)
 
 
-def test_resume_from_an_hdfs_checkpoint_is_bit_identical(text_data, hdfs_dir,
+def test_resume_from_an_hdfs_checkpoint_is_bit_identical(train_only_text_data, hdfs_dir,
                                                          local_framework_conf):
-    data = copy_to_store(text_data[0], hdfs_dir + "/data").uri()
+    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data").uri()
     common = ["--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data", data,
               *SMALL, "--mode", "average"]
     straight, resumed = f"{hdfs_dir}/straight", f"{hdfs_dir}/resumed"
@@ -141,7 +143,7 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(h
     source = tmp_path / "textwrap.txt"   # 8 shards, one map task each, to spread over nodes
     source.write_text(inspect.getsource(textwrap))
     prepare_cli("--kind", "text", source, "--out", tmp_path / "eight", "--shards", 8,
-                "--chunk", 33)
+                "--chunk", 33, "--valid", 0)     # no validation split: no scoring jobs
     data = copy_to_store(tmp_path / "eight", hdfs_dir + "/data").uri()
     conf = tmp_path / "split-per-shard.conf"
     conf.write_text(f"include: {REPO}/conf/mrjob.conf\nrunners:\n  hadoop:\n    jobconf:\n"
@@ -160,3 +162,27 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(h
     assert all(n > 0 for n in metrics["tasks_by_node"].values())
     one = hdfs_state(f"{hdfs_dir}/one")
     assert on_yarn.theta.tobytes() == one.theta.tobytes()
+
+
+@pytest.mark.parametrize("map_tasks", [[], ["--map-tasks", "2"]])
+def test_validation_on_hadoop_and_evaluate_by_default_give_the_inline_numbers(
+        text_data, hdfs_dir, local_framework_conf, tmp_path, map_tasks):
+    # without --map-tasks the epoch job's map tasks score the validation shards; with it
+    # (CombineTextInputFormat) the scoring job does, after the epoch job
+    import json
+
+    data = copy_to_store(text_data[0], hdfs_dir + "/data").uri()
+    run, inline = f"{hdfs_dir}/run", str(tmp_path / "inline")
+    hadoop_rnn("train", "--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data",
+               data, "--run", run, *SMALL, "--mode", "gradient", "--epochs", "2", *map_tasks)
+    hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
+               "--mode", "gradient", "--epochs", "2")
+    on_hadoop = [m["valid_loss"] for m in hdfs_state(run).history]
+    reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz")))
+    assert on_hadoop == pytest.approx([m["valid_loss"] for m in reference.history], rel=1e-9)
+    by_default = json.loads(hadoop_rnn("evaluate", "--run", run, "--mrjob-conf",
+                                       local_framework_conf, "--json").stdout)
+    here = json.loads(hadoop_rnn("evaluate", "--run", run, "--runner", "process",
+                                 "--json").stdout)
+    assert (by_default["runner"], here["runner"]) == ("hadoop", "process")
+    assert by_default["loss"] == pytest.approx(here["loss"], rel=1e-12, abs=0)

@@ -292,3 +292,22 @@ def test_hadoop_runner_builds_the_same_dataset_on_hdfs(text_files, tmp_path):
     assert remote["vocab"] == local["vocab"] and remote["vocab_counts"] == local["vocab_counts"]
     assert remote["fingerprint"] == local["fingerprint"]
     assert Dataset(uri).meta["counts"] == local["counts"]
+
+
+@pytest.mark.parametrize("flags, line", [
+    ([], "chunk 100, context 0 (text defaults; --chunk and --context override)"),
+    (["--chunk", 40], "chunk 40 (given), context 0 (text defaults; --context overrides)"),
+    (["--context", 5], "chunk 100 (text defaults; --chunk overrides), context 5 (given)"),
+])
+def test_the_chunking_line_says_which_values_are_defaults(text_files, tmp_path, flags, line):
+    lines = []
+    run_prepare("--kind", "text", text_files, "--out", tmp_path / "data", *flags,
+                log=lines.append)
+    assert line in lines
+
+
+def test_no_chunking_line_when_both_values_are_given(text_files, tmp_path):
+    lines = []
+    run_prepare("--kind", "text", text_files, "--out", tmp_path / "data", "--chunk", 40,
+                "--context", 5, log=lines.append)
+    assert not any(line.startswith("chunk ") for line in lines)

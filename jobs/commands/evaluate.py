@@ -1,8 +1,9 @@
 """``hadoop-rnn evaluate``: the flags of :func:`jobs.scoring.evaluate` and its table.
 
-By default the split is scored in this process; ``--runner inline|local|hadoop`` scores the
-model's one-step predictions with the MapReduce job instead. ``--json`` prints one JSON
-object with every metric.
+By default (``--runner auto``) the model's one-step predictions are scored by the MapReduce
+job on the hadoop runner when the data is on HDFS, and in this process for local data;
+``--runner process|inline|local|hadoop`` chooses. ``--json`` prints one JSON object with
+every metric.
 """
 from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag,
                       add_runner_flags, non_negative_int, positive_int, runner_options,
@@ -10,6 +11,7 @@ from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag,
 from jobs.launch import RUNNERS
 
 IN_PROCESS = "process"
+AUTO = "auto"  # as jobs.scoring.AUTO (not imported here: --help loads no mrjob)
 SPLITS = ("valid", "train")
 
 
@@ -26,15 +28,22 @@ def add_arguments(parser):
     series.add_argument("--season", type=non_negative_int, metavar="S",
                         help="period of the seasonal naive baseline (default: detected on the "
                         "training part; 0: none)")
-    add_runner_flags(parser, runners=(IN_PROCESS,) + RUNNERS, default=IN_PROCESS,
-                     help="process (default): score here; otherwise run the MapReduce job")
+    add_runner_flags(parser, runners=(AUTO, IN_PROCESS) + RUNNERS, default=AUTO,
+                     help="auto (default): the MapReduce job on the hadoop runner for data on "
+                     "HDFS, this process for local data; process: score here; otherwise the "
+                     "MapReduce job on that runner")
 
 
 def evaluate_kwargs(args):
     """The keyword arguments of :func:`jobs.scoring.evaluate` that the flags ask for."""
-    runner = None if args.runner == IN_PROCESS else runner_options(args)
+    if args.runner == AUTO:
+        runner, hadoop = AUTO, runner_options(args, runner="hadoop")
+    else:
+        runner = None if args.runner == IN_PROCESS else runner_options(args)
+        hadoop = None
     return dict(run=args.run, data=args.data, split=args.split, runner=runner,
-                checkpoint=args.checkpoint, horizon=args.horizon, season=args.season)
+                checkpoint=args.checkpoint, horizon=args.horizon, season=args.season,
+                hadoop=hadoop)
 
 
 def baseline_label(name, m):

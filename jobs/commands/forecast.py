@@ -10,6 +10,9 @@ def add_arguments(parser):
     parser.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
     parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from "
                         "(default: the end of the dataset's last sequence)")
+    parser.add_argument("--id", dest="series_id", metavar="VALUE",
+                        help="forecast the series of this --id value (for data prepared with "
+                        "prepare --id; default: the last series)")
     parser.add_argument("--context", type=positive_int,
                         help="steps of history to condition on (default: the dataset's context "
                         "plus chunk, what the model was trained on)")
@@ -19,7 +22,7 @@ def add_arguments(parser):
 def forecast_kwargs(args):
     """The keyword arguments of :func:`jobs.generating.forecast_run` that the flags ask for."""
     return dict(run=args.run, data=args.data, horizon=args.horizon, input=args.input,
-                context=args.context, checkpoint=args.checkpoint)
+                context=args.context, checkpoint=args.checkpoint, series_id=args.series_id)
 
 
 def format_forecast(result):

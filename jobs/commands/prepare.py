@@ -7,7 +7,8 @@ KINDS = ("text", "series")
 
 def add_arguments(parser):
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="input files, directories or globs (one sequence per file)")
+                        help="input files, directories or globs, local or hdfs:// (text: one "
+                        "sequence per file; series: see --id)")
     parser.add_argument("--kind", choices=KINDS, required=True,
                         help="text: characters of UTF-8 files; series: numeric CSV/Parquet columns")
     parser.add_argument("--out", required=True, help="dataset directory to write (local or hdfs://)")
@@ -23,16 +24,23 @@ def add_arguments(parser):
                         help="fraction of each sequence, from its end, kept for validation "
                         "(default 0.1)")
     parser.add_argument("--shards", type=positive_int, default=1, help="shard files per split (default 1)")
+    add_runner_flags(parser, help="mrjob runner for the prepare jobs (hdfs:// inputs need "
+                     "hadoop)")
     text = parser.add_argument_group("text")
     text.add_argument("--max-vocab", type=number_type(int, 2),
                       help="keep the most frequent characters, map the others to U+FFFD "
                       "(default: keep every character)")
-    add_runner_flags(text, help="mrjob runner for the vocabulary job")
     series = parser.add_argument_group("series")
     series.add_argument("--column", action="append", dest="columns", metavar="NAME",
                         help="a numeric column to model (repeat for several)")
     series.add_argument("--missing", choices=MISSING_POLICIES, default="interpolate",
                         help="missing values: interpolate (default) or drop their rows")
+    series.add_argument("--id", dest="id_column", metavar="COLUMN",
+                        help="the column naming the series of a table of many (one row per "
+                        "series and time; default: each file is one series)")
+    series.add_argument("--time", dest="time_column", metavar="COLUMN",
+                        help="the column (numbers or timestamps) that orders each series' rows "
+                        "(default: file and row order)")
 
 
 def prepare_kwargs(args):
@@ -40,6 +48,7 @@ def prepare_kwargs(args):
     return dict(inputs=args.inputs, out=args.out, kind=args.kind, chunk=args.chunk,
                 context=args.context, valid=args.valid, shards=args.shards, force=args.force,
                 max_vocab=args.max_vocab, columns=args.columns, missing=args.missing,
+                id_column=args.id_column, time_column=args.time_column,
                 runner=runner_options(args))
 
 

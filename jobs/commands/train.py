@@ -13,7 +13,8 @@ from rnn_core.optimizers import NAMES as OPTIMIZERS, SCHEDULES
 def add_arguments(parser):
     from jobs.mr.outer import INNER_STATES
     from jobs.mr.train_epoch import MODES
-    from jobs.training import DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, SETTINGS_DEFAULTS
+    from jobs.training import (DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, RESIDUALS,
+                               SETTINGS_DEFAULTS)
 
     new_run = {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS, **SETTINGS_DEFAULTS}
 
@@ -29,6 +30,9 @@ def add_arguments(parser):
     parser.add_argument("--patience", type=positive_int, metavar="P",
                         help="stop after P epochs without a better validation loss (default: "
                         "never); the best epoch is kept in best.npz either way")
+    parser.add_argument("--valid-every", type=positive_int, default=1, metavar="K",
+                        help="score θ on the validation split every K epochs, and always the "
+                        "last epoch's (default 1: every epoch; the others' valid_loss is null)")
     add_runner_flags(parser)
     parser.add_argument("--task-threads", type=positive_int, default=1, help="BLAS threads per map task")
     spread = parser.add_argument_group(
@@ -63,9 +67,15 @@ def add_arguments(parser):
                        f"{new_run['hidden']}, series 32; on resume: the checkpoint's)")
     model.add_argument("--layers", type=positive_int, help="stacked layers" + default("layers"))
     model.add_argument("--dtype", choices=DTYPES, help="parameter dtype" + default("dtype"))
-    model.add_argument("--residual", action=argparse.BooleanOptionalAction,
-                       help="series: predict the change from the last value (default: on for "
-                       "series; a fresh model then forecasts persistence)")
+    model.add_argument("--residual", choices=RESIDUALS, nargs="?", const="last",
+                       help="series: what the network's output is added to: ar, the AR(p) "
+                       "forecast fitted by prepare on the training part; last, the last value "
+                       "(the bare flag); none, nothing: the network predicts the value (default "
+                       "for a new series run: ar, or last for data prepared without the AR "
+                       "fit; a fresh model then forecasts its base; on resume: the "
+                       "checkpoint's)")
+    model.add_argument("--no-residual", dest="residual", action="store_const", const="none",
+                       help="the same as --residual none")
     opt = parser.add_argument_group("optimizer (fixed for a run)")
     opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="optimizer" + default("optimizer"))
     opt.add_argument("--lr", type=positive_float, help="learning rate (default for a new run: "
@@ -140,7 +150,7 @@ def train_kwargs(args):
     return dict(data=args.data, run=args.run, epochs=args.epochs, spec=spec, limits=limits,
                 runner=runner_options(args, task_threads=args.task_threads,
                                       reducers=args.reducers, map_tasks=args.map_tasks),
-                patience=args.patience)
+                patience=args.patience, valid_every=args.valid_every)
 
 
 def exit_code(result):

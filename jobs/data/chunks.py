@@ -21,6 +21,8 @@ chunk may reach into the training part: it is input, never a target::
 Record keys are ``SEQ/N`` (5-digit sequence id, 6-digit chunk number in time order), so
 sorting keys restores every sequence.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 
@@ -66,18 +68,85 @@ def sequence_id(key):
     return key.split("/")[0]
 
 
+class ChunkRange(NamedTuple):
+    """Where one chunk record of a sequence lies: its rows are ``sequence[first:end]``, the
+    first ``start - first`` of them warm-up. ``number`` is the chunk number within the
+    sequence (train chunks first), ``index`` its number within its split."""
+
+    split: str
+    number: int
+    index: int
+    first: int
+    start: int
+    end: int
+
+    @property
+    def warmup(self):
+        return self.start - self.first
+
+
+class SequenceLayout:
+    """The chunk records of one sequence of ``length`` steps, by arithmetic.
+
+    The same chunks as :func:`cut_chunks` over the training part and the validation part,
+    computed from positions alone, so a map task that holds only rows ``[lo, hi)`` of a long
+    sequence finds the records it contributes to (:meth:`overlapping`) without the rest.
+    """
+
+    def __init__(self, length, chunk, valid, context=0):
+        self.length, self.chunk, self.context = length, chunk, context
+        self.cut = split_point(length, valid)
+        step = chunk - 1
+        self.counts = {"train": -(-max(self.cut - 1, 0) // step),
+                       "valid": -(-(length - self.cut) // step) if self.cut < length else 0}
+
+    def record(self, split, index):
+        """The :class:`ChunkRange` of chunk ``index`` of ``split``."""
+        if split == "train":
+            start, stop, number = index * (self.chunk - 1), self.cut, index
+        else:
+            start = self.cut - 1 + index * (self.chunk - 1)
+            stop, number = self.length, self.counts["train"] + index
+        return ChunkRange(split, number, index, max(start - self.context, 0), start,
+                          min(start + self.chunk, stop))
+
+    def steps(self, split):
+        """The scored steps of ``split``'s chunks (rows after their warm-up): every chunk
+        but the last has ``chunk``."""
+        n = self.counts[split]
+        if n == 0:
+            return 0
+        last = self.record(split, n - 1)
+        return (n - 1) * self.chunk + last.end - last.start
+
+    def records(self):
+        """Every chunk, in record-key order (train, then valid)."""
+        for split in ("train", "valid"):
+            for index in range(self.counts[split]):
+                yield self.record(split, index)
+
+    def overlapping(self, lo, hi):
+        """The chunks (in record-key order) with a row in ``[lo, hi)``."""
+        step = self.chunk - 1
+        for split in ("train", "valid"):
+            base = 0 if split == "train" else self.cut - 1
+            # chunk i ends at base + i*step + chunk (or earlier): the first that ends after lo
+            index = max(0, (lo - base - self.chunk) // step)
+            while index < self.counts[split]:
+                r = self.record(split, index)
+                if r.first >= hi:
+                    break
+                if r.end > lo:
+                    yield r
+                index += 1
+
+
 def sequence_records(seq_id, sequence, chunk, valid, context=0):
     """{"train": [(key, values, warmup)], "valid": [...]} for one sequence; keys in time order."""
-    cut = split_point(len(sequence), valid)
-    parts = {"train": cut_chunks(sequence[:cut], chunk, context),
-             "valid": cut_chunks(sequence, chunk, context, start=cut - 1)
-             if cut < len(sequence) else []}
-    records, number = {}, 0
-    for split in ("train", "valid"):
-        records[split] = []
-        for values, warmup in parts[split]:
-            records[split].append((record_key(seq_id, number), values, warmup))
-            number += 1
+    records = {"train": [], "valid": []}
+    for r in SequenceLayout(len(sequence), chunk, valid, context).records():
+        records[r.split].append((record_key(seq_id, r.number), sequence[r.first:r.end],
+                                 r.warmup))
     return records
 
 

@@ -9,10 +9,14 @@ The vocabulary is a list of symbols sorted by code point; a symbol's index is it
 With a size cap, the most frequent characters are kept (ties broken by code point) and the
 rest map to :data:`UNKNOWN`.
 """
+import fnmatch
 import glob
 import os
+import posixpath
 
 import numpy as np
+
+from jobs.storage import is_hdfs, open_store
 
 UNKNOWN = "\ufffd"  # the Unicode replacement character stands for every dropped character
 
@@ -22,33 +26,69 @@ class CorpusError(ValueError):
 
 
 def expand_inputs(inputs):
-    """Files named by ``inputs`` (files, directories, globs), sorted within each argument.
+    """Files named by ``inputs`` (files, directories, globs; local or ``hdfs://``), sorted
+    within each argument.
 
-    Directories give the regular files directly inside them (hidden files skipped). A file
-    named twice (also by another path, e.g. ``a.txt ./a.txt``) is read once. Standard input
-    (``-``), devices and pipes are refused: every input is read more than once.
+    Directories give the regular files directly inside them (hidden files and, on HDFS,
+    ``_``-prefixed ones such as ``_SUCCESS`` skipped). A local file named twice (also by
+    another path, e.g. ``a.txt ./a.txt``) is read once. Standard input (``-``), devices and
+    pipes are refused: every input is read more than once. On HDFS only the last component
+    of a path may be a glob (``hdfs:///raw/2026-*/x.txt`` is refused).
     """
     files, seen = [], set()
     for item in inputs:
-        if os.path.isdir(item):
-            found = sorted(os.path.join(item, name) for name in os.listdir(item)
-                           if not name.startswith(".") and os.path.isfile(os.path.join(item, name)))
-        elif os.path.isfile(item):
-            found = [item]
-        elif item == "-" or os.path.exists(item):
-            raise CorpusError(f"{item}: not a regular file (standard input, pipes and devices "
-                              "are not supported: save the data to a file first)")
-        else:
-            found = sorted(path for path in glob.glob(item) if os.path.isfile(path))
-            if not found:
-                raise CorpusError(f"{item}: no such file, directory or matching glob")
+        found = expand_hdfs(item) if is_hdfs(item) else expand_local(item)
         for path in found:
-            if os.path.realpath(path) not in seen:
-                seen.add(os.path.realpath(path))
+            identity = path if is_hdfs(path) else os.path.realpath(path)
+            if identity not in seen:
+                seen.add(identity)
                 files.append(path)
     if not files:
         raise CorpusError(f"no input files in {' '.join(inputs)}")
     return files
+
+
+def expand_local(item):
+    if os.path.isdir(item):
+        return sorted(os.path.join(item, name) for name in os.listdir(item)
+                      if not name.startswith(".") and os.path.isfile(os.path.join(item, name)))
+    if os.path.isfile(item):
+        return [item]
+    if item == "-" or os.path.exists(item):
+        raise CorpusError(f"{item}: not a regular file (standard input, pipes and devices "
+                          "are not supported: save the data to a file first)")
+    found = sorted(path for path in glob.glob(item) if os.path.isfile(path))
+    if not found:
+        raise CorpusError(f"{item}: no such file, directory or matching glob")
+    return found
+
+
+def expand_hdfs(item):
+    parent, pattern = posixpath.split(item.rstrip("/"))
+    if glob.has_magic(parent):
+        raise CorpusError(f"{item}: only the last component of an HDFS path may be a glob")
+    if glob.has_magic(pattern):
+        store = open_store(parent)
+        names = fnmatch.filter(store.files() if store.is_dir() else {}, pattern)
+    else:
+        store = open_store(item)
+        if store.is_dir():
+            names = store.files()
+        elif store.exists():
+            return [item]
+        else:
+            names = None
+    if names is None or (glob.has_magic(pattern) and not names):
+        raise CorpusError(f"{item}: no such file, directory or matching glob")
+    return sorted(store.uri(name) for name in names if not name.startswith((".", "_")))
+
+
+def input_size(path):
+    """The length in bytes of an input file (local or ``hdfs://``)."""
+    if is_hdfs(path):
+        parent, name = posixpath.split(path)
+        return open_store(parent).size(name)
+    return os.path.getsize(path)
 
 
 def normalize_text(text):
@@ -64,6 +104,19 @@ def decode_text(data, name):
     except UnicodeDecodeError as e:
         raise CorpusError(f"{name}: not UTF-8 text: byte 0x{data[e.start]:02x} at offset "
                           f"{e.start} ({e.reason})") from None
+
+
+def line_text(line):
+    """The characters one line of a line reader (its ``\\n`` stripped) stands for.
+
+    line: bytes. Universal newlines as :func:`normalize_text` (a ``\\r`` left by a CRLF line
+    end is dropped), plus the line's ``\\n``: the text of a file is the concatenation of its
+    lines' texts. Raises UnicodeDecodeError for bytes that are not UTF-8.
+    """
+    text = line.decode("utf-8")
+    if text.endswith("\r"):  # a CRLF line end whose \n the reader stripped
+        text = text[:-1]
+    return text.replace("\r\n", "\n").replace("\r", "\n") + "\n"
 
 
 def read_text(path):

@@ -133,32 +133,49 @@ class Dataset:
                     bad_counts[bad.reason] = bad_counts.get(bad.reason, 0) + 1
 
 
+def shard_name(split, k):
+    """The name of shard ``k`` of ``split`` in a dataset directory."""
+    return f"{split}/part-{k:05d}.txt"
+
+
+def shard_of(index, shards):
+    """The shard of a split's record ``index`` (records in key order): round-robin, so the
+    shards of a split differ by at most one record."""
+    return index % shards
+
+
+def write_meta(store, kind, names, counts, fingerprint, **meta):
+    """Write meta.json: the shard ``names`` {split: [...]}, the ``counts`` {split: {"records",
+    "steps"}}, the fingerprint and the rest of ``meta``; return the dict written."""
+    meta = dict(meta, format=FORMAT, kind=kind, counts=counts, fingerprint=fingerprint, **names)
+    store.write_bytes(META, json.dumps(meta, indent=1).encode("utf-8"))
+    return meta
+
+
 def write_dataset(uri, kind, splits, shards=1, fingerprint=None, **meta):
     """Write chunks as record shards plus meta.json; return the meta dict.
 
-    splits: {"train": [(key, values) or (key, values, warmup), ...], "valid": [...]}; each
-    split's chunks are cut into ``shards`` contiguous files (fewer if there are fewer chunks). Extra keyword arguments
-    (vocab, columns, normalization, chunk, ...) go into meta.json. ``fingerprint`` defaults to
-    the SHA-256 of the records written.
+    splits: {"train": [(key, values) or (key, values, warmup), ...], "valid": [...]}, each in
+    key order; record i of a split goes to shard :func:`shard_of` (i, shards), and there are
+    ``shards`` files per split (fewer if there are fewer chunks; one empty file if none).
+    Extra keyword arguments (vocab, columns, normalization, chunk, ...) go into meta.json.
+    ``fingerprint`` defaults to the SHA-256 of the records written.
     """
     store = open_store(uri)
     digest = hashlib.sha256()
-    meta = dict(meta, format=FORMAT, kind=kind, counts={})
+    names, counts = {}, {}
     for split, chunks in splits.items():
         chunks = [Record(*chunk) for chunk in chunks]
-        per_shard = max(1, -(-len(chunks) // shards))
-        names = []
-        for start in range(0, max(len(chunks), 1), per_shard):
-            lines = [encode_record(*chunk) for chunk in chunks[start:start + per_shard]]
-            data = ("\n".join(lines) + "\n").encode("ascii") if lines else b""
-            name = f"{split}/part-{len(names):05d}.txt"
-            store.write_bytes(name, data)
+        lines = [[] for _ in range(max(1, min(shards, len(chunks))))]
+        for index, chunk in enumerate(chunks):
+            lines[shard_of(index, shards)].append(encode_record(*chunk))
+        names[split] = []
+        for k, shard in enumerate(lines):
+            data = ("\n".join(shard) + "\n").encode("ascii") if shard else b""
+            names[split].append(shard_name(split, k))
+            store.write_bytes(names[split][-1], data)
             digest.update(data)
-            names.append(name)
-        meta[split] = names
-        meta["counts"][split] = {"records": len(chunks),
-                                 # without warm-up steps (other chunks' steps)
-                                 "steps": int(sum(len(c.values) - c.warmup for c in chunks))}
-    meta["fingerprint"] = fingerprint or digest.hexdigest()
-    store.write_bytes(META, json.dumps(meta, indent=1).encode("utf-8"))
-    return meta
+        counts[split] = {"records": len(chunks),
+                         # without warm-up steps (other chunks' steps)
+                         "steps": int(sum(len(c.values) - c.warmup for c in chunks))}
+    return write_meta(store, kind, names, counts, fingerprint or digest.hexdigest(), **meta)

@@ -121,14 +121,20 @@ def normalization(values, columns):
     with np.errstate(over="ignore", invalid="ignore"):
         mean = values.mean(axis=0)
         std = values.std(axis=0)
-    for name, m, s in zip(columns, mean, std):
+    return checked_normalization(mean, std, columns, np.max(np.abs(values), axis=0))
+
+
+def checked_normalization(mean, std, columns, largest):
+    """(mean, std) (F,) with a constant column's std set to 1; SeriesError if a statistic
+    is not finite. largest: the largest |value| of each column, for the message."""
+    for name, m, s, big in zip(columns, mean, std, largest):
         if not (np.isfinite(m) and np.isfinite(s)):
             raise SeriesError(f"column {name!r}: its values are too large to normalize (mean "
-                              f"{m:g}, std {s:g}, largest |value| "
-                              f"{np.max(np.abs(values[:, columns.index(name)])):g}): rescale "
+                              f"{m:g}, std {s:g}, largest |value| {big:g}): rescale "
                               "the column, e.g. to other units")
+    std = np.array(std, dtype=np.float64)
     std[~(std > 0)] = 1.0
-    return mean, std
+    return np.asarray(mean, dtype=np.float64), std
 
 
 def normalize(values, norm):

@@ -1,7 +1,9 @@
 """Everything that runs on the task nodes: the MRJob classes and what they share.
 
 * :mod:`jobs.mr.train_epoch`  one training epoch (gradient or average mode)
-* :mod:`jobs.mr.score`        scoring a model on a split (evaluate --runner ...)
+* :mod:`jobs.mr.score`        scoring a model on a split (evaluate on a runner, the last θ's
+                              validation)
+* :mod:`jobs.mr.validation`   which map tasks read validation shards; mrjob's input cut
 * :mod:`jobs.mr.char_count`   the vocabulary pass of ``prepare --kind text``
 * :mod:`jobs.mr.chunk_mapper` the base job: validate record lines, hand over minibatches
 * :mod:`jobs.mr.scorer`       loss and baseline sums (also used in process)

@@ -1,9 +1,19 @@
-"""Character counts of a text corpus as a MapReduce job: word count, one character at a time.
+"""The survey pass of ``prepare --kind text``: character counts, and how many characters each
+input split holds.
 
-Each input line (its newline stripped by the line reader) counts its characters plus one
-``\\n``, with universal newlines (see :mod:`jobs.data.corpus`). Map tasks combine in memory and
-emit one ``(char, count)`` pair per distinct character they saw; the reducer sums them.
-Keys and values travel as JSON, so tabs and newlines in keys are escaped. Run standalone::
+Each input line (its newline stripped by the line reader) stands for its characters plus one
+``\\n``, with universal newlines (:func:`jobs.data.corpus.line_text`). A map task combines in
+memory and emits, as JSON keys and values:
+
+* ``["char", c]``: how often character ``c`` occurs in its split (the vocabulary);
+* ``["split", FILE, START]``: the characters of its split, the one that starts at byte
+  ``START`` of ``FILE`` (a path without scheme and host). The driver adds these up, in
+  split order, into each file's length and the character offset where each split begins,
+  which the chunking pass (:mod:`jobs.mr.text_chunks`) needs;
+* ``["bad", FILE, START]``: the lines of that split that are not UTF-8 (also counted).
+
+The reducer sums. Output: O(distinct characters + input splits) pairs, whatever the data
+size. Run standalone::
 
     python -m jobs.mr.char_count -r inline corpus/*.txt
 """
@@ -11,7 +21,8 @@ from collections import Counter
 
 from mrjob.protocol import BytesValueProtocol, JSONProtocol
 
-from jobs.mr.counters import COUNTERS
+from jobs.data.corpus import line_text
+from jobs.mr.counters import COUNTERS, current_split
 from jobs.mr.task import TaskJob
 
 
@@ -21,26 +32,31 @@ class MRCharCount(TaskJob):
 
     def mapper_init(self):
         self.counts = Counter()
+        self.characters = self.bad_lines = 0
 
     def mapper(self, _, line):
         try:
-            text = line.decode("utf-8")
+            text = line_text(line)
         except UnicodeDecodeError:
             self.increment_counter(COUNTERS, "lines not UTF-8")
+            self.bad_lines += 1
             return
-        if text.endswith("\r"):  # a CRLF line end whose \n the reader stripped
-            text = text[:-1]
-        self.counts.update(text.replace("\r\n", "\n").replace("\r", "\n"))
-        self.counts["\n"] += 1
+        self.counts.update(text)
+        self.characters += len(text)
 
     def mapper_final(self):
-        yield from self.counts.items()
+        for char, n in self.counts.items():
+            yield ["char", char], n
+        path, start = current_split()
+        yield ["split", path, start], self.characters
+        if self.bad_lines:
+            yield ["bad", path, start], self.bad_lines
 
-    def combiner(self, char, counts):
-        yield char, sum(counts)
+    def combiner(self, key, counts):
+        yield key, sum(counts)
 
-    def reducer(self, char, counts):
-        yield char, sum(counts)
+    def reducer(self, key, counts):
+        yield key, sum(counts)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 import os
 import socket
 import resource
+from urllib.parse import urlparse
 
 from mrjob.compat import jobconf_from_env
 
@@ -21,6 +22,19 @@ REDUCE_MILLISECONDS = "hadoop-rnn reduce milliseconds"
 def current_shard():
     """The file name of the input split this map task reads ("input" when unknown)."""
     return os.path.basename(jobconf_from_env("mapreduce.map.input.file", "") or "input")
+
+
+def current_split():
+    """(path, start) of the input split this map task reads: the file's path without scheme
+    and host (see :func:`input_path`) and the byte offset where the split begins."""
+    return (input_path(jobconf_from_env("mapreduce.map.input.file", "")),
+            int(jobconf_from_env("mapreduce.map.input.start", "0")))
+
+
+def input_path(uri):
+    """The path of a file URI or path, normalized: ``hdfs://nn:8020/d/x``, ``hdfs:///d/x``,
+    ``file:///d/x`` and ``/d/x`` are all ``/d/x``."""
+    return os.path.normpath(urlparse(str(uri)).path)
 
 
 def current_node():

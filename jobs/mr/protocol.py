@@ -5,6 +5,9 @@ Map tasks and reducers exchange dicts of arrays (gradient sums, token counts, pa
 slices), so the shuffle carries O(map tasks x parameters) bytes, never a record per token. npz is read with ``allow_pickle=False``: nothing that crosses the wire is unpickled.
 """
 import base64
+import math
+
+import numpy as np
 
 from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes
 
@@ -21,16 +24,27 @@ class ArraysProtocol:
 
 
 def add_sums(dicts):
-    """Element-wise sum of dicts of arrays that share their keys."""
-    total = None
+    """Element-wise sum of dicts of arrays that share their keys, exactly rounded.
+
+    Each element is summed with ``math.fsum`` in float64, so the result does not depend on
+    the order of the dicts (a reducer gets the map tasks' sums in any order) and is the same
+    bits wherever the sums are added. Returns {name: float64 array of the inputs' shape}.
+    """
+    columns = None
     for arrays in dicts:
-        if total is None:
-            total = {name: value.copy() for name, value in arrays.items()}
-            continue
-        if arrays.keys() != total.keys():
-            raise ValueError(f"cannot add sums with keys {sorted(arrays)} and {sorted(total)}")
+        if columns is None:
+            columns = {name: [] for name in arrays}
+        if arrays.keys() != columns.keys():
+            raise ValueError(f"cannot add sums with keys {sorted(arrays)} and {sorted(columns)}")
         for name, value in arrays.items():
-            total[name] += value
+            columns[name].append(np.asarray(value, np.float64))
+    if columns is None:
+        return None
+    total = {}
+    for name, values in columns.items():
+        stacked = np.stack(values).reshape(len(values), -1)
+        sums = [math.fsum(stacked[:, i]) for i in range(stacked.shape[1])]
+        total[name] = np.array(sums, np.float64).reshape(np.shape(values[0]))
     return total
 
 

@@ -1,8 +1,12 @@
-"""Scoring a trained model on a split as a MapReduce job (``hadoop-rnn evaluate --runner``).
+"""Scoring a model on a split as a MapReduce job: ``hadoop-rnn evaluate`` on a runner, and the
+validation of a run's last θ (the other epochs' are scored inside the epoch job).
 
-Every map task loads the checkpoint and the dataset's meta.json shipped with the job, scores
+Every map task loads the checkpoint (and the dataset's meta.json) shipped with the job, scores
 its records with :class:`jobs.mr.scorer.Scorer` and emits ONE record of sums (in-mapper
-combining, so no combiner); the single reducer adds them. Bad records are skipped and
+combining, so no combiner); the single reducer adds them exactly
+(:func:`jobs.mr.protocol.add_sums`), in whatever order they come. With the epoch job's
+``--split-reference-bytes`` (:mod:`jobs.mr.validation`) its tasks are the epoch job's
+validation tasks, so the loss is the same bits either way. Bad records are skipped and
 counted, as in training. Run standalone::
 
     python -m jobs.mr.score -r inline --state run/latest.npz --meta data/meta.json \
@@ -12,24 +16,31 @@ import json
 
 from jobs.mr.chunk_mapper import ChunkMapperJob
 from jobs.mr.protocol import ArraysProtocol, add_sums
-from jobs.mr.scorer import Scorer
+from jobs.mr.scorer import SCORE_BATCH, Scorer
+from jobs.mr.validation import ValidationInputJob
 from jobs.run.state import read_state_file
 
 
-class MRScore(ChunkMapperJob):
+class MRScore(ValidationInputJob, ChunkMapperJob):
     INTERNAL_PROTOCOL = ArraysProtocol
     OUTPUT_PROTOCOL = ArraysProtocol
 
     def configure_args(self):
         super().configure_args()
         self.add_file_arg("--state", required=True, help="checkpoint .npz of the trained run")
-        self.add_file_arg("--meta", required=True, help="the dataset's meta.json")
-        self.add_passthru_arg("--batch", type=int, default=64, help="chunks per forward batch")
+        self.add_file_arg("--meta", help="the dataset's meta.json: with it the sums of the "
+                          "baselines and per-column errors too (jobs.mr.scorer), without it "
+                          "only the loss (validation)")
+        self.add_passthru_arg("--batch", type=int, default=SCORE_BATCH,
+                              help="chunks per forward batch")
+        self.add_split_reference_arg()
 
     def mapper_init(self):
         state = read_state_file(self.options.state)
-        with open(self.options.meta, encoding="utf-8") as f:
-            meta = json.load(f)
+        meta = None
+        if self.options.meta:
+            with open(self.options.meta, encoding="utf-8") as f:
+                meta = json.load(f)
         self.scorer = Scorer(state.theta, state.model, meta)
         self.start_chunks(state.model, self.options.batch)
 

@@ -1,8 +1,10 @@
 """Sums that score a model on chunks next to a baseline.
 
 Sums (not means) so that the sums of disjoint shards add up: the same :class:`Scorer` runs in
-process (validation in the driver, ``hadoop-rnn evaluate`` on local data) and in every map
-task of :mod:`jobs.mr.score`; :func:`jobs.scoring.report` turns the sums into metrics.
+process (``hadoop-rnn evaluate`` on local data), in every map task of :mod:`jobs.mr.score`
+and in the validation tasks of the epoch job (:mod:`jobs.mr.train_epoch`), always over
+minibatches of :data:`SCORE_BATCH` chunks; :func:`jobs.scoring.report` turns the sums into
+metrics.
 
 * both kinds: ``loss_sum``, the training loss summed over ``count`` scored steps, and
   ``records``, the chunks scored.
@@ -20,6 +22,8 @@ import numpy as np
 
 from jobs.data.batches import iter_batches
 from rnn_core import loss_only, predict
+
+SCORE_BATCH = 64  # chunks per forward batch when scoring
 
 
 def unigram_log_probs(meta):
@@ -64,7 +68,7 @@ class Scorer:
         s["sse"] += np.sum(error ** 2 * m, axis=(0, 1))
         s["sae"] += np.sum(np.abs(error) * m, axis=(0, 1))
 
-    def add_chunks(self, chunks, batch_size=64):
+    def add_chunks(self, chunks, batch_size=SCORE_BATCH):
         """Score an iterable of validated chunks; return the sums so far."""
         for inputs, targets, mask in iter_batches(chunks, self.cfg, batch_size):
             self.add(inputs, targets, mask)

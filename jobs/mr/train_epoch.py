@@ -34,6 +34,13 @@ sort through SORT_VALUES), each element in float64, and the optimizer is element
 after an epoch is bit-identical for every R and however tasks are scheduled or retried.
 There is no combiner: it would add in an order of its own.
 
+Validation in the same job: with ``--valid-shards`` (see :mod:`jobs.mr.validation`), a map task
+whose input file is a validation shard does not train: it scores its records with the
+INCOMING θ (the state shipped with the job) using :class:`jobs.mr.scorer.Scorer`, and emits
+ONE record ``valid`` {loss_sum, count, records}; a reducer adds those exactly
+(:func:`jobs.mr.protocol.add_sums`) and writes one ``valid`` record next to the slices. So
+the job of epoch N+1 reports θ_N's validation loss, without a second job.
+
 Malformed records are skipped and counted (group ``hadoop-rnn``). Run standalone::
 
     python -m jobs.mr.train_epoch -r inline --state latest.npz data/train/*.txt
@@ -49,9 +56,11 @@ from jobs.data.batches import iter_batches
 from jobs.mr.chunk_mapper import ChunkMapperJob
 from jobs.mr.counters import (COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS, TASK_PEAK_RSS,
                               peak_rss_kb)
-from jobs.mr.protocol import Record, SliceProtocol
 from jobs.mr.outer import OuterConfig, outer_step
+from jobs.mr.protocol import Record, SliceProtocol, add_sums
+from jobs.mr.scorer import SCORE_BATCH, Scorer
 from jobs.mr.slices import block_square_sums, global_norm, plan_slices, slice_of_key
+from jobs.mr.validation import ValidationInputJob
 from jobs.run.state import (OPT_PREFIX, prefix_opt, prefix_outer, read_state_configs,
                             read_state_file, read_state_range, unprefix_opt, unprefix_outer)
 from rnn_core import loss_and_grad, num_params
@@ -62,6 +71,7 @@ COMBINE_INPUT_FORMAT = "org.apache.hadoop.mapred.lib.CombineTextInputFormat"
 MODES = ("gradient", "average")
 DEFAULT_MODE = "average"
 SCALARS = ("loss_sum", "count", "records")
+VALID_KEY = "valid"  # the key of the validation sums (slice keys are digits)
 
 
 def bytes_per_element(model, optimizer):
@@ -80,7 +90,7 @@ def task_tag(prefix="t"):
     return f"{prefix}{int(jobconf_from_env('mapreduce.task.partition', '0')):06d}"
 
 
-class MRTrainEpoch(ChunkMapperJob):
+class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
     SORT_VALUES = True  # secondary sort on the record's tag: see SliceProtocol
     INTERNAL_PROTOCOL = SliceProtocol
     OUTPUT_PROTOCOL = SliceProtocol
@@ -89,6 +99,8 @@ class MRTrainEpoch(ChunkMapperJob):
         super().configure_args()
         self.add_file_arg("--state", required=True,
                           help="training state .npz (θ, optimizer state, configs)")
+        self.add_split_reference_arg()
+        self.add_valid_shards_arg()
         self.add_passthru_arg("--mode", choices=MODES, default=DEFAULT_MODE)
         self.add_passthru_arg("--batch", type=int, default=32, help="chunks per minibatch")
         self.add_passthru_arg("--bptt", type=int, default=0,
@@ -102,6 +114,13 @@ class MRTrainEpoch(ChunkMapperJob):
         self.add_passthru_arg("--fail-first-attempt", action="store_true",
                               help="test hook: the first attempt of map task 0 raises (Hadoop "
                               "re-runs it; see HADOOP_RNN_FAULT in jobs.training)")
+
+    def load_args(self, args):
+        super().load_args(args)
+        if self.options.combine_splits and self.options.valid_shards:
+            raise ValueError("--combine-splits and --valid-shards cannot go together: a task "
+                             "of a combined split cannot tell which file a record came from "
+                             "(see jobs.mr.validation)")
 
     def hadoop_input_format(self):
         return COMBINE_INPUT_FORMAT if self.options.combine_splits else None
@@ -128,6 +147,11 @@ class MRTrainEpoch(ChunkMapperJob):
                 and jobconf_from_env("mapreduce.task.partition") == "0"):
             raise RuntimeError(f"--fail-first-attempt: {attempt} fails on purpose (test hook)")
         self.state = read_state_file(self.options.state)
+        if self.reads_validation():  # score the incoming θ, don't train
+            self.scorer = Scorer(self.state.theta, self.state.model)
+            self.start_chunks(self.state.model, SCORE_BATCH)
+            return
+        self.scorer = None
         self.theta = self.state.theta  # average mode replaces it with each step's result
         self.opt_state = self.state.opt_state
         if self.options.mode == "gradient":
@@ -142,7 +166,11 @@ class MRTrainEpoch(ChunkMapperJob):
 
     def handle_chunks(self, chunks):
         """Run BPTT over one minibatch of chunks (if it is in this job's sync round) and add
-        to the task's sums."""
+        to the task's sums (or, in a validation task, add the chunks' loss under the incoming
+        θ to the scorer's)."""
+        if self.scorer is not None:
+            self.scorer.add_chunks(chunks, self.batch_size)
+            return
         in_round = self.minibatch % self.rounds == self.round
         self.minibatch += 1
         if not in_round:
@@ -166,8 +194,14 @@ class MRTrainEpoch(ChunkMapperJob):
     def mapper_final(self):
         """Emit one record per slice: {"loss_sum", "count", "records"} and the slice of
         ``grad`` (gradient mode) or of ``theta`` and each ``opt.<slot>`` (average mode), each
-        of shape (hi - lo,) in θ's dtype; the step counter ``opt.t`` as a 0-d array."""
+        of shape (hi - lo,) in θ's dtype; the step counter ``opt.t`` as a 0-d array.
+        A validation task emits one record instead: ``valid`` {loss_sum, count, records}."""
         self.flush_chunks()
+        if self.scorer is not None:
+            self.increment_counter(COUNTERS, "validation map tasks")
+            yield VALID_KEY, Record(task_tag(), dict(self.scorer.sums))
+            self.increment_counter(TASK_PEAK_RSS, task_tag("map "), peak_rss_kb())
+            return
         self.increment_counter(COUNTERS, "map tasks")
         self.increment_counter(COUNTERS, "records", int(self.records))
         self.increment_counter(COUNTERS, "scored steps", int(self.count))
@@ -218,10 +252,18 @@ class MRTrainEpoch(ChunkMapperJob):
         self.reduce_seconds += time.perf_counter() - started
 
     def reducer(self, key, records):
+        if key == VALID_KEY:
+            return self.add_validation(key, records)
         return self.timed(self.sum_and_step(key, records))
 
     def clip_and_step(self, key, records):
+        if key == VALID_KEY:  # step 1 added them: pass them on
+            return ((key, record) for record in self.counted(records))
         return self.timed(self.norm_and_step(key, records))
+
+    def add_validation(self, key, records):
+        """The validation tasks' sums added exactly: one record {loss_sum, count, records}."""
+        yield key, Record(VALID_KEY, add_sums(r.arrays for r in self.counted(records)))
 
     def sum_and_step(self, key, records):
         """Sum slice ``key`` over the tasks; step (or, with the norm step, emit the mean

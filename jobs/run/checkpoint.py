@@ -1,13 +1,19 @@
 """The run directory: numbered checkpoints, best.npz, latest.npz and metrics.jsonl, and their commit.
 
 ``RUN_DIR/ckpt-NNNNNN.npz`` (the last few kept), ``RUN_DIR/latest.npz`` (a copy of the
-newest), ``RUN_DIR/best.npz`` (a copy of the checkpoint of the epoch with the lowest
-validation loss, :meth:`TrainingState.best_epoch`) and ``RUN_DIR/metrics.jsonl`` (one line
-per epoch, rewritten from the history inside the checkpoint). An epoch is committed by
+newest), ``RUN_DIR/best.npz`` (the checkpoint of the epoch with the lowest validation loss,
+:meth:`TrainingState.best_epoch`, see :func:`best_bytes`) and ``RUN_DIR/metrics.jsonl`` (one
+line per epoch, rewritten from the history inside the checkpoint). An epoch is committed by
 writing its numbered checkpoint: every file is written under a temporary name and renamed,
 so a driver killed anywhere leaves epoch N either committed or not, and :func:`repair`
-finishes the rest on the next run. Which epoch is best follows from the history in the
-newest checkpoint, so best.npz is rewritten only in the commit of the epoch that is best.
+finishes the rest on the next run.
+
+An epoch's validation loss is known one commit late: the job of epoch N+1 scores θ_N
+(:mod:`jobs.mr.train_epoch`), so ckpt-(N+1) is the first checkpoint whose history has epoch
+N's loss; the last epoch's loss is committed by rewriting its own checkpoint (the same epoch,
+its history completed). Which epoch is best follows from the history in the newest
+checkpoint, so best.npz is rewritten only in the commit that makes an epoch the best: the
+commit of that epoch, or the one that brings its validation loss.
 
 With several sync rounds per epoch (``syncs_per_epoch``), each round but the epoch's last
 is committed to ``RUN_DIR/round.npz`` (a state with ``rounds`` non-empty, one atomic write):
@@ -21,6 +27,7 @@ import json
 import os
 import re
 import signal
+from dataclasses import replace
 
 from jobs.run.state import NotACheckpoint, TrainingState
 from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes
@@ -97,18 +104,38 @@ def load_checkpoint(run, which="best"):
                           f"{', '.join(map(str, kept))}")
 
 
+def best_bytes(run, state, data, previous=None):
+    """The bytes best.npz holds when ``state`` (serialized: ``data``) is the newest checkpoint,
+    or None if the best epoch's checkpoint is no longer kept (best.npz then holds it already).
+
+    best.npz is the checkpoint of the best epoch with its history up to that epoch taken from
+    the newest state, so it has its own validation loss even when that came one commit later.
+    previous: the state ``state`` was trained from, if at hand (else its checkpoint is read).
+    """
+    best = state.best_epoch()
+    if best == state.epoch:
+        return data
+    if previous is not None and previous.epoch == best:
+        source = previous
+    elif run.exists(f"ckpt-{best:06d}.npz"):
+        source = read_checkpoint(run, f"ckpt-{best:06d}.npz")[0]
+    else:
+        return None
+    return arrays_to_bytes(replace(source, history=state.history[:best]).to_arrays())
+
+
 def repair(run, state, name, data):
-    """Finish the commit of a driver killed after its checkpoint: best.npz (if the newest
-    epoch is the best), latest.npz and metrics.jsonl are rewritten from the newest numbered
-    checkpoint (``name``, parsed ``state``, ``data``). Nothing to do for round.npz: a round
-    is committed only after its epoch's commit was complete."""
+    """Finish the commit of a driver killed after its checkpoint: best.npz (see
+    :func:`best_bytes`), latest.npz and metrics.jsonl are rewritten from the newest numbered
+    checkpoint (``name``, parsed ``state``, ``data``) where they differ. Nothing to do for
+    round.npz: a round is committed only after its epoch's commit was complete."""
     if name == ROUND:
         return None
     if name == LATEST:
         return write_metrics(run, state)
-    for target in ([BEST] if state.best_epoch() == state.epoch else []) + [LATEST]:
-        if not run.exists(target) or run.read_bytes(target) != data:
-            run.write_bytes(target, data)
+    for target, expected in ((BEST, best_bytes(run, state, data)), (LATEST, data)):
+        if expected is not None and (not run.exists(target) or run.read_bytes(target) != expected):
+            run.write_bytes(target, expected)
     write_metrics(run, state)
 
 
@@ -124,19 +151,24 @@ def fault_point(point, epoch):
     HADOOP_RNN_FAULT is a comma-separated list of POINT:EPOCH, POINT one of
     ``kill-before-commit`` (the epoch's job is done, nothing written), ``kill-after-ckpt``
     (after ckpt-NNNNNN.npz, before best.npz and latest.npz), ``kill-after-best`` (after
-    best.npz, before latest.npz; only in the commit of a best epoch), ``kill-after-latest``
-    (before metrics.jsonl), ``kill-after-round`` (EPOCH is then ``E.k``: after round.npz of
-    sync round k of epoch E).
+    best.npz, before latest.npz; only in a commit that writes best.npz), ``kill-after-latest``
+    (before metrics.jsonl), ``kill-before-validation`` (the epoch is committed, the scoring
+    job of its θ not started: :func:`jobs.training.validate_newest`), ``kill-after-round``
+    (EPOCH is then ``E.k``: after round.npz of sync round k of epoch E). The commit of an
+    epoch's validation loss passes the commit's points with the same epoch again.
     """
     if f"{point}:{epoch}" in os.environ.get(FAULT_ENV, "").split(","):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def commit(run, state, keep=3, lock=None):
-    """Write the epoch's checkpoint, then best.npz if it is the best epoch, then latest.npz,
-    then metrics.jsonl, then delete round.npz. A state mid-epoch (``state.rounds``) is
-    written to round.npz only.
+def commit(run, state, keep=3, lock=None, previous=None):
+    """Write the epoch's checkpoint, then best.npz if it changes (see :func:`best_bytes`), then
+    latest.npz, then metrics.jsonl, then delete round.npz. A state mid-epoch
+    (``state.rounds``) is written to round.npz only.
 
+    previous: the committed state ``state`` was trained from; if ``state``'s history brings
+    that epoch's validation loss and it is the best, best.npz becomes that epoch's. A state of
+    the same epoch as the newest checkpoint (its validation loss added) replaces it.
     With a ``lock``, first verify it is still ours (raises jobs.run.lock.LockLost if not).
     """
     if state.rounds:
@@ -151,8 +183,11 @@ def commit(run, state, keep=3, lock=None):
     data = arrays_to_bytes(state.to_arrays())
     run.write_bytes(f"ckpt-{state.epoch:06d}.npz", data)
     fault_point("kill-after-ckpt", state.epoch)
-    if state.best_epoch() == state.epoch:
-        run.write_bytes(BEST, data)
+    best = state.best_epoch()
+    revealed = (previous is not None and previous.epoch == best < state.epoch
+                and previous.history[-1] != state.history[best - 1])
+    if best == state.epoch or revealed:
+        run.write_bytes(BEST, best_bytes(run, state, data, previous))
         fault_point("kill-after-best", state.epoch)
     run.write_bytes(LATEST, data)
     fault_point("kill-after-latest", state.epoch)

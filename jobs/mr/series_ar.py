@@ -1,0 +1,55 @@
+"""The third pass of ``prepare --kind series``: the sufficient statistics of the AR(p) fit
+of the training parts (:func:`rnn_core.autoregression.ar_statistics`), for the AR base of a
+model and evaluate's AR baseline.
+
+Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): each series is normalized
+(``--normalization``: a file of the training statistics the second pass gave) and its training part's
+statistics added to the task's; ``mapper_final`` emits one record per map task, O(P²) for
+the largest order P (per length class of series shorter than P, see
+:mod:`rnn_core.autoregression`), whatever the number of series. Series too short to keep
+and error lines add nothing. The driver adds the records
+(:func:`rnn_core.autoregression.add_statistics`) and fits AR(p) once.
+"""
+import json
+
+import numpy as np
+
+from jobs.data.series_io import normalize
+from jobs.mr.series_sort import ERROR
+from jobs.mr.series_stats import SeriesPassJob
+from rnn_core.autoregression import MAX_AR_ORDER, add_statistics, ar_statistics
+
+KEY = "ar"
+
+
+class MRSeriesAR(SeriesPassJob):
+    def configure_args(self):
+        super().configure_args()
+        self.add_file_arg("--normalization", required=True,
+                          help='a JSON file: {"mean": [..], "std": [..]} of the training parts')
+        self.add_passthru_arg("--max-order", type=int, default=MAX_AR_ORDER,
+                              help="the largest order p tried")
+
+    def mapper_init(self):
+        with open(self.options.normalization, encoding="utf-8") as f:
+            self.norm = json.load(f)
+        self.stats = {}
+
+    def mapper(self, key, arrays):
+        """Adds the series' statistics to the task's; emits nothing (mrjob takes None)."""
+        if key == ERROR:
+            return
+        values = arrays["values"]
+        train = self.training_part(values)
+        if len(values) < 2 or len(train) < 2:
+            return
+        part = normalize(train, self.norm).astype(np.float64)
+        self.stats = add_statistics(self.stats, ar_statistics(part, self.options.max_order))
+
+    def mapper_final(self):
+        if self.stats:
+            yield KEY, self.stats
+
+
+if __name__ == "__main__":
+    MRSeriesAR.run()

@@ -1,0 +1,139 @@
+"""The first pass of ``prepare --kind series``: table rows grouped into series, each sorted by
+time, missing values filled.
+
+Input: CSV or Parquet files (a Parquet file is not line-oriented, so each map task reads
+whole files: ``mapper_raw``; a big table should be several files, as Hive and Spark write
+them). ``--spec`` (JSON) names the value ``columns``, the optional ``id`` and ``time``
+columns, the ``missing`` policy and the input files in order.
+
+* A map task reads a file's columns, groups its rows by series id (without ``id``: the file
+  is one series, its id the file's number) and emits one record per series it holds: key
+  the id (as JSON), tag the file's number, arrays ``time`` (rows,) and ``values`` (rows, F)
+  with NaN where missing. Without ``time`` the row number orders the rows.
+* The shuffle sorts on key and tag (secondary sort), so a reducer gets one series' runs in
+  file order; it concatenates them, sorts the rows by time (stable: rows with equal times
+  keep file and row order; they are counted), fills missing values
+  (:func:`jobs.data.series_io.fill_missing`) and writes one line per series: the id and
+  the arrays ``values`` (L, F) float64 and ``missing`` (F,) counts.
+
+A file that cannot be read (no such column, a value that is not a number, ...) is not a
+task failure with a traceback: the map task emits the error's message under the key
+``!error`` and the driver raises it (:mod:`jobs.prepare_series`).
+
+Cost: the shuffle carries every row once; a reducer holds one series at a time.
+"""
+import json
+
+import numpy as np
+
+from jobs.data import series_io
+from jobs.mr.counters import COUNTERS, input_path
+from jobs.mr.protocol import ArraysProtocol, Record, SliceProtocol
+from jobs.mr.task import TaskJob
+
+ERROR = "!error"  # the key of a file's error message (ids are JSON strings: '"...')
+
+
+def time_values(column, name, path):
+    """A time column as sortable numbers (rows,): numbers as float64, timestamps and dates
+    (or strings that parse as ISO timestamps) as int64 nanoseconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = column.type
+    if column.null_count:
+        raise series_io.SeriesError(f"{path}: time column {name!r} has {column.null_count} "
+                                    "empty value(s)")
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    try:
+        stamps = pc.cast(column, pa.timestamp("ns"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise series_io.SeriesError(f"{path}: time column {name!r} holds {kind} values that "
+                                    "are neither numbers nor timestamps") from None
+    return np.asarray(pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+
+
+def read_rows(path, spec, file_number, name):
+    """(ids (rows,) of str, time (rows,), values (rows, F)) of one table file; ``name`` is
+    what error messages call it."""
+    columns, id_column, time_column = spec["columns"], spec.get("id"), spec.get("time")
+    wanted = list(columns) + [c for c in (id_column, time_column) if c]
+    try:
+        table = series_io.read_table(path, wanted)
+        values = np.stack([series_io.column_values(table.column(c), c, name) for c in columns],
+                          axis=1)
+        time = (time_values(table.column(time_column), time_column, name) if time_column
+                else np.arange(table.num_rows, dtype=np.int64))
+    except series_io.SeriesError as e:
+        raise series_io.SeriesError(str(e).replace(path, name)) from None
+    if id_column:
+        ids = np.array([json.dumps(str(v)) for v in table.column(id_column).to_pylist()])
+    else:
+        ids = np.full(table.num_rows, json.dumps(f"{file_number:05d}"))
+    return ids, time, values
+
+
+class MRSeriesSort(TaskJob):
+    SORT_VALUES = True  # a series' runs arrive in file order: see SliceProtocol
+    INTERNAL_PROTOCOL = SliceProtocol
+    OUTPUT_PROTOCOL = ArraysProtocol
+
+    def configure_args(self):
+        super().configure_args()
+        self.add_file_arg("--spec", required=True,
+                          help="JSON: columns, id, time, missing and the input files in order")
+
+    def load_spec(self):
+        with open(self.options.spec, encoding="utf-8") as f:
+            self.spec = json.load(f)
+
+    def mapper_init(self):
+        self.load_spec()
+
+    def mapper_raw(self, path, uri):
+        inputs = [input_path(p) for p in self.spec["files"]]
+        number = inputs.index(input_path(uri))
+        try:
+            ids, time, values = read_rows(path, self.spec, number, self.spec["names"][number])
+        except series_io.SeriesError as e:
+            yield ERROR, Record(f"f{number:06d}", {"message": np.array(str(e))})
+            return
+        order = np.argsort(ids, kind="stable")
+        ids, time, values = ids[order], time[order], values[order]
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        for lo, hi in zip(starts, np.r_[starts[1:], len(ids)]):
+            yield ids[lo], Record(f"f{number:06d}", {"time": time[lo:hi],
+                                                       "values": values[lo:hi]})
+        self.increment_counter(COUNTERS, "table rows", len(ids))
+
+    def reducer_init(self):
+        self.load_spec()
+
+    def reducer(self, key, runs):
+        if key == ERROR:
+            for run in runs:
+                yield ERROR, {"message": run.arrays["message"]}
+            return
+        runs = [run.arrays for run in runs]
+        time = np.concatenate([run["time"] for run in runs])
+        values = np.concatenate([run["values"] for run in runs])
+        order = np.argsort(time, kind="stable")
+        time, values = time[order], values[order]
+        duplicates = int(np.count_nonzero(time[1:] == time[:-1]))
+        if duplicates:
+            self.increment_counter(COUNTERS, "rows with a repeated time", duplicates)
+        columns, series = self.spec["columns"], json.loads(key)
+        name = f"series {series!r}" if self.spec.get("id") else self.spec["names"][int(series)]
+        try:
+            values, missing = series_io.fill_missing(values, self.spec["missing"], columns, name)
+        except series_io.SeriesError as e:
+            yield ERROR, {"message": np.array(str(e))}
+            return
+        yield key, {"values": values,
+                    "missing": np.array([missing[c] for c in columns], np.int64)}
+
+
+if __name__ == "__main__":
+    MRSeriesSort.run()

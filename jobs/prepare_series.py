@@ -1,0 +1,172 @@
+"""``prepare --kind series`` as three MapReduce jobs, so the driver holds O(series), not the
+rows.
+
+1. :mod:`jobs.mr.series_sort`: rows of CSV or Parquet tables grouped into series (``--id``;
+   without it each file is one series), sorted by ``--time`` (without it, file and row
+   order), missing values filled. Its output, one line per series, goes to a temporary
+   directory (HDFS on the hadoop runner).
+2. :mod:`jobs.mr.series_stats`: each series' length and its training part's statistics.
+   The driver combines them (:func:`combine`) into the normalization, so the validation
+   parts never leak into it, and numbers the series in id order.
+3. :mod:`jobs.mr.series_ar`: the sums of the AR(p) fit of the normalized training parts,
+   one record per map task; the driver adds them and fits AR(p), p chosen on the training
+   parts' own last 20 % (:mod:`rnn_core.autoregression`): the base of an AR-residual model
+   and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
+   normalization is.
+4. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
+   (:func:`jobs.sharding.run_sharding_job`).
+
+A series shorter than 2 rows (after dropping missing values) is an error when the file is
+the series, and left out (and counted) in a table of many series. The layout shipped to
+the last pass has one entry per series (about 100 bytes each).
+"""
+import json
+import os
+import tempfile
+import uuid
+
+import numpy as np
+
+from jobs.data import series_io
+from jobs.data.chunks import SequenceLayout, split_point
+from jobs.launch import run_job
+from jobs.sharding import job_inputs, run_sharding_job
+from jobs.storage import open_store
+from rnn_core import autoregression
+
+
+def combine(stats):
+    """The mean and variance (F,) of the union of groups, from each group's (count, mean,
+    var) in order (Chan et al.'s pairwise update). One group's numbers come back as they
+    are, so a single series is normalized exactly as :func:`series_io.normalization`."""
+    (n, mean, var), rest = stats[0], stats[1:]
+    if not rest:
+        return mean, var
+    m2 = var * n
+    for count, group_mean, group_var in rest:
+        total = n + count
+        delta = group_mean - mean
+        mean = mean + delta * (count / total)
+        m2 = m2 + group_var * count + delta ** 2 * (n * count / total)
+        n = total
+    return mean, m2 / n
+
+
+def fit_ar(output):
+    """The AR(p) of the AR job's output, {"order": p, "coef": (F, p + 1) lists}, or None if
+    no series has a training part of 2 steps."""
+    stats = {}
+    for _, arrays in output:
+        stats = autoregression.add_statistics(stats, arrays)
+    if not stats:
+        return None
+    ar = autoregression.fit_ar_statistics(stats)
+    return {"order": ar.order, "coef": ar.coef.tolist()}
+
+
+def read_stats(output, names, has_id, log):
+    """{series key: stats} of the series long enough to keep, from the stats job's output;
+    raises the first file error the jobs met."""
+    errors = sorted(str(arrays["message"]) for key, arrays in output if key == "!error")
+    if errors:
+        raise series_io.SeriesError(errors[0])
+    kept, short = {}, []
+    for key, arrays in sorted(output, key=lambda pair: pair[0]):
+        if int(arrays["length"]) >= 2:
+            kept[key] = arrays
+            continue
+        if not has_id:
+            raise series_io.SeriesError(f"{names[int(json.loads(key))]}: "
+                                        f"{int(arrays['length'])} usable row(s): a series "
+                                        "needs at least 2")
+        short.append(json.loads(key))
+    if short:
+        log(f"left out {len(short)} series with fewer than 2 usable rows: "
+            f"{', '.join(repr(s) for s in short[:5])}{' ...' if len(short) > 5 else ''}")
+    if not kept:
+        raise series_io.SeriesError("no series has 2 usable rows")
+    return kept
+
+
+def temporary_dir(options):
+    """A temporary directory for the first pass's output: on HDFS for the hadoop runner."""
+    if options.runner == "hadoop":
+        return open_store(f"hdfs:///tmp/hadoop-rnn-series-{uuid.uuid4().hex[:12]}")
+    return open_store(tempfile.mkdtemp(prefix="hadoop-rnn-series-"))
+
+
+def prepare_series(files, target, chunking, valid, shards, columns, missing_policy, id_column,
+                   time_column, runner, log):
+    """Write the series dataset of ``files`` into the store ``target``; return (meta fields,
+    shard names, totals {split: {records, steps}}, chunk, context).
+
+    chunking: ``(train_steps, ar_order) -> (chunk, context)``, called with the training
+    steps and the order of the AR fit known: it fills in the defaults.
+    """
+    from jobs.mr.series_ar import MRSeriesAR
+    from jobs.mr.series_chunks import MRSeriesChunks
+    from jobs.mr.series_sort import MRSeriesSort
+    from jobs.mr.series_stats import MRSeriesStats
+
+    scratch = temporary_dir(runner)
+    try:
+        with job_inputs(files, runner) as inputs, \
+                tempfile.TemporaryDirectory(prefix="hadoop-rnn-spec-") as tmp:
+            spec = {"columns": list(columns), "id": id_column, "time": time_column,
+                    "missing": missing_policy, "files": inputs, "names": list(files)}
+            spec_file = os.path.join(tmp, "spec.json")
+            with open(spec_file, "w", encoding="utf-8") as f:
+                json.dump(spec, f)
+            sorted_uri = scratch.uri("sorted")
+            run_job(MRSeriesSort, ["--spec", spec_file, "--output-dir", sorted_uri], inputs,
+                    runner, collect=lambda pairs: None)
+            output = run_job(MRSeriesStats, ["--valid", repr(valid)], [sorted_uri],
+                             runner).output
+            stats = read_stats(output, files, id_column is not None, log)
+            keys = list(stats)
+            mean, var = combine([(int(s["count"]), s["mean"], s["var"]) for s in stats.values()])
+            largest = np.max([s["largest"] for s in stats.values()], axis=0)
+            mean, std = series_io.checked_normalization(mean, np.sqrt(var), list(columns),
+                                                        largest)
+            norm = {"mean": mean.tolist(), "std": std.tolist()}
+            norm_file = os.path.join(tmp, "normalization.json")
+            with open(norm_file, "w", encoding="utf-8") as f:
+                json.dump(norm, f)
+            ar = fit_ar(run_job(MRSeriesAR, ["--valid", repr(valid), "--normalization", norm_file],
+                                [sorted_uri], runner).output)
+            train_steps = sum(split_point(int(s["length"]), valid) for s in stats.values())
+            chunk, context = chunking(train_steps, ar["order"] if ar else 0)
+            sequences, first = {}, {"train": 0, "valid": 0}
+            totals = {"train": {"records": 0, "steps": 0}, "valid": {"records": 0, "steps": 0}}
+            for seq, key in enumerate(keys):
+                layout = SequenceLayout(int(stats[key]["length"]), chunk, valid, context)
+                sequences[seq] = {"seq": seq, "first_index": dict(first),
+                                  "records": dict(layout.counts)}
+                for split in first:
+                    first[split] += layout.counts[split]
+                    totals[split]["records"] += layout.counts[split]
+                    totals[split]["steps"] += layout.steps(split)
+            layout = {"normalization": norm, "chunk": chunk, "valid": valid, "context": context,
+                      "shards": shards,
+                      "series": {key: sequences[seq] for seq, key in enumerate(keys)}}
+            names, _ = run_sharding_job(MRSeriesChunks, [sorted_uri], layout, sequences, target,
+                                        runner, totals)
+    finally:
+        scratch.remove_tree()
+    counts = {key: {c: int(n) for c, n in zip(columns, stats[key]["missing"])} for key in keys}
+    by_column = {c: sum(n[c] for n in counts.values()) for c in columns}
+    if any(by_column.values()):
+        action = "interpolated" if missing_policy == "interpolate" else "their rows dropped"
+        log(f"missing values ({action}): "
+            + ", ".join(f"{name} {n}" for name, n in by_column.items()))
+    meta = {"columns": list(columns), "normalization": norm,
+            "missing": {"policy": missing_policy, "totals": by_column}}
+    if ar is not None:
+        meta["ar"] = ar
+    if id_column is None:  # per file, as each file is a series
+        meta["missing"]["counts"] = {files[int(json.loads(key))]: counts[key] for key in keys}
+        meta["sources"] = [files[int(json.loads(key))] for key in keys]
+    else:
+        meta["series_ids"] = [json.loads(key) for key in keys]
+        meta["sources"] = list(files)
+    return meta, names, totals, chunk, context

@@ -1,0 +1,203 @@
+"""`prepare --kind series` as MapReduce jobs: a table of many series (--id, --time) in any row
+order and over several files becomes one sequence per series, sorted by time and normalized
+with the training parts only; forecast --id picks a series."""
+import json
+import os
+import shutil
+import uuid
+
+import numpy as np
+import pytest
+
+from jobs import preparing
+from jobs.data import chunks
+from jobs.data.dataset import Dataset
+from jobs.data.records import decode_record
+from jobs.data.series_io import SeriesError
+from jobs.launch import RunnerOptions
+from jobs.prepare_series import combine
+from rnn_core import autoregression
+from jobs.storage import open_store
+
+STATIONS = {"north": 0.0, "south": 1.0, "east-2": 2.0}
+DAYS = 120
+
+
+def station_values(name):
+    """Daily values of one station: a seasonal wave with noise, (DAYS,)."""
+    rng = np.random.default_rng(len(name))
+    t = np.arange(DAYS)
+    return 10 + 5 * np.sin(t / 9 + STATIONS[name]) + rng.standard_normal(DAYS)
+
+
+@pytest.fixture
+def table_dir(tmp_path):
+    """The stations' rows shuffled into two Parquet files (station, day as a date, temp)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [(name, np.datetime64("2026-01-01") + np.timedelta64(day, "D"), value)
+            for name in STATIONS
+            for day, value in enumerate(station_values(name))]
+    order = np.random.default_rng(0).permutation(len(rows))
+    d = tmp_path / "table"
+    d.mkdir()
+    for part, idx in enumerate(np.array_split(order, 2)):
+        pq.write_table(pa.table({"station": [rows[i][0] for i in idx],
+                                 "day": pa.array(np.array([rows[i][1] for i in idx],
+                                                          "datetime64[D]"), pa.date32()),
+                                 "temp": [float(rows[i][2]) for i in idx]}),
+                       d / f"part-{part}.parquet")
+    return d
+
+
+def prepare_table(inputs, out, runner=RunnerOptions(), log=lambda message: None, **options):
+    options = {"chunk": 10, "context": 5, "valid": 0.25, "shards": 2, **options}
+    return preparing.prepare([str(path) for path in inputs], str(out), "series",
+                             columns=["temp"], id_column="station", time_column="day",
+                             runner=runner, log=log, **options)
+
+
+def dataset_sequences(uri):
+    ds = Dataset(str(uri))
+    recs = [decode_record(line) for split in ("train", "valid") for line in ds.iter_lines(split)]
+    return {int(seq): values for seq, values in chunks.sequences_of(recs).items()}
+
+
+def test_each_series_is_its_rows_sorted_by_time_normalized_by_the_training_parts(table_dir,
+                                                                                   tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data")
+    assert meta["series_ids"] == sorted(STATIONS)
+    raw = {name: station_values(name) for name in STATIONS}
+    train = np.concatenate([v[:chunks.split_point(DAYS, 0.25)] for v in raw.values()])
+    assert np.allclose(meta["normalization"]["mean"], [train.mean()], rtol=1e-12)
+    assert np.allclose(meta["normalization"]["std"], [train.std()], rtol=1e-12)
+    sequences = dataset_sequences(tmp_path / "data")
+    for seq, name in enumerate(meta["series_ids"]):
+        expected = (raw[name] - train.mean()) / train.std()
+        assert np.allclose(sequences[seq][:, 0], expected, rtol=0, atol=1e-12)
+
+
+def test_the_dataset_bytes_do_not_depend_on_the_runner(table_dir, tmp_path):
+    prepare_table([table_dir], tmp_path / "inline")
+    prepare_table([table_dir], tmp_path / "local", runner=RunnerOptions(runner="local"))
+    for split in ("train", "valid"):
+        for name in Dataset(str(tmp_path / "inline")).meta[split]:
+            assert ((tmp_path / "inline" / name).read_bytes()
+                    == (tmp_path / "local" / name).read_bytes())
+    assert ((tmp_path / "inline" / "meta.json").read_text()
+            == (tmp_path / "local" / "meta.json").read_text())
+
+
+def test_a_single_series_is_normalized_exactly_as_in_memory(tmp_path):
+    values = station_values("north")
+    (tmp_path / "one.csv").write_text("temp\n" + "\n".join(repr(float(v)) for v in values) + "\n")
+    meta = preparing.prepare([str(tmp_path / "one.csv")], str(tmp_path / "data"), "series",
+                             columns=["temp"], chunk=10, valid=0.2, log=lambda m: None)
+    train = values[:chunks.split_point(DAYS, 0.2)]
+    assert meta["normalization"] == {"mean": [train.mean()], "std": [train.std()]}
+
+
+def test_the_ar_fit_of_prepare_equals_the_fit_on_the_normalized_training_parts_in_memory(
+        table_dir, tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data", runner=RunnerOptions(runner="local"))
+    norm = meta["normalization"]
+    parts = [((station_values(name) - norm["mean"][0]) / norm["std"][0])[
+        :chunks.split_point(DAYS, 0.25), None] for name in meta["series_ids"]]
+    ar = autoregression.fit_ar(parts)           # pooled over the series, as the normalization
+    assert meta["ar"]["order"] == ar.order
+    np.testing.assert_allclose(meta["ar"]["coef"], ar.coef, rtol=1e-9, atol=1e-12)
+
+
+def test_the_default_warm_up_reaches_back_over_every_lag_of_the_ar_fit(tmp_path):
+    t = np.arange(1000)          # a pulse every 45 steps in noise: AR(p) needs lags past 45
+    values = (t % 45 < 11) + 0.3 * np.random.default_rng(0).standard_normal(1000)
+    (tmp_path / "one.csv").write_text("v\n" + "\n".join(repr(float(v)) for v in values) + "\n")
+    lines = []
+    meta = preparing.prepare([str(tmp_path / "one.csv")], str(tmp_path / "data"), "series",
+                             columns=["v"], valid=0.2, log=lines.append)
+    assert meta["ar"]["order"] > 32                     # past the default of 2 x chunk, 32
+    assert meta["context"] == meta["ar"]["order"]
+    assert f"the AR(p={meta['ar']['order']}) base's lags" in lines[0]
+
+
+def test_statistics_of_groups_combine_to_those_of_the_union():
+    rng = np.random.default_rng(1)
+    groups = [rng.standard_normal((n, 2)) * 3 + 1 for n in (5, 17, 1, 40)]
+    mean, var = combine([(len(g), g.mean(axis=0), g.var(axis=0)) for g in groups])
+    union = np.concatenate(groups)
+    assert np.allclose(mean, union.mean(axis=0), rtol=1e-13)
+    assert np.allclose(var, union.var(axis=0), rtol=1e-13)
+
+
+def test_csv_rows_in_any_order_with_iso_timestamps_are_sorted_by_time(tmp_path):
+    lines = ["when,site,level", "2026-03-02T00:00:00,a,3", "2026-03-01T12:00:00,b,10",
+             "2026-03-01T00:00:00,a,1", "2026-03-01T00:00:00,b,20", "2026-03-01T12:00:00,a,2",
+             "2026-03-02T00:00:00,b,0"]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    meta = preparing.prepare([str(tmp_path / "t.csv")], str(tmp_path / "data"), "series",
+                             columns=["level"], id_column="site", time_column="when", chunk=2,
+                             context=0, valid=0.0, log=lambda m: None)
+    norm = meta["normalization"]
+    sequences = dataset_sequences(tmp_path / "data")
+    restored = {name: sequences[seq][:, 0] * norm["std"][0] + norm["mean"][0]
+                for seq, name in enumerate(meta["series_ids"])}
+    assert np.allclose(restored["a"], [1, 2, 3]) and np.allclose(restored["b"], [20, 10, 0])
+
+
+def test_a_series_with_fewer_than_two_rows_is_left_out_and_logged(tmp_path):
+    (tmp_path / "t.csv").write_text("site,level\na,1\na,2\na,3\nb,7\n")
+    said = []
+    meta = preparing.prepare([str(tmp_path / "t.csv")], str(tmp_path / "data"), "series",
+                             columns=["level"], id_column="site", chunk=2, context=0,
+                             valid=0.0, log=said.append)
+    assert meta["series_ids"] == ["a"]
+    assert any("left out 1 series with fewer than 2 usable rows: 'b'" in line for line in said)
+
+
+def test_a_missing_id_column_is_an_error_naming_the_file_and_the_columns(table_dir, tmp_path):
+    with pytest.raises(SeriesError, match=r"part-0.parquet: no column 'site' \(columns: "):
+        preparing.prepare([str(table_dir)], str(tmp_path / "data"), "series",
+                          columns=["temp"], id_column="site", log=lambda m: None)
+
+
+def test_forecast_id_forecasts_the_series_of_that_id(table_dir, tmp_path):
+    from jobs.generating import dataset_series, forecast_run
+    from jobs.training import RunSpec, train
+
+    prepare_table([table_dir], tmp_path / "data")
+    dataset = Dataset(str(tmp_path / "data"))
+    sequences = dataset_sequences(tmp_path / "data")
+    for seq, name in enumerate(dataset.meta["series_ids"]):
+        assert np.array_equal(dataset_series(dataset, name), sequences[seq])
+    train(str(tmp_path / "data"), str(tmp_path / "run"), epochs=1,
+          spec=RunSpec(hidden=8), log=lambda m: None)
+    result = forecast_run(str(tmp_path / "run"), horizon=3, series_id="south")
+    assert result["id"] == "south" and len(result["forecast"]) == 3
+    expected_last = station_values("south")[-1]
+    assert result["last"] == pytest.approx([expected_last], rel=1e-12)
+    with pytest.raises(ValueError, match="no series 'west' in the dataset"):
+        forecast_run(str(tmp_path / "run"), horizon=3, series_id="west")
+
+
+# -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
+
+@pytest.mark.hadoop
+def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path):
+    if not (os.environ.get("HADOOP_RNN_WEBHDFS_URL") and shutil.which("hadoop")):
+        pytest.skip("no Hadoop dev cluster: eval \"$(scripts/hadoop-dev-cluster start)\"")
+    raw = open_store(f"hdfs:///tmp/test-series-raw/{uuid.uuid4().hex}")
+    out = open_store(f"hdfs:///tmp/test-series-ds/{uuid.uuid4().hex}")
+    try:
+        for path in sorted(table_dir.iterdir()):
+            raw.upload(path.name, str(path))
+        local = prepare_table([table_dir], tmp_path / "local")
+        remote = prepare_table([raw.uri()], out.uri(), runner=RunnerOptions(runner="hadoop"))
+        for split in ("train", "valid"):
+            for name in local[split]:
+                assert out.read_bytes(name) == (tmp_path / "local" / name).read_bytes()
+        for key in ("series_ids", "normalization", "counts", "missing"):
+            assert remote[key] == local[key]
+    finally:
+        raw.remove_tree()
+        out.remove_tree()
