@@ -45,6 +45,8 @@ class RunnerOptions:
     N map tasks; None: chosen by :mod:`jobs.resources`); other jobs ignore them. Neither is
     part of a run's identity: R never changes θ; N changes it in average mode (as the runner
     does: each task trains on its split), so a run resumed bit-identically keeps both.
+    ``uber``: on Hadoop, let the training job run a small epoch as an uber job, its tasks
+    inside the ApplicationMaster (:func:`jobs.resources.uber_jobconf`); θ is the same.
     """
 
     runner: str = "inline"
@@ -55,6 +57,7 @@ class RunnerOptions:
     webhdfs: bool = True
     reducers: int = None
     map_tasks: int = None
+    uber: bool = True
 
     def __post_init__(self):
         if self.runner not in RUNNERS:

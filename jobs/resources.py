@@ -11,7 +11,9 @@ model; its Python child does, since it holds θ. With P = |θ| x itemsize (bytes
     container (map)     = map heap + JVM_OVERHEAD_MB + map Python    (then at least the configured size)
     container (reduce)  = reduce heap + JVM_OVERHEAD_MB + reduce Python
 
-rounded up to 128 MB. A container larger than the cluster allows
+rounded up to 128 MB. A small job runs as an *uber* job (see :func:`uber_jobconf`): its tasks
+run one after another inside the ApplicationMaster's container, which is then sized as
+``AM heap + map heap + JVM_OVERHEAD_MB + map Python``. A container larger than the cluster allows
 (``yarn.scheduler.maximum-allocation-mb``) is an error before the job is submitted; so the
 largest model a cluster trains has P = (max allocation - map heap - JVM_OVERHEAD_MB -
 PY_BASE_MB) / PY_THETA_COPIES. The constants were measured with scripts/bench_reduce.py.
@@ -35,6 +37,16 @@ PY_THETA_COPIES = 16     # vectors of θ's size a map task's Python holds at its
 DEFAULT_SORT_MB = 100    # mapreduce.task.io.sort.mb
 DEFAULT_MAX_ALLOCATION_MB = 8192  # yarn.scheduler.maximum-allocation-mb
 DEFAULT_CONTAINER_MB = 1024       # mapreduce.{map,reduce}.memory.mb
+DEFAULT_AM_HEAP_MB = 1024         # -Xmx of yarn.app.mapreduce.am.command-opts
+DEFAULT_UBER_MAX_MAPS = 9         # mapreduce.job.ubertask.maxmaps
+# An uber job saves the start of its map and reduce containers: 6 to 8 s a job on the dev
+# cluster (docs/scaling.md), more on a busy cluster. It pays for that by running its map
+# tasks one after another, so a job is made uber only while that costs less than this.
+UBER_MAX_LOST_SECONDS = 4.0
+# BPTT seconds per token on one core, a + b x |θ| (scripts/cost_model.py measure, LSTM;
+# docs/cost_constants.json): an upper bound for the cells, which cost at most an LSTM's.
+TOKEN_SECONDS_A = 4.0e-5
+TOKEN_SECONDS_B = 3.0e-10
 ROUND_MB = 128
 
 
@@ -124,6 +136,36 @@ def memory_jobconf(theta_bytes, conf=hadoop_conf):
         settings[f"mapreduce.{memory.kind}.java.opts"] = _with_xmx(
             conf(f"mapreduce.{memory.kind}.java.opts"), memory.heap_mb)
     return settings
+
+
+def uber_jobconf(input_bytes, map_tasks, reducers, theta_size, theta_bytes, conf=hadoop_conf):
+    """The settings that run a small job as an uber job, or {} for a job that is not small.
+
+    An uber job (``mapreduce.job.ubertask.enable``) runs its tasks inside the MapReduce
+    ApplicationMaster's JVM, one after another, so no task container starts. It is worth it
+    when running the ``map_tasks`` map tasks in sequence instead of side by side loses less
+    than :data:`UBER_MAX_LOST_SECONDS`, estimated as (1 - 1/N) x the job's BPTT seconds on
+    one core, taking every byte of ``input_bytes`` as a token (at least one byte per token).
+    One map task loses nothing. Hadoop allows at most one reducer and
+    ``mapreduce.job.ubertask.maxmaps`` map tasks, and itself declines an input larger than
+    ``mapreduce.job.ubertask.maxbytes`` (an HDFS block). The ApplicationMaster is sized to
+    hold the map task too: its heap plus the map's, its container plus the map's Python.
+    """
+    max_maps = int(conf("mapreduce.job.ubertask.maxmaps", DEFAULT_UBER_MAX_MAPS))
+    bptt_seconds = input_bytes * (TOKEN_SECONDS_A + TOKEN_SECONDS_B * theta_size)
+    lost = bptt_seconds * (1 - 1 / max(1, map_tasks))
+    if reducers != 1 or map_tasks > max_maps or lost > UBER_MAX_LOST_SECONDS:
+        return {}
+    map_memory, reduce_memory = task_memory(theta_bytes, conf)
+    am_opts = conf("yarn.app.mapreduce.am.command-opts")
+    am_heap = _round_up((_xmx_mb(am_opts) or DEFAULT_AM_HEAP_MB) + map_memory.heap_mb)
+    am_mb = max(am_heap + JVM_OVERHEAD_MB + map_memory.python_mb,
+                map_memory.container_mb, reduce_memory.container_mb)
+    if am_mb > int(conf("yarn.scheduler.maximum-allocation-mb", DEFAULT_MAX_ALLOCATION_MB)):
+        return {}
+    return {"mapreduce.job.ubertask.enable": "true",
+            "yarn.app.mapreduce.am.resource.mb": am_mb,
+            "yarn.app.mapreduce.am.command-opts": _with_xmx(am_opts, am_heap)}
 
 
 def split_jobconf(input_bytes, map_tasks):

@@ -43,13 +43,14 @@ import numpy as np
 from jobs.data.dataset import Dataset
 from jobs.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASK_PEAK_RSS,
-                              TASKS_BY_NODE, failed_map_attempts, reduce_input_bytes, task_peaks)
+                              TASKS_BY_NODE, failed_map_attempts, ran_as_uber_job,
+                              reduce_input_bytes, task_peaks)
 from jobs.mr.outer import AUTO, INNER_STATES, init_outer_state
 from jobs.mr.slices import Assembler
 from jobs.mr.train_epoch import (DEFAULT_MODE, MODES, VALID_KEY, MRTrainEpoch,
                                  bytes_per_element)
 from jobs.mr.validation import valid_list_bytes
-from jobs.resources import default_reducers, memory_jobconf, split_jobconf
+from jobs.resources import default_reducers, memory_jobconf, split_jobconf, uber_jobconf
 from jobs.run.checkpoint import (FAULT_ENV, commit, fault_point, newest_checkpoint,
                                  remove_leftovers, repair, resume_point)
 from jobs.run.lock import DEFAULT_LEASE, MIN_LEASE, LockHeld, RunLock
@@ -397,9 +398,10 @@ def local_cut_settings(dataset, options):
     return ["--split-reference-bytes", str(train_bytes)], extra
 
 
-def epoch_job_settings(state, dataset, options):
-    """(job args, RunnerOptions) of the epoch job: --reducers R and, on Hadoop, the jobconf
-    for R reduce tasks, about N map tasks and containers sized for θ (see jobs.resources).
+def epoch_job_settings(state, dataset, options, splits=("train",)):
+    """(job args, RunnerOptions) of the epoch job reading the shards of ``splits``: --reducers
+    R and, on Hadoop, the jobconf for R reduce tasks, about N map tasks, containers sized for
+    θ and, for a small job, an uber job (see jobs.resources).
 
     N is ``options.map_tasks``; without it the splits are the runner's own (on Hadoop one
     per shard, or per HDFS block of a larger shard), about one task per shard. R is
@@ -408,20 +410,35 @@ def epoch_job_settings(state, dataset, options):
     """
     shards = dataset.meta["train"]
     map_tasks = options.map_tasks or max(1, len(shards))
-    theta_bytes = state.theta.nbytes
     reducers = options.reducers or default_reducers(
         state.theta.size * bytes_per_element(state.model, state.optimizer), map_tasks)
     job_args, extra = local_cut_settings(dataset, options)
     job_args += ["--reducers", str(reducers)]
     if options.runner == "hadoop":
-        jobconf = {"mapreduce.job.reduces": reducers, **memory_jobconf(theta_bytes)}
+        names = [name for split in splits for name in dataset.meta[split]]
+        input_bytes = sum(dataset.store.size(name) for name in names)
+        jobconf = {"mapreduce.job.reduces": reducers}
         if combines_splits(options):
-            input_bytes = sum(dataset.store.size(name) for name in shards)
             jobconf.update(split_jobconf(input_bytes, map_tasks))
             job_args.append("--combine-splits")
-        for name, value in jobconf.items():
-            extra += ["--jobconf", f"{name}={value}"]
+        else:
+            map_tasks = len(names)
+        jobconf.update(hadoop_task_jobconf(state, input_bytes, map_tasks, reducers, options.uber))
+        extra += jobconf_args(jobconf)
     return job_args, replace(options, extra_args=list(options.extra_args) + extra)
+
+
+def hadoop_task_jobconf(state, input_bytes, map_tasks, reducers, uber):
+    """Containers sized for ``state``'s θ and, if ``uber`` and the job is small, the uber-job
+    settings (:func:`jobs.resources.memory_jobconf`, :func:`jobs.resources.uber_jobconf`)."""
+    theta = state.theta
+    small = uber_jobconf(input_bytes, map_tasks, reducers, theta.size, theta.nbytes) if uber else {}
+    return {**memory_jobconf(theta.nbytes), **small}
+
+
+def jobconf_args(jobconf):
+    """mrjob's ``--jobconf NAME=VALUE`` arguments of a dict of settings."""
+    return [arg for name, value in jobconf.items() for arg in ("--jobconf", f"{name}={value}")]
 
 
 def combines_splits(options):
@@ -443,9 +460,10 @@ def run_epoch_job(state, dataset, options, validate=False):
                 "--bptt", str(settings["bptt"])]
     if "fail-first-map-attempt" in os.environ.get(FAULT_ENV, "").split(","):
         job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
-    more_args, job_options = epoch_job_settings(state, dataset, options)
-    inputs, files = dataset.shard_uris("train"), {}
     in_job = validate and not combines_splits(options)
+    more_args, job_options = epoch_job_settings(
+        state, dataset, options, ("train", "valid") if in_job else ("train",))
+    inputs, files = dataset.shard_uris("train"), {}
     if in_job:
         inputs += dataset.shard_uris("valid")
         files["--valid-shards"] = valid_list_bytes(dataset.shard_uris("valid"))
@@ -464,8 +482,9 @@ def score_validation(state, dataset, options):
     split, by the scoring job, cut into the epoch job's validation tasks."""
     job_args, extra = local_cut_settings(dataset, options)
     if options.runner == "hadoop":
-        for name, value in memory_jobconf(state.theta.nbytes).items():
-            extra += ["--jobconf", f"{name}={value}"]
+        shards = dataset.meta["valid"]
+        input_bytes = sum(dataset.store.size(name) for name in shards)
+        extra += jobconf_args(hadoop_task_jobconf(state, input_bytes, len(shards), 1, options.uber))
     return score_with_job(state, dataset, "valid", replace(
         options, extra_args=list(options.extra_args) + extra), job_args, detailed=False)
 
@@ -585,6 +604,7 @@ def epoch_metrics(epoch, out, all_counters, dataset, job_seconds, seconds, due):
             "bad_records": int(counters.get("bad records", 0)),
             "bad_records_by_reason": dict(all_counters.get(BAD_BY_REASON, {})),
             "failed_map_attempts": failed_map_attempts(all_counters),
+            "uber": ran_as_uber_job(all_counters),  # tasks ran inside the Hadoop AM
             # which nodes ran the map tasks: {NodeManager (or host): tasks}
             "nodes": len(all_counters.get(TASKS_BY_NODE, {})),
             "tasks_by_node": dict(sorted(all_counters.get(TASKS_BY_NODE, {}).items())),

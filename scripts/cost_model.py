@@ -154,7 +154,7 @@ def measure(phases_file):
     valid = [token_seconds(h, forward_only=True) for h in (64, 256)]
     (a, b), (va, vb) = linear_fit(train), linear_fit(valid)
     rows = [json.loads(line) for line in open(phases_file) if '"summary"' not in line]
-    rows = [r for r in rows if r["variant"] == "webhdfs"] or rows
+    rows = [r for r in rows if r["variant"] == "containers"] or rows
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if isinstance(rows[0][k], float)}
     return Constants(
         token_seconds_a=a, token_seconds_b=b, valid_token_seconds_a=va, valid_token_seconds_b=vb,
@@ -196,7 +196,7 @@ def collect(sizes, hidden, reducers, epochs=2):
         for r in reducers:
             spec = RunSpec(hidden=hidden, batch=32)
             train(f"{hdfs}/data", f"{hdfs}/run-{r}", epochs, spec,
-                  RunnerOptions(runner="hadoop", reducers=r), log=lambda line: None)
+                  RunnerOptions(runner="hadoop", reducers=r, uber=False), log=lambda line: None)
             run = open_store(f"{hdfs}/run-{r}")
             last = json.loads(run.read_bytes("metrics.jsonl").decode().splitlines()[-1])
             params = load_latest(run).theta.size

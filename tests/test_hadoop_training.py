@@ -152,7 +152,8 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(h
     one_process.write_text(f"include: {conf}\nrunners:\n  hadoop:\n"
                            f"    hadoop_tmp_dir: file://{tmp_path}/hadoop-tmp\n    jobconf:\n"
                            "      mapreduce.framework.name: local\n")
-    common = ["--runner", "hadoop", "--data", data, *SMALL, "--mode", "average", "--epochs", "1"]
+    common = ["--runner", "hadoop", "--data", data, *SMALL, "--mode", "average", "--epochs", "1",
+              "--no-uber"]   # task containers, to spread over the nodes
     hadoop_rnn("train", *common, "--mrjob-conf", str(conf), "--run", f"{hdfs_dir}/yarn")
     hadoop_rnn("train", *common, "--mrjob-conf", str(one_process), "--run", f"{hdfs_dir}/one")
     on_yarn = hdfs_state(f"{hdfs_dir}/yarn")

@@ -46,6 +46,9 @@ def add_arguments(parser):
                         "(CombineTextInputFormat); mrjob's local runners cut files into ~N "
                         "pieces but never join files (default: the runner's own splits, "
                         "about one task per shard)")
+    spread.add_argument("--no-uber", dest="uber", action="store_false",
+                        help="on Hadoop, never run an epoch as an uber job (by default a small "
+                        "one runs its tasks inside the ApplicationMaster: no task containers)")
     parser.add_argument("--max-bad-records", type=proportion, default=0.01,
                         help="fraction of bad records above which an epoch fails (default 0.01)")
     cron = parser.add_argument_group("scheduling (safe to re-run, e.g. from cron)")
@@ -149,7 +152,8 @@ def train_kwargs(args):
                     lock_lease=args.lock_lease, max_bad_records=args.max_bad_records)
     return dict(data=args.data, run=args.run, epochs=args.epochs, spec=spec, limits=limits,
                 runner=runner_options(args, task_threads=args.task_threads,
-                                      reducers=args.reducers, map_tasks=args.map_tasks),
+                                      reducers=args.reducers, map_tasks=args.map_tasks,
+                                      uber=args.uber),
                 patience=args.patience, valid_every=args.valid_every)
 
 

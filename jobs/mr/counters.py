@@ -60,6 +60,12 @@ def failed_map_attempts(counters):
                if group.strip() == "Job Counters")
 
 
+def ran_as_uber_job(counters):
+    """Whether Hadoop ran the job's tasks inside its ApplicationMaster (an uber job)."""
+    return any(int(names.get("TOTAL_LAUNCHED_UBERTASKS", 0)) > 0   # its name, no label
+               for group, names in counters.items() if group.strip() == "Job Counters")
+
+
 def reduce_input_bytes(counters):
     """(total, largest reduce task's) bytes of record lines read by the reducers."""
     per_task = counters.get(REDUCE_INPUT_BYTES, {}).values()

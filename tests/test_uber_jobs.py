@@ -1,0 +1,79 @@
+"""A small epoch runs as an uber job (its tasks inside the ApplicationMaster); others do not.
+
+jobs.resources.uber_jobconf decides from the job's input, map tasks, reducers and |θ|; the
+hadoop-marked test at the end runs the same epoch both ways on the dev cluster.
+"""
+import pytest
+from conftest import copy_to_store
+
+from jobs.resources import (JVM_OVERHEAD_MB, UBER_MAX_LOST_SECONDS, task_memory, uber_jobconf,
+                            _xmx_mb)
+
+CONF = {"yarn.app.mapreduce.am.command-opts": "-Xmx768m -XX:+UseSerialGC",
+        "yarn.scheduler.maximum-allocation-mb": "8192"}
+THETA_SIZE = 5_016                       # the LSTM-16 of a tiny run
+THETA_BYTES = THETA_SIZE * 8
+
+
+def conf(name, default=None):
+    return CONF.get(name, default)
+
+
+def uber(input_bytes, map_tasks, reducers=1, theta_size=THETA_SIZE, config=conf):
+    return uber_jobconf(input_bytes, map_tasks, reducers, theta_size, theta_size * 8, config)
+
+
+def test_a_tiny_epoch_runs_as_an_uber_job():
+    assert uber(66_000, 2)["mapreduce.job.ubertask.enable"] == "true"
+
+
+def test_the_uber_application_master_holds_a_map_task_and_keeps_its_other_jvm_options():
+    settings = uber(66_000, 2)
+    map_memory, reduce_memory = task_memory(THETA_BYTES, conf)
+    opts = settings["yarn.app.mapreduce.am.command-opts"]
+    heap = _xmx_mb(opts)
+    assert heap >= 768 + map_memory.heap_mb
+    assert opts.endswith("-XX:+UseSerialGC")
+    am_mb = settings["yarn.app.mapreduce.am.resource.mb"]
+    assert am_mb >= heap + JVM_OVERHEAD_MB + map_memory.python_mb
+    assert am_mb >= max(map_memory.container_mb, reduce_memory.container_mb)
+
+
+def test_one_map_task_is_an_uber_job_whatever_its_input_since_nothing_runs_in_sequence():
+    assert uber(100 * 2**20, 1)
+
+
+def test_many_map_tasks_of_much_input_keep_their_own_containers_to_run_side_by_side():
+    assert uber(100 * 2**20, 8) == {}
+
+
+def test_the_sequential_cost_is_weighed_against_the_limit():
+    per_byte = 4.0e-5 + 3.0e-10 * THETA_SIZE
+    limit = int(UBER_MAX_LOST_SECONDS / per_byte / (1 - 1 / 2))   # bytes of 2 tasks
+    assert uber(limit - 100, 2) and uber(limit + 100, 2) == {}
+
+
+def test_several_reducers_or_more_maps_than_hadoop_allows_are_never_uber():
+    assert uber(66_000, 2, reducers=2) == {}
+    assert uber(66_000, 10) == {}
+    assert uber(66_000, 4, config=lambda k, d=None: {"mapreduce.job.ubertask.maxmaps": "3"}
+                .get(k, conf(k, d))) == {}
+
+
+def test_no_uber_job_when_the_application_master_would_exceed_the_largest_container():
+    small_cluster = {**CONF, "yarn.scheduler.maximum-allocation-mb": "1024"}
+    assert uber(66_000, 1, config=lambda k, d=None: small_cluster.get(k, d)) == {}
+
+
+@pytest.mark.hadoop
+def test_an_uber_epoch_on_yarn_gives_the_theta_of_the_same_epoch_in_task_containers(
+        train_only_text_data, hdfs_dir):
+    from test_hadoop_training import SMALL, hadoop_rnn, hdfs_state
+
+    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data").uri()
+    common = ["--runner", "hadoop", "--data", data, *SMALL, "--mode", "average", "--epochs", "1"]
+    hadoop_rnn("train", *common, "--run", f"{hdfs_dir}/uber")
+    hadoop_rnn("train", *common, "--run", f"{hdfs_dir}/containers", "--no-uber")
+    uber_run, containers = hdfs_state(f"{hdfs_dir}/uber"), hdfs_state(f"{hdfs_dir}/containers")
+    assert uber_run.history[-1]["uber"] and not containers.history[-1]["uber"]
+    assert uber_run.theta.tobytes() == containers.theta.tobytes()
