@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobs.resources import UBER_ENABLE
+
 RUNNERS = ("inline", "local", "hadoop")
 # The BLAS libraries' thread counts. Minibatch matrices are small, so one thread per process
 # is the default: extra threads cost more than they give, and tasks share a node's cores.
@@ -112,7 +114,18 @@ class JobResult:
 
 
 class JobFailed(RuntimeError):
-    """A step of a job failed on its runner (mrjob logged the probable cause above)."""
+    """A step of a job failed on its runner (mrjob logged the probable cause above).
+
+    ``uber``: the job was asked to run as an uber job (its tasks inside the ApplicationMaster,
+    where Hadoop does not retry a failed task).
+    """
+
+    def __init__(self, message, uber=False):
+        super().__init__(message)
+        self.uber = uber
+
+
+UBER_JOBCONF = f"{UBER_ENABLE}=true"   # as jobs.training passes it
 
 
 # mrjob's setup wrapper locks this file on the task's host (here, for local runs) and leaves it
@@ -136,7 +149,8 @@ def run_job(job_class, job_args, inputs, options, collect=list):
         try:
             runner.run()
         except StepFailedException as e:
-            raise JobFailed(f"{job_class.__name__} on the {options.runner} runner: {e}") from None
+            raise JobFailed(f"{job_class.__name__} on the {options.runner} runner: {e}",
+                            uber=UBER_JOBCONF in options.extra_args) from None
         finally:
             lock = WRAPPER_LOCK.format(job_key=runner.get_job_key())
             if os.path.exists(lock):

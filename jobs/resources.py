@@ -39,6 +39,7 @@ DEFAULT_MAX_ALLOCATION_MB = 8192  # yarn.scheduler.maximum-allocation-mb
 DEFAULT_CONTAINER_MB = 1024       # mapreduce.{map,reduce}.memory.mb
 DEFAULT_AM_HEAP_MB = 1024         # -Xmx of yarn.app.mapreduce.am.command-opts
 DEFAULT_UBER_MAX_MAPS = 9         # mapreduce.job.ubertask.maxmaps
+UBER_ENABLE = "mapreduce.job.ubertask.enable"
 # An uber job saves the start of its map and reduce containers: 6 to 8 s a job on the dev
 # cluster (docs/scaling.md), more on a busy cluster. It pays for that by running its map
 # tasks one after another, so a job is made uber only while that costs less than this.
@@ -163,7 +164,7 @@ def uber_jobconf(input_bytes, map_tasks, reducers, theta_size, theta_bytes, conf
                 map_memory.container_mb, reduce_memory.container_mb)
     if am_mb > int(conf("yarn.scheduler.maximum-allocation-mb", DEFAULT_MAX_ALLOCATION_MB)):
         return {}
-    return {"mapreduce.job.ubertask.enable": "true",
+    return {UBER_ENABLE: "true",
             "yarn.app.mapreduce.am.resource.mb": am_mb,
             "yarn.app.mapreduce.am.command-opts": _with_xmx(am_opts, am_heap)}
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from jobs.data.dataset import Dataset
-from jobs.launch import RunnerOptions, run_job_with_state
+from jobs.launch import JobFailed, RunnerOptions, run_job_with_state
 from jobs.mr.counters import (BAD_BY_REASON, BAD_BY_SHARD, COUNTERS, TASK_PEAK_RSS,
                               TASKS_BY_NODE, failed_map_attempts, ran_as_uber_job,
                               reduce_input_bytes, task_peaks)
@@ -461,14 +461,17 @@ def run_epoch_job(state, dataset, options, validate=False):
     if "fail-first-map-attempt" in os.environ.get(FAULT_ENV, "").split(","):
         job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
     in_job = validate and not combines_splits(options)
-    more_args, job_options = epoch_job_settings(
-        state, dataset, options, ("train", "valid") if in_job else ("train",))
+    splits = ("train", "valid") if in_job else ("train",)
     inputs, files = dataset.shard_uris("train"), {}
     if in_job:
         inputs += dataset.shard_uris("valid")
         files["--valid-shards"] = valid_list_bytes(dataset.shard_uris("valid"))
-    result = run_job_with_state(MRTrainEpoch, state, job_args + more_args, inputs, job_options,
-                                files=files, collect=lambda pairs: assemble_slices(pairs, state))
+
+    def run(job_options):
+        more_args, job_options = epoch_job_settings(state, dataset, job_options, splits)
+        return run_job_with_state(MRTrainEpoch, state, job_args + more_args, inputs, job_options,
+                                  files=files, collect=lambda pairs: assemble_slices(pairs, state))
+    result = retrying_an_uber_job_in_containers(run, options)
     if validate and not in_job and result.output is not None:
         sums, bad = score_validation(state, dataset, options)
         result.output["valid"] = sums
@@ -481,12 +484,34 @@ def score_validation(state, dataset, options):
     """(sums {loss_sum, count, records}, bad records) of ``state``'s θ on the validation
     split, by the scoring job, cut into the epoch job's validation tasks."""
     job_args, extra = local_cut_settings(dataset, options)
-    if options.runner == "hadoop":
-        shards = dataset.meta["valid"]
-        input_bytes = sum(dataset.store.size(name) for name in shards)
-        extra += jobconf_args(hadoop_task_jobconf(state, input_bytes, len(shards), 1, options.uber))
-    return score_with_job(state, dataset, "valid", replace(
-        options, extra_args=list(options.extra_args) + extra), job_args, detailed=False)
+    shards = dataset.meta["valid"]
+
+    def run(options):
+        more = list(extra)
+        if options.runner == "hadoop":
+            input_bytes = sum(dataset.store.size(name) for name in shards)
+            more += jobconf_args(hadoop_task_jobconf(state, input_bytes, len(shards), 1,
+                                                     options.uber))
+        return score_with_job(state, dataset, "valid", replace(
+            options, extra_args=list(options.extra_args) + more), job_args, detailed=False)
+    return retrying_an_uber_job_in_containers(run, options)
+
+
+def retrying_an_uber_job_in_containers(run, options):
+    """``run(options)``, the JobResult of a job; if that job ran as an uber job and failed,
+    ``run`` it again in task containers.
+
+    Hadoop does not retry the tasks of an uber job (they run inside the ApplicationMaster):
+    one failed task attempt fails the job. In task containers it retries a failed attempt
+    (``mapreduce.map.maxattempts``), as for any job that is not small. The job's result does
+    not depend on where its tasks ran.
+    """
+    try:
+        return run(options)
+    except JobFailed as failure:
+        if not failure.uber:
+            raise
+        return run(replace(options, uber=False))
 
 
 def assemble_slices(pairs, state):

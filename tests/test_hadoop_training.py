@@ -106,7 +106,8 @@ def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs
     from jobs.training import RunSpec, assemble_slices, new_state
 
     dataset = Dataset(text_data[0])
-    spec = RunSpec(cell="gru", hidden=12, batch=4, bptt=8, dtype="float64", seed=5)
+    spec = RunSpec(cell="gru", hidden=12, batch=4, bptt=8, dtype="float64", seed=5,
+                   outer_momentum=0.0, inner_state="mean")   # the plain average
     state = new_state(spec, dataset, text_data[0])
     data = copy_to_store(text_data[0], hdfs_dir + "/data")
     result = run_job_with_state(

@@ -65,6 +65,35 @@ def test_no_uber_job_when_the_application_master_would_exceed_the_largest_contai
     assert uber(66_000, 1, config=lambda k, d=None: small_cluster.get(k, d)) == {}
 
 
+def test_a_failed_uber_job_runs_again_in_task_containers_where_hadoop_retries_tasks():
+    from jobs.launch import JobFailed, RunnerOptions
+    from jobs.training import retrying_an_uber_job_in_containers
+
+    asked = []
+
+    def run(options):
+        asked.append(options.uber)
+        if options.uber:
+            raise JobFailed("a task of the uber job failed", uber=True)
+        return "result"
+    assert retrying_an_uber_job_in_containers(run, RunnerOptions("hadoop")) == "result"
+    assert asked == [True, False]
+
+
+def test_a_failed_job_that_was_not_uber_is_not_run_again():
+    from jobs.launch import JobFailed, RunnerOptions
+    from jobs.training import retrying_an_uber_job_in_containers
+
+    asked = []
+
+    def run(options):
+        asked.append(options.uber)
+        raise JobFailed("a task failed four times", uber=False)
+    with pytest.raises(JobFailed):
+        retrying_an_uber_job_in_containers(run, RunnerOptions("hadoop"))
+    assert asked == [True]
+
+
 @pytest.mark.hadoop
 def test_an_uber_epoch_on_yarn_gives_the_theta_of_the_same_epoch_in_task_containers(
         train_only_text_data, hdfs_dir):
