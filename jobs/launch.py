@@ -21,8 +21,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.resources import UBER_ENABLE
-
 RUNNERS = ("inline", "local", "hadoop")
 # The BLAS libraries' thread counts. Minibatch matrices are small, so one thread per process
 # is the default: extra threads cost more than they give, and tasks share a node's cores.
@@ -125,7 +123,8 @@ class JobFailed(RuntimeError):
         self.uber = uber
 
 
-UBER_JOBCONF = f"{UBER_ENABLE}=true"   # as jobs.training passes it
+UBER_ENABLE = "mapreduce.job.ubertask.enable"   # the jobconf jobs.resources.uber_jobconf sets
+UBER_JOBCONF = f"{UBER_ENABLE}=true"
 
 
 # mrjob's setup wrapper locks this file on the task's host (here, for local runs) and leaves it

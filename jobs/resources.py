@@ -27,6 +27,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from jobs.launch import UBER_ENABLE
 from jobs.mr.slices import RECORD_BUDGET
 
 MB = 1024 * 1024
@@ -39,7 +40,6 @@ DEFAULT_MAX_ALLOCATION_MB = 8192  # yarn.scheduler.maximum-allocation-mb
 DEFAULT_CONTAINER_MB = 1024       # mapreduce.{map,reduce}.memory.mb
 DEFAULT_AM_HEAP_MB = 1024         # -Xmx of yarn.app.mapreduce.am.command-opts
 DEFAULT_UBER_MAX_MAPS = 9         # mapreduce.job.ubertask.maxmaps
-UBER_ENABLE = "mapreduce.job.ubertask.enable"
 # An uber job saves the start of its map and reduce containers: 6 to 8 s a job on the dev
 # cluster (docs/scaling.md), more on a busy cluster. It pays for that by running its map
 # tasks one after another, so a job is made uber only while that costs less than this.

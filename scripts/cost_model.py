@@ -5,8 +5,8 @@
           + waves × (task_start + tokens/N / tok_s)     map tasks, ``waves = ceil(N / slots)``
           + N × record / R / net                        the shuffle into the busiest reducer
           + reduce_start + N × record / R × decode      the reduce wave: decoding and adding
-          + driver                                      reading θ back, the checkpoint, and
-                                                        the validation pass (in the driver)
+          + driver                                      reading θ back, the checkpoint (and,
+                                                        before issue 11, the validation pass)
 
 ``record`` is the bytes one map task sends: |θ| × k values of θ's dtype in base64 (k = 1
 in gradient mode; 1 + the optimizer's slots in average mode: 3 for Adam). ``tok_s`` is BPTT
@@ -69,7 +69,7 @@ class Cluster:
 class Workload:
     name: str
     tokens: float          # training tokens (characters) per epoch
-    valid_tokens: float    # scored by the driver after the epoch
+    valid_tokens: float    # scored per epoch (map tasks; before issue 11 the driver)
     params: int            # |θ|
     mode: str = "average"
     itemsize: int = 4      # bytes per value: float32
@@ -78,8 +78,9 @@ class Workload:
 def predict(w, cluster, map_tasks, reducers, c, validate_on_cluster=False):
     """Seconds of one epoch, by component.
 
-    ``validate_on_cluster``: score the validation split in the map tasks (spread like the
-    training split) instead of in the driver, as issue 11 proposes; today it is the driver.
+    ``validate_on_cluster``: the validation split is scored in the map tasks (spread like the
+    training split), as the code does since issue 11; False models the driver's pass of
+    before, for comparison.
     """
     slots = cluster.nodes * cluster.slots_per_node
     waves = math.ceil(map_tasks / slots)
@@ -170,7 +171,8 @@ def collect(sizes, hidden, reducers, epochs=2):
     """Train ``epochs`` epochs on the dev cluster for each text size; print one run line each.
 
     The dev cluster is one machine: every NodeManager shares its cores, so the model sees
-    one node with as many slots as the machine has cores.
+    one node with as many slots as the machine has cores. The epochs run in task containers
+    (``uber=False``), as every job that is not tiny does.
     """
     import inspect
     import textwrap
@@ -191,8 +193,10 @@ def collect(sizes, hidden, reducers, epochs=2):
         with open(f"{work}/corpus.txt", "w") as f:
             f.write((source * (size // len(source) + 1))[:size])
         hdfs = f"hdfs:///tmp/cost-model/{uuid.uuid4().hex}"
-        meta = prepare([f"{work}/corpus.txt"], f"{hdfs}/data", "text", chunk=65,
-                       log=lambda line: None)
+        # two equal training shards, one map task each, and no validation split: the
+        # epoch is the training job alone, split as the model assumes
+        prepare([f"{work}/corpus.txt"], f"{hdfs}/data", "text", chunk=65, valid=0,
+                shards=2, log=lambda line: None)
         for r in reducers:
             spec = RunSpec(hidden=hidden, batch=32)
             train(f"{hdfs}/data", f"{hdfs}/run-{r}", epochs, spec,
@@ -203,7 +207,7 @@ def collect(sizes, hidden, reducers, epochs=2):
             print(json.dumps({"name": f"text{size}-h{hidden}", "nodemanagers": int(nodemanagers),
                               "nodes": 1, "slots_per_node": os.cpu_count(),
                               "tokens": last["tokens"], "params": params,
-                              "valid_tokens": meta["counts"]["valid"]["steps"],
+                              "valid_tokens": 0,
                               "map_tasks": sum(last["tasks_by_node"].values()),
                               "reducers": r, "mode": "average",
                               "job_seconds": round(last["seconds"], 2)}), flush=True)
@@ -237,7 +241,7 @@ def project(constants, png=None, slots_per_node=8, net=1.25e9, min_split=1 << 20
         "slots_per_node": slots_per_node, "net_bytes_per_s": net,
         "map_tasks": "one wave (--map-tasks = nodes x slots), at most one per MB of input",
         "reducers": "1, or one per node (--reducers)",
-        "validation": "in the driver (today), or in the map tasks (issue 11)"}}))
+        "validation": "in the map tasks (the code), or in the driver (before issue 11)"}}))
     curves = {}
     for w in WORKLOADS:
         one = {}  # seconds on one node, by where validation runs
