@@ -44,8 +44,9 @@ DEFAULT_UBER_MAX_MAPS = 9         # mapreduce.job.ubertask.maxmaps
 # cluster (docs/scaling.md), more on a busy cluster. It pays for that by running its map
 # tasks one after another, so a job is made uber only while that costs less than this.
 UBER_MAX_LOST_SECONDS = 4.0
-# BPTT seconds per token on one core, a + b x |θ| (scripts/cost_model.py measure, LSTM;
-# docs/cost_constants.json): an upper bound for the cells, which cost at most an LSTM's.
+# BPTT seconds per token on one core, a + b x |θ|: a float64 LSTM on a shared core (an
+# idle core runs a float32 one 4 times faster: scripts/cost_model.py measure,
+# docs/cost_constants.json). An upper bound, so that a job is uber only if it is small.
 TOKEN_SECONDS_A = 4.0e-5
 TOKEN_SECONDS_B = 3.0e-10
 ROUND_MB = 128
