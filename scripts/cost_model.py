@@ -24,8 +24,11 @@ Three uses:
     python scripts/cost_model.py project --constants docs/cost_constants.json [--png FILE]
         epoch time and speedup over one node for 1-1,000 nodes for two workloads, with the
         assumptions printed.
+    python scripts/cost_model.py report --constants docs/cost_constants.json \
+            --runs docs/scaling-runs.jsonl --png docs/scaling-projection.png
+        docs/scaling.md's check and projection tables in Markdown, and the plot.
 
-Everything prints JSON lines.
+Everything else prints JSON lines.
 """
 import argparse
 import json
@@ -215,7 +218,9 @@ def collect(sizes, hidden, reducers, epochs=2):
 
 # -- check and project -----------------------------------------------------------------------
 
-def check(constants, runs_file):
+def check_rows(constants, runs_file):
+    """Each measured run of ``runs_file`` with the model's prediction and its error."""
+    rows = []
     for line in open(runs_file):
         run = json.loads(line)
         w = Workload(run.get("name", ""), run["tokens"], run["valid_tokens"], run["params"],
@@ -223,9 +228,15 @@ def check(constants, runs_file):
         cluster = Cluster(nodes=run["nodes"], slots_per_node=run.get("slots_per_node", 2),
                           net_bytes_per_s=run.get("net_bytes_per_s", 1e9))
         p = predict(w, cluster, run["map_tasks"], run["reducers"], constants)
-        print(json.dumps({**run, "predicted_seconds": round(p["total"], 1),
-                          "measured_seconds": run["job_seconds"],
-                          "error": round(p["total"] / run["job_seconds"] - 1, 3)}))
+        rows.append({**run, "predicted_seconds": round(p["total"], 1),
+                     "measured_seconds": run["job_seconds"],
+                     "error": round(p["total"] / run["job_seconds"] - 1, 3)})
+    return rows
+
+
+def check(constants, runs_file):
+    for row in check_rows(constants, runs_file):
+        print(json.dumps(row))
 
 
 WORKLOADS = [
@@ -236,31 +247,67 @@ WORKLOADS = [
 ]
 
 
-def project(constants, png=None, slots_per_node=8, net=1.25e9, min_split=1 << 20):
-    print(json.dumps({"assumptions": {
-        "slots_per_node": slots_per_node, "net_bytes_per_s": net,
-        "map_tasks": "one wave (--map-tasks = nodes x slots), at most one per MB of input",
-        "reducers": "1, or one per node (--reducers)",
-        "validation": "in the map tasks (the code), or in the driver (before issue 11)"}}))
-    curves = {}
+ASSUMPTIONS = {"slots_per_node": 8, "net_bytes_per_s": 1.25e9, "min_split": 1 << 20}
+
+
+def project_rows(constants, slots_per_node, net_bytes_per_s, min_split):
+    """(rows, curves): the projected epoch of each workload on 1 to 1,000 nodes, with R = 1
+    and R = nodes and validation in the driver (before issue 11) or in the map tasks; the
+    curves (workload, on_cluster) -> {nodes: seconds} with R = nodes, for the plot."""
+    rows, curves = [], {}
     for w in WORKLOADS:
         one = {}  # seconds on one node, by where validation runs
         for nodes in (1, 10, 100, 1000):
-            cluster = Cluster(nodes, slots_per_node, net)
+            cluster = Cluster(nodes, slots_per_node, net_bytes_per_s)
             tasks = max(1, min(math.ceil(w.tokens / min_split), nodes * slots_per_node))
             for reducers, on_cluster in sorted({(1, False), (nodes, False), (nodes, True)}):
                 p = predict(w, cluster, tasks, reducers, constants, on_cluster)
                 one.setdefault(on_cluster, p["total"])
-                print(json.dumps({
+                rows.append({
                     "workload": w.name, "nodes": nodes, "map_tasks": tasks, "reducers": reducers,
                     "validation": "cluster" if on_cluster else "driver",
                     **{k: round(v, 1) for k, v in p.items()},
                     "hours": round(p["total"] / 3600, 2),
-                    "speedup": round(one[on_cluster] / p["total"], 1)}))
+                    "speedup": round(one[on_cluster] / p["total"], 1)})
                 if reducers == nodes:
                     curves.setdefault((w.name, on_cluster), {})[nodes] = p["total"]
+    return rows, curves
+
+
+def project(constants, png=None):
+    print(json.dumps({"assumptions": {
+        **ASSUMPTIONS,
+        "map_tasks": "one wave (--map-tasks = nodes x slots), at most one per MB of input",
+        "reducers": "1, or one per node (--reducers)",
+        "validation": "in the map tasks (the code), or in the driver (before issue 11)"}}))
+    rows, curves = project_rows(constants, **ASSUMPTIONS)
+    for row in rows:
+        print(json.dumps(row))
     if png:
         plot(curves, png)
+
+
+def report(constants, runs_file, png):
+    """docs/scaling.md's two tables in Markdown (the check, the projection); the plot."""
+    def seconds(x):
+        return f"{x:,.1f} s" if x < 3600 else f"{x / 3600:,.1f} h"
+
+    print("| text | NodeManagers | map tasks | measured | predicted | error |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in check_rows(constants, runs_file):
+        size = r["tokens"] / 1000
+        print(f"| {f'{size / 1000:g} MB' if size >= 1000 else f'{size:g} KB'} | "
+              f"{r['nodemanagers']} | {r['map_tasks']} | {seconds(r['measured_seconds'])} | "
+              f"{seconds(r['predicted_seconds'])} | {r['error'] * 100:+.0f} % |")
+    print()
+    rows, curves = project_rows(constants, **ASSUMPTIONS)
+    print("| workload | nodes | map tasks | R | validation | epoch | speedup over 1 node |")
+    print("| --- | ---: | ---: | ---: | --- | ---: | ---: |")
+    for r in rows:
+        where = "map tasks" if r["validation"] == "cluster" else "driver (before issue 11)"
+        print(f"| {r['workload']} | {r['nodes']:,} | {r['map_tasks']:,} | {r['reducers']:,} | "
+              f"{where} | {seconds(r['total'])} | {r['speedup']:g} |")
+    plot(curves, png)
 
 
 def plot(curves, png):
@@ -293,11 +340,13 @@ def main():
     c.add_argument("--sizes", default="20000,200000,1000000")
     c.add_argument("--hidden", type=int, default=64)
     c.add_argument("--reducers", default="1")
-    for name in ("check", "project"):
+    for name in ("check", "project", "report"):
         p = sub.add_parser(name)
         p.add_argument("--constants", required=True)
-    sub.choices["check"].add_argument("--runs", required=True)
+    for name in ("check", "report"):
+        sub.choices[name].add_argument("--runs", required=True)
     sub.choices["project"].add_argument("--png")
+    sub.choices["report"].add_argument("--png", required=True)
     args = parser.parse_args()
     if args.what == "measure":
         print(json.dumps(asdict(measure(args.phases)), indent=1))
@@ -309,6 +358,8 @@ def main():
     constants = Constants(**json.load(open(args.constants)))
     if args.what == "check":
         check(constants, args.runs)
+    elif args.what == "report":
+        report(constants, args.runs, args.png)
     else:
         project(constants, args.png)
 
