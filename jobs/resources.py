@@ -11,10 +11,10 @@ model; its Python child does, since it holds θ. With P = |θ| x itemsize (bytes
     container (map)     = map heap + JVM_OVERHEAD_MB + map Python    (then at least the configured size)
     container (reduce)  = reduce heap + JVM_OVERHEAD_MB + reduce Python
 
-rounded up to 128 MB. A small job runs as an *uber* job (see :func:`uber_jobconf`): its tasks
-run one after another inside the ApplicationMaster's container, which is then sized as
-``AM heap + map heap + JVM_OVERHEAD_MB + map Python``. A container larger than the cluster allows
-(``yarn.scheduler.maximum-allocation-mb``) is an error before the job is submitted; so the
+rounded up to 128 MB. A small job runs as an *uber* job (see :func:`uber_jobconf`): its
+tasks run one after another inside the ApplicationMaster's container, which is then sized as
+``AM heap + map heap + JVM_OVERHEAD_MB + map Python``. A container larger than the cluster
+allows (``yarn.scheduler.maximum-allocation-mb``) is an error before the job is submitted; so the
 largest model a cluster trains has P = (max allocation - map heap - JVM_OVERHEAD_MB -
 PY_BASE_MB) / PY_THETA_COPIES. The constants were measured with scripts/bench_reduce.py.
 
@@ -40,8 +40,8 @@ DEFAULT_MAX_ALLOCATION_MB = 8192  # yarn.scheduler.maximum-allocation-mb
 DEFAULT_CONTAINER_MB = 1024       # mapreduce.{map,reduce}.memory.mb
 DEFAULT_AM_HEAP_MB = 1024         # -Xmx of yarn.app.mapreduce.am.command-opts
 DEFAULT_UBER_MAX_MAPS = 9         # mapreduce.job.ubertask.maxmaps
-# An uber job saves the start of its map and reduce containers: 6 to 8 s a job on the dev
-# cluster (docs/scaling.md), more on a busy cluster. It pays for that by running its map
+# An uber job saves the start of its map and reduce containers: 4 s a job on the dev
+# cluster (13.6 s against 9.4 s, docs/scaling.md), more on a busy cluster. It pays for that by running its map
 # tasks one after another, so a job is made uber only while that costs less than this.
 UBER_MAX_LOST_SECONDS = 4.0
 # BPTT seconds per token on one core, a + b x |θ|: a float64 LSTM on a shared core (an
