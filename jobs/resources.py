@@ -152,11 +152,16 @@ def uber_jobconf(input_bytes, map_tasks, reducers, theta_size, theta_bytes, conf
     ``mapreduce.job.ubertask.maxmaps`` map tasks, and itself declines an input larger than
     ``mapreduce.job.ubertask.maxbytes`` (an HDFS block). The ApplicationMaster is sized to
     hold the map task too: its heap plus the map's, its container plus the map's Python.
+    ``input_bytes`` may be a function returning it, called only for a job of one reducer and
+    few map tasks (sizing a large job's shards would cost the driver a call per shard).
     """
     max_maps = int(conf("mapreduce.job.ubertask.maxmaps", DEFAULT_UBER_MAX_MAPS))
+    if reducers != 1 or map_tasks > max_maps:
+        return {}
+    if callable(input_bytes):
+        input_bytes = input_bytes()
     bptt_seconds = input_bytes * (TOKEN_SECONDS_A + TOKEN_SECONDS_B * theta_size)
-    lost = bptt_seconds * (1 - 1 / max(1, map_tasks))
-    if reducers != 1 or map_tasks > max_maps or lost > UBER_MAX_LOST_SECONDS:
+    if bptt_seconds * (1 - 1 / max(1, map_tasks)) > UBER_MAX_LOST_SECONDS:
         return {}
     map_memory, reduce_memory = task_memory(theta_bytes, conf)
     am_opts = conf("yarn.app.mapreduce.am.command-opts")

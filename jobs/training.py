@@ -416,10 +416,12 @@ def epoch_job_settings(state, dataset, options, splits=("train",)):
     job_args += ["--reducers", str(reducers)]
     if options.runner == "hadoop":
         names = [name for split in splits for name in dataset.meta[split]]
-        input_bytes = sum(dataset.store.size(name) for name in names)
+
+        def input_bytes():
+            return sum(dataset.store.size(name) for name in names)
         jobconf = {"mapreduce.job.reduces": reducers}
         if combines_splits(options):
-            jobconf.update(split_jobconf(input_bytes, map_tasks))
+            jobconf.update(split_jobconf(input_bytes(), map_tasks))
             job_args.append("--combine-splits")
         else:
             map_tasks = len(names)
@@ -430,7 +432,8 @@ def epoch_job_settings(state, dataset, options, splits=("train",)):
 
 def hadoop_task_jobconf(state, input_bytes, map_tasks, reducers, uber):
     """Containers sized for ``state``'s θ and, if ``uber`` and the job is small, the uber-job
-    settings (:func:`jobs.resources.memory_jobconf`, :func:`jobs.resources.uber_jobconf`)."""
+    settings (:func:`jobs.resources.memory_jobconf`, :func:`jobs.resources.uber_jobconf`;
+    ``input_bytes``: a function, called only for a job that may be small)."""
     theta = state.theta
     small = uber_jobconf(input_bytes, map_tasks, reducers, theta.size, theta.nbytes) if uber else {}
     return {**memory_jobconf(theta.nbytes), **small}
@@ -489,7 +492,8 @@ def score_validation(state, dataset, options):
     def run(options):
         more = list(extra)
         if options.runner == "hadoop":
-            input_bytes = sum(dataset.store.size(name) for name in shards)
+            def input_bytes():
+                return sum(dataset.store.size(name) for name in shards)
             more += jobconf_args(hadoop_task_jobconf(state, input_bytes, len(shards), 1,
                                                      options.uber))
         return score_with_job(state, dataset, "valid", replace(

@@ -27,6 +27,14 @@ def test_a_tiny_epoch_runs_as_an_uber_job():
     assert uber(66_000, 2)["mapreduce.job.ubertask.enable"] == "true"
 
 
+def test_a_job_of_several_reducers_or_many_map_tasks_never_sizes_its_input():
+    def input_bytes():
+        raise AssertionError("sized a job that cannot be uber")
+    assert uber_jobconf(input_bytes, 2, 4, THETA_SIZE, THETA_BYTES, conf) == {}
+    assert uber_jobconf(input_bytes, 500, 1, THETA_SIZE, THETA_BYTES, conf) == {}
+    assert uber_jobconf(lambda: 66_000, 2, 1, THETA_SIZE, THETA_BYTES, conf)
+
+
 def test_the_uber_application_master_holds_a_map_task_and_keeps_its_other_jvm_options():
     settings = uber(66_000, 2)
     map_memory, reduce_memory = task_memory(THETA_BYTES, conf)
