@@ -2,7 +2,7 @@
 
 Each subcommand is a module in :mod:`jobs.commands` with ``add_arguments(parser)`` and
 ``main(args) -> exit code``; it converts the parsed flags once and calls the Python API
-(:mod:`jobs.preparing`, :mod:`jobs.training`, :mod:`jobs.scoring`, ...). Only the module
+(:mod:`jobs.preparing.api`, :mod:`jobs.training`, :mod:`jobs.scoring`, ...). Only the module
 of the command being run is imported, so ``hadoop-rnn plot --help`` loads no mrjob.
 
 A number out of range (``--batch 0``, ``--lr -1``, ``--lr nan``) is a usage error: the
@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 
-from jobs.launch import RUNNERS, RunnerOptions, default_blas_threads
+from jobs.hadoop.launch import RUNNERS, RunnerOptions, default_blas_threads
 
 # subcommand -> (module, one-line help)
 COMMANDS = {

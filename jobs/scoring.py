@@ -3,13 +3,13 @@
 * text: loss per character in nats, perplexity and bits per character, next to the training
   unigram distribution evaluated on the same characters.
 * series: MSE and MAE (original units, averaged over columns, and normalized) of the model
-  and of each forecaster of :mod:`jobs.baselines` (persistence, seasonal naive, AR(p)), all
+  and of each forecaster of :mod:`rnn_core.baselines` (persistence, seasonal naive, AR(p)), all
   on the same target steps: the scored steps of the split. ``horizon`` H > 1 scores H-step
   forecasts (each prediction fed back as the next input) of the same targets.
 
 The model's one-step sums come from this process or from the MapReduce job
 :mod:`jobs.mr.score` on a runner (for validation sets too large for one machine); both add
-the same :class:`jobs.mr.scorer.Scorer` sums. The series baselines and H-step forecasts need
+the same :class:`jobs.mr.loss_sums.LossSums` sums. The series baselines and H-step forecasts need
 whole sequences and are computed in this process. :func:`report` turns sums into metrics.
 """
 import json
@@ -17,9 +17,9 @@ import math
 
 import numpy as np
 
-from jobs import baselines
+from rnn_core import baselines
 from jobs.data.chunks import scored_positions, sequences_of
-from jobs.launch import RunnerOptions, run_job_with_state
+from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import load_run
 from jobs.storage import is_hdfs
@@ -41,11 +41,11 @@ def exp(x):
 
 def score_in_process(state, dataset, split):
     """(sums, bad records) of the state's model on ``split``, computed here."""
-    from jobs.mr.scorer import Scorer
+    from jobs.mr.loss_sums import LossSums
 
     bad = {}
     with np.errstate(over="ignore", invalid="ignore"):  # non-finite sums are checked after
-        sums = Scorer(state.theta, state.model, dataset.meta).add_chunks(
+        sums = LossSums(state.theta, state.model, dataset.meta).add_chunks(
             dataset.iter_chunks(split, state.model, bad))
     return sums, sum(bad.values())
 
@@ -112,7 +112,7 @@ def dataset_ar(dataset):
 def series_scores(state, dataset, split, horizon, season, model_sums=None):
     """({name: error sums}, {"season": S, "ar_order": p}) of the model and the baselines.
 
-    model_sums: the model's one-step sums from the Scorer (None: forecast here, needed for
+    model_sums: the model's one-step sums from the LossSums (None: forecast here, needed for
     horizon > 1). season: S, 0 for no seasonal naive, None to detect it.
     """
     parts = split_sequences(dataset, split, state.model)

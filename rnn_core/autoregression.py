@@ -1,7 +1,7 @@
 """AR(p) per column, fitted by least squares from sums that add across parts.
 
 The base of an AR-residual series model (:mod:`rnn_core.highway`) and the AR(p) baseline
-of ``evaluate`` (:mod:`jobs.baselines`) are this fit: ``prepare`` adds the sums of its map
+of ``evaluate`` (:mod:`rnn_core.baselines`) are this fit: ``prepare`` adds the sums of its map
 tasks (:mod:`jobs.mr.series_ar`), ``evaluate`` of a dataset without them the sums of the
 training parts in memory; either way :func:`fit_ar_statistics` fits. Arrays are float64
 throughout; a part is (L, F): L steps of F columns, each column its own AR(p).

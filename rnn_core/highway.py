@@ -8,7 +8,7 @@ output column o, the AR(p) forecast of that column from its last p inputs:
 The base depends on no parameter, so it adds nothing to the backward pass. Each step needs
 the p - 1 inputs before it, so the recurrent state carries them: ``lags`` (n, B, O), the last
 n <= p - 1 inputs seen (time-major, oldest first). A fresh state has none; before the first
-input the first input stands in (as in the AR baseline, :mod:`jobs.baselines`).
+input the first input stands in (as in the AR baseline, :mod:`rnn_core.baselines`).
 """
 import numpy as np
 

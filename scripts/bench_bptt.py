@@ -33,7 +33,7 @@ def parse_args():
 def limit_threads(n):
     """Must run before numpy is imported for the environment variables to count;
     threadpoolctl, if installed, then also limits the already-loaded BLAS."""
-    from jobs.launch import BLAS_THREAD_VARS  # imports no numpy
+    from jobs.hadoop.launch import BLAS_THREAD_VARS  # imports no numpy
 
     for var in BLAS_THREAD_VARS:
         os.environ[var] = str(n)

@@ -29,7 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 # every variant (in-process, inline, local tasks) computes with one BLAS thread
-from jobs.launch import default_blas_threads  # noqa: E402  (imports no numpy)
+from jobs.hadoop.launch import default_blas_threads  # noqa: E402  (imports no numpy)
 
 default_blas_threads()
 from jobs.data.batches import iter_batches  # noqa: E402
@@ -41,7 +41,7 @@ def cli_main(argv):
     with contextlib.redirect_stdout(sys.stderr):
         return _cli_main(argv)
 from jobs.data.dataset import Dataset  # noqa: E402
-from jobs.launch import RunnerOptions, run_job  # noqa: E402
+from jobs.hadoop.launch import RunnerOptions, run_job  # noqa: E402
 from jobs.mr.train_epoch import MRTrainEpoch  # noqa: E402
 from jobs.run.state import TrainingState  # noqa: E402
 from rnn_core import ModelConfig, init_params, loss_and_grad  # noqa: E402

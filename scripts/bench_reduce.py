@@ -35,7 +35,7 @@ MODEL = ["--cell", "lstm", "--hidden", "512", "--layers", "2", "--batch", "16"]
 
 def one_run(runner, data, run, reducers, map_tasks):
     """Train one epoch in this process; print the JSON line."""
-    from jobs.launch import RunnerOptions
+    from jobs.hadoop.launch import RunnerOptions
     from jobs.mr.train_epoch import slice_plan
     from jobs.training import Limits, RunSpec, train
     from jobs.storage import open_store

@@ -20,7 +20,7 @@ side):
                  θ, validates and commits the checkpoint
 
 Variants (``--variants``): ``hadoop-fs`` (mrjob's own ``hadoop fs`` commands around the
-job, and task containers), ``containers`` (jobs.mrjob_webhdfs: no JVM but ``hadoop jar``;
+job, and task containers), ``containers`` (jobs.hadoop.webhdfs: no JVM but ``hadoop jar``;
 task containers, as ``train --no-uber``), ``uber`` (the default: WebHDFS, and the tiny epoch
 runs as an uber job, its tasks inside the ApplicationMaster). A summary line per variant
 gives the median epoch ``job_seconds`` and each phase's median. The dev cluster's own
@@ -45,7 +45,7 @@ import uuid
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from jobs.launch import RunnerOptions  # noqa: E402
+from jobs.hadoop.launch import RunnerOptions  # noqa: E402
 from jobs.preparing import prepare  # noqa: E402
 from jobs.storage import open_store  # noqa: E402
 from jobs.training import RunSpec, train  # noqa: E402

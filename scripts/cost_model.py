@@ -151,7 +151,7 @@ def decode_seconds_per_byte(values=1_000_000, tasks=4):
 
 
 def measure(phases_file):
-    from jobs.launch import default_blas_threads
+    from jobs.hadoop.launch import default_blas_threads
 
     default_blas_threads()
     train = [token_seconds(h, forward_only=False) for h in (64, 256)]
@@ -181,7 +181,7 @@ def collect(sizes, hidden, reducers, epochs=2):
     import textwrap
     import uuid
 
-    from jobs.launch import RunnerOptions
+    from jobs.hadoop.launch import RunnerOptions
     from jobs.preparing import prepare
     from jobs.run.checkpoint import load_latest
     from jobs.storage import open_store

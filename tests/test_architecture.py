@@ -13,8 +13,9 @@ ALLOWED = {
     "jobs.data": {"rnn_core", "jobs.storage"},
     "jobs.run": {"rnn_core", "jobs.storage", "jobs.data"},
     "jobs.mr": {"rnn_core", "jobs.data", "jobs.run.state"},
-    "jobs.mrjob_webhdfs": {"jobs.storage"},
-    "jobs.launch": {"rnn_core", "jobs.mrjob_webhdfs"},
+    "jobs.hadoop.webhdfs": {"jobs.storage"},
+    "jobs.hadoop.launch": {"rnn_core", "jobs.hadoop.webhdfs"},
+    "jobs.hadoop.resources": {"jobs.hadoop.launch", "jobs.mr.slices"},
 }
 API = ("jobs.preparing", "jobs.training", "jobs.scoring", "jobs.generating", "jobs.plotting",
        "jobs.demo")

@@ -240,8 +240,10 @@ def test_numpy_warnings_in_an_inline_task_do_not_crash_it(series_ds):
     script = f"""
 import numpy as np
 from jobs.data.dataset import Dataset
-from jobs.launch import RunnerOptions
-from jobs.training import RunSpec, new_state, run_epoch_job
+from jobs.hadoop.launch import RunnerOptions
+from jobs.training import RunSpec
+from jobs.training.spec import new_state
+from jobs.training.epoch_job import run_epoch_job
 dataset = Dataset({series_ds!r})
 state = new_state(RunSpec(hidden=8), dataset, {series_ds!r})
 state.theta = np.full_like(state.theta, 1e30)

@@ -4,7 +4,7 @@ import pytest
 from conftest import SUNSPOTS_CSV, cli_args, prepare_cli, train_cli
 from test_core_autoregression import ar2_process
 
-from jobs import baselines
+from rnn_core import baselines
 from jobs.cli import main as cli_main
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.data.chunks import split_point

@@ -12,7 +12,7 @@ import pytest
 from conftest import cli_args
 from jobs.cli import EXIT_LOCKED, EXIT_NOTHING_TO_DO, EXIT_OK
 from jobs.commands import train as train_command
-from jobs.training import Limits, TrainingError, may_start_epoch
+from jobs.training import Limits, TrainingError
 from jobs.storage import LocalStore
 from test_driver import latest, train
 from test_lock import write_lock
@@ -42,14 +42,13 @@ def test_max_epochs_per_run_stops_and_says_how_far_the_run_is(text_data, tmp_pat
 
 
 def test_time_budget_does_not_start_an_epoch_that_would_overrun():
-    lines = []
-    assert may_start_epoch(Limits(time_budget=100), 10, 1, 30, 60, 4)
-    assert not may_start_epoch(Limits(time_budget=100), 10, 1, 30, 71, 4, lines.append)
-    assert "another (~30s) would overrun --time-budget 100s (71s used)" in lines[0]
+    assert Limits(time_budget=100).reached(10, 1, 30, 60, 4) is None
+    reason = Limits(time_budget=100).reached(10, 1, 30, 71, 4)
+    assert "another (~30s) would overrun --time-budget 100s (71s used)" in reason
 
 
 def test_time_budget_lets_the_first_epoch_of_a_new_run_start():
-    assert may_start_epoch(Limits(time_budget=1), 10, 0, None, 5, 0)
+    assert Limits(time_budget=1).reached(10, 0, None, 5, 0) is None
 
 
 def test_time_budget_shorter_than_one_epoch_is_an_error(text_data, tmp_path):

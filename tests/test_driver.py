@@ -77,10 +77,12 @@ def test_an_epoch_of_sync_rounds_scores_every_training_step_once(text_data, tmp_
 def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(text_data,
                                                                                 tmp_path):
     from jobs.data.dataset import Dataset
-    from jobs.launch import RunnerOptions
+    from jobs.hadoop.launch import RunnerOptions
     from jobs.run.checkpoint import ROUND, commit
     from jobs.storage import open_store
-    from jobs.training import RunSpec, new_state, run_epoch
+    from jobs.training import RunSpec
+    from jobs.training.spec import new_state
+    from jobs.training.loop import run_round
 
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
     flags = ("--epochs", "2", "--syncs-per-epoch", "3")
@@ -90,7 +92,7 @@ def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(
                    syncs_per_epoch=3)
     state = new_state(spec, dataset, dataset.store.uri())
     for _ in range(2):  # two of epoch 1's three rounds, committed, then the driver stops
-        state = run_epoch(state, dataset, RunnerOptions(runner="inline"))
+        state = run_round(state, dataset, RunnerOptions(runner="inline"))
         commit(open_store(resumed), state)
     assert (state.epoch, len(state.rounds)) == (0, 2)
     lines = []
@@ -107,8 +109,8 @@ def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(
 
 
 def test_sync_rounds_score_only_each_epochs_final_theta(text_data, tmp_path):
-    from jobs.launch import RunnerOptions
-    from jobs.training import score_validation
+    from jobs.hadoop.launch import RunnerOptions
+    from jobs.training.epoch_job import score_validation
 
     run_dir = str(tmp_path / "run")
     train(text_data[0], run_dir, "--epochs", "2", "--syncs-per-epoch", "3")
@@ -271,7 +273,8 @@ def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspot
 
 def test_a_step_schedule_keeps_the_tasks_mean_optimizer_state_whose_counter_it_counts(text_data):
     from jobs.data.dataset import Dataset
-    from jobs.training import RunSpec, run_configs
+    from jobs.training import RunSpec
+    from jobs.training.spec import run_configs
 
     dataset = Dataset(text_data[0])
     assert run_configs(RunSpec(), dataset)[2]["inner_state"] == "auto"
@@ -334,9 +337,11 @@ def test_valid_every_k_scores_every_kth_epoch_and_the_last_and_leaves_theta_alon
 def test_the_epoch_jobs_validation_tasks_and_the_scoring_job_give_the_same_bits(
         text_data, tmp_path, map_tasks):
     from jobs.data.dataset import Dataset
-    from jobs.launch import RunnerOptions
-    from jobs.mr.scorer import Scorer
-    from jobs.training import RunSpec, new_state, run_epoch_job, score_validation
+    from jobs.hadoop.launch import RunnerOptions
+    from jobs.mr.loss_sums import LossSums
+    from jobs.training import RunSpec
+    from jobs.training.spec import new_state
+    from jobs.training.epoch_job import run_epoch_job, score_validation
 
     dataset = Dataset(text_data[0])
     state = new_state(RunSpec(hidden=8, batch=4, mode="average"), dataset, text_data[0])
@@ -350,6 +355,6 @@ def test_the_epoch_jobs_validation_tasks_and_the_scoring_job_give_the_same_bits(
         assert in_job["valid"][name].tobytes() == scored[name].tobytes()
     assert int(scored["records"]) == dataset.meta["counts"]["valid"]["records"]
     # scored in this process (as the driver did before): the same loss, up to rounding
-    here = Scorer(state.theta, state.model).add_chunks(dataset.iter_chunks("valid", state.model))
+    here = LossSums(state.theta, state.model).add_chunks(dataset.iter_chunks("valid", state.model))
     assert float(scored["loss_sum"]) == pytest.approx(float(here["loss_sum"]), rel=1e-6)
     assert float(scored["count"]) == float(here["count"])

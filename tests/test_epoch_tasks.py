@@ -821,7 +821,7 @@ def test_partition_of_non_ascii_keys_hashes_the_bytes_as_java_signed_bytes(key, 
     ("average", ADAM), ("gradient", OptimizerConfig(name="sgd", lr=0.5, clip_norm=0.05))])
 def test_map_tasks_reading_validation_shards_score_the_incoming_theta_and_do_not_train(
         tmp_path, monkeypatch, mode, optimizer):
-    from jobs.mr.scorer import Scorer
+    from jobs.mr.loss_sums import LossSums
     from jobs.mr.validation import valid_list_bytes
 
     state, path = write_state(tmp_path, optimizer=optimizer, steps_taken=4)
@@ -835,7 +835,7 @@ def test_map_tasks_reading_validation_shards_score_the_incoming_theta_and_do_not
     assert theta.tobytes() == assembled(without, state.theta.size)[0].tobytes()
     assert scalars["records"] == sum(TASK_SIZES)  # the validation records trained nothing
     [valid_record] = [r for r in records if r.tag == "valid"]
-    expected = [Scorer(state.theta, MODEL).add_chunks(task) for task in valid]
+    expected = [LossSums(state.theta, MODEL).add_chunks(task) for task in valid]
     assert set(valid_record.arrays) == {"loss_sum", "count", "records"}
     for name in ("loss_sum", "count", "records"):  # the tasks' sums, added exactly
         assert float(valid_record.arrays[name]) == math.fsum(float(e[name]) for e in expected)

@@ -61,7 +61,7 @@ def test_local_data_is_scored_in_process_by_default(text_run):
     ("hdfs:///datasets/ds", "hadoop"), ("hdfs://namenode:8020/ds", "hadoop"),
     ("/local/ds", None), ("relative/ds", None)])
 def test_auto_runner_is_the_hadoop_runner_for_data_on_hdfs(data, expected):
-    from jobs.launch import RunnerOptions
+    from jobs.hadoop.launch import RunnerOptions
     from jobs.scoring import AUTO, scoring_runner
 
     chosen = scoring_runner(AUTO, data)

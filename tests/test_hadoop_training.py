@@ -101,9 +101,11 @@ def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs
 
     from jobs.data.batches import read_chunk
     from jobs.data.dataset import Dataset
-    from jobs.launch import RunnerOptions, run_job_with_state
+    from jobs.hadoop.launch import RunnerOptions, run_job_with_state
     from jobs.mr.train_epoch import MRTrainEpoch
-    from jobs.training import RunSpec, assemble_slices, new_state
+    from jobs.training import RunSpec
+    from jobs.training.epoch_job import assemble_slices
+    from jobs.training.spec import new_state
 
     dataset = Dataset(text_data[0])
     spec = RunSpec(cell="gru", hidden=12, batch=4, bptt=8, dtype="float64", seed=5,

@@ -12,7 +12,7 @@ import pytest
 
 from jobs.run.checkpoint import CheckpointError
 from conftest import train_cli
-from jobs import training
+from jobs.training import loop
 from jobs.cli import EXIT_LOCKED, EXIT_OK
 from jobs.run import lock as lock_module
 from jobs.run.lock import (LOCK, TAKEOVER, LockHeld, LockLost, RunLock, describe, is_stale,
@@ -459,14 +459,14 @@ def test_train_releases_the_lock_when_it_fails(text_data, tmp_path):
 
 def test_train_commits_nothing_after_losing_the_lock(text_data, tmp_path, monkeypatch):
     run = LocalStore(tmp_path / "run")
-    real_run_epoch = training.run_epoch
+    real_run_round = loop.run_round
 
-    def run_epoch_then_lose_the_lock(*args, **kwargs):
-        state = real_run_epoch(*args, **kwargs)
+    def run_round_then_lose_the_lock(*args, **kwargs):
+        state = real_run_round(*args, **kwargs)
         write_lock(run)
         return state
 
-    monkeypatch.setattr(training, "run_epoch", run_epoch_then_lose_the_lock)
+    monkeypatch.setattr(loop, "run_round", run_round_then_lose_the_lock)
     with pytest.raises(LockLost):
         train(text_data[0], run.root, "--epochs", "1")
     assert run.list() == [LOCK]

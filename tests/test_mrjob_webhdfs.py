@@ -7,7 +7,7 @@ import logging
 import pytest
 from conftest import require_dev_cluster
 
-from jobs.mrjob_webhdfs import WebHdfsFilesystem
+from jobs.hadoop.webhdfs import WebHdfsFilesystem
 from mrjob.fs.hadoop import HadoopFilesystem
 
 pytestmark = pytest.mark.hadoop

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import prepare_cli
-from jobs import preparing
+from jobs.preparing import api as preparing
 from jobs.cli import main as cli_main
 from jobs.data import chunks, corpus
 from jobs.data.dataset import Dataset
-from jobs.launch import RunnerOptions
+from jobs.hadoop.launch import RunnerOptions
 from jobs.data.records import decode_record
 from jobs.data.series_io import SeriesError
 

@@ -9,13 +9,13 @@ import uuid
 import numpy as np
 import pytest
 
-from jobs import preparing
+from jobs.preparing import api as preparing
 from jobs.data import chunks
 from jobs.data.dataset import Dataset
 from jobs.data.records import decode_record
 from jobs.data.series_io import SeriesError
-from jobs.launch import RunnerOptions
-from jobs.prepare_series import combine
+from jobs.hadoop.launch import RunnerOptions
+from jobs.preparing.series import combine
 from rnn_core import autoregression
 from jobs.storage import open_store
 

@@ -10,13 +10,13 @@ import uuid
 import numpy as np
 import pytest
 
-from jobs import preparing
+from jobs.preparing import api as preparing
 from jobs.data import chunks, corpus
 from jobs.data.chunks import SequenceLayout, sequence_records
 from jobs.data.dataset import Dataset, write_dataset
 from jobs.data.records import decode_record
-from jobs.launch import RunnerOptions
-from jobs.sharding import InputError, job_inputs
+from jobs.hadoop.launch import RunnerOptions
+from jobs.preparing.sharding import InputError, job_inputs
 from jobs.storage import open_store
 
 
@@ -155,7 +155,7 @@ def test_hdfs_inputs_on_the_inline_runner_are_refused():
 
 
 def test_an_hdfs_file_with_lines_that_are_not_utf8_is_an_error_naming_it():
-    from jobs.prepare_text import TextLayout
+    from jobs.preparing.text import TextLayout
 
     sources = ["hdfs:///raw/good.txt", "hdfs:///raw/bad.txt"]
     survey_output = [(["char", "a"], 5), (["split", "/raw/good.txt", 0], 5),

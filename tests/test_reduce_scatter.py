@@ -10,7 +10,7 @@ from jobs.mr.protocol import SliceProtocol
 from jobs.mr.slices import (NORM_BLOCK, RECORD_BUDGET, block_square_sums, global_norm,
                             key_partition, plan_slices, routing_key, slice_of_key)
 from jobs.mr.train_epoch import MRTrainEpoch, slice_plan
-from jobs.resources import ClusterTooSmall, memory_jobconf, task_memory
+from jobs.hadoop.resources import ClusterTooSmall, memory_jobconf, task_memory
 from jobs.run.state import TrainingState, read_state_range
 from rnn_core import ModelConfig, init_params, num_params
 from rnn_core.optimizers import OptimizerConfig, init_state
@@ -189,7 +189,8 @@ def test_map_tasks_on_mrjobs_own_runners_cuts_files_into_about_n_pieces(text_dat
 
 def test_the_driver_refuses_output_with_a_missing_or_repeated_slice():
     from jobs.mr.protocol import Record
-    from jobs.training import TrainingError, assemble_slices
+    from jobs.training import TrainingError
+    from jobs.training.epoch_job import assemble_slices
 
     model = ModelConfig(cell="rnn", hidden=16, vocab_size=20, dtype="float64")
     opt = OptimizerConfig(name="adam", lr=0.01)

@@ -8,11 +8,11 @@ import pytest
 
 from jobs.data.batches import make_batch, read_chunk
 from jobs.data.dataset import Dataset
-from jobs.launch import RunnerOptions, run_job
+from jobs.hadoop.launch import RunnerOptions, run_job
 from jobs.mr.counters import BAD_BY_REASON, BAD_BY_SHARD, COUNTERS
 from jobs.mr.train_epoch import MRTrainEpoch, slice_plan
 from jobs.mr.protocol import SliceProtocol
-from jobs.training import assemble_slices
+from jobs.training.epoch_job import assemble_slices
 from jobs.data.records import encode_record
 from jobs.run.state import TrainingState
 from rnn_core import ModelConfig, init_params, loss_and_grad

@@ -1,12 +1,12 @@
 """A small epoch runs as an uber job (its tasks inside the ApplicationMaster); others do not.
 
-jobs.resources.uber_jobconf decides from the job's input, map tasks, reducers and |θ|; the
+jobs.hadoop.resources.uber_jobconf decides from the job's input, map tasks, reducers and |θ|; the
 hadoop-marked test at the end runs the same epoch both ways on the dev cluster.
 """
 import pytest
 from conftest import copy_to_store
 
-from jobs.resources import (JVM_OVERHEAD_MB, UBER_MAX_LOST_SECONDS, task_memory, uber_jobconf,
+from jobs.hadoop.resources import (JVM_OVERHEAD_MB, UBER_MAX_LOST_SECONDS, task_memory, uber_jobconf,
                             _xmx_mb)
 
 CONF = {"yarn.app.mapreduce.am.command-opts": "-Xmx768m -XX:+UseSerialGC",
@@ -74,8 +74,8 @@ def test_no_uber_job_when_the_application_master_would_exceed_the_largest_contai
 
 
 def test_a_failed_uber_job_runs_again_in_task_containers_where_hadoop_retries_tasks():
-    from jobs.launch import JobFailed, RunnerOptions
-    from jobs.training import retrying_an_uber_job_in_containers
+    from jobs.hadoop.launch import JobFailed, RunnerOptions
+    from jobs.training.epoch_job import retrying_an_uber_job_in_containers
 
     asked = []
 
@@ -89,8 +89,8 @@ def test_a_failed_uber_job_runs_again_in_task_containers_where_hadoop_retries_ta
 
 
 def test_a_failed_job_that_was_not_uber_is_not_run_again():
-    from jobs.launch import JobFailed, RunnerOptions
-    from jobs.training import retrying_an_uber_job_in_containers
+    from jobs.hadoop.launch import JobFailed, RunnerOptions
+    from jobs.training.epoch_job import retrying_an_uber_job_in_containers
 
     asked = []
 

@@ -8,7 +8,7 @@ every metric.
 from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag,
                       add_runner_flags, non_negative_int, positive_int, runner_options,
                       to_json)
-from jobs.launch import RUNNERS
+from jobs.hadoop.launch import RUNNERS
 
 IN_PROCESS = "process"
 AUTO = "auto"  # as jobs.scoring.AUTO (not imported here: --help loads no mrjob)

@@ -6,7 +6,7 @@
 * :mod:`jobs.mr.validation`   which map tasks read validation shards; mrjob's input cut
 * :mod:`jobs.mr.char_count`   the vocabulary pass of ``prepare --kind text``
 * :mod:`jobs.mr.chunk_mapper` the base job: validate record lines, hand over minibatches
-* :mod:`jobs.mr.scorer`       loss and baseline sums (also used in process)
+* :mod:`jobs.mr.loss_sums`       loss and baseline sums (also used in process)
 * :mod:`jobs.mr.protocol`     the wire format between tasks: named numpy arrays as npz
 * :mod:`jobs.mr.slices`       θ cut into slices: record budget, routing to reducers, reassembly
 * :mod:`jobs.mr.counters`     the Hadoop counters the jobs report

@@ -2,7 +2,7 @@
 validation of a run's last θ (the other epochs' are scored inside the epoch job).
 
 Every map task loads the checkpoint (and the dataset's meta.json) shipped with the job, scores
-its records with :class:`jobs.mr.scorer.Scorer` and emits ONE record of sums (in-mapper
+its records with :class:`jobs.mr.loss_sums.LossSums` and emits ONE record of sums (in-mapper
 combining, so no combiner); the single reducer adds them exactly
 (:func:`jobs.mr.protocol.add_sums`), in whatever order they come. With the epoch job's
 ``--split-reference-bytes`` (:mod:`jobs.mr.validation`) its tasks are the epoch job's
@@ -16,7 +16,7 @@ import json
 
 from jobs.mr.chunk_mapper import ChunkMapperJob
 from jobs.mr.protocol import ArraysProtocol, add_sums
-from jobs.mr.scorer import SCORE_BATCH, Scorer
+from jobs.mr.loss_sums import SCORE_BATCH, LossSums
 from jobs.mr.validation import ValidationInputJob
 from jobs.run.state import read_state_file
 
@@ -29,7 +29,7 @@ class MRScore(ValidationInputJob, ChunkMapperJob):
         super().configure_args()
         self.add_file_arg("--state", required=True, help="checkpoint .npz of the trained run")
         self.add_file_arg("--meta", help="the dataset's meta.json: with it the sums of the "
-                          "baselines and per-column errors too (jobs.mr.scorer), without it "
+                          "baselines and per-column errors too (jobs.mr.loss_sums), without it "
                           "only the loss (validation)")
         self.add_passthru_arg("--batch", type=int, default=SCORE_BATCH,
                               help="chunks per forward batch")
@@ -41,7 +41,7 @@ class MRScore(ValidationInputJob, ChunkMapperJob):
         if self.options.meta:
             with open(self.options.meta, encoding="utf-8") as f:
                 meta = json.load(f)
-        self.scorer = Scorer(state.theta, state.model, meta)
+        self.scorer = LossSums(state.theta, state.model, meta)
         self.start_chunks(state.model, self.options.batch)
 
     def handle_chunks(self, chunks):

@@ -18,7 +18,7 @@ columns, the ``missing`` policy and the input files in order.
 
 A file that cannot be read (no such column, a value that is not a number, ...) is not a
 task failure with a traceback: the map task emits the error's message under the key
-``!error`` and the driver raises it (:mod:`jobs.prepare_series`).
+``!error`` and the driver raises it (:mod:`jobs.preparing.series`).
 
 Cost: the shuffle carries every row once; a reducer holds one series at a time.
 """

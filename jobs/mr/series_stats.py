@@ -6,7 +6,7 @@ length L, and over its first ``split_point(L, valid)`` rows the count, mean (F,)
 variance (F,) in float64 (numpy's, so one series gives exactly the numbers of
 :func:`jobs.data.series_io.normalization`), and its missing-value counts. An error line
 passes through. Output: one small record per series, O(series) in all; the driver combines
-them in id order (:func:`jobs.prepare_series.combine`).
+them in id order (:func:`jobs.preparing.series.combine`).
 """
 import json
 

@@ -7,7 +7,7 @@ shards round-robin in record order (:func:`jobs.data.dataset.shard_of` of the re
 index in its split, over all sequences), so shards differ by at most one record. The
 value's first field starts with the record key, and the shuffle sorts on it (SORT_VALUES):
 each reducer gets its records in key order, and its output file *is* the shard, the same
-bytes on every runner. The driver side is :mod:`jobs.sharding`.
+bytes on every runner. The driver side is :mod:`jobs.preparing.sharding`.
 """
 import json
 
@@ -18,7 +18,7 @@ from jobs.mr.counters import COUNTERS
 from jobs.mr.slices import routing_key, slice_of_key
 from jobs.mr.task import TaskJob
 
-STATS = "#stats"  # the first field of the statistics line (partition 2S; jobs.sharding.STATS)
+STATS = "#stats"  # the first field of the statistics line (partition 2S; jobs.preparing.sharding.STATS)
 
 
 def partitions(shards):

@@ -36,7 +36,7 @@ There is no combiner: it would add in an order of its own.
 
 Validation in the same job: with ``--valid-shards`` (see :mod:`jobs.mr.validation`), a map task
 whose input file is a validation shard does not train: it scores its records with the
-INCOMING θ (the state shipped with the job) using :class:`jobs.mr.scorer.Scorer`, and emits
+INCOMING θ (the state shipped with the job) using :class:`jobs.mr.loss_sums.LossSums`, and emits
 ONE record ``valid`` {loss_sum, count, records}; a reducer adds those exactly
 (:func:`jobs.mr.protocol.add_sums`) and writes one ``valid`` record next to the slices. So
 the job of epoch N+1 reports θ_N's validation loss, without a second job.
@@ -58,7 +58,7 @@ from jobs.mr.counters import (COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS,
                               peak_rss_kb)
 from jobs.mr.outer import OuterConfig, outer_step
 from jobs.mr.protocol import Record, SliceProtocol, add_sums
-from jobs.mr.scorer import SCORE_BATCH, Scorer
+from jobs.mr.loss_sums import SCORE_BATCH, LossSums
 from jobs.mr.slices import block_square_sums, global_norm, plan_slices, slice_of_key
 from jobs.mr.validation import ValidationInputJob
 from jobs.run.state import (OPT_PREFIX, prefix_opt, prefix_outer, read_state_configs,
@@ -148,7 +148,7 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
             raise RuntimeError(f"--fail-first-attempt: {attempt} fails on purpose (test hook)")
         self.state = read_state_file(self.options.state)
         if self.reads_validation():  # score the incoming θ, don't train
-            self.scorer = Scorer(self.state.theta, self.state.model)
+            self.scorer = LossSums(self.state.theta, self.state.model)
             self.start_chunks(self.state.model, SCORE_BATCH)
             return
         self.scorer = None

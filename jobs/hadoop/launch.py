@@ -26,7 +26,8 @@ RUNNERS = ("inline", "local", "hadoop")
 # is the default: extra threads cost more than they give, and tasks share a node's cores.
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _PACKAGES = ("rnn_core", "jobs")
-_REPO_CONF = Path(__file__).resolve().parent.parent / "conf" / "mrjob.conf"
+_ROOT = Path(__file__).resolve().parents[2]  # the directory holding rnn_core/ and jobs/
+_REPO_CONF = _ROOT / "conf" / "mrjob.conf"
 
 
 @dataclass
@@ -39,14 +40,14 @@ class RunnerOptions:
     ``python_bin``: the Python that runs tasks; defaults to the driver's own interpreter,
     which suits the local runner and single-machine clusters (set it for a real cluster).
     ``webhdfs``: on the hadoop runner, do mrjob's HDFS operations over WebHDFS when
-    HADOOP_RNN_WEBHDFS_URL is set (:mod:`jobs.mrjob_webhdfs`); False keeps mrjob's
+    HADOOP_RNN_WEBHDFS_URL is set (:mod:`jobs.hadoop.webhdfs`); False keeps mrjob's
     ``hadoop fs`` commands.
     ``reducers``, ``map_tasks``: how the training job spreads an epoch (R reduce tasks, about
-    N map tasks; None: chosen by :mod:`jobs.resources`); other jobs ignore them. Neither is
+    N map tasks; None: chosen by :mod:`jobs.hadoop.resources`); other jobs ignore them. Neither is
     part of a run's identity: R never changes θ; N changes it in average mode (as the runner
     does: each task trains on its split), so a run resumed bit-identically keeps both.
     ``uber``: on Hadoop, let the training job run a small epoch as an uber job, its tasks
-    inside the ApplicationMaster (:func:`jobs.resources.uber_jobconf`); θ is the same.
+    inside the ApplicationMaster (:func:`jobs.hadoop.resources.uber_jobconf`); θ is the same.
     """
 
     runner: str = "inline"
@@ -92,7 +93,7 @@ def default_blas_threads(environ=os.environ):
 @functools.lru_cache(maxsize=None)
 def code_archive():
     """Zip the rnn_core and jobs packages once per process; return the zip's path."""
-    root = Path(__file__).resolve().parent.parent
+    root = _ROOT
     tmp = tempfile.mkdtemp(prefix="hadoop-rnn-code-")
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     path = os.path.join(tmp, "hadoop_rnn_code.zip")
@@ -123,7 +124,7 @@ class JobFailed(RuntimeError):
         self.uber = uber
 
 
-UBER_ENABLE = "mapreduce.job.ubertask.enable"   # the jobconf jobs.resources.uber_jobconf sets
+UBER_ENABLE = "mapreduce.job.ubertask.enable"   # the jobconf jobs.hadoop.resources.uber_jobconf sets
 UBER_JOBCONF = f"{UBER_ENABLE}=true"
 
 
@@ -142,7 +143,7 @@ def run_job(job_class, job_args, inputs, options, collect=list):
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
     with job.make_runner() as runner:
         if options.runner == "hadoop" and options.webhdfs:
-            from jobs.mrjob_webhdfs import use_webhdfs
+            from jobs.hadoop.webhdfs import use_webhdfs
 
             use_webhdfs(runner)  # no `hadoop fs` JVMs around the job
         try:

@@ -15,13 +15,13 @@ chunk boundaries, so the dataset's bytes are the same on every runner and for an
 size. The driver holds O(files + splits + vocabulary).
 
 Local inputs on the hadoop runner are first copied to a temporary HDFS directory
-(:func:`jobs.sharding.job_inputs`), so the two passes see the same paths.
+(:func:`jobs.preparing.sharding.job_inputs`), so the two passes see the same paths.
 """
 from jobs.data import corpus
 from jobs.data.chunks import SequenceLayout
-from jobs.launch import JobFailed, run_job
+from jobs.hadoop.launch import JobFailed, run_job
 from jobs.mr.counters import input_path
-from jobs.sharding import run_sharding_job
+from jobs.preparing.sharding import run_sharding_job
 from jobs.storage import is_hdfs
 
 

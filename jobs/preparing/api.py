@@ -3,11 +3,11 @@
 The inputs are local or on HDFS (files, directories, globs). The work runs as MapReduce
 jobs on the chosen runner, so the driver's memory does not grow with the data:
 
-* ``--kind text`` (:mod:`jobs.prepare_text`): every file is one sequence, its characters
+* ``--kind text`` (:mod:`jobs.preparing.text`): every file is one sequence, its characters
   (see :mod:`jobs.data.corpus`) as token ids. ``--max-vocab`` keeps the most frequent
   characters and maps the rest to U+FFFD. Empty files are skipped (and listed in
   meta.json).
-* ``--kind series`` (:mod:`jobs.prepare_series`): the ``--column`` values of CSV or Parquet
+* ``--kind series`` (:mod:`jobs.preparing.series`): the ``--column`` values of CSV or Parquet
   tables (see :mod:`jobs.data.series_io`); each file is one series, or with ``--id`` a
   table holds many, ordered by ``--time``. Normalized with the mean and std of the
   training parts.
@@ -27,7 +27,7 @@ import numpy as np
 
 from jobs.data import corpus
 from jobs.data.dataset import META, Dataset, DatasetError, write_meta
-from jobs.launch import RunnerOptions, run_job
+from jobs.hadoop.launch import RunnerOptions, run_job
 from jobs.storage import is_hdfs, open_store, replace_dir
 
 
@@ -39,7 +39,7 @@ class PrepareError(ValueError):
 
 def char_counts(files, options):
     """{char: count} over the (local) files, by the survey job on the chosen runner."""
-    from jobs.prepare_text import survey
+    from jobs.preparing.text import survey
 
     return survey(files, [os.path.abspath(path) for path in files], options).counts
 
@@ -47,12 +47,12 @@ def char_counts(files, options):
 def prepare_text(files, target, chunking, valid, shards, max_vocab, runner, log):
     """Write the text dataset of ``files`` into the store ``target``; return its meta.
 
-    Two MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_text`): the driver holds the
+    Two MapReduce jobs on ``runner`` (see :mod:`jobs.preparing.text`): the driver holds the
     vocabulary and one entry per file and input split, never the text. chunking: as for
     :func:`prepare_series`.
     """
-    from jobs.prepare_text import chunk_shards, survey
-    from jobs.sharding import job_inputs
+    from jobs.preparing.text import chunk_shards, survey
+    from jobs.preparing.sharding import job_inputs
 
     empty = [path for path in files if corpus.input_size(path) == 0]
     used = [path for path in files if path not in empty]
@@ -90,11 +90,11 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
                    id_column, time_column, runner, log):
     """Write the series dataset of ``files`` into the store ``target``; return its meta.
 
-    Three MapReduce jobs on ``runner`` (see :mod:`jobs.prepare_series`): the driver holds
+    Three MapReduce jobs on ``runner`` (see :mod:`jobs.preparing.series`): the driver holds
     one entry per series, never the rows. chunking: ``train_steps -> (chunk, context)``,
     the chunking options with the defaults for the data filled in.
     """
-    from jobs.prepare_series import prepare_series as run_series_jobs
+    from jobs.preparing.series import prepare_series as run_series_jobs
 
     if not columns:
         raise PrepareError("--kind series needs at least one --column NAME")

@@ -14,7 +14,7 @@ rows.
    and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
    normalization is.
 4. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
-   (:func:`jobs.sharding.run_sharding_job`).
+   (:func:`jobs.preparing.sharding.run_sharding_job`).
 
 A series shorter than 2 rows (after dropping missing values) is an error when the file is
 the series, and left out (and counted) in a table of many series. The layout shipped to
@@ -29,8 +29,8 @@ import numpy as np
 
 from jobs.data import series_io
 from jobs.data.chunks import SequenceLayout, split_point
-from jobs.launch import run_job
-from jobs.sharding import job_inputs, run_sharding_job
+from jobs.hadoop.launch import run_job
+from jobs.preparing.sharding import job_inputs, run_sharding_job
 from jobs.storage import open_store
 from rnn_core import autoregression
 

@@ -1,6 +1,6 @@
 """Sums that score a model on chunks next to a baseline.
 
-Sums (not means) so that the sums of disjoint shards add up: the same :class:`Scorer` runs in
+Sums (not means) so that the sums of disjoint shards add up: the same :class:`LossSums` runs in
 process (``hadoop-rnn evaluate`` on local data), in every map task of :mod:`jobs.mr.score`
 and in the validation tasks of the epoch job (:mod:`jobs.mr.train_epoch`), always over
 minibatches of :data:`SCORE_BATCH` chunks; :func:`jobs.scoring.report` turns the sums into
@@ -12,7 +12,7 @@ metrics.
   ``(train_counts + 1) / (N + V)``), when the dataset's meta is given.
 * series, in normalized units, per column (F,): squared and absolute errors of the model
   (``sse``, ``sae``; ``loss_sum`` is ``sse`` summed). Original units follow by scaling with
-  the std. The series baselines need whole sequences, not chunks: :mod:`jobs.baselines`.
+  the std. The series baselines need whole sequences, not chunks: :mod:`rnn_core.baselines`.
 
 Only the scored steps count (the mask): a chunk's warm-up steps are never scored.
 """
@@ -32,7 +32,7 @@ def unigram_log_probs(meta):
     return np.log(counts / counts.sum())
 
 
-class Scorer:
+class LossSums:
     """Accumulates the sums of minibatches (inputs, targets, mask from jobs.data.batches).
 
     theta: (P,) parameters of the model ``cfg``. ``meta``: the dataset's meta dict; without

@@ -12,7 +12,7 @@ target position t from the values up to the origin t - h (h: the horizon, 1 for 
 
 Before a sequence's first value, the first value stands in (a lag that reaches past the
 start). Errors are summed per column (``sse``, ``sae``, ``count``), like
-:class:`jobs.mr.scorer.Scorer`'s, so :func:`jobs.scoring.report` treats every forecaster alike.
+:class:`jobs.mr.loss_sums.LossSums`'s, so :func:`jobs.scoring.report` treats every forecaster alike.
 """
 import numpy as np
 

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from jobs.data.chunks import sequence_id
 from jobs.data.dataset import shard_name, shard_of
-from jobs.launch import JobFailed, run_job
+from jobs.hadoop.launch import JobFailed, run_job
 from jobs.storage import is_hdfs, open_store
 
 JOB_OUTPUT = "job-output"  # the job's output directory inside the staging dataset

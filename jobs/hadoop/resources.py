@@ -27,7 +27,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from jobs.launch import UBER_ENABLE
+from jobs.hadoop.launch import UBER_ENABLE
 from jobs.mr.slices import RECORD_BUDGET
 
 MB = 1024 * 1024
