@@ -43,7 +43,7 @@ def cli_main(argv):
 from jobs.data.dataset import Dataset  # noqa: E402
 from jobs.hadoop.launch import RunnerOptions, run_job  # noqa: E402
 from jobs.mr.train_epoch import MRTrainEpoch  # noqa: E402
-from jobs.run.state import TrainingState  # noqa: E402
+from jobs.run.state import RunSettings, TrainingState  # noqa: E402
 from rnn_core import ModelConfig, init_params, loss_and_grad  # noqa: E402
 from rnn_core.optimizers import OptimizerConfig, apply, init_state  # noqa: E402
 from rnn_core.serialization import save_arrays  # noqa: E402
@@ -73,9 +73,9 @@ def in_process_epoch(dataset, state):
     cfg, s = state.model, state.settings
     total_loss = total_count = 0.0
     grad = None
-    for chunk_batch in iter_batches(dataset.iter_chunks("train", cfg), cfg, s["batch"]):
+    for chunk_batch in iter_batches(dataset.iter_chunks("train", cfg), cfg, s.batch):
         loss_sum, count, grad_sum = loss_and_grad(state.theta, cfg, *chunk_batch,
-                                                  bptt=s["bptt"] or None)
+                                                  bptt=s.bptt or None)
         total_loss += loss_sum
         total_count += count
         grad = grad_sum if grad is None else grad + grad_sum
@@ -83,11 +83,9 @@ def in_process_epoch(dataset, state):
 
 
 def job_epoch(dataset, state_file, state, runner, tmp_dir=None):
-    s = state.settings
     extra = ["--cleanup", "NONE", "--local-tmp-dir", tmp_dir] if tmp_dir else []
     options = RunnerOptions(runner=runner, extra_args=extra)
-    return run_job(MRTrainEpoch, ["--state", state_file, "--mode", "gradient",
-                                  "--batch", str(s["batch"]), "--bptt", str(s["bptt"])],
+    return run_job(MRTrainEpoch, ["--state", state_file],  # the settings are the state's
                    dataset.shard_uris("train"), options)
 
 
@@ -115,7 +113,7 @@ def main():
     optimizer = OptimizerConfig(name="adam", lr=0.002, clip_norm=5.0)
     theta = init_params(model, seed=0)
     state = TrainingState(model=model, optimizer=optimizer, theta=theta,
-                          settings={"mode": "gradient", "batch": 32, "bptt": 64, "seed": 0},
+                          settings=RunSettings(mode="gradient", batch=32, bptt=64, seed=0),
                           opt_state=init_state(optimizer, theta))
     state_file = os.path.join(work, "state.npz")
     save_arrays(state_file, state.to_arrays())

@@ -11,12 +11,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import SUNSPOTS_CSV, TINY, cli_args, prepare_cli, quiet, train_cli
+from helpers import (SUNSPOTS_CSV, TINY, cli_args, prepare_cli, prepare_sunspots, quiet,
+                     train_cli)
 
-from jobs import demo, preparing
+from jobs import demo
+from jobs.preparing import api as preparing
 from jobs.cli import main as cli_main
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.commands.sample import sample_kwargs
@@ -52,10 +55,7 @@ def siblings(path):
 @pytest.fixture
 def series_ds(tmp_path):
     """A series dataset of the sunspots file in tmp/ds."""
-    out = str(tmp_path / "ds")
-    prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--out", out,
-                "--chunk", 12, "--valid", 0.2)
-    return out
+    return prepare_sunspots(tmp_path / "ds")
 
 
 def text_file(tmp_path, name, text):
@@ -313,7 +313,7 @@ def test_a_missing_recorded_dataset_is_named_as_the_runs(text_run, tmp_path):
     run = copy_run_with_theta(text_run[1], tmp_path, lambda theta: theta)
     store = open_store(run)
     state = load_latest(store)
-    state.settings["data"] = str(tmp_path / "gone")
+    state = replace(state, settings=replace(state.settings, data=str(tmp_path / "gone")))
     commit(store, state)
     with pytest.raises(RunError, match=f"dataset the run was trained on is gone.*{tmp_path}/gone"):
         sample(run=run)

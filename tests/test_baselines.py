@@ -1,7 +1,7 @@
 """The classical forecasters of evaluate: persistence, seasonal naive, AR(p), and --horizon."""
 import numpy as np
 import pytest
-from conftest import SUNSPOTS_CSV, cli_args, prepare_cli, train_cli
+from helpers import SUNSPOTS_CSV, cli_args, prepare_cli, train_cli
 from test_core_autoregression import ar2_process
 
 from rnn_core import baselines

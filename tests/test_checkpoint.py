@@ -12,7 +12,7 @@ from jobs.run.checkpoint import (BEST, FAULT_ENV, LATEST, METRICS, ROUND, Checkp
                                  commit, fault_point, load_checkpoint, load_latest,
                                  newest_checkpoint, remove_leftovers, repair, resume_point)
 from jobs.run.lock import LockLost
-from jobs.run.state import TrainingState
+from jobs.run.state import RunSettings, TrainingState
 from jobs.storage import LocalStore
 from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
@@ -32,7 +32,7 @@ def state_of_epoch(epoch, validated=True):
     theta = init_params(MODEL, seed=0) + epoch
     history = [{"epoch": e, "train_loss": 2.0 / e, "lr": 0.01,
                 "valid_loss": VALID_LOSS[e] if validated else None} for e in range(1, epoch + 1)]
-    return TrainingState(model=MODEL, optimizer=OPTIMIZER, settings={"mode": "average"},
+    return TrainingState(model=MODEL, optimizer=OPTIMIZER, settings=RunSettings(mode="average"),
                          theta=theta, opt_state=init_state(OPTIMIZER, theta), epoch=epoch,
                          history=history, data_version="v1")
 

@@ -9,12 +9,11 @@ import time
 
 import pytest
 
-from conftest import cli_args
+from helpers import cli_args, load_run_state, train_small
 from jobs.cli import EXIT_LOCKED, EXIT_NOTHING_TO_DO, EXIT_OK
 from jobs.commands import train as train_command
 from jobs.training import Limits, TrainingError
 from jobs.storage import LocalStore
-from test_driver import latest, train
 from test_lock import write_lock
 
 CRON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts",
@@ -27,16 +26,16 @@ STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} "
 def test_the_same_command_repeated_continues_to_the_target_then_does_nothing(text_data,
                                                                                tmp_path):
     run_dir = str(tmp_path / "run")
-    codes = [train(text_data[0], run_dir, "--epochs", "3", "--max-epochs-per-run", "2")
+    codes = [train_small(text_data[0], run_dir, "--epochs", "3", "--max-epochs-per-run", "2")
              for _ in range(3)]
     assert codes == [EXIT_OK, EXIT_OK, EXIT_NOTHING_TO_DO]
-    assert [m["epoch"] for m in latest(run_dir).history] == [1, 2, 3]
+    assert [m["epoch"] for m in load_run_state(run_dir).history] == [1, 2, 3]
 
 
 def test_max_epochs_per_run_stops_and_says_how_far_the_run_is(text_data, tmp_path):
     lines = []
-    train(text_data[0], str(tmp_path / "run"), "--epochs", "3", "--max-epochs-per-run", "1",
-          log=lines.append)
+    train_small(text_data[0], str(tmp_path / "run"), "--epochs", "3", "--max-epochs-per-run",
+                "1", log=lines.append)
     assert lines[-1] == ("stopping after 1 epoch(s) (--max-epochs-per-run): at epoch 1 of 3; "
                          "run again to continue")
 
@@ -53,24 +52,24 @@ def test_time_budget_lets_the_first_epoch_of_a_new_run_start():
 
 def test_time_budget_shorter_than_one_epoch_is_an_error(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
-    train(text_data[0], run_dir, "--epochs", "1")
+    train_small(text_data[0], run_dir, "--epochs", "1")
     with pytest.raises(TrainingError, match="too short for one epoch.*nothing was started"):
-        train(text_data[0], run_dir, "--epochs", "2", "--time-budget", "0.001")
-    assert latest(run_dir).epoch == 1
+        train_small(text_data[0], run_dir, "--epochs", "2", "--time-budget", "0.001")
+    assert load_run_state(run_dir).epoch == 1
 
 
 def test_new_data_between_runs_is_recorded_as_the_data_version_of_each_epoch(text_data,
                                                                               tmp_path):
     data_dir, meta = text_data
     run_dir = str(tmp_path / "run")
-    train(data_dir, run_dir, "--epochs", "1")
+    train_small(data_dir, run_dir, "--epochs", "1")
     meta_path = os.path.join(data_dir, "meta.json")
     with open(meta_path, "w") as f:
         json.dump(dict(meta, fingerprint="new-version-0123456789"), f)
     lines = []
-    train(data_dir, run_dir, "--epochs", "2", log=lines.append)
-    assert [m["data_version"] for m in latest(run_dir).history] == [meta["fingerprint"],
-                                                                    "new-version-0123456789"]
+    train_small(data_dir, run_dir, "--epochs", "2", log=lines.append)
+    assert [m["data_version"] for m in load_run_state(run_dir).history] == [
+        meta["fingerprint"], "new-version-0123456789"]
     assert any("the data changed since epoch 1" in line for line in lines)
     metrics = [json.loads(x) for x in open(os.path.join(run_dir, "metrics.jsonl"))]
     assert metrics[1]["data_version"] == "new-version-0123456789"

@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from conftest import require_dev_cluster
+from helpers import require_dev_cluster
 
 pytestmark = pytest.mark.hadoop
 

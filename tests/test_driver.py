@@ -7,58 +7,45 @@ import numpy as np
 import pytest
 
 from jobs.run.checkpoint import CheckpointError
-from conftest import train_cli
+from helpers import load_run_state, prepare_sunspots, train_cli, train_small
 from jobs.cli import EXIT_NOTHING_TO_DO, EXIT_OK
 from jobs.data.dataset import Dataset
 from jobs.training import TrainingError
-from jobs.run.state import TrainingState
-from rnn_core.serialization import load_arrays
-
-SMALL = ["--cell", "gru", "--hidden", "12", "--batch", "4", "--bptt", "8", "--dtype", "float64",
-         "--seed", "5"]
-
-
-def train(data_dir, run_dir, *flags, log=None):
-    return train_cli("--data", data_dir, "--run", run_dir, *SMALL, *flags, log=log)
-
-
-def latest(run_dir):
-    return TrainingState.from_arrays(load_arrays(os.path.join(run_dir, "latest.npz")))
 
 
 def test_train_writes_a_checkpoint_and_a_metrics_line_per_epoch(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
-    assert train(text_data[0], run_dir, "--epochs", "2") == EXIT_OK
+    assert train_small(text_data[0], run_dir, "--epochs", "2") == EXIT_OK
     lines = [json.loads(x) for x in open(os.path.join(run_dir, "metrics.jsonl"))]
     assert [m["epoch"] for m in lines] == [1, 2]
     assert {"epoch", "train_loss", "valid_loss", "tokens", "seconds"} <= set(lines[0])
-    assert latest(run_dir).epoch == 2
+    assert load_run_state(run_dir).epoch == 2
     assert os.path.exists(os.path.join(run_dir, "ckpt-000002.npz"))
 
 
 def test_average_mode_loss_falls_on_real_text_over_a_few_epochs(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
-    train(text_data[0], run_dir, "--epochs", "4", "--mode", "average", "--lr", "0.01")
-    losses = [m["valid_loss"] for m in latest(run_dir).history]
+    train_small(text_data[0], run_dir, "--epochs", "4", "--mode", "average", "--lr", "0.01")
+    losses = [m["valid_loss"] for m in load_run_state(run_dir).history]
     assert losses[-1] < 0.85 * losses[0]
 
 
 def test_resumed_run_ends_bit_identical_to_an_uninterrupted_one(text_data, tmp_path):
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
-    train(text_data[0], straight, "--epochs", "3", "--mode", "average")
-    train(text_data[0], resumed, "--epochs", "1", "--mode", "average")
-    train(text_data[0], resumed, "--epochs", "3", "--mode", "average")
-    a, b = latest(straight), latest(resumed)
+    train_small(text_data[0], straight, "--epochs", "3", "--mode", "average")
+    train_small(text_data[0], resumed, "--epochs", "1", "--mode", "average")
+    train_small(text_data[0], resumed, "--epochs", "3", "--mode", "average")
+    a, b = load_run_state(straight), load_run_state(resumed)
     assert a.theta.tobytes() == b.theta.tobytes()
     assert all(a.opt_state[k].tobytes() == b.opt_state[k].tobytes() for k in a.opt_state)
 
 
 def test_outer_optimizer_state_survives_a_resume_bit_identically(text_data, tmp_path):
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
-    train(text_data[0], straight, "--epochs", "3", "--mode", "average")
-    train(text_data[0], resumed, "--epochs", "2", "--mode", "average")
-    train(text_data[0], resumed, "--epochs", "3", "--mode", "average")
-    a, b = latest(straight), latest(resumed)
+    train_small(text_data[0], straight, "--epochs", "3", "--mode", "average")
+    train_small(text_data[0], resumed, "--epochs", "2", "--mode", "average")
+    train_small(text_data[0], resumed, "--epochs", "3", "--mode", "average")
+    a, b = load_run_state(straight), load_run_state(resumed)
     assert a.history[-1]["map_tasks"] > 1 and np.any(a.outer_state["delta"] != 0)
     assert a.outer_state["delta"].tobytes() == b.outer_state["delta"].tobytes()
     assert a.theta.tobytes() == b.theta.tobytes()
@@ -66,12 +53,12 @@ def test_outer_optimizer_state_survives_a_resume_bit_identically(text_data, tmp_
 
 def test_an_epoch_of_sync_rounds_scores_every_training_step_once(text_data, tmp_path):
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
-    train(text_data[0], one, "--epochs", "1")
-    train(text_data[0], two, "--epochs", "1", "--syncs-per-epoch", "2")
-    a, b = latest(one).history[0], latest(two).history[0]
+    train_small(text_data[0], one, "--epochs", "1")
+    train_small(text_data[0], two, "--epochs", "1", "--syncs-per-epoch", "2")
+    a, b = load_run_state(one).history[0], load_run_state(two).history[0]
     assert (a["tokens"], a["records"]) == (b["tokens"], b["records"])
     assert a["map_tasks"] == b["map_tasks"]
-    assert latest(two).theta.tobytes() != latest(one).theta.tobytes()
+    assert load_run_state(two).theta.tobytes() != load_run_state(one).theta.tobytes()
 
 
 def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(text_data,
@@ -86,7 +73,7 @@ def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(
 
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
     flags = ("--epochs", "2", "--syncs-per-epoch", "3")
-    train(text_data[0], straight, *flags)
+    train_small(text_data[0], straight, *flags)
     dataset = Dataset(text_data[0])
     spec = RunSpec(cell="gru", hidden=12, batch=4, bptt=8, dtype="float64", seed=5,
                    syncs_per_epoch=3)
@@ -96,10 +83,10 @@ def test_a_run_resumed_mid_epoch_from_a_committed_sync_round_ends_bit_identical(
         commit(open_store(resumed), state)
     assert (state.epoch, len(state.rounds)) == (0, 2)
     lines = []
-    train(text_data[0], resumed, *flags, log=lines.append)
+    train_small(text_data[0], resumed, *flags, log=lines.append)
     assert [line for line in lines if "round" in line or "new run" in line] == [
         "epoch 2/2: sync round 1/3 committed", "epoch 2/2: sync round 2/3 committed"]
-    a, b = latest(straight), latest(resumed)
+    a, b = load_run_state(straight), load_run_state(resumed)
     assert a.theta.tobytes() == b.theta.tobytes()
     assert a.outer_state["delta"].tobytes() == b.outer_state["delta"].tobytes()
     assert all(a.opt_state[k].tobytes() == b.opt_state[k].tobytes() for k in a.opt_state)
@@ -113,11 +100,10 @@ def test_sync_rounds_score_only_each_epochs_final_theta(text_data, tmp_path):
     from jobs.training.epoch_job import score_validation
 
     run_dir = str(tmp_path / "run")
-    train(text_data[0], run_dir, "--epochs", "2", "--syncs-per-epoch", "3")
-    history = latest(run_dir).history
+    train_small(text_data[0], run_dir, "--epochs", "2", "--syncs-per-epoch", "3")
+    history = load_run_state(run_dir).history
     for m in history:  # θ_1 by the first round's job of epoch 2, θ_2 by the scoring job
-        state = TrainingState.from_arrays(load_arrays(
-            os.path.join(run_dir, f"ckpt-{m['epoch']:06d}.npz")))
+        state = load_run_state(run_dir, f"ckpt-{m['epoch']:06d}.npz")
         sums, _ = score_validation(state, Dataset(text_data[0]), RunnerOptions("inline"))
         assert m["valid_loss"] == float(sums["loss_sum"]) / float(sums["count"])
         assert "valid_pending" not in m
@@ -125,24 +111,24 @@ def test_sync_rounds_score_only_each_epochs_final_theta(text_data, tmp_path):
 
 def test_rerun_after_reaching_the_target_does_nothing(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
-    train(text_data[0], run_dir, "--epochs", "1")
+    train_small(text_data[0], run_dir, "--epochs", "1")
     before = open(os.path.join(run_dir, "latest.npz"), "rb").read()
-    assert train(text_data[0], run_dir, "--epochs", "1") == EXIT_NOTHING_TO_DO
+    assert train_small(text_data[0], run_dir, "--epochs", "1") == EXIT_NOTHING_TO_DO
     assert open(os.path.join(run_dir, "latest.npz"), "rb").read() == before
 
 
 def test_resume_with_omitted_flags_takes_the_checkpoint_configuration(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
-    train(text_data[0], run_dir, "--epochs", "1")
+    train_small(text_data[0], run_dir, "--epochs", "1")
     assert train_cli("--data", text_data[0], "--run", run_dir, "--epochs", "2") == EXIT_OK
-    assert latest(run_dir).model.cell == "gru"
+    assert load_run_state(run_dir).model.cell == "gru"
 
 
 def test_resume_with_a_different_configuration_is_a_clear_error(text_data, tmp_path):
     run_dir = str(tmp_path / "run")
-    train(text_data[0], run_dir, "--epochs", "1")
+    train_small(text_data[0], run_dir, "--epochs", "1")
     with pytest.raises(TrainingError, match="hidden: checkpoint has 12, asked for 13"):
-        train(text_data[0], run_dir, "--epochs", "2", "--hidden", "13")
+        train_small(text_data[0], run_dir, "--epochs", "2", "--hidden", "13")
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
@@ -153,10 +139,10 @@ def test_a_non_finite_validation_loss_is_never_committed(text_data, tmp_path):
     with pytest.raises(TrainingError, match="θ of epoch 1 gives a non-finite validation loss; "
                                             "epoch 2 was not committed and the checkpoint "
                                             "stays at epoch 1. Lower --lr"):
-        train(text_data[0], str(run_dir), "--epochs", "3", "--optimizer", "sgd",
-              "--lr", "1e308", "--clip", "0", "--mode", "gradient")
+        train_small(text_data[0], str(run_dir), "--epochs", "3", "--optimizer", "sgd",
+                    "--lr", "1e308", "--clip", "0", "--mode", "gradient")
     assert not os.path.exists(run_dir / "ckpt-000002.npz")
-    history = latest(run_dir).history
+    history = load_run_state(run_dir).history
     assert [(m["epoch"], m["valid_loss"], m["valid_pending"]) for m in history] == [
         (1, None, True)]
 
@@ -166,13 +152,13 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(text_data, tm
     run_dir.mkdir()
     (run_dir / "ckpt-000001.npz").write_bytes(b"definitely not an npz")
     with pytest.raises(CheckpointError, match="not a usable checkpoint"):
-        train(text_data[0], str(run_dir), "--epochs", "2")
+        train_small(text_data[0], str(run_dir), "--epochs", "2")
     assert (run_dir / "ckpt-000001.npz").read_bytes() == b"definitely not an npz"
 
 
 def test_progress_line_reports_epoch_losses_speed_and_time(text_data, tmp_path):
     lines = []
-    train(text_data[0], str(tmp_path / "run"), "--epochs", "2", log=lines.append)
+    train_small(text_data[0], str(tmp_path / "run"), "--epochs", "2", log=lines.append)
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert epochs[0].startswith("epoch 1/2  train ") and "valid (next job)" in epochs[0]
     assert "tok/s" in epochs[0]
@@ -183,16 +169,16 @@ def test_progress_line_reports_epoch_losses_speed_and_time(text_data, tmp_path):
 
 def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, tmp_path):
     a, b = str(tmp_path / "inline"), str(tmp_path / "local")
-    train(text_data[0], a, "--epochs", "1", "--mode", "gradient")
-    train(text_data[0], b, "--epochs", "1", "--mode", "gradient", "--runner", "local")
-    ta, tb = latest(a).theta, latest(b).theta
+    train_small(text_data[0], a, "--epochs", "1", "--mode", "gradient")
+    train_small(text_data[0], b, "--epochs", "1", "--mode", "gradient", "--runner", "local")
+    ta, tb = load_run_state(a).theta, load_run_state(b).theta
     assert np.max(np.abs(ta - tb)) / np.max(np.abs(ta)) < 1e-9
 
 
 
 def test_hdfs_data_with_a_runner_that_reads_local_files_is_a_clear_error(tmp_path):
     with pytest.raises(TrainingError, match="local runner reads local files only"):
-        train("hdfs:///data/somewhere", str(tmp_path / "run"), "--runner", "local")
+        train_small("hdfs:///data/somewhere", str(tmp_path / "run"), "--runner", "local")
 
 
 # -- the best epoch and early stopping ---------------------------------------------------------
@@ -205,23 +191,15 @@ OVERFITTING = ["--hidden", "8", "--batch", "1", "--dtype", "float64", "--lr", "0
 
 @pytest.fixture
 def sunspots_data(tmp_path):
-    from conftest import SUNSPOTS_CSV, prepare_cli
-
-    data = str(tmp_path / "data")
-    prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 12,
-                "--valid", 0.2, "--out", data)
-    return data
-
-
-def best(run_dir):
-    return TrainingState.from_arrays(load_arrays(os.path.join(run_dir, "best.npz")))
+    return prepare_sunspots(tmp_path / "data")
 
 
 def test_best_epoch_and_patience_survive_a_resume_bit_identically(sunspots_data, tmp_path):
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
     assert train_cli("--data", sunspots_data, "--run", straight, *OVERFITTING) == EXIT_OK
-    end = latest(straight)
-    assert best(straight).epoch == end.best_epoch() < end.epoch < 12  # it stopped early
+    end = load_run_state(straight)
+    best = load_run_state(straight, "best.npz")
+    assert best.epoch == end.best_epoch() < end.epoch < 12  # it stopped early
     assert end.epoch - end.best_epoch() == 2
     codes, lines = [], []
     while not codes or codes[-1] == EXIT_OK:
@@ -231,8 +209,8 @@ def test_best_epoch_and_patience_survive_a_resume_bit_identically(sunspots_data,
     assert codes == [EXIT_OK] * end.epoch + [EXIT_NOTHING_TO_DO]
     assert lines[-1].startswith(f"nothing to do: stopped early at epoch {end.epoch}, best "
                                 f"{end.best_epoch()}")
-    for load in (latest, best):
-        a, b = load(straight), load(resumed)
+    for name in ("latest.npz", "best.npz"):
+        a, b = load_run_state(straight, name), load_run_state(resumed, name)
         assert (a.epoch, a.theta.tobytes()) == (b.epoch, b.theta.tobytes())
         assert [m["valid_loss"] for m in a.history] == [m["valid_loss"] for m in b.history]
 
@@ -244,7 +222,7 @@ def test_best_is_the_epoch_with_the_lowest_validation_loss_and_evaluate_uses_it(
 
     run_dir = str(tmp_path / "run")
     train_cli("--data", sunspots_data, "--run", run_dir, *OVERFITTING)
-    end = latest(run_dir)
+    end = load_run_state(run_dir)
     losses = {m["epoch"]: m["valid_loss"] for m in end.history}
     assert end.best_epoch() == min(losses, key=losses.get)
     by_default = evaluate(run_dir)
@@ -261,9 +239,9 @@ def test_a_new_series_run_chooses_its_defaults_from_the_data_and_says_so(sunspot
     lines = []
     assert train_cli("--data", sunspots_data, "--run", str(tmp_path / "run"), "--epochs", "1",
                      "--dtype", "float64", log=lines.append) == EXIT_OK
-    state = latest(str(tmp_path / "run"))
+    state = load_run_state(str(tmp_path / "run"))
     # 5 training chunks: one per minibatch, so an epoch takes as many steps as it can
-    assert (state.settings["batch"], state.model.hidden, state.model.residual) == (1, 32, True)
+    assert (state.settings.batch, state.model.hidden, state.model.residual) == (1, 32, True)
     # the network corrects the AR(p) forecast that prepare fitted on the training part
     assert state.model.ar == tuple(map(tuple, Dataset(sunspots_data).meta["ar"]["coef"]))
     said = [line for line in lines if line.startswith("defaults for a series")]
@@ -277,8 +255,8 @@ def test_a_step_schedule_keeps_the_tasks_mean_optimizer_state_whose_counter_it_c
     from jobs.training.spec import run_configs
 
     dataset = Dataset(text_data[0])
-    assert run_configs(RunSpec(), dataset)[2]["inner_state"] == "auto"
-    assert run_configs(RunSpec(schedule="step"), dataset)[2]["inner_state"] == "mean"
+    assert run_configs(RunSpec(), dataset)[2].inner_state == "auto"
+    assert run_configs(RunSpec(schedule="step"), dataset)[2].inner_state == "mean"
     with pytest.raises(ValueError, match="restarts the step counter"):
         run_configs(RunSpec(schedule="step", inner_state="reset"), dataset)
 
@@ -292,7 +270,7 @@ def test_residual_flags_choose_the_base_and_a_resume_must_ask_for_the_same(
     run_dir = str(tmp_path / "run")
     assert train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "1", "--hidden",
                      "4", *flags) == EXIT_OK
-    state = latest(run_dir)
+    state = load_run_state(run_dir)
     assert (state.model.residual, state.model.ar) == (residual == "last", None)
     assert train_cli("--data", sunspots_data, "--run", run_dir, "--epochs", "2",
                      *flags) == EXIT_OK                            # the same base: resumes
@@ -314,16 +292,17 @@ def test_residual_ar_on_data_prepared_without_the_ar_fit_says_to_prepare_again(
                   "--residual", "ar")
     assert train_cli("--data", sunspots_data, "--run", str(tmp_path / "run"), "--epochs",
                      "1", "--hidden", "4") == EXIT_OK
-    assert latest(str(tmp_path / "run")).model.residual is True   # the default falls back to last
+    state = load_run_state(str(tmp_path / "run"))
+    assert state.model.residual is True   # the default falls back to last
 
 
 def test_valid_every_k_scores_every_kth_epoch_and_the_last_and_leaves_theta_alone(text_data,
                                                                                   tmp_path):
     every, third = str(tmp_path / "every"), str(tmp_path / "third")
-    train(text_data[0], every, "--epochs", "5", "--mode", "average")
-    assert train(text_data[0], third, "--epochs", "5", "--mode", "average",
-                 "--valid-every", "3") == EXIT_OK
-    a, b = latest(every), latest(third)
+    train_small(text_data[0], every, "--epochs", "5", "--mode", "average")
+    assert train_small(text_data[0], third, "--epochs", "5", "--mode", "average",
+                       "--valid-every", "3") == EXIT_OK
+    a, b = load_run_state(every), load_run_state(third)
     assert a.theta.tobytes() == b.theta.tobytes()  # validation in the job never moves θ
     assert [m["valid_loss"] is not None for m in b.history] == [False, False, True, False, True]
     assert [b.history[i]["valid_loss"] for i in (2, 4)] == [a.history[i]["valid_loss"]

@@ -28,7 +28,7 @@ from jobs.mr.slices import (ELEMENT_BYTES_PER_RECORD, MAX_SLICES, NORM_BLOCK, As
                             key_partition, plan_slices, routing_key)
 from jobs.mr.train_epoch import (COMBINE_INPUT_FORMAT, MRTrainEpoch, average_slot,
                                  bytes_per_element, slice_plan, sum_in_task_order, task_tag)
-from jobs.run.state import TrainingState
+from jobs.run.state import RunSettings, TrainingState, read_state_file
 from rnn_core import ModelConfig, init_params, loss_and_grad, num_params
 from rnn_core.optimizers import OptimizerConfig, apply, init_state
 from rnn_core.serialization import save_arrays
@@ -66,7 +66,7 @@ def write_state(tmp_path, model=MODEL, optimizer=ADAM, steps_taken=0, settings=N
             opt_state[slot] = (np.abs(np.random.default_rng(2).standard_normal(theta.size))
                                * 1e-3).astype(theta.dtype)
     state = TrainingState(model=model, optimizer=optimizer, theta=theta, opt_state=opt_state,
-                          settings={"batch": BATCH, **(settings or {})},
+                          settings=RunSettings(**{"batch": BATCH, **(settings or {})}),
                           outer_state=outer_state or {}, rounds=list(rounds))
     path = str(tmp_path / "state.npz")
     save_arrays(path, state.to_arrays())
@@ -74,8 +74,13 @@ def write_state(tmp_path, model=MODEL, optimizer=ADAM, steps_taken=0, settings=N
 
 
 def job_args(path, mode, reducers, *extra):
-    return ["--state", path, "--mode", mode, "--batch", str(BATCH), "--reducers", str(reducers),
-            *extra]
+    """The epoch job's arguments; the job reads its settings from the state file ``path``,
+    which is made to say ``mode``."""
+    state = read_state_file(path)
+    if state.settings.mode != mode:
+        save_arrays(path, dataclasses.replace(
+            state, settings=dataclasses.replace(state.settings, mode=mode)).to_arrays())
+    return ["--state", path, "--reducers", str(reducers), *extra]
 
 
 class Counters(list):
@@ -113,7 +118,7 @@ def run_reduce_step(path, mode, reducers, lines, step=0, counters=None):
     job = MRTrainEpoch(job_args(path, mode, reducers) + [f"--step-num={step}", "--reducer"])
     job.increment_counter = counters if counters is not None else Counters()
     job.reducer_init()
-    reduce = job.reducer if step == 0 else job.clip_and_step
+    reduce = job.steps()[step]["reducer"]
     protocol = SliceProtocol()
     out = [protocol.write(key, record) for key, records in shuffle(lines)
            for key, record in reduce(key, iter(records))]
@@ -485,7 +490,7 @@ def test_first_attempt_of_map_task_zero_fails_on_purpose_with_the_test_hook(tmp_
     job = MRTrainEpoch(job_args(path, "gradient", 1, "--fail-first-attempt"))
     with pytest.raises(RuntimeError, match=r"^--fail-first-attempt: attempt_1_0001_m_000000_0 "
                                            r"fails on purpose \(test hook\)$"):
-        job.mapper_init()
+        job.run_mapper()
 
 
 @pytest.mark.parametrize("partition, attempt, flag", [
@@ -504,6 +509,7 @@ def test_other_attempts_run_normally(tmp_path, monkeypatch, partition, attempt, 
         monkeypatch.setenv("mapreduce_task_attempt_id", attempt)
     job = MRTrainEpoch(job_args(path, "gradient", 1, *(["--fail-first-attempt"] if flag else [])))
     job.increment_counter = Counters()
+    job.fail_if_first_attempt()
     job.mapper_init()
     assert job.count == 0
 
@@ -569,7 +575,7 @@ def test_norm_step_refuses_a_slice_whose_first_record_is_not_its_gradient(tmp_pa
     records = [Record("n00000", {"block_sums": np.zeros(1)})]
     with pytest.raises(ValueError, match=r"^slice 1: the norm step got 'n00000' before the "
                                          r"gradient$"):
-        list(job.clip_and_step(key, iter(records)))
+        list(job.clip_and_apply(key, iter(records)))
 
 
 def test_norm_step_refuses_norm_records_that_are_not_one_per_slice_in_order(tmp_path):
@@ -584,7 +590,7 @@ def test_norm_step_refuses_norm_records_that_are_not_one_per_slice_in_order(tmp_
                Record("n00002", {"block_sums": np.zeros(1)})]
     with pytest.raises(ValueError, match=r"^slice 0: norm records \['n00000', 'n00002'\] are "
                                          r"not one per slice in order$"):
-        list(job.clip_and_step(key, iter(records)))
+        list(job.clip_and_apply(key, iter(records)))
 
 
 @pytest.mark.parametrize("dtype, name, expected", [("float32", "adam", 16), ("float64", "adam", 32),
@@ -615,10 +621,15 @@ def test_combine_splits_reads_the_input_with_combine_text_input_format(tmp_path)
     assert MRTrainEpoch(job_args(path, "gradient", 1)).hadoop_input_format() is None
 
 
-def test_default_mode_is_average_and_default_reducers_one(tmp_path):
-    _, path = write_state(tmp_path)
-    options = MRTrainEpoch(["--state", path]).options
-    assert (options.mode, options.reducers, options.batch, options.bptt) == ("average", 1, 32, 0)
+def test_the_settings_are_the_states_and_default_reducers_one(tmp_path):
+    state, path = write_state(tmp_path, settings={"mode": "average", "bptt": 3})
+    job = MRTrainEpoch(["--state", path])
+    assert (job.settings, job.options.reducers) == (state.settings, 1)
+    assert (job.settings.mode, job.settings.batch, job.settings.bptt) == ("average", BATCH, 3)
+
+
+def test_the_job_sets_its_own_reduce_tasks_from_reducers(tmp_path):
+    assert job_with(tmp_path, "--reducers", "5").jobconf()["mapreduce.job.reduces"] == "5"
 
 
 def job_with(tmp_path, *args):
@@ -628,71 +639,54 @@ def job_with(tmp_path, *args):
 
 def test_the_state_file_is_required():
     with pytest.raises(ValueError, match="^the following arguments are required: --state$"):
-        MRTrainEpoch(["--mode", "gradient"])
+        MRTrainEpoch([])
 
 
-def test_an_unknown_mode_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"^argument --mode: invalid choice: 'median' "):
-        job_with(tmp_path, "--mode", "median")
+def test_an_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match=r"^mode must be one of gradient, average, got 'median'$"):
+        RunSettings(mode="median")
 
 
 def test_numeric_options_are_parsed_as_ints(tmp_path):
-    options = job_with(tmp_path, "--batch", "7", "--bptt", "3", "--reducers", "5").options
-    assert (options.batch, options.bptt, options.reducers) == (7, 3, 5)
+    assert job_with(tmp_path, "--reducers", "5").options.reducers == 5
 
 
 def test_help_describes_each_option(tmp_path):
     helps = {action.dest: action.help for action in job_with(tmp_path).arg_parser._actions}
-    assert {dest: helps[dest] for dest in ["state", "mode", "batch", "bptt", "reducers",
-                                           "combine_splits", "fail_first_attempt"]} == {
+    assert {dest: helps[dest] for dest in ["state", "reducers", "combine_splits",
+                                           "fail_first_attempt"]} == {
         "state": "training state .npz (θ, optimizer state, configs)",
-        "mode": None,
-        "batch": "chunks per minibatch",
-        "bptt": "truncated BPTT window in steps (0: whole chunk)",
-        "reducers": "reduce tasks the slices of θ are spread over (set mapreduce.job.reduces "
-                    "to the same number)",
+        "reducers": "reduce tasks the slices of θ are spread over",
         "combine_splits": "Hadoop: read the input with CombineTextInputFormat (set the split "
                           "max size to get the number of map tasks you want)",
         "fail_first_attempt": "test hook: the first attempt of map task 0 raises (Hadoop "
-                              "re-runs it; see HADOOP_RNN_FAULT in jobs.training)",
+                              "re-runs it; see HADOOP_RNN_FAULT in jobs.run.checkpoint)",
     }
 
 
 def test_the_epoch_is_one_map_reduce_step_and_a_norm_step_with_a_global_norm_clip(tmp_path):
-    from mrjob.step import MRStep
-    job = job_with(tmp_path, "--mode", "gradient")
-    train = MRStep(mapper_init=job.mapper_init, mapper=job.mapper,
-                   mapper_final=job.mapper_final, reducer_init=job.reducer_init,
-                   reducer=job.reducer, reducer_final=job.reducer_final)
-    assert job.steps() == [train]
-    _, path = write_state(tmp_path, optimizer=OptimizerConfig(name="sgd", lr=1.0, clip_norm=1.0))
-    clipped = MRTrainEpoch(["--state", path, "--mode", "gradient"])
-    assert clipped.steps()[1] == MRStep(reducer_init=clipped.reducer_init,
-                                        reducer=clipped.clip_and_step,
-                                        reducer_final=clipped.reducer_final)
+    def reducers(optimizer, mode):
+        _, path = write_state(tmp_path, optimizer=optimizer)
+        steps = MRTrainEpoch(job_args(path, mode, 1)).steps()
+        assert steps[0].has_explicit_mapper and not any(s.has_explicit_mapper for s in steps[1:])
+        return [step["reducer"].__name__ for step in steps]
+
+    clipped = OptimizerConfig(name="sgd", lr=1.0, clip_norm=1.0)
+    assert reducers(ADAM, "gradient") == ["apply_mean_gradient"]
+    assert reducers(clipped, "gradient") == ["emit_mean_gradient", "clip_and_apply"]
+    assert reducers(ADAM, "average") == reducers(clipped, "average") == ["take_outer_step"]
 
 
 @pytest.mark.parametrize("mode, reference", [("gradient", "reference_gradient_epoch"),
                                              ("average", "reference_average_epoch")])
 def test_bptt_option_truncates_backpropagation_to_its_window(tmp_path, monkeypatch, mode,
                                                              reference):
-    state, path = write_state(tmp_path)
+    state, path = write_state(tmp_path, settings={"bptt": 2})
     chunks = task_chunks()
-    monkeypatch.setattr(train_epoch.MRTrainEpoch, "configure_args", _with_bptt(2))
     result = assembled(run_epoch(monkeypatch, path, mode, 3, chunks), state.theta.size)
     expected = globals()[reference](state, chunks, bptt=2)
     assert_epoch_equals(result, expected, rtol=1e-12)
     assert not np.allclose(result[0], globals()[reference](state, chunks)[0], rtol=1e-9)
-
-
-def _with_bptt(window):
-    """configure_args whose --bptt defaults to ``window`` (the test's jobs do not pass it)."""
-    original = MRTrainEpoch.configure_args
-
-    def configure_args(self):
-        original(self)
-        self.arg_parser.set_defaults(bptt=window)
-    return configure_args
 
 
 @pytest.mark.parametrize("mode", ["gradient", "average"])

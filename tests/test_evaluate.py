@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import SUNSPOTS_CSV, cli_args
+from helpers import SUNSPOTS_CSV, cli_args
 
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.data import corpus

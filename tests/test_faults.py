@@ -17,16 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_to_store
-from test_driver import SMALL, latest, train
+from helpers import SMALL, copy_to_store, load_run_state, train_small
 
 from jobs.data.dataset import write_dataset
 from jobs.run.checkpoint import FAULT_ENV
 from jobs.training import TrainingError
 from jobs.data.records import encode_record
 from jobs.storage import open_store
-from jobs.run.state import TrainingState
-from rnn_core.serialization import arrays_from_bytes, load_arrays
 
 REPO = Path(__file__).resolve().parent.parent
 EPOCHS = 3
@@ -54,20 +51,20 @@ def reference_run(data_dir, tmp_path):
     started = time.monotonic()
     subprocess.run(train_command(data_dir, run_dir), env=driver_env(tmp_path), check=True,
                    capture_output=True)
-    return latest(run_dir).theta, time.monotonic() - started
+    return load_run_state(run_dir).theta, time.monotonic() - started
 
 
 def check_nothing_half_done(run_dir):
     """Every checkpoint in the run loads and holds epochs 1..N exactly once."""
     for path in Path(run_dir).glob("*.npz"):
-        state = TrainingState.from_arrays(load_arrays(path))
+        state = load_run_state(run_dir, path.name)
         assert [m["epoch"] for m in state.history] == list(range(1, state.epoch + 1)), path
 
 
 def check_finished_like_uninterrupted(run_dir, theta):
-    state = latest(run_dir)
+    state = load_run_state(run_dir)
     assert state.theta.tobytes() == theta.tobytes()
-    best = TrainingState.from_arrays(load_arrays(Path(run_dir) / "best.npz"))
+    best = load_run_state(run_dir, "best.npz")
     assert best.epoch == state.best_epoch()
     assert best.history == state.history[:best.epoch]
     assert [m["epoch"] for m in state.history] == list(range(1, EPOCHS + 1))
@@ -145,10 +142,6 @@ def test_driver_killed_at_a_commit_point_ends_bit_identical(text_data, tmp_path,
     check_finished_like_uninterrupted(run_dir, theta)
 
 
-def best_of(run_dir):
-    return TrainingState.from_arrays(load_arrays(Path(run_dir) / "best.npz"))
-
-
 def test_driver_killed_after_a_sync_round_resumes_mid_epoch_and_ends_bit_identical(text_data,
                                                                                    tmp_path):
     rounds = ["--syncs-per-epoch", "2"]
@@ -157,28 +150,28 @@ def test_driver_killed_after_a_sync_round_resumes_mid_epoch_and_ends_bit_identic
     command = train_command(text_data[0], reference, *rounds)
     assert subprocess.run(command, env=driver_env(tmp_path, stop),
                           capture_output=True).returncode == -signal.SIGKILL
-    expected = best_of(reference)
+    expected = load_run_state(reference, "best.npz")
     subprocess.run(command, env=driver_env(tmp_path), check=True, capture_output=True)
     run_dir = str(tmp_path / "run")
     command = train_command(text_data[0], run_dir, *rounds)
     killed = subprocess.run(command, env=driver_env(tmp_path, f"kill-after-round:{EPOCHS}.1"),
                             capture_output=True)
     assert killed.returncode == -signal.SIGKILL
-    assert latest(run_dir).epoch == EPOCHS - 1 and (Path(run_dir) / "round.npz").exists()
+    assert load_run_state(run_dir).epoch == EPOCHS - 1 and (Path(run_dir) / "round.npz").exists()
     # round 1 of epoch 3 brought epoch 2's validation loss, which the resumed driver commits
     # with epoch 3 (best.npz too, if epoch 2 is the best), as the uninterrupted one did
     assert subprocess.run(command, env=driver_env(tmp_path, stop),
                           capture_output=True).returncode == -signal.SIGKILL
-    best = best_of(run_dir)
+    best = load_run_state(run_dir, "best.npz")
     assert (best.epoch, best.theta.tobytes()) == (expected.epoch, expected.theta.tobytes())
     assert ([m["valid_loss"] for m in best.history]
             == [m["valid_loss"] for m in expected.history])
     assert subprocess.run(command, env=driver_env(tmp_path), capture_output=True).returncode == 0
-    check_finished_like_uninterrupted(run_dir, latest(reference).theta)
+    check_finished_like_uninterrupted(run_dir, load_run_state(reference).theta)
     assert not (Path(run_dir) / "round.npz").exists()
-    assert ([m["valid_loss"] for m in latest(run_dir).history]
-            == [m["valid_loss"] for m in latest(reference).history])
-    best, expected = best_of(run_dir), best_of(reference)
+    assert ([m["valid_loss"] for m in load_run_state(run_dir).history]
+            == [m["valid_loss"] for m in load_run_state(reference).history])
+    best, expected = load_run_state(run_dir, "best.npz"), load_run_state(reference, "best.npz")
     assert (best.epoch, best.theta.tobytes()) == (expected.epoch, expected.theta.tobytes())
 
 
@@ -187,27 +180,27 @@ def test_driver_killed_after_its_last_checkpoint_repairs_latest_and_validates_on
     run_dir = str(tmp_path / "run")
     command = train_command(text_data[0], run_dir)
     subprocess.run(command, env=driver_env(tmp_path, f"kill-after-ckpt:{EPOCHS}"))
-    assert latest(run_dir).epoch == EPOCHS - 1
+    assert load_run_state(run_dir).epoch == EPOCHS - 1
     # no epoch to train, but the last θ's validation to score (after latest is repaired)
     assert subprocess.run(command, env=driver_env(tmp_path)).returncode == 0
-    assert latest(run_dir).epoch == EPOCHS
-    assert latest(run_dir).history[-1]["valid_loss"] is not None
+    assert load_run_state(run_dir).epoch == EPOCHS
+    assert load_run_state(run_dir).history[-1]["valid_loss"] is not None
     assert subprocess.run(command, env=driver_env(tmp_path)).returncode == 3  # nothing to do
 
 
 def test_driver_killed_between_the_last_epoch_and_its_validation_ends_bit_identical(
         text_data, tmp_path):
     theta, _ = reference_run(text_data[0], tmp_path)
-    reference = latest(str(tmp_path / "uninterrupted"))
+    reference = load_run_state(str(tmp_path / "uninterrupted"))
     run_dir = str(tmp_path / "run")
     command = train_command(text_data[0], run_dir)
     killed = subprocess.run(command, env=driver_env(tmp_path, f"kill-before-validation:{EPOCHS}"),
                             capture_output=True)
     assert killed.returncode == -signal.SIGKILL
-    assert latest(run_dir).history[-1]["valid_pending"] is True
+    assert load_run_state(run_dir).history[-1]["valid_pending"] is True
     assert subprocess.run(command, env=driver_env(tmp_path), capture_output=True).returncode == 0
     check_finished_like_uninterrupted(run_dir, theta)
-    assert ([m["valid_loss"] for m in latest(run_dir).history]
+    assert ([m["valid_loss"] for m in load_run_state(run_dir).history]
             == [m["valid_loss"] for m in reference.history])
 
 
@@ -264,8 +257,8 @@ def test_one_percent_bad_records_are_skipped_counted_and_recorded(text_data, tmp
                   lambda line: corrupt_text(line, len(meta["vocab"]))[reason])
     lines = []
     run_dir = str(tmp_path / "run")
-    train(data_dir, run_dir, "--epochs", "1", "--max-bad-records", "0.02", log=lines.append)
-    m = latest(run_dir).history[0]
+    train_small(data_dir, run_dir, "--epochs", "1", "--max-bad-records", "0.02", log=lines.append)
+    m = load_run_state(run_dir).history[0]
     assert m["bad_records"] == one_percent(meta)
     assert m["bad_records_by_reason"] == {reason: one_percent(meta)}
     assert m["records"] == meta["counts"]["train"]["records"] - one_percent(meta)
@@ -281,7 +274,7 @@ def test_bad_records_above_the_threshold_fail_the_epoch_naming_the_shard(text_da
     run_dir = tmp_path / "run"
     with pytest.raises(TrainingError, match=rf"{shard.name} \(2\); above --max-bad-records "
                                             r"0.005: fix or re-prepare those shards"):
-        train(data_dir, str(run_dir), "--epochs", "1", "--max-bad-records", "0.005")
+        train_small(data_dir, str(run_dir), "--epochs", "1", "--max-bad-records", "0.005")
     assert not list(run_dir.glob("*.npz"))
 
 
@@ -308,8 +301,8 @@ def test_one_percent_series_records_with_nan_are_skipped_and_counted(series_data
 
     corrupt_shard(shard, 1, with_nan)
     run_dir = str(tmp_path / "run")
-    train(data_dir, run_dir, "--epochs", "1")
-    m = latest(run_dir).history[0]
+    train_small(data_dir, run_dir, "--epochs", "1")
+    m = load_run_state(run_dir).history[0]
     assert m["bad_records_by_reason"] == {"non-finite value": 1} and m["records"] == 99
 
 
@@ -322,12 +315,12 @@ def snapshot(directory):
 def test_checkpoint_of_another_model_configuration_is_refused_and_nothing_overwritten(
         text_data, series_data, tmp_path):
     run_dir = tmp_path / "run"
-    train(text_data[0], str(run_dir), "--epochs", "1")
+    train_small(text_data[0], str(run_dir), "--epochs", "1")
     before = snapshot(run_dir)
     with pytest.raises(TrainingError, match=r"holds a checkpoint of a different configuration "
                                             r"\(input_size: checkpoint has None, asked for 1.*"
                                             r"Use a new --run"):
-        train(series_data[0], str(run_dir), "--epochs", "2")
+        train_small(series_data[0], str(run_dir), "--epochs", "2")
     assert snapshot(run_dir) == before
 
 
@@ -372,7 +365,7 @@ def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(train_only_tex
              "--run", run.uri(), *SMALL, "--mode", "gradient", "--epochs", "1"],
             env={**os.environ, FAULT_ENV: fault}, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stderr[-3000:]
-        state = TrainingState.from_arrays(arrays_from_bytes(run.read_bytes("latest.npz")))
+        state = load_run_state(run.uri())
         thetas[fault] = state.theta
         assert (state.history[0]["failed_map_attempts"] >= 1) == bool(fault)
     assert thetas[""].tobytes() == thetas["fail-first-map-attempt"].tobytes()

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SUNSPOTS_CSV, cli_args
+from helpers import SUNSPOTS_CSV, cli_args
 
 from jobs.commands import plot
 from jobs.commands.forecast import forecast_kwargs

@@ -10,12 +10,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import copy_to_store, prepare_cli
-from test_hadoop_training import hadoop_rnn, hdfs_state, local_framework_conf  # noqa: F401
+from helpers import copy_to_store, hadoop_rnn, load_run_state, prepare_cli
 
-from jobs.run.state import TrainingState
 from jobs.storage import open_store
-from rnn_core.serialization import load_arrays
 
 pytestmark = pytest.mark.hadoop
 
@@ -47,7 +44,7 @@ def metrics(run):
 
 
 def test_hadoop_partitioner_and_sort_give_the_same_theta_for_r_1_2_4_7_in_3_grouped_tasks(
-        twelve_shards, hdfs_dir, local_framework_conf):  # noqa: F811
+        twelve_shards, hdfs_dir, local_framework_conf):
     runs = {}
     for reducers in (1, 2, 4, 7):
         runs[reducers] = f"{hdfs_dir}/run-r{reducers}"
@@ -55,8 +52,8 @@ def test_hadoop_partitioner_and_sort_give_the_same_theta_for_r_1_2_4_7_in_3_grou
                    "--data", twelve_shards, "--run", runs[reducers], *TINY_F64,
                    "--mode", "average", "--epochs", "1", "--reducers", str(reducers),
                    "--map-tasks", "3")
-    reference = hdfs_state(runs[1]).theta.tobytes()
-    assert [hdfs_state(run).theta.tobytes() == reference for run in runs.values()] == [True] * 4
+    reference = load_run_state(runs[1]).theta.tobytes()
+    assert [load_run_state(run).theta.tobytes() == reference for run in runs.values()] == [True] * 4
     for reducers, run in runs.items():
         m = metrics(run)[0]
         assert m["map_tasks"] == 3  # 12 shards grouped into 3 splits (CombineTextInputFormat)
@@ -77,7 +74,7 @@ def test_lstm_512x2_epoch_on_yarn_with_default_flags(tmp_path, hdfs_dir):
     _, data = small_text_dataset(tmp_path, hdfs_dir)
     hadoop_rnn("train", "--runner", "hadoop", "--data", data, "--run", f"{hdfs_dir}/default",
                *BIG, "--batch", "16", "--epochs", "1")
-    state = hdfs_state(f"{hdfs_dir}/default")
+    state = load_run_state(f"{hdfs_dir}/default")
     assert state.theta.size > 4_000_000 and state.epoch == 1
     m = metrics(f"{hdfs_dir}/default")[0]
     assert m["map_tasks"] == 2 and m["reducer_bytes_max"] < m["shuffle_bytes"]
@@ -95,6 +92,6 @@ def test_lstm_512x2_float64_gradient_epoch_on_yarn_equals_the_inline_runner(tmp_
     inline = str(tmp_path / "inline")
     hadoop_rnn("train", "--runner", "inline", "--data", local, "--run", inline, *gradient,
                "--epochs", "1")
-    on_yarn = hdfs_state(f"{hdfs_dir}/grad").theta
-    reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz"))).theta
+    on_yarn = load_run_state(f"{hdfs_dir}/grad").theta
+    reference = load_run_state(inline).theta
     assert np.max(np.abs(on_yarn - reference)) <= 1e-9 * np.max(np.abs(reference))

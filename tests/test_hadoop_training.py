@@ -6,48 +6,15 @@ One test runs on real YARN containers; the others use Hadoop's local framework
 """
 import inspect
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
-from conftest import copy_to_store, prepare_cli
+from helpers import REPO, SMALL, copy_to_store, hadoop_rnn, load_run_state, prepare_cli
 
 from jobs.storage import open_store
-from jobs.run.state import TrainingState
-from rnn_core.serialization import arrays_from_bytes, load_arrays
 
 pytestmark = pytest.mark.hadoop
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMALL = ["--cell", "gru", "--hidden", "12", "--batch", "4", "--bptt", "8", "--dtype", "float64",
-         "--seed", "5"]
-
-
-def hadoop_rnn(*args, env=None):
-    done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done
-
-
-def hdfs_state(run_uri, name="latest.npz"):
-    return TrainingState.from_arrays(arrays_from_bytes(open_store(run_uri).read_bytes(name)))
-
-
-@pytest.fixture
-def local_framework_conf(tmp_path):
-    """An mrjob.conf that runs the hadoop runner's jobs in Hadoop's local framework."""
-    path = tmp_path / "mrjob-local-framework.conf"
-    path.write_text(f"""include: {REPO}/conf/mrjob.conf
-runners:
-  hadoop:
-    hadoop_tmp_dir: file://{tmp_path}/hadoop-tmp
-    jobconf:
-      mapreduce.framework.name: local
-""")
-    return str(path)
 
 
 def test_gradient_epoch_on_yarn_equals_the_inline_runner(train_only_text_data, hdfs_dir,
@@ -61,8 +28,8 @@ def test_gradient_epoch_on_yarn_equals_the_inline_runner(train_only_text_data, h
     inline = str(tmp_path / "inline-run")
     hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
                "--mode", "gradient", "--epochs", "1", "--clip", "0.05")
-    on_yarn = hdfs_state(run).theta
-    reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz"))).theta
+    on_yarn = load_run_state(run).theta
+    reference = load_run_state(inline).theta
     assert np.max(np.abs(on_yarn - reference)) / np.max(np.abs(reference)) < 1e-9
     names = open_store(run).list()
     assert {"latest.npz", "ckpt-000001.npz", "metrics.jsonl"} <= set(names)
@@ -77,8 +44,8 @@ def test_resume_from_an_hdfs_checkpoint_is_bit_identical(train_only_text_data, h
     hadoop_rnn("train", *common, "--run", straight, "--epochs", "2")
     hadoop_rnn("train", *common, "--run", resumed, "--epochs", "1")
     hadoop_rnn("train", *common, "--run", resumed, "--epochs", "2")
-    assert hdfs_state(straight).theta.tobytes() == hdfs_state(resumed).theta.tobytes()
-    assert [m["epoch"] for m in hdfs_state(resumed).history] == [1, 2]
+    assert load_run_state(straight).theta.tobytes() == load_run_state(resumed).theta.tobytes()
+    assert [m["epoch"] for m in load_run_state(resumed).history] == [1, 2]
 
 
 def test_driver_writes_hdfs_checkpoints_through_webhdfs_without_spawning_hadoop(text_data,
@@ -91,7 +58,7 @@ def test_driver_writes_hdfs_checkpoints_through_webhdfs_without_spawning_hadoop(
     run = f"{hdfs_dir}/run"
     hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", run, *SMALL,
                "--epochs", "2", env=env)
-    assert hdfs_state(run).epoch == 2
+    assert load_run_state(run).epoch == 2
     metrics = open_store(run).read_bytes("metrics.jsonl").decode().splitlines()
     assert len(metrics) == 2
 
@@ -159,12 +126,12 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(h
               "--no-uber"]   # task containers, to spread over the nodes
     hadoop_rnn("train", *common, "--mrjob-conf", str(conf), "--run", f"{hdfs_dir}/yarn")
     hadoop_rnn("train", *common, "--mrjob-conf", str(one_process), "--run", f"{hdfs_dir}/one")
-    on_yarn = hdfs_state(f"{hdfs_dir}/yarn")
+    on_yarn = load_run_state(f"{hdfs_dir}/yarn")
     metrics = on_yarn.history[-1]
     assert metrics["nodes"] == 2, metrics["tasks_by_node"]
     assert sum(metrics["tasks_by_node"].values()) == 8
     assert all(n > 0 for n in metrics["tasks_by_node"].values())
-    one = hdfs_state(f"{hdfs_dir}/one")
+    one = load_run_state(f"{hdfs_dir}/one")
     assert on_yarn.theta.tobytes() == one.theta.tobytes()
 
 
@@ -181,8 +148,8 @@ def test_validation_on_hadoop_and_evaluate_by_default_give_the_inline_numbers(
                data, "--run", run, *SMALL, "--mode", "gradient", "--epochs", "2", *map_tasks)
     hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
                "--mode", "gradient", "--epochs", "2")
-    on_hadoop = [m["valid_loss"] for m in hdfs_state(run).history]
-    reference = TrainingState.from_arrays(load_arrays(os.path.join(inline, "latest.npz")))
+    on_hadoop = [m["valid_loss"] for m in load_run_state(run).history]
+    reference = load_run_state(inline)
     assert on_hadoop == pytest.approx([m["valid_loss"] for m in reference.history], rel=1e-9)
     by_default = json.loads(hadoop_rnn("evaluate", "--run", run, "--mrjob-conf",
                                        local_framework_conf, "--json").stdout)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from jobs.run.checkpoint import CheckpointError
-from conftest import train_cli
+from helpers import train_cli
 from jobs.training import loop
 from jobs.cli import EXIT_LOCKED, EXIT_OK
 from jobs.run import lock as lock_module

@@ -5,7 +5,7 @@ Needs the dev cluster (``eval "$(scripts/hadoop-dev-cluster start)"``).
 import logging
 
 import pytest
-from conftest import require_dev_cluster
+from helpers import require_dev_cluster
 
 from jobs.hadoop.webhdfs import WebHdfsFilesystem
 from mrjob.fs.hadoop import HadoopFilesystem

@@ -1,14 +1,13 @@
 """`hadoop-rnn prepare`: chunking, splitting, vocabulary job, series reading and bad input."""
 import inspect
 import json
-import os
 import textwrap
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from conftest import prepare_cli
+from helpers import SUNSPOTS_CSV, prepare_cli, require_dev_cluster
 from jobs.preparing import api as preparing
 from jobs.cli import main as cli_main
 from jobs.data import chunks, corpus
@@ -18,7 +17,6 @@ from jobs.data.records import decode_record
 from jobs.data.series_io import SeriesError
 
 # Yearly sunspot numbers 1700-1759, the start of statsmodels' sunspots data set.
-SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
 SUNSPOTS = [float(line.split(",")[1]) for line in open(SUNSPOTS_CSV).read().splitlines()[1:]]
 
 
@@ -281,11 +279,9 @@ def test_meta_json_is_readable_by_dataset(sunspots_csv, tmp_path):
 
 @pytest.mark.hadoop
 def test_hadoop_runner_builds_the_same_dataset_on_hdfs(text_files, tmp_path):
-    import shutil
     import uuid
 
-    if not (os.environ.get("HADOOP_RNN_WEBHDFS_URL") and shutil.which("hadoop")):
-        pytest.skip("no Hadoop dev cluster: eval \"$(scripts/hadoop-dev-cluster start)\"")
+    require_dev_cluster()
     local = run_prepare("--kind", "text", text_files, "--out", tmp_path / "data")
     uri = f"hdfs:///tmp/test-prepare/{uuid.uuid4().hex}"
     remote = run_prepare("--kind", "text", text_files, "--out", uri, "--runner", "hadoop")

@@ -2,12 +2,11 @@
 order and over several files becomes one sequence per series, sorted by time and normalized
 with the training parts only; forecast --id picks a series."""
 import json
-import os
-import shutil
 import uuid
 
 import numpy as np
 import pytest
+from helpers import require_dev_cluster
 
 from jobs.preparing import api as preparing
 from jobs.data import chunks
@@ -184,8 +183,7 @@ def test_forecast_id_forecasts_the_series_of_that_id(table_dir, tmp_path):
 
 @pytest.mark.hadoop
 def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path):
-    if not (os.environ.get("HADOOP_RNN_WEBHDFS_URL") and shutil.which("hadoop")):
-        pytest.skip("no Hadoop dev cluster: eval \"$(scripts/hadoop-dev-cluster start)\"")
+    require_dev_cluster()
     raw = open_store(f"hdfs:///tmp/test-series-raw/{uuid.uuid4().hex}")
     out = open_store(f"hdfs:///tmp/test-series-ds/{uuid.uuid4().hex}")
     try:

@@ -3,12 +3,12 @@ memory, whatever the input splits, the runner and the shard count; shards balanc
 HDFS on the dev cluster."""
 import inspect
 import json
-import os
 import shutil
 import uuid
 
 import numpy as np
 import pytest
+from helpers import require_dev_cluster
 
 from jobs.preparing import api as preparing
 from jobs.data import chunks, corpus
@@ -168,15 +168,10 @@ def test_an_hdfs_file_with_lines_that_are_not_utf8_is_an_error_naming_it():
 
 # -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
 
-def needs_cluster():
-    if not (os.environ.get("HADOOP_RNN_WEBHDFS_URL") and shutil.which("hadoop")):
-        pytest.skip("no Hadoop dev cluster: eval \"$(scripts/hadoop-dev-cluster start)\"")
-
-
 @pytest.fixture
 def hdfs_corpus(corpus_dir):
     """corpus_dir copied to a fresh HDFS directory; yields its URI."""
-    needs_cluster()
+    require_dev_cluster()
     uri = f"hdfs:///tmp/test-prepare-raw/{uuid.uuid4().hex}"
     store = open_store(uri)
     for path in sorted(corpus_dir.iterdir()):

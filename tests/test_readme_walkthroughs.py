@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobs.storage import open_store
-from conftest import require_dev_cluster
+from helpers import require_dev_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = ("# vocabulary: ", "# wrote ", "# missing values", "# chunk ")

@@ -4,17 +4,17 @@ import os
 
 import numpy as np
 import pytest
-from conftest import TINY, train_cli
+from helpers import TINY, load_run_state, train_cli
 
 from jobs.mr.protocol import SliceProtocol
 from jobs.mr.slices import (NORM_BLOCK, RECORD_BUDGET, block_square_sums, global_norm,
                             key_partition, plan_slices, routing_key, slice_of_key)
 from jobs.mr.train_epoch import MRTrainEpoch, slice_plan
 from jobs.hadoop.resources import ClusterTooSmall, memory_jobconf, task_memory
-from jobs.run.state import TrainingState, read_state_range
+from jobs.run.state import RunSettings, TrainingState, read_state_range
 from rnn_core import ModelConfig, init_params, num_params
 from rnn_core.optimizers import OptimizerConfig, init_state
-from rnn_core.serialization import load_arrays, save_arrays
+from rnn_core.serialization import save_arrays
 
 
 def java_string_hash(s):
@@ -72,7 +72,7 @@ def big_state(tmp_path, mode):
     theta = np.zeros(num_params(model))
     theta[::7] = 0.01  # any values: the test measures record sizes
     state = TrainingState(model=model, optimizer=opt, theta=theta, opt_state=init_state(opt, theta),
-                          settings={"mode": mode, "batch": 4, "bptt": 0, "seed": 0})
+                          settings=RunSettings(mode=mode, batch=4, bptt=0, seed=0))
     path = str(tmp_path / "state.npz")
     save_arrays(path, state.to_arrays())
     return state, path
@@ -82,7 +82,7 @@ def big_state(tmp_path, mode):
 def test_no_record_line_of_a_17m_parameter_model_exceeds_the_budget(tmp_path, mode):
     state, path = big_state(tmp_path, mode)
     assert state.theta.size >= 17_000_000
-    job = MRTrainEpoch(["--state", path, "--mode", mode, "--reducers", "1"])
+    job = MRTrainEpoch(["--state", path, "--reducers", "1"])
     job.mapper_init()
     protocol = SliceProtocol()
     lines = [protocol.write(key, record) for key, record in job.mapper_final()]
@@ -92,7 +92,7 @@ def test_no_record_line_of_a_17m_parameter_model_exceeds_the_budget(tmp_path, mo
     # the reducer's input and output lines of the largest slice are bounded too
     job.reducer_init()
     key, record = protocol.read(lines[0])
-    out = [protocol.write(k, r) for k, r in job.reducer(key, iter([record]))]
+    out = [protocol.write(k, r) for k, r in job.steps()[0]["reducer"](key, iter([record]))]
     assert out and max(map(len, out)) <= RECORD_BUDGET
     lo, hi = plan.range(0)
     assert np.array_equal(read_state_range(path, lo, hi)["theta"], state.theta[lo:hi])
@@ -115,7 +115,7 @@ def test_memory_settings_follow_the_model_and_fail_before_submission_when_too_la
 # -- whole epochs: θ does not depend on R ---------------------------------------------------
 
 def theta_of(run):
-    return TrainingState.from_arrays(load_arrays(os.path.join(run, "latest.npz"))).theta
+    return load_run_state(run).theta
 
 
 def metrics_of(run):
@@ -161,8 +161,7 @@ def test_clipping_happened_and_differs_from_no_clipping(text_data, tmp_path):
                                   "--clip", "0.001", "--optimizer", "sgd", "--lr", "1")
     free = train_with_reducers(text_data, tmp_path, "inline", 4, "--mode", "gradient",
                                "--clip", "0", "--optimizer", "sgd", "--lr", "1")
-    start = init_params(TrainingState.from_arrays(
-        load_arrays(os.path.join(clipped, "latest.npz"))).model, seed=0)
+    start = init_params(load_run_state(clipped).model, seed=0)
     # with sgd and lr 1 the step is the clipped gradient: its norm is the clip
     assert np.linalg.norm(theta_of(clipped) - start) == pytest.approx(0.001, rel=1e-9)
     assert np.linalg.norm(theta_of(free) - start) > 0.01
@@ -196,7 +195,7 @@ def test_the_driver_refuses_output_with_a_missing_or_repeated_slice():
     opt = OptimizerConfig(name="adam", lr=0.01)
     theta = init_params(model, seed=0)
     state = TrainingState(model=model, optimizer=opt, theta=theta,
-                          opt_state=init_state(opt, theta), settings={})
+                          opt_state=init_state(opt, theta), settings=RunSettings())
     plan = plan_slices(theta.size, 24, reducers=3)
     pairs = [(plan.key(s), Record("theta", {"lo": np.array(lo), "theta": theta[lo:hi],
                                             "opt.m": theta[lo:hi], "opt.v": theta[lo:hi],

@@ -14,7 +14,7 @@ from jobs.mr.train_epoch import MRTrainEpoch, slice_plan
 from jobs.mr.protocol import SliceProtocol
 from jobs.training.epoch_job import assemble_slices
 from jobs.data.records import encode_record
-from jobs.run.state import TrainingState
+from jobs.run.state import RunSettings, TrainingState
 from rnn_core import ModelConfig, init_params, loss_and_grad
 from rnn_core.optimizers import OptimizerConfig, apply, init_state
 from rnn_core.serialization import save_arrays
@@ -27,20 +27,20 @@ def make_state(meta, mode="gradient", optimizer="adam", dtype="float64"):
     opt = OptimizerConfig(name=optimizer, lr=0.01, clip_norm=5.0)
     theta = init_params(model, seed=3)
     return TrainingState(model=model, optimizer=opt, theta=theta,
-                         settings={"mode": mode, "batch": 4, "bptt": 8, "seed": 3},
+                         settings=RunSettings(mode=mode, batch=4, bptt=8, seed=3),
                          opt_state=init_state(opt, theta))
 
 
 def run_epoch_job(data_dir, state, tmp_path, runner="inline", mode="gradient", keep=None,
                   reducers=1, extra_args=()):
     """Run the epoch job; its ``output`` is the assembled result dict. With ``keep`` (a
-    directory) mrjob's working files are kept there."""
+    directory) mrjob's working files are kept there. The job's mode is the state's."""
+    assert state.settings.mode == mode
     state_file = str(tmp_path / "state.npz")
     save_arrays(state_file, state.to_arrays())
     dataset = Dataset(data_dir)
     extra = ["--cleanup", "NONE", "--local-tmp-dir", str(keep)] if keep else []
-    return run_job(MRTrainEpoch, ["--state", state_file, "--mode", mode, "--batch", "4",
-                                  "--bptt", "8", "--reducers", str(reducers)],
+    return run_job(MRTrainEpoch, ["--state", state_file, "--reducers", str(reducers)],
                    dataset.shard_uris("train"),
                    RunnerOptions(runner=runner, extra_args=extra + list(extra_args)),
                    collect=lambda pairs: assemble_slices(pairs, state))
@@ -180,9 +180,7 @@ def test_job_file_runs_standalone_from_the_command_line(text_data, tmp_path):
     save_arrays(state_file, state.to_arrays())
     shards = Dataset(data_dir).shard_uris("train")
     proc = subprocess.run([sys.executable, "-m", "jobs.mr.train_epoch", "-r", "inline",
-                           "--no-conf", "--state", state_file, "--mode", "gradient", "--bptt", "8",
-                           "--batch", "4",
-                           *shards], cwd=REPO, capture_output=True, check=True)
+                           "--no-conf", "--state", state_file, *shards], cwd=REPO, capture_output=True, check=True)
     pairs = [SliceProtocol().read(line) for line in proc.stdout.splitlines()]
     out = assemble_slices(pairs, state)
     theta, _ = reference_step(data_dir, state)
@@ -192,7 +190,7 @@ def test_job_file_runs_standalone_from_the_command_line(text_data, tmp_path):
 def test_warm_up_steps_run_forward_but_are_not_scored(tmp_path):
     """Each record's first W steps only build up the state: masked out, so every training
     step after a sequence's first is scored exactly once, whatever the context."""
-    from conftest import SUNSPOTS_CSV, prepare_cli
+    from helpers import SUNSPOTS_CSV, prepare_cli
     from jobs.data.chunks import split_point
     from rnn_core import loss_only, predict
 

@@ -12,7 +12,7 @@ from rnn_core.optimizers import NAMES as OPTIMIZERS, SCHEDULES
 
 def add_arguments(parser):
     from jobs.mr.outer import INNER_STATES
-    from jobs.mr.train_epoch import MODES
+    from jobs.run.state import MODES
     from jobs.training.spec import (DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, RESIDUALS,
                                     SETTINGS_DEFAULTS)
 

@@ -16,7 +16,6 @@ metrics.
 
 Only the scored steps count (the mask): a chunk's warm-up steps are never scored.
 """
-import math
 
 import numpy as np
 

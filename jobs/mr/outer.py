@@ -44,8 +44,7 @@ INNER_STATES = (AUTO, "mean", "reset")  # how the tasks' optimizer states are co
 class OuterConfig:
     """The outer optimizer's settings: ``momentum`` η in [0, 1) or ``"auto"``, ``lr`` ζ > 0,
     ``nesterov`` the look-ahead form, ``inner_state`` one of :data:`INNER_STATES`. The
-    defaults of a run without them (runs from before the outer optimizer) are plain
-    averaging: η 0, ζ 1, the mean inner state."""
+    defaults are plain averaging: η 0, ζ 1, the mean inner state."""
 
     momentum: object = 0.0
     lr: float = 1.0
@@ -54,13 +53,9 @@ class OuterConfig:
 
     @classmethod
     def from_settings(cls, settings):
-        """The config in a run's settings dict (keys ``outer_momentum``, ``outer_lr``,
-        ``outer_nesterov``, ``inner_state``; a missing key takes the plain-averaging default)."""
-        default = cls()
-        return cls(momentum=settings.get("outer_momentum", default.momentum),
-                   lr=settings.get("outer_lr", default.lr),
-                   nesterov=settings.get("outer_nesterov", default.nesterov),
-                   inner_state=settings.get("inner_state", default.inner_state))
+        """The config in a run's :class:`jobs.run.state.RunSettings`."""
+        return cls(momentum=settings.outer_momentum, lr=settings.outer_lr,
+                   nesterov=settings.outer_nesterov, inner_state=settings.inner_state)
 
     def momentum_for(self, tasks):
         """η for a sync of ``tasks`` map tasks (>= 1)."""

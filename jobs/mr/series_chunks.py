@@ -8,7 +8,6 @@ and where its records fall in each split) and emit every chunk record of the ser
 (:class:`jobs.data.chunks.SequenceLayout`) as a finished record line to its shard
 (:mod:`jobs.mr.shards`). The reducers write the lines in key order.
 """
-import numpy as np
 
 from jobs.data.chunks import SequenceLayout, record_key
 from jobs.data.records import encode_record

@@ -8,7 +8,6 @@ variance (F,) in float64 (numpy's, so one series gives exactly the numbers of
 passes through. Output: one small record per series, O(series) in all; the driver combines
 them in id order (:func:`jobs.preparing.series.combine`).
 """
-import json
 
 import numpy as np
 

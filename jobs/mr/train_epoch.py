@@ -68,8 +68,6 @@ from rnn_core.optimizers import SLOTS, apply, clip_by_value, init_state
 
 # groups small files and blocks into splits of mapreduce.input.fileinputformat.split.maxsize
 COMBINE_INPUT_FORMAT = "org.apache.hadoop.mapred.lib.CombineTextInputFormat"
-MODES = ("gradient", "average")
-DEFAULT_MODE = "average"
 SCALARS = ("loss_sum", "count", "records")
 VALID_KEY = "valid"  # the key of the validation sums (slice keys are digits)
 
@@ -91,6 +89,10 @@ def task_tag(prefix="t"):
 
 
 class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
+    """One epoch (one sync round) from the shipped training state; its steps follow the
+    run's mode (:meth:`steps`). Every run setting comes from the state; ``--reducers`` R is
+    the job's own (it sets ``mapreduce.job.reduces``, :meth:`jobconf`)."""
+
     SORT_VALUES = True  # secondary sort on the record's tag: see SliceProtocol
     INTERNAL_PROTOCOL = SliceProtocol
     OUTPUT_PROTOCOL = SliceProtocol
@@ -101,19 +103,11 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
                           help="training state .npz (θ, optimizer state, configs)")
         self.add_split_reference_arg()
         self.add_valid_shards_arg()
-        self.add_passthru_arg("--mode", choices=MODES, default=DEFAULT_MODE)
-        self.add_passthru_arg("--batch", type=int, default=32, help="chunks per minibatch")
-        self.add_passthru_arg("--bptt", type=int, default=0,
-                              help="truncated BPTT window in steps (0: whole chunk)")
         self.add_passthru_arg("--reducers", type=int, default=1,
-                              help="reduce tasks the slices of θ are spread over (set "
-                              "mapreduce.job.reduces to the same number)")
+                              help="reduce tasks the slices of θ are spread over")
         self.add_passthru_arg("--combine-splits", action="store_true",
                               help="Hadoop: read the input with CombineTextInputFormat (set the "
                               "split max size to get the number of map tasks you want)")
-        self.add_passthru_arg("--fail-first-attempt", action="store_true",
-                              help="test hook: the first attempt of map task 0 raises (Hadoop "
-                              "re-runs it; see HADOOP_RNN_FAULT in jobs.training)")
 
     def load_args(self, args):
         super().load_args(args)
@@ -121,113 +115,125 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
             raise ValueError("--combine-splits and --valid-shards cannot go together: a task "
                              "of a combined split cannot tell which file a record came from "
                              "(see jobs.mr.validation)")
+        self.model, self.optimizer, self.settings = read_state_configs(self.options.state)
+
+    def jobconf(self):
+        return {**super().jobconf(), "mapreduce.job.reduces": str(self.options.reducers)}
 
     def hadoop_input_format(self):
         return COMBINE_INPUT_FORMAT if self.options.combine_splits else None
 
     def steps(self):
-        train = MRStep(mapper_init=self.mapper_init, mapper=self.mapper,
-                       mapper_final=self.mapper_final, reducer_init=self.reducer_init,
-                       reducer=self.reducer, reducer_final=self.reducer_final)
+        mapper = dict(mapper_init=self.mapper_init, mapper=self.mapper,
+                      mapper_final=self.mapper_final)
+        reducer = dict(reducer_init=self.reducer_init, reducer_final=self.reducer_final)
+        if self.settings.mode == "average":
+            return [MRStep(**mapper, **reducer, reducer=self.slices_by(self.take_outer_step))]
         if not self.clips_global_norm():
-            return [train]
-        return [train, MRStep(reducer_init=self.reducer_init, reducer=self.clip_and_step,
-                              reducer_final=self.reducer_final)]
+            return [MRStep(**mapper, **reducer, reducer=self.slices_by(self.apply_mean_gradient))]
+        return [MRStep(**mapper, **reducer, reducer=self.slices_by(self.emit_mean_gradient)),
+                MRStep(**reducer, reducer=self.slices_by(self.clip_and_apply))]
 
     def clips_global_norm(self):
-        """Whether the epoch needs the norm step (gradient mode with a global-norm clip)."""
-        return (self.options.mode == "gradient"
-                and read_state_configs(self.options.state)[1].clip_norm is not None)
+        """Whether the epoch has the norm step: gradient mode with a global-norm clip, which
+        needs the norm of the whole gradient before any slice is clipped."""
+        return self.settings.mode == "gradient" and self.optimizer.clip_norm is not None
 
     # -- map ---------------------------------------------------------------------------
 
     def mapper_init(self):
-        attempt = jobconf_from_env("mapreduce.task.attempt.id", "")
-        if (self.options.fail_first_attempt and attempt.endswith("_0")
-                and jobconf_from_env("mapreduce.task.partition") == "0"):
-            raise RuntimeError(f"--fail-first-attempt: {attempt} fails on purpose (test hook)")
         self.state = read_state_file(self.options.state)
         if self.reads_validation():  # score the incoming θ, don't train
-            self.scorer = LossSums(self.state.theta, self.state.model)
+            self.scoring = ValidationScoring(self.state)
             self.start_chunks(self.state.model, SCORE_BATCH)
             return
-        self.scorer = None
+        self.scoring = None
         self.theta = self.state.theta  # average mode replaces it with each step's result
         self.opt_state = self.state.opt_state
-        if self.options.mode == "gradient":
-            self.grad_sum = np.zeros(self.theta.shape, self.theta.dtype)
+        self.grad_sum = np.zeros(self.theta.shape, self.theta.dtype)  # gradient mode's
         self.loss_sum, self.count, self.records = np.zeros(()), np.zeros(()), np.zeros(())
         # this job's sync round k of K: the task trains on its minibatches b with b % K == k
         self.round = len(self.state.rounds)
-        self.rounds = self.state.settings.get("syncs_per_epoch", 1)
         self.minibatch = 0  # the task's minibatches so far, in every round
         self.compute_seconds = 0.0  # time in BPTT and optimizer steps, for the epoch's metrics
-        self.start_chunks(self.state.model, self.options.batch)
+        self.start_chunks(self.state.model, self.settings.batch)
 
     def handle_chunks(self, chunks):
-        """Run BPTT over one minibatch of chunks (if it is in this job's sync round) and add
-        to the task's sums (or, in a validation task, add the chunks' loss under the incoming
-        θ to the scorer's)."""
-        if self.scorer is not None:
-            self.scorer.add_chunks(chunks, self.batch_size)
+        """Run BPTT over one minibatch of chunks if it is in this job's sync round: add its
+        gradient to the task's sum (gradient mode) or take an optimizer step (average mode).
+        A validation task adds the chunks' loss under the incoming θ instead."""
+        if self.scoring is not None:
+            self.scoring.add(chunks, self.batch_size)
             return
-        in_round = self.minibatch % self.rounds == self.round
+        in_round = self.minibatch % self.settings.syncs_per_epoch == self.round
         self.minibatch += 1
         if not in_round:
             return
-        cfg, bptt = self.state.model, (self.options.bptt or None)
         started = time.perf_counter()
-        for inputs, targets, mask in iter_batches(chunks, cfg, self.batch_size):
-            loss_sum, count, grad_sum = loss_and_grad(self.theta, cfg, inputs, targets, mask, bptt)
+        for inputs, targets, mask in iter_batches(chunks, self.model, self.batch_size):
+            loss_sum, count, grad_sum = loss_and_grad(self.theta, self.model, inputs, targets,
+                                                      mask, self.settings.bptt or None)
             self.loss_sum += loss_sum
             self.count += count
             self.records += len(inputs)
             # one counter update per minibatch: also tells Hadoop the task is alive
             self.increment_counter(COUNTERS, "minibatches")
-            if self.options.mode == "gradient":
+            if self.settings.mode == "gradient":
                 self.grad_sum += grad_sum
             elif count > 0:
-                self.theta, self.opt_state = apply(self.state.optimizer, self.theta,
+                self.theta, self.opt_state = apply(self.optimizer, self.theta,
                                                    grad_sum / count, self.opt_state)
         self.compute_seconds += time.perf_counter() - started
 
     def mapper_final(self):
-        """Emit one record per slice: {"loss_sum", "count", "records"} and the slice of
-        ``grad`` (gradient mode) or of ``theta`` and each ``opt.<slot>`` (average mode), each
-        of shape (hi - lo,) in θ's dtype; the step counter ``opt.t`` as a 0-d array.
-        A validation task emits one record instead: ``valid`` {loss_sum, count, records}."""
+        """Emit the task's result: one record per slice (:meth:`emit_gradient_slices` or
+        :meth:`emit_trained_slices`), or a validation task's one ``valid`` record."""
         self.flush_chunks()
-        if self.scorer is not None:
+        if self.scoring is not None:
             self.increment_counter(COUNTERS, "validation map tasks")
-            yield VALID_KEY, Record(task_tag(), dict(self.scorer.sums))
-            self.increment_counter(TASK_PEAK_RSS, task_tag("map "), peak_rss_kb())
-            return
-        self.increment_counter(COUNTERS, "map tasks")
-        self.increment_counter(COUNTERS, "records", int(self.records))
-        self.increment_counter(COUNTERS, "scored steps", int(self.count))
-        self.increment_counter(COUNTERS, "compute milliseconds", round(self.compute_seconds * 1000))
-        scalars = {"loss_sum": self.loss_sum, "count": self.count, "records": self.records}
-        if self.options.mode == "gradient":
-            vectors = {"grad": self.grad_sum}
+            yield VALID_KEY, self.scoring.record()
         else:
-            vectors = {"theta": self.theta}
-            for name, value in prefix_opt(self.opt_state).items():
-                (vectors if value.ndim else scalars)[name] = value
-        plan = slice_plan(self.state.model, self.state.optimizer, self.options.reducers)
+            self.increment_counter(COUNTERS, "map tasks")
+            self.increment_counter(COUNTERS, "records", int(self.records))
+            self.increment_counter(COUNTERS, "scored steps", int(self.count))
+            self.increment_counter(COUNTERS, "compute milliseconds",
+                                   round(self.compute_seconds * 1000))
+            if self.settings.mode == "gradient":
+                yield from self.emit_gradient_slices()
+            else:
+                yield from self.emit_trained_slices()
+        self.increment_counter(TASK_PEAK_RSS, task_tag("map "), peak_rss_kb())
+
+    def emit_gradient_slices(self):
+        """Gradient mode: per slice {"loss_sum", "count", "records", "grad"}: the slice of the
+        task's gradient sum, (hi - lo,) in θ's dtype."""
+        return self.emit_slices({"grad": self.grad_sum}, self.scalars())
+
+    def emit_trained_slices(self):
+        """Average mode: per slice the slice of the task's trained ``theta`` and of each
+        optimizer slot ``opt.<slot>``, (hi - lo,) in θ's dtype; the step counter ``opt.t``
+        (0-d) with the scalars."""
+        vectors, scalars = {"theta": self.theta}, self.scalars()
+        for name, value in prefix_opt(self.opt_state).items():
+            (vectors if value.ndim else scalars)[name] = value
+        return self.emit_slices(vectors, scalars)
+
+    def scalars(self):
+        return {"loss_sum": self.loss_sum, "count": self.count, "records": self.records}
+
+    def emit_slices(self, vectors, scalars):
+        plan = slice_plan(self.model, self.optimizer, self.options.reducers)
         tag = task_tag()
         for s in range(plan.count):
             lo, hi = plan.range(s)
             yield plan.key(s), Record(tag, {**scalars, **{name: value[lo:hi] for name, value
                                                             in vectors.items()}})
-        self.increment_counter(TASK_PEAK_RSS, task_tag("map "), peak_rss_kb())
 
     # -- reduce ------------------------------------------------------------------------
 
     def reducer_init(self):
-        self.model, self.optimizer, settings = read_state_configs(self.options.state)
-        self.outer = OuterConfig.from_settings(settings)
+        self.outer = OuterConfig.from_settings(self.settings)
         self.plan = slice_plan(self.model, self.optimizer, self.options.reducers)
-        self.clips = self.clips_global_norm()
         self.counter_name = task_tag("reducer ")
         self.reduce_seconds = 0.0
 
@@ -236,6 +242,16 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
         self.increment_counter(TASK_PEAK_RSS, name, peak_rss_kb())
         self.increment_counter(REDUCE_MILLISECONDS, name, round(self.reduce_seconds * 1000))
         return iter(())
+
+    def slices_by(self, reduce_slice):
+        """The reducer of a step whose slices ``reduce_slice(key, records)`` reduces (timed);
+        the validation tasks' sums are added exactly (or, in the norm step, passed on)."""
+        def reducer(key, records):
+            if key == VALID_KEY:
+                return self.add_validation(key, self.counted(records))
+            return self.timed(reduce_slice(key, self.counted(records)))
+        reducer.__name__ = reduce_slice.__name__
+        return reducer
 
     def counted(self, records):
         """The records, counting their line bytes into this reducer's byte counter."""
@@ -251,64 +267,66 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
         yield from outputs
         self.reduce_seconds += time.perf_counter() - started
 
-    def reducer(self, key, records):
-        if key == VALID_KEY:
-            return self.add_validation(key, records)
-        return self.timed(self.sum_and_step(key, records))
-
-    def clip_and_step(self, key, records):
-        if key == VALID_KEY:  # step 1 added them: pass them on
-            return ((key, record) for record in self.counted(records))
-        return self.timed(self.norm_and_step(key, records))
-
     def add_validation(self, key, records):
         """The validation tasks' sums added exactly: one record {loss_sum, count, records}."""
-        yield key, Record(VALID_KEY, add_sums(r.arrays for r in self.counted(records)))
+        yield key, Record(VALID_KEY, add_sums(r.arrays for r in records))
 
-    def sum_and_step(self, key, records):
-        """Sum slice ``key`` over the tasks; step (or, with the norm step, emit the mean
-        gradient to step 2 and this slice's norm-block sums to every slice)."""
+    def summed(self, key, records):
+        """(slice, the state's slice {"theta", "opt.<slot>", "outer.delta"}, the tasks'
+        records summed in task order, the summed scalars)."""
         s = slice_of_key(key)
         lo, hi = self.plan.range(s)
         start = read_state_range(self.options.state, lo, hi)
-        total = sum_in_task_order(self.counted(records), start["theta"])
-        scalars = {name: total[name] for name in SCALARS}
+        total = sum_in_task_order(records, start["theta"])
+        return s, start, total, {name: total[name] for name in SCALARS}
+
+    def apply_mean_gradient(self, key, records):
+        """Gradient mode: the optimizer's step on slice ``key`` with the mean gradient."""
+        s, start, total, scalars = self.summed(key, records)
+        theta, opt_state = start["theta"], unprefix_opt(start)
         count = float(total["count"])
-        theta, opt_state, outer_state = start["theta"], unprefix_opt(start), unprefix_outer(start)
-        if self.clips:  # gradient mode with the norm step, which clips and steps
-            g = np.zeros_like(theta)  # nothing scored: θ stays (the driver reports it)
-            if count > 0:
-                g = (total["grad"] / count).astype(theta.dtype)
-                if self.optimizer.clip_value is not None:
-                    g = clip_by_value(g, self.optimizer.clip_value)
-            # step 2 needs every slice's norm records, even when nothing was scored
-            yield key, Record("g", {**scalars, "g": g})
-            for other in range(self.plan.count):
-                yield self.plan.key(other), Record(f"n{s:05d}",
-                                                   {"block_sums": block_square_sums(g)})
-            return
-        if count > 0 and self.options.mode == "gradient":
+        if count > 0:  # nothing scored: θ stays (the driver reports it)
             g = (total["grad"] / count).astype(theta.dtype)
             theta, opt_state = apply(self.optimizer, theta, g, opt_state)
-        elif count > 0:
-            # a state without Δ (written before the outer optimizer) averages plainly
-            outer = self.outer if outer_state else OuterConfig()
-            theta, delta = outer_step(outer, theta, total["theta"] / count,
-                                      outer_state.get("delta"), int(total["tasks"]))
-            outer_state = {"delta": delta} if outer_state else {}
-            if outer.resets_inner_state(int(total["tasks"])):
+        yield key, slice_result(self.plan.range(s)[0], theta, opt_state, scalars,
+                                unprefix_outer(start))
+
+    def take_outer_step(self, key, records):
+        """Average mode: the outer optimizer's step on slice ``key`` with the tasks' mean
+        change, and the tasks' mean optimizer state (or a fresh one, ``inner_state``)."""
+        s, start, total, scalars = self.summed(key, records)
+        theta, opt_state, outer_state = start["theta"], unprefix_opt(start), unprefix_outer(start)
+        count, tasks = float(total["count"]), int(total["tasks"])
+        if count > 0:
+            theta, delta = outer_step(self.outer, theta, total["theta"] / count,
+                                      outer_state["delta"], tasks)
+            outer_state = {"delta": delta}
+            if self.outer.resets_inner_state(tasks):
                 opt_state = init_state(self.optimizer, theta)
             else:
                 opt_state = {name: average_slot(total[OPT_PREFIX + name], count, value.dtype)
                              for name, value in opt_state.items()}
-        yield key, slice_result(lo, theta, opt_state, scalars, outer_state)
+        yield key, slice_result(self.plan.range(s)[0], theta, opt_state, scalars, outer_state)
 
-    def norm_and_step(self, key, records):
-        """Step 2 of gradient mode with --clip: the slice's mean gradient (tag "g"), then the
-        norm-block sums of every slice in slice order (tags "n00000", ...)."""
+    def emit_mean_gradient(self, key, records):
+        """Gradient mode with a global-norm clip, step 1: slice ``key``'s mean gradient (tag
+        "g", to its own step-2 reducer) and its norm-block sums (tag "n<slice>", to every
+        slice), even when nothing was scored."""
+        s, start, total, scalars = self.summed(key, records)
+        g = np.zeros_like(start["theta"])  # nothing scored: θ stays (the driver reports it)
+        if float(total["count"]) > 0:
+            g = (total["grad"] / float(total["count"])).astype(g.dtype)
+            if self.optimizer.clip_value is not None:
+                g = clip_by_value(g, self.optimizer.clip_value)
+        yield key, Record("g", {**scalars, "g": g})
+        for other in range(self.plan.count):
+            yield self.plan.key(other), Record(f"n{s:05d}", {"block_sums": block_square_sums(g)})
+
+    def clip_and_apply(self, key, records):
+        """Step 2: the slice's mean gradient (tag "g"), then the norm-block sums of every
+        slice in slice order (tags "n00000", ...): clip by the exact global norm, step."""
         s = slice_of_key(key)
         lo, hi = self.plan.range(s)
-        records = self.counted(records)
         first = next(records)
         if first.tag != "g":
             raise ValueError(f"slice {s}: the norm step got {first.tag!r} before the gradient")
@@ -327,6 +345,21 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
             unclipped = dataclasses.replace(self.optimizer, clip_norm=None, clip_value=None)
             theta, opt_state = apply(unclipped, theta, g, opt_state)
         yield key, slice_result(lo, theta, opt_state, scalars, unprefix_outer(start))
+
+
+class ValidationScoring:
+    """A map task of the epoch job that reads a validation shard: it scores the incoming θ
+    (:class:`jobs.mr.loss_sums.LossSums`) and emits one record of its sums."""
+
+    def __init__(self, state):
+        self.sums = LossSums(state.theta, state.model)
+
+    def add(self, chunks, batch_size):
+        self.sums.add_chunks(chunks, batch_size)
+
+    def record(self):
+        """{loss_sum, count, records}, tagged with the task."""
+        return Record(task_tag(), dict(self.sums.sums))
 
 
 def sum_in_task_order(records, theta0):

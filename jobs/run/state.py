@@ -7,7 +7,7 @@ against is exactly what was checkpointed. Configs and history are JSON strings s
 """
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -15,7 +15,10 @@ from rnn_core import ModelConfig, num_params
 from rnn_core.optimizers import OptimizerConfig
 from rnn_core.serialization import load_arrays
 
-FORMAT = "hadoop-rnn-checkpoint/1"
+FORMAT = "hadoop-rnn-checkpoint/2"
+# the formats still read: /1 (before the settings were complete, see RunSettings)
+READABLE_FORMATS = ("hadoop-rnn-checkpoint/1", FORMAT)
+MODES = ("gradient", "average")  # how an epoch's map tasks train (jobs.mr.train_epoch)
 OPT_PREFIX = "opt."  # optimizer slots are stored as "opt.<slot>" next to "theta"
 OUTER_PREFIX = "outer."  # the outer optimizer's state (jobs.mr.outer): "outer.delta"
 
@@ -46,12 +49,57 @@ class NotACheckpoint(ValueError):
     """The arrays (or file) are not a hadoop-rnn checkpoint."""
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """A run's training settings, fixed for its life (with its model and optimizer configs).
+
+    ``mode``: "gradient" or "average" (:mod:`jobs.mr.train_epoch`); ``batch``: chunks per
+    minibatch; ``bptt``: truncated BPTT window (0: the whole chunk); ``seed``: θ's
+    initialization. Average mode's outer optimizer (:mod:`jobs.mr.outer`): ``outer_momentum``
+    η in [0, 1) or "auto", ``outer_lr`` ζ, ``outer_nesterov``, ``inner_state``; and
+    ``syncs_per_epoch``, the jobs of an epoch. ``data``: the dataset's URI; ``data_schema``:
+    what the model depends on in it (the vocabulary, or the columns and normalization).
+
+    A field's default is what a checkpoint without it means: it was written before the field
+    existed (plain averaging, one sync per epoch). A new run's defaults are
+    :data:`jobs.training.spec.SETTINGS_DEFAULTS`.
+    """
+
+    mode: str = "gradient"
+    batch: int = 32
+    bptt: int = 0
+    seed: int = 0
+    outer_momentum: object = 0.0
+    outer_lr: float = 1.0
+    outer_nesterov: bool = False
+    inner_state: str = "mean"
+    syncs_per_epoch: int = 1
+    data: str = None
+    data_schema: dict = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+
+    @classmethod
+    def from_dict(cls, values):
+        """The settings of a checkpoint's ``settings`` dict; a missing key takes its default.
+        Raises NotACheckpoint on a key no version wrote."""
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise NotACheckpoint(f"unknown settings {sorted(unknown)}")
+        return cls(**values)
+
+    def to_dict(self):
+        return asdict(self)
+
+
 @dataclass
 class TrainingState:
     """θ, optimizer state and the configuration that produced them.
 
-    ``settings`` holds the run's training settings (mode, batch, bptt, seed): together with
-    the model and optimizer configs it must match for a run to resume from this state.
+    ``settings`` (:class:`RunSettings`) holds the run's training settings: together with the
+    model and optimizer configs they must match for a run to resume from this state.
     ``history`` is the list of per-epoch metrics dicts, so metrics.jsonl can always be
     rewritten from the newest checkpoint. ``outer_state`` is the outer optimizer's state of
     average mode ({"delta": (n,)}, :mod:`jobs.mr.outer`; {} in gradient mode and in runs
@@ -59,7 +107,7 @@ class TrainingState:
     done (``syncs_per_epoch`` > 1: each round is committed, so an epoch resumes mid-way);
     [] at an epoch boundary.
 
-    The random state is ``settings["seed"]`` with ``epoch``: training draws random numbers
+    The random state is ``settings.seed`` with ``epoch``: training draws random numbers
     only in ``init_params(cfg, seed)``; after that, minibatches are the records in split order
     and the reducer adds in a fixed order, so there is no generator state to carry and an
     epoch's result depends on nothing but this state and the data.
@@ -67,7 +115,7 @@ class TrainingState:
 
     model: ModelConfig
     optimizer: OptimizerConfig
-    settings: dict
+    settings: RunSettings
     theta: np.ndarray
     opt_state: dict
     epoch: int = 0
@@ -75,6 +123,13 @@ class TrainingState:
     data_version: str = ""
     outer_state: dict = field(default_factory=dict)
     rounds: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.settings.mode == "average" and not self.outer_state:
+            # the outer optimizer's Δ before its first sync, also of a format-1 checkpoint
+            # (before the outer optimizer: with its plain-averaging settings the steps are
+            # θ's bit for bit as then)
+            self.outer_state = {"delta": np.zeros_like(self.theta)}
 
     def best_epoch(self):
         """The epoch with the lowest validation loss in ``history`` (the earliest of equals);
@@ -86,7 +141,7 @@ class TrainingState:
     def identity(self):
         """The configuration a resumed run must share, as a JSON-able dict."""
         return {"model": self.model.to_dict(), "optimizer": self.optimizer.to_dict(),
-                "settings": self.settings}
+                "settings": self.settings.to_dict()}
 
     def to_arrays(self):
         arrays = {
@@ -95,7 +150,7 @@ class TrainingState:
             "epoch": np.array(self.epoch, dtype=np.int64),
             "model_config": np.array(self.model.to_json()),
             "optimizer_config": np.array(json.dumps(self.optimizer.to_dict(), sort_keys=True)),
-            "settings": np.array(json.dumps(self.settings, sort_keys=True)),
+            "settings": np.array(json.dumps(self.settings.to_dict(), sort_keys=True)),
             "history": np.array(json.dumps(self.history)),
             "data_version": np.array(self.data_version),
             "rounds": np.array(json.dumps(self.rounds)),
@@ -106,25 +161,34 @@ class TrainingState:
 
     @classmethod
     def from_arrays(cls, arrays):
-        if "format" not in arrays or str(arrays["format"]) != FORMAT:
-            raise NotACheckpoint("not a hadoop-rnn checkpoint (no 'format' entry saying "
-                                 f"{FORMAT!r})")
+        """The state in a checkpoint's arrays, of this format or an older one (migrated here,
+        the one place that knows the formats' history)."""
+        check_format(arrays)
+        settings = RunSettings.from_dict(json.loads(str(arrays["settings"])))
         state = cls(
             model=ModelConfig.from_json(str(arrays["model_config"])),
             optimizer=OptimizerConfig.from_dict(json.loads(str(arrays["optimizer_config"]))),
-            settings=json.loads(str(arrays["settings"])),
+            settings=settings,
             theta=arrays["theta"],
             opt_state=unprefix_opt(arrays),
             epoch=int(arrays["epoch"]),
             history=json.loads(str(arrays["history"])),
             data_version=str(arrays["data_version"]),
             outer_state=unprefix_outer(arrays),
+            # format 1: written before sync rounds
             rounds=json.loads(str(arrays["rounds"])) if "rounds" in arrays else [],
         )
         if state.theta.shape != (num_params(state.model),):
             raise NotACheckpoint(f"theta has shape {state.theta.shape}, the model config needs "
                                  f"({num_params(state.model)},)")
         return state
+
+
+def check_format(arrays):
+    """Raise NotACheckpoint unless ``arrays`` (a dict or an open npz) say a readable format."""
+    if "format" not in arrays or str(arrays["format"]) not in READABLE_FORMATS:
+        raise NotACheckpoint("not a hadoop-rnn checkpoint (no 'format' entry saying one of "
+                             f"{', '.join(READABLE_FORMATS)})")
 
 
 def read_state_file(path):
@@ -135,11 +199,13 @@ def read_state_file(path):
 def read_state_configs(path):
     """(model, optimizer, settings) of a state file, without loading θ or the optimizer slots."""
     with np.load(path, allow_pickle=False) as npz:
-        if "format" not in npz.files or str(npz["format"]) != FORMAT:
-            raise NotACheckpoint(f"{path} is not a hadoop-rnn checkpoint")
+        try:
+            check_format({"format": npz["format"]} if "format" in npz.files else {})
+        except NotACheckpoint:
+            raise NotACheckpoint(f"{path} is not a hadoop-rnn checkpoint") from None
         return (ModelConfig.from_json(str(npz["model_config"])),
                 OptimizerConfig.from_dict(json.loads(str(npz["optimizer_config"]))),
-                json.loads(str(npz["settings"])))
+                RunSettings.from_dict(json.loads(str(npz["settings"]))))
 
 
 def read_state_range(path, lo, hi):

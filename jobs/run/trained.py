@@ -1,6 +1,6 @@
 """A trained run and the dataset it was trained on: what evaluate, sample, forecast and plot load.
 
-The checkpoint records the data directory the run was trained on (``settings["data"]``);
+The checkpoint records the data directory the run was trained on (``settings.data``);
 ``--data`` overrides it, e.g. after the dataset moved or to evaluate on other data of the
 same shape. The dataset must be encoded like the run's own (same vocabulary, or same columns
 and normalization: :func:`check_same_schema`), else the model would read it wrongly.
@@ -41,7 +41,7 @@ def load_run(run_uri, data_uri=None, warn=None, kind=None, checkpoint="best"):
     ``checkpoint``: "best", "latest" or an epoch number.
     """
     state = load_trained_state(run_uri, checkpoint)
-    recorded = state.settings.get("data")
+    recorded = state.settings.data
     if not (data_uri or recorded):
         raise RunError(f"{run_uri}: the checkpoint does not name its dataset: pass --data DATA_DIR")
     try:
@@ -69,7 +69,7 @@ def check_same_schema(state, dataset, what):
     ``what``: how the caller is using the dataset, for the message. A checkpoint written
     before the schema was recorded is only checked by its sizes.
     """
-    trained = state.settings.get("data_schema")
+    trained = state.settings.data_schema
     differ = schema_differences(trained, dataset.schema()) if trained else []
     if differ:
         raise RunError(f"{dataset.store.uri()} differs from the data the run was trained on "

@@ -64,7 +64,7 @@ def epoch_job_settings(state, dataset, options, splits=("train",)):
 
         def input_bytes():
             return sum(dataset.store.size(name) for name in names)
-        jobconf = {"mapreduce.job.reduces": reducers}
+        jobconf = {}  # mapreduce.job.reduces: the job's own, from --reducers
         if combines_splits(options):
             jobconf.update(split_jobconf(input_bytes(), map_tasks))
             job_args.append("--combine-splits")
@@ -103,11 +103,9 @@ def run_epoch_job(state, dataset, options, validate=False):
     holds the sums {loss_sum, count, records}. Map tasks of the epoch job score them, except
     with combined splits (:func:`combines_splits`), where the scoring job runs after it.
     """
-    settings = state.settings
-    job_args = ["--mode", settings["mode"], "--batch", str(settings["batch"]),
-                "--bptt", str(settings["bptt"])]
+    job_args = []
     if "fail-first-map-attempt" in os.environ.get(FAULT_ENV, "").split(","):
-        job_args.append("--fail-first-attempt")  # test hook, see MRTrainEpoch.mapper_init
+        job_args.append("--fail-first-attempt")  # test hook, see jobs.mr.task.TaskJob
     in_job = validate and not combines_splits(options)
     splits = ("train", "valid") if in_job else ("train",)
     inputs, files = dataset.shard_uris("train"), {}

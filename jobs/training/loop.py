@@ -48,8 +48,7 @@ from jobs.training.limits import Limits
 from jobs.training.metrics import (bad_record_report, epoch_metrics, epoch_totals,
                                    progress_line, round_summary, valid_text, with_validation)
 from jobs.training.spec import (RunSpec, TrainingError, check_range, check_resumable,
-                                default_epochs, defaults_line, new_state, outer_state_of,
-                                run_configs)
+                                default_epochs, defaults_line, new_state, run_configs)
 
 
 class Outcome(enum.Enum):
@@ -189,7 +188,7 @@ def run_epoch(state, dataset, runner, run_store, lock, max_bad, log, epochs, due
         if not state.rounds:
             break
         log(f"epoch {state.epoch + 1}/{epochs}: sync round {len(state.rounds)}/"
-            f"{state.settings['syncs_per_epoch']} committed")
+            f"{state.settings.syncs_per_epoch} committed")
     # the epoch's job scored the epoch before if that one's loss was pending
     before = state.history[-2] if start is not None and Validation.pending(start) else None
     log(progress_line(state.history[-1], epochs, before))
@@ -217,7 +216,7 @@ def run_round(state, dataset, options, max_bad=0.01, log=print, due=False):
                    outer_state=unprefix_outer(out), data_version=dataset.fingerprint)
     rounds = state.rounds + [round_summary(out, result.counters, job_seconds,
                                            time.time() - started)]
-    if len(rounds) < state.settings.get("syncs_per_epoch", 1):
+    if len(rounds) < state.settings.syncs_per_epoch:
         return replace(state, **trained, rounds=rounds)
     sums, counters, job_seconds, seconds = epoch_totals(rounds)
     metrics = epoch_metrics(epoch, sums, counters, dataset, job_seconds, seconds, due)
@@ -255,7 +254,7 @@ def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
     if state is None:
         state = new_state(spec, dataset, data)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
-            f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings['mode']}")
+            f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings.mode}")
         line = defaults_line(spec, dataset, default_epochs(state, dataset) if epochs is None
                              else None)
         if line:
@@ -263,8 +262,8 @@ def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
         return state, epochs or default_epochs(state, dataset)
     check_resumable(state, spec, dataset)
     check_same_schema(state, dataset, "continue training on")
-    state.settings.update(data=data, data_schema=dataset.schema())
-    state.outer_state = outer_state_of(state.settings, state.theta, state.outer_state)
+    state = replace(state, settings=replace(state.settings, data=data,
+                                            data_schema=dataset.schema()))
     repair(run_store, state, name, ckpt_bytes)
     epochs = epochs or default_epochs(state, dataset)
     if state.data_version != dataset.fingerprint and state.epoch < epochs:
@@ -282,8 +281,7 @@ def epoch_start(run_store, state):
     start = newest_checkpoint(run_store)[1]
     if start is None:
         return None
-    return replace(start, settings=state.settings,
-                   outer_state=outer_state_of(state.settings, start.theta, start.outer_state))
+    return replace(start, settings=state.settings)
 
 
 def stopped_early(state, patience):

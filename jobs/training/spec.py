@@ -5,16 +5,17 @@ check that a resumed run is the same run.
 optimizer and settings of a new run, and :func:`check_resumable` compares it with a
 checkpoint's. Every value is checked before anything is written.
 """
+from dataclasses import dataclass, fields, replace
+
 import numpy as np
-from dataclasses import dataclass, fields
 
 from jobs.mr.outer import AUTO, INNER_STATES, init_outer_state
-from jobs.mr.train_epoch import DEFAULT_MODE, MODES
-from jobs.run.state import TrainingState
+from jobs.run.state import RunSettings, TrainingState
 from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
 
 
+DEFAULT_MODE = "average"  # average mode with the outer optimizer: docs/scaling.md
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.002, "adam": 0.002}
 
 
@@ -170,7 +171,7 @@ def default_epochs(state, dataset):
     :data:`SERIES_STEPS` optimizer steps (per map task), 10 to 100 epochs."""
     if dataset.kind == "text":
         return TEXT_EPOCHS
-    steps = max(1, -(-int(records_per_task(dataset)) // state.settings["batch"]))
+    steps = max(1, -(-int(records_per_task(dataset)) // state.settings.batch))
     return int(np.clip(-(-SERIES_STEPS // steps), *SERIES_EPOCHS))
 
 
@@ -221,8 +222,6 @@ def run_configs(spec, dataset):
 
     model_flags, opt_flags = group(MODEL_DEFAULTS), group(OPTIMIZER_DEFAULTS)
     settings = group(SETTINGS_DEFAULTS)
-    if settings["mode"] not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {settings['mode']!r}")
     check_range("batch", settings["batch"], 1, integer=True)
     check_range("bptt", settings["bptt"], 0, integer=True)
     check_range("seed", settings["seed"], 0, integer=True)
@@ -252,7 +251,7 @@ def run_configs(spec, dataset):
         clip_norm=opt_flags["clip"] or None, clip_value=opt_flags["clip_value"],
         schedule=opt_flags["schedule"], decay_every=opt_flags["decay_every"],
         decay_rate=opt_flags["decay_rate"], weight_decay=opt_flags["weight_decay"])
-    return model, optimizer, settings
+    return model, optimizer, RunSettings(**settings)
 
 
 def new_state(spec, dataset, data_uri):
@@ -262,24 +261,17 @@ def new_state(spec, dataset, data_uri):
     (``data_schema``: the vocabulary, or the columns and normalization).
     """
     model, optimizer, settings = run_configs(spec, dataset)
-    settings.update(data=data_uri, data_schema=dataset.schema())
-    theta = init_params(model, seed=settings["seed"])
+    settings = replace(settings, data=data_uri, data_schema=dataset.schema())
+    theta = init_params(model, seed=settings.seed)
+    outer_state = init_outer_state(theta) if settings.mode == "average" else {}
     return TrainingState(model=model, optimizer=optimizer, settings=settings, theta=theta,
                          opt_state=init_state(optimizer, theta), data_version=dataset.fingerprint,
-                         outer_state=outer_state_of(settings, theta))
-
-
-def outer_state_of(settings, theta, outer_state=None):
-    """The outer optimizer's state of a run in average mode: ``outer_state`` if given, else
-    Δ = 0 (a new run, or a run from before the outer optimizer); {} in gradient mode."""
-    if settings["mode"] != "average":
-        return {}
-    return outer_state or init_outer_state(theta)
+                         outer_state=outer_state)
 
 
 def check_resumable(state, spec, dataset):
     """Raise TrainingError if the spec's given fields (or the data's sizes) contradict ``state``."""
-    have = {**state.model.to_dict(), **state.settings, **state.optimizer.to_dict()}
+    have = {**state.model.to_dict(), **state.settings.to_dict(), **state.optimizer.to_dict()}
     have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0,
                 residual=model_residual(state.model))
     wanted = {**spec.given(MODEL_DEFAULTS), **spec.given(OPTIMIZER_DEFAULTS),

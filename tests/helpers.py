@@ -1,0 +1,155 @@
+"""What the tests share: small real datasets, the commands through the Python API, tiny runs,
+reading a run's checkpoints, and the dev Hadoop cluster.
+
+Test files import these with ``from helpers import ...`` (pytest puts tests/ on sys.path: the
+directory has no __init__.py); tests/conftest.py holds only the pytest fixtures.
+"""
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jobs.cli import parse_args
+from jobs.commands.prepare import prepare_kwargs
+from jobs.commands.train import exit_code, train_kwargs
+from jobs.data.chunks import cut_chunks
+from jobs.data.dataset import write_dataset
+from jobs.preparing import prepare
+from jobs.run.checkpoint import LATEST, read_checkpoint
+from jobs.storage import open_store
+from jobs.training import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Yearly sunspot numbers 1700-1759, the start of statsmodels' sunspots data set.
+SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
+# `hadoop-rnn prepare` flags of the sunspots series dataset: 12-year chunks, the last 20 % for
+# validation (add "--out DIR")
+SUNSPOTS_SERIES = ["--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 12,
+                   "--valid", 0.2]
+
+# `hadoop-rnn train` flags of a tiny model (the cell, bptt and seed are the defaults)
+TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]
+# `hadoop-rnn train` flags of a small GRU, seeded: the driver, fault and Hadoop tests' model
+SMALL = ["--cell", "gru", "--hidden", "12", "--batch", "4", "--bptt", "8", "--dtype", "float64",
+         "--seed", "5"]
+
+
+# -- datasets ----------------------------------------------------------------------------------
+
+def text_chunks(text, vocab, chunk, prefix):
+    """Cut ``text`` into chunk records of ``chunk`` ids overlapping by one."""
+    index = {ch: i for i, ch in enumerate(vocab)}
+    ids = np.array([index[ch] for ch in text], dtype=np.int64)
+    return [(f"{prefix}/{n}", values) for n, (values, _) in enumerate(cut_chunks(ids, chunk))]
+
+
+def write_text_data(data_dir, validation=True):
+    """A character dataset from real text (textwrap's source), with shards of unequal size.
+
+    ``validation``: whether it has a validation split (without one, training runs no
+    scoring job: tests on the cluster that do not check validation save a job per run).
+    Returns (data_dir, meta).
+    """
+    source = inspect.getsource(textwrap)
+    train_text, valid_text = source[:6000], source[6000:7500]
+    vocab = sorted(set(train_text) | set(valid_text))
+    train = text_chunks(train_text, vocab, 33, "textwrap")
+    valid = text_chunks(valid_text, vocab, 33, "textwrap-valid") if validation else []
+    train_counts = [train_text.count(symbol) for symbol in vocab]  # the unigram baseline's
+    meta = write_dataset(str(data_dir), "text", {"train": train, "valid": valid}, shards=3,
+                         vocab=vocab, chunk=33, train_counts=train_counts)
+    # make the shards unequal: move lines from the first shard to the last
+    first, last = data_dir / meta["train"][0], data_dir / meta["train"][-1]
+    lines = first.read_text().splitlines(keepends=True)
+    first.write_text("".join(lines[:7]))
+    last.write_text(last.read_text() + "".join(lines[7:]))
+    return str(data_dir), meta
+
+
+def prepare_sunspots(out):
+    """The sunspots series dataset (:data:`SUNSPOTS_SERIES`) prepared in ``out``; returns
+    ``out`` as a string."""
+    out = str(out)
+    prepare_cli(*SUNSPOTS_SERIES, "--out", out)
+    return out
+
+
+# -- the commands, through the Python API ------------------------------------------------------
+
+def cli_args(*argv):
+    """The Namespace ``hadoop-rnn argv...`` gives its command's main."""
+    return parse_args([str(a) for a in argv])
+
+
+def quiet(line):
+    """A log function that drops its lines."""
+
+
+def prepare_cli(*argv, log=None):
+    """``hadoop-rnn prepare argv...`` through the Python API; returns the meta dict."""
+    return prepare(**prepare_kwargs(cli_args("prepare", *argv)), log=log or quiet)
+
+
+def train_cli(*argv, log=None):
+    """``hadoop-rnn train argv...`` through the Python API; returns the exit code."""
+    return exit_code(train(**train_kwargs(cli_args("train", *argv)), log=log or quiet))
+
+
+def train_small(data_dir, run_dir, *flags, log=None):
+    """``hadoop-rnn train`` of the :data:`SMALL` model, with more ``flags``; the exit code."""
+    return train_cli("--data", data_dir, "--run", run_dir, *SMALL, *flags, log=log)
+
+
+def make_run(tmp, prepare_argv, epochs=2):
+    """Prepare a dataset and train a tiny model on it; return (data_dir, run_dir)."""
+    data, run = str(tmp / "data"), str(tmp / "run")
+    prepare_cli(*prepare_argv, "--out", data)
+    train_cli("--data", data, "--run", run, "--epochs", epochs, *TINY)
+    return data, run
+
+
+def hadoop_rnn(*args, env=None):
+    """``python -m jobs.cli args...`` in a subprocess, which must succeed; the finished process."""
+    done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+def load_run_state(run_dir, name=LATEST):
+    """The TrainingState in the checkpoint ``name`` (latest.npz, best.npz, ckpt-000002.npz...)
+    of a run directory: a local path or a store URI such as hdfs:///..."""
+    return read_checkpoint(open_store(str(run_dir)), name)[0]
+
+
+# -- the dev Hadoop cluster --------------------------------------------------------------------
+
+def require_dev_cluster():
+    """Skip the test unless the dev Hadoop cluster's environment is set; under CI=true, fail."""
+    missing = [what for what, ok in [
+        ("HADOOP_RNN_WEBHDFS_URL is not set", os.environ.get("HADOOP_RNN_WEBHDFS_URL")),
+        ("no `hadoop` on PATH", shutil.which("hadoop"))] if not ok]
+    if missing:
+        msg = (f"Hadoop dev cluster not available ({'; '.join(missing)}); run "
+               'eval "$(scripts/hadoop-dev-cluster start)" first')
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+
+
+def copy_to_store(local_dir, uri):
+    """Copy a local directory tree (e.g. a dataset) to a store URI; return the store."""
+    store = open_store(uri)
+    for path in Path(local_dir).rglob("*"):
+        if path.is_file():
+            store.write_bytes(path.relative_to(local_dir).as_posix(), path.read_bytes())
+    return store
