@@ -8,7 +8,9 @@ Everything is a function of a flat parameter vector θ and a ModelConfig:
 
 Modules: config (ModelConfig), params (θ layout), cells (one recurrent layer),
 network (the stacked model over a window, step-by-step inference), losses, bptt
-(loss_and_grad, loss_only), optimizers, serialization, generate.
+(loss_and_grad, loss_only), optimizers, serialization, generate, checks (input checks),
+highway (the residual base a series model's output is added to), autoregression (the AR(p)
+fit), baselines (the classical forecasts a series model is compared with).
 """
 
 from .bptt import loss_and_grad, loss_only

@@ -7,7 +7,6 @@ import uuid
 import pytest
 from helpers import REPO, SUNSPOTS_SERIES, make_run, require_dev_cluster, write_text_data
 
-from jobs.training import train
 from jobs.storage import open_store
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 # The largest line a task of the epoch job writes or reads, in bytes (key, tag and base64 of
 # the npz payload). Hadoop task JVMs buffer a few lines at a time, so their heap needs
-# a small multiple of this, independent of |θ| (see jobs.mr.resources).
+# a small multiple of this, independent of |θ| (see jobs.hadoop.resources).
 RECORD_BUDGET = 8 * 1024 * 1024
 # Room for the key, the tag, npz headers and the per-record scalars (loss, count, ...).
 RECORD_OVERHEAD = 64 * 1024

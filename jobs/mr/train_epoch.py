@@ -6,18 +6,24 @@ emits ONE record per slice of θ (:mod:`jobs.mr.slices`), keyed by the slice and
 the task's number. Reducer r receives the slices s with ``s % R == r``, adds each slice's
 records over the tasks in task order, applies the optimizer to its slice and writes it; the
 driver assembles θ from the slices. No record line exceeds
-:data:`jobs.mr.slices.RECORD_BUDGET`, whatever |θ|.
+:data:`jobs.mr.slices.RECORD_BUDGET`, whatever |θ|. R is ``--reducers``; the job sets its own
+``mapreduce.job.reduces`` from it. Every run setting (mode, batch, bptt, sync rounds, the
+outer optimizer, clipping) is read from the shipped state, never from job arguments.
 
-* ``--mode gradient``: a task's record holds ``grad`` (n_s,), its BPTT gradient summed over
+The steps follow the run's mode (:meth:`MRTrainEpoch.steps`):
+
+* gradient mode (:meth:`~MRTrainEpoch.emit_gradient_slices`,
+  :meth:`~MRTrainEpoch.apply_mean_gradient`): a task's record holds ``grad`` (n_s,), its BPTT gradient summed over
   the split, with ``loss_sum``, ``count`` (scored steps) and ``records``. The reducer divides
   the summed gradient by the total count (the full-batch mean) and takes one optimizer step.
   With global-norm clipping (``clip_norm`` in the state) the norm of the WHOLE gradient is
   needed, so the job has a second step: step 1's reducers emit their slice's mean gradient
   and, to every slice, the squared sums of its norm blocks; step 2's reducer of a slice then
   has the exact global norm (summed in block order, so the same number for any R), clips
-  and steps. Cost: a second job step (on Hadoop ~10-20 s of scheduling) that writes and
+  and steps (:meth:`~MRTrainEpoch.emit_mean_gradient`, :meth:`~MRTrainEpoch.clip_and_apply`). Cost: a second job step (on Hadoop ~10-20 s of scheduling) that writes and
   shuffles the gradient once more (|θ| x itemsize x 4/3 bytes) plus S x S tiny norm records.
-* ``--mode average`` (iterative parameter mixing): the task takes one optimizer step per
+* average mode (iterative parameter mixing; :meth:`~MRTrainEpoch.emit_trained_slices`,
+  :meth:`~MRTrainEpoch.take_outer_step`): the task takes one optimizer step per
   minibatch from θ over its split and sends its final ``theta`` and optimizer slots
   (``opt.<slot>``, in θ's dtype); the reducer hands the count-weighted mean change to the
   outer optimizer (block momentum, :mod:`jobs.mr.outer`, whose state ``outer.delta`` is
@@ -36,7 +42,7 @@ There is no combiner: it would add in an order of its own.
 
 Validation in the same job: with ``--valid-shards`` (see :mod:`jobs.mr.validation`), a map task
 whose input file is a validation shard does not train: it scores its records with the
-INCOMING θ (the state shipped with the job) using :class:`jobs.mr.loss_sums.LossSums`, and emits
+INCOMING θ (the state shipped with the job) using :class:`ValidationScoring`, and emits
 ONE record ``valid`` {loss_sum, count, records}; a reducer adds those exactly
 (:func:`jobs.mr.protocol.add_sums`) and writes one ``valid`` record next to the slices. So
 the job of epoch N+1 reports θ_N's validation loss, without a second job.

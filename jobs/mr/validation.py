@@ -15,7 +15,7 @@ with the job configuration as it is when the split's FIRST file is opened
 ``CombineFileRecordReader`` sets ``mapreduce.map.input.file`` in the JobConf again at each
 later file, but the process never sees it). Record keys do not tell the splits apart either.
 So the training driver never gives validation shards to a combined job (it scores them with
-:mod:`jobs.mr.score` instead, see :func:`jobs.training.run_epoch_job`).
+:mod:`jobs.mr.score` instead, see :func:`jobs.training.epoch_job.run_epoch_job`).
 
 mrjob's inline and local runners cut each input file into pieces of (total input bytes) /
 (2 x num_cores): validation shards in the input would change how the TRAINING shards are cut,

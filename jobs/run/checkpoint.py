@@ -153,7 +153,7 @@ def fault_point(point, epoch):
     (after ckpt-NNNNNN.npz, before best.npz and latest.npz), ``kill-after-best`` (after
     best.npz, before latest.npz; only in a commit that writes best.npz), ``kill-after-latest``
     (before metrics.jsonl), ``kill-before-validation`` (the epoch is committed, the scoring
-    job of its θ not started: :func:`jobs.training.validate_newest`), ``kill-after-round``
+    job of its θ not started: :func:`jobs.training.loop.score_newest`), ``kill-after-round``
     (EPOCH is then ``E.k``: after round.npz of sync round k of epoch E). The commit of an
     epoch's validation loss passes the commit's points with the same epoch again.
     """

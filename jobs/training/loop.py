@@ -125,21 +125,37 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
         log(f"not started: {e}")
         return TrainResult(Outcome.LOCKED)
     try:
-        return train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock, log,
-                            patience, valid_every)
+        session = Session(dataset, runner, run_store, lock, log, limits.max_bad_records)
+        return train_locked(session, data, epochs, spec, limits, patience, valid_every)
     finally:
         lock.release()
         if not existed:  # a new run that failed before its first commit leaves nothing
             run_store.remove_if_empty()
 
 
-def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=None, log=print,
-                 patience=None, valid_every=1):
-    """:func:`train` once the lock is held."""
+@dataclass(frozen=True)
+class Session:
+    """What the stages of one invocation work with: the dataset, where its jobs run, the run
+    directory and the lock held on it, the log, the fraction of bad records an epoch allows."""
+
+    dataset: Dataset
+    runner: RunnerOptions
+    run_store: object
+    lock: RunLock
+    log: object
+    max_bad_records: float
+
+    def commit(self, state, previous=None):
+        """Commit ``state`` to the run directory (:func:`jobs.run.checkpoint.commit`)."""
+        commit(self.run_store, state, lock=self.lock, previous=previous)
+
+
+def train_locked(session, data, epochs, spec, limits, patience=None, valid_every=1):
+    """:func:`train` once the lock is held (``session``: see :class:`Session`)."""
     started = time.monotonic()
-    remove_leftovers(run_store)
-    state, epochs = resume_or_start(run_store, dataset, data, epochs, spec, log)
-    validation = Validation.of(dataset, epochs, valid_every)
+    remove_leftovers(session.run_store)
+    state, epochs = resume_or_start(session, data, epochs, spec)
+    validation = Validation.of(session.dataset, epochs, valid_every)
     first, committed = state.epoch, False  # committed: whether this invocation committed
     last_seconds = state.history[-1]["seconds"] if state.history else None
     while True:
@@ -147,7 +163,7 @@ def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=No
         mid_epoch = bool(state.rounds)
         # patience judges the newest θ only once it is scored: it may be a new best
         if not mid_epoch and validation.pending(state) and stopped_early(state, patience):
-            state = score_newest(state, dataset, runner, run_store, lock, log)
+            state = score_newest(session, state)
             committed = True
         # decide: is the run done, or may this invocation not start another epoch?
         done = not mid_epoch and (state.epoch >= epochs or stopped_early(state, patience))
@@ -156,42 +172,43 @@ def train_locked(dataset, data, run_store, epochs, spec, runner, limits, lock=No
         if done or limit:
             # no epoch job follows the newest θ: the scoring job scores it
             if not mid_epoch and validation.pending(state):
-                state = score_newest(state, dataset, runner, run_store, lock, log)
+                state = score_newest(session, state)
                 committed = True
             if limit:
-                log(limit)
+                session.log(limit)
             break
         # train and commit an epoch (scoring the previous θ in its first job)
         epoch_started = time.monotonic()
-        state = run_epoch(state, dataset, runner, run_store, lock, limits.max_bad_records, log,
-                          epochs, due=validation.due(state.epoch + 1))
+        state = run_epoch(session, state, epochs, due=validation.due(state.epoch + 1))
         committed = True
         last_seconds = time.monotonic() - epoch_started
     # report
-    line = closing_line(state, epochs, patience, committed, run_store.uri())
+    line = closing_line(state, epochs, patience, committed, session.run_store.uri())
     if line:
-        log(line)
+        session.log(line)
     if not committed:
         return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
     # this invocation's epochs, with the validation losses that came after their commit
     return TrainResult(Outcome.TRAINED, state.epoch, state.history[first:])
 
 
-def run_epoch(state, dataset, runner, run_store, lock, max_bad, log, epochs, due):
+def run_epoch(session, state, epochs, due):
     """Train the epoch after ``state``'s, one job per sync round, committing each round;
     resumed mid-epoch (``state.rounds``), its remaining rounds. Logs the epoch's progress
-    line and returns its committed state. due: the new θ is to be scored."""
-    start = epoch_start(run_store, state)  # the committed state the epoch started from
+    line and returns its committed state. epochs: the run's target; due: the new θ is to be
+    scored."""
+    start = epoch_start(session.run_store, state)  # the committed state the epoch started from
     while True:
-        state = run_round(state, dataset, runner, max_bad, log, due)
-        commit(run_store, state, lock=lock, previous=start)
+        state = run_round(state, session.dataset, session.runner, session.max_bad_records,
+                          session.log, due)
+        session.commit(state, previous=start)
         if not state.rounds:
             break
-        log(f"epoch {state.epoch + 1}/{epochs}: sync round {len(state.rounds)}/"
+        session.log(f"epoch {state.epoch + 1}/{epochs}: sync round {len(state.rounds)}/"
             f"{state.settings.syncs_per_epoch} committed")
     # the epoch's job scored the epoch before if that one's loss was pending
     before = state.history[-2] if start is not None and Validation.pending(start) else None
-    log(progress_line(state.history[-1], epochs, before))
+    session.log(progress_line(state.history[-1], epochs, before))
     return state
 
 
@@ -223,13 +240,13 @@ def run_round(state, dataset, options, max_bad=0.01, log=print, due=False):
     return replace(state, **trained, epoch=epoch, history=state.history + [metrics], rounds=[])
 
 
-def score_newest(state, dataset, runner, run_store, lock, log):
+def score_newest(session, state):
     """Score the newest θ's pending validation with the scoring job, commit it, log it."""
     fault_point("kill-before-validation", state.epoch)
-    sums, _ = score_validation(state, dataset, runner)
+    sums, _ = score_validation(state, session.dataset, session.runner)
     state = with_validation(state, sums, state.epoch)
-    commit(run_store, state, lock=lock)
-    log(f"epoch {state.epoch}: valid {valid_text(state.history[-1])} (scoring job)")
+    session.commit(state)
+    session.log(f"epoch {state.epoch}: valid {valid_text(state.history[-1])} (scoring job)")
     return state
 
 
@@ -247,9 +264,10 @@ def closing_line(state, epochs, patience, committed, where):
     return None
 
 
-def resume_or_start(run_store, dataset, data, epochs, spec, log=print):
+def resume_or_start(session, data, epochs, spec):
     """The run's newest TrainingState (checked against ``spec``) and the epochs to reach
     (``epochs``, or :func:`default_epochs` if None), or a new state."""
+    run_store, dataset, log = session.run_store, session.dataset, session.log
     name, state, ckpt_bytes = resume_point(run_store)
     if state is None:
         state = new_state(spec, dataset, data)
