@@ -23,11 +23,11 @@ from jobs.data.records import Record as Chunk
 from jobs.data.records import encode_record
 from jobs.mr import train_epoch
 from jobs.mr.counters import COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS, TASK_PEAK_RSS
-from jobs.mr.protocol import Record, SliceProtocol
+from jobs.mr.protocol import Record, SliceProtocol, task_tag
 from jobs.mr.slices import (ELEMENT_BYTES_PER_RECORD, MAX_SLICES, NORM_BLOCK, Assembler,
                             key_partition, plan_slices, routing_key)
 from jobs.mr.train_epoch import (COMBINE_INPUT_FORMAT, MRTrainEpoch, average_slot,
-                                 bytes_per_element, slice_plan, sum_in_task_order, task_tag)
+                                 bytes_per_element, slice_plan, sum_in_task_order)
 from jobs.run.state import RunSettings, TrainingState, read_state_file
 from rnn_core import ModelConfig, init_params, loss_and_grad, num_params
 from rnn_core.optimizers import OptimizerConfig, apply, init_state

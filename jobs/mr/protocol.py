@@ -8,6 +8,7 @@ import base64
 import math
 
 import numpy as np
+from mrjob.compat import jobconf_from_env
 
 from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes
 
@@ -77,3 +78,8 @@ class SliceProtocol:
     def write(self, key, value):
         return b"\t".join([key.encode("utf-8"), value.tag.encode("utf-8"),
                            base64.b64encode(arrays_to_bytes(value.arrays))])
+
+
+def task_tag(prefix="t"):
+    """This task's tag: ``prefix`` and its 6-digit task number (orders records by task)."""
+    return f"{prefix}{int(jobconf_from_env('mapreduce.task.partition', '0')):06d}"

@@ -42,7 +42,7 @@ There is no combiner: it would add in an order of its own.
 
 Validation in the same job: with ``--valid-shards`` (see :mod:`jobs.mr.validation`), a map task
 whose input file is a validation shard does not train: it scores its records with the
-INCOMING θ (the state shipped with the job) using :class:`ValidationScoring`, and emits
+INCOMING θ (the state shipped with the job) using :class:`jobs.mr.validation.ValidationScoring`, and emits
 ONE record ``valid`` {loss_sum, count, records}; a reducer adds those exactly
 (:func:`jobs.mr.protocol.add_sums`) and writes one ``valid`` record next to the slices. So
 the job of epoch N+1 reports θ_N's validation loss, without a second job.
@@ -55,7 +55,6 @@ import dataclasses
 import time
 
 import numpy as np
-from mrjob.compat import jobconf_from_env
 from mrjob.step import MRStep
 
 from jobs.data.batches import iter_batches
@@ -63,10 +62,10 @@ from jobs.mr.chunk_mapper import ChunkMapperJob
 from jobs.mr.counters import (COUNTERS, REDUCE_INPUT_BYTES, REDUCE_MILLISECONDS, TASK_PEAK_RSS,
                               peak_rss_kb)
 from jobs.mr.outer import OuterConfig, outer_step
-from jobs.mr.protocol import Record, SliceProtocol, add_sums
-from jobs.mr.loss_sums import SCORE_BATCH, LossSums
+from jobs.mr.protocol import Record, SliceProtocol, add_sums, task_tag
+from jobs.mr.loss_sums import SCORE_BATCH
 from jobs.mr.slices import block_square_sums, global_norm, plan_slices, slice_of_key
-from jobs.mr.validation import ValidationInputJob
+from jobs.mr.validation import ValidationInputJob, ValidationScoring
 from jobs.run.state import (OPT_PREFIX, prefix_opt, prefix_outer, read_state_configs,
                             read_state_file, read_state_range, unprefix_opt, unprefix_outer)
 from rnn_core import loss_and_grad, num_params
@@ -87,11 +86,6 @@ def bytes_per_element(model, optimizer):
 def slice_plan(model, optimizer, reducers):
     """The :class:`jobs.mr.slices.SlicePlan` of a run's θ for R reducers."""
     return plan_slices(num_params(model), bytes_per_element(model, optimizer), reducers)
-
-
-def task_tag(prefix="t"):
-    """This task's tag: ``prefix`` and its 6-digit task number (orders records by task)."""
-    return f"{prefix}{int(jobconf_from_env('mapreduce.task.partition', '0')):06d}"
 
 
 class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
@@ -351,21 +345,6 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
             unclipped = dataclasses.replace(self.optimizer, clip_norm=None, clip_value=None)
             theta, opt_state = apply(unclipped, theta, g, opt_state)
         yield key, slice_result(lo, theta, opt_state, scalars, unprefix_outer(start))
-
-
-class ValidationScoring:
-    """A map task of the epoch job that reads a validation shard: it scores the incoming θ
-    (:class:`jobs.mr.loss_sums.LossSums`) and emits one record of its sums."""
-
-    def __init__(self, state):
-        self.sums = LossSums(state.theta, state.model)
-
-    def add(self, chunks, batch_size):
-        self.sums.add_chunks(chunks, batch_size)
-
-    def record(self):
-        """{loss_sum, count, records}, tagged with the task."""
-        return Record(task_tag(), dict(self.sums.sums))
 
 
 def sum_in_task_order(records, theta0):

@@ -1,5 +1,5 @@
-"""Validation shards in a job's input: which map tasks read them, and how mrjob's local
-runners cut the input around them.
+"""Validation shards in a job's input: which map tasks read them, how mrjob's local runners
+cut the input around them, and what such a task of the epoch job does (:class:`ValidationScoring`).
 
 The epoch job (:mod:`jobs.mr.train_epoch`) reads the training shards and, in an epoch that
 scores the incoming θ, the validation shards too. A map task tells them apart by the file it
@@ -29,6 +29,8 @@ from mrjob.compat import jobconf_from_env
 from mrjob.sim import SimMRJobRunner
 
 from jobs.mr.counters import input_path
+from jobs.mr.loss_sums import LossSums
+from jobs.mr.protocol import Record, task_tag
 
 
 def valid_list_bytes(uris):
@@ -77,3 +79,18 @@ class ValidationInputJob:
         if reference is None or not issubclass(runner_class, SimMRJobRunner):
             return runner_class
         return sized_runner(runner_class, reference)
+
+
+class ValidationScoring:
+    """A map task of the epoch job that reads a validation shard: it scores the incoming θ
+    (:class:`jobs.mr.loss_sums.LossSums`) and emits one record of its sums."""
+
+    def __init__(self, state):
+        self.sums = LossSums(state.theta, state.model)
+
+    def add(self, chunks, batch_size):
+        self.sums.add_chunks(chunks, batch_size)
+
+    def record(self):
+        """{loss_sum, count, records}, tagged with the task."""
+        return Record(task_tag(), dict(self.sums.sums))
