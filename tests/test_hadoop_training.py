@@ -80,7 +80,7 @@ def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs
     state = new_state(spec, dataset, text_data[0])
     data = copy_to_store(text_data[0], hdfs_dir + "/data")
     result = run_job_with_state(
-        MRTrainEpoch, state, ["--mode", "average", "--batch", "4", "--bptt", "8"],
+        MRTrainEpoch, state, [],  # average mode, batch 4, bptt 8: the state's settings
         [data.uri(name) for name in dataset.meta["train"]],
         RunnerOptions(runner="hadoop", extra_args=[  # one split per shard file
             "--jobconf", "mapreduce.input.fileinputformat.split.minsize=1073741824"]),
