@@ -9,7 +9,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["rnn_core", "rnn_core.*", "jobs", "jobs.*"]),
     package_data={"jobs": ["data/*"]},
-    python_requires=">=3.9,<3.13",
+    python_requires=">=3.9,<3.14",
     install_requires=[
         "numpy>=1.22",
         "mrjob>=0.7.4",
@@ -17,6 +17,8 @@ setup(
         "hdfs>=2.7",
         # mrjob 0.7.4 imports distutils, which Python 3.12 no longer ships; setuptools provides it.
         "setuptools",
+        # ... and pipes, which Python 3.13 no longer ships; the "dead battery" package provides it.
+        'standard-pipes; python_version >= "3.13"',
     ],
     extras_require={
         # statsmodels: the README's series walk-throughs run as tests (they read its data)
@@ -32,5 +34,6 @@ setup(
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",
         "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
     ],
 )
