@@ -57,7 +57,7 @@ def dataset_series(dataset, series_id=None):
     count = len(ids) if ids is not None else len(dataset.meta.get("sources", [])) or None
     seq = ids.index(str(series_id)) if series_id is not None else (count or 0) - 1
     records = []
-    for split in ("train", "valid"):
+    for split in dataset.splits():  # the whole series: its forecast starts after its end
         records.extend(r for r in dataset.iter_records(split)
                        if count is None or sequence_id(r.key) == f"{seq:05d}")
     return last_sequence(records)

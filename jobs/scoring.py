@@ -26,7 +26,6 @@ from jobs.storage import is_hdfs
 from rnn_core import forecast_batch
 from rnn_core.autoregression import AR, fit_ar
 
-SPLITS = ("train", "valid")
 AUTO = "auto"  # evaluate's default runner: the hadoop runner for data on HDFS, else in process
 
 
@@ -73,8 +72,8 @@ def split_sequences(dataset, split, cfg):
     The targets are the positions that the split's records score; records that are bad for
     the model ``cfg`` are left out, as the model's scoring leaves them out.
     """
-    records = {name: list(dataset.iter_chunks(name, cfg)) for name in SPLITS}
-    every = records["train"] + records["valid"]
+    records = {name: list(dataset.iter_chunks(name, cfg)) for name in dataset.splits()}
+    every = [r for name in dataset.splits() for r in records[name]]
     sequences, positions = sequences_of(every), scored_positions(every)
     out = []
     for seq, sequence in sorted(sequences.items()):
@@ -157,9 +156,28 @@ def scoring_runner(runner, data_uri, hadoop=None):
     return (hadoop or RunnerOptions(runner="hadoop")) if is_hdfs(data_uri) else None
 
 
-def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", horizon=1,
+def default_split(dataset):
+    """The split ``evaluate`` scores unless told: the test part if the dataset holds one out
+    (nothing of the run was chosen on it), else the validation part."""
+    return "test" if "test" in dataset.splits() else "valid"
+
+
+def selection_note(split, checkpoint, splits):
+    """What the score of ``checkpoint`` on ``split`` does not say, or None: the best epoch is
+    the one with the lowest validation loss, so its validation score flatters the model.
+    splits: the dataset's."""
+    if split != "valid" or checkpoint != "best":
+        return None
+    better = ("the test part (--split test) gives an unbiased one" if "test" in splits
+              else "a test part (prepare --test) would give an unbiased one")
+    return ("the best epoch was chosen on this split (the lowest validation loss), so this "
+            f"score flatters the model; {better}")
+
+
+def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon=1,
              season=None, hadoop=None):
-    """The metrics dict of the run in ``run`` on ``split`` ("valid" or "train").
+    """The metrics dict of the run in ``run`` on ``split`` ("test", "valid" or "train";
+    None: :func:`default_split`).
 
     data: the dataset directory (default: the one the run was trained on). runner: a
     RunnerOptions to score the model's one-step predictions with the MapReduce job on it,
@@ -171,6 +189,10 @@ def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", hori
     The metrics' ``runner`` says where the model was scored ("process" or a runner).
     """
     state, dataset = load_run(run, data, checkpoint=checkpoint)
+    split = split or default_split(dataset)
+    if split not in dataset.splits():
+        raise ScoringError(f"{dataset.store.uri()} has no {split} split (its splits: "
+                           f"{', '.join(dataset.splits())}; prepare --test holds out a test part)")
     runner = (None if horizon > 1 and runner == AUTO
               else scoring_runner(runner, dataset.store.uri(), hadoop))
     if horizon < 1:
@@ -204,7 +226,8 @@ def evaluate(run, data=None, split="valid", runner=AUTO, checkpoint="best", hori
                            "holds values it cannot score; no metrics to report")
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
                    data=dataset.store.uri(), run=run, checkpoint=checkpoint,
-                   runner="process" if runner is None else runner.runner)
+                   runner="process" if runner is None else runner.runner,
+                   note=selection_note(split, checkpoint, dataset.splits()))
     return metrics
 
 

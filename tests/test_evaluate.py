@@ -5,12 +5,12 @@ import os
 
 import numpy as np
 import pytest
-from helpers import SUNSPOTS_CSV, cli_args
+from helpers import SUNSPOTS_CSV, SUNSPOTS_SERIES, cli_args, make_run
 
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.data import corpus
 from jobs.data.chunks import split_point
-from jobs.scoring import evaluate
+from jobs.scoring import ScoringError, evaluate
 from jobs.cli import main as cli_main
 from jobs.run.checkpoint import load_latest
 from jobs.data.dataset import Dataset
@@ -134,3 +134,37 @@ def test_a_dataset_of_another_shape_is_refused(text_run, series_run):
 def test_a_run_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(RunError, match="holds no checkpoint"):
         run_evaluate("--run", tmp_path)
+
+
+# -- which part is scored --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def held_out_run(tmp_path_factory):
+    """A tiny forecaster on sunspots prepared with a test part: (data_dir, run_dir)."""
+    tmp = tmp_path_factory.mktemp("held-out")
+    return make_run(tmp, [*SUNSPOTS_SERIES, "--test", 0.2], epochs=2)
+
+
+def test_evaluate_scores_the_test_part_by_default_when_the_dataset_holds_one(held_out_run):
+    m = run_evaluate("--run", held_out_run[1])
+    assert m["split"] == "test" and m["note"] is None
+    test_steps = Dataset(held_out_run[0]).meta["counts"]["test"]["steps"]
+    assert 0 < m["steps"] <= test_steps
+
+
+def test_the_best_epochs_score_on_the_split_it_was_chosen_on_says_so(held_out_run, series_run):
+    held_out = run_evaluate("--run", held_out_run[1], "--split", "valid")
+    assert "chosen on this split" in held_out["note"] and "--split test" in held_out["note"]
+    without = run_evaluate("--run", series_run[1])
+    assert without["split"] == "valid" and "prepare --test" in without["note"]
+    assert run_evaluate("--run", series_run[1], "--checkpoint", "latest")["note"] is None
+
+
+def test_the_note_is_printed_under_the_table(series_run, capsys):
+    cli_main(["evaluate", "--run", series_run[1]])
+    assert "  note: the best epoch was chosen on this split" in capsys.readouterr().out
+
+
+def test_a_split_the_dataset_does_not_have_is_a_clear_error(series_run):
+    with pytest.raises(ScoringError, match="has no test split .*prepare --test"):
+        run_evaluate("--run", series_run[1], "--split", "test")

@@ -179,19 +179,97 @@ def test_forecast_id_forecasts_the_series_of_that_id(table_dir, tmp_path):
         forecast_run(str(tmp_path / "run"), horizon=3, series_id="west")
 
 
+
+# -- the test part ---------------------------------------------------------------------------
+
+def test_the_test_part_is_each_sequences_end_after_its_validation_part_each_step_once():
+    layout = chunks.SequenceLayout(50, chunk=6, valid=0.2, context=3, test=0.2)
+    predicted = {}
+    for r in layout.records():
+        predicted.setdefault(r.split, []).extend(range(r.start + 1, r.end))
+    assert predicted == {"train": list(range(1, 30)), "valid": list(range(30, 40)),
+                         "test": list(range(40, 50))}
+    assert chunks.split_points(50, 0.2, 0.2) == (30, 40)
+
+
+def test_without_a_test_part_the_records_are_those_of_two_parts():
+    two = list(chunks.SequenceLayout(123, 9, 0.15, 5).records())
+    assert two == list(chunks.SequenceLayout(123, 9, 0.15, 5, test=0.0).records())
+    assert {r.split for r in two} == {"train", "valid"}
+
+
+def test_prepare_holds_out_a_test_part_that_the_normalization_and_ar_fit_never_see(table_dir,
+                                                                                 tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data", test=0.2)
+    cut = chunks.split_point(DAYS, 0.25, 0.2)
+    raw = {name: station_values(name) for name in STATIONS}
+    train = np.concatenate([v[:cut] for v in raw.values()])
+    assert np.allclose(meta["normalization"]["mean"], [train.mean()], rtol=1e-12)
+    assert np.allclose(meta["normalization"]["std"], [train.std()], rtol=1e-12)
+    norm = meta["normalization"]
+    ar = autoregression.fit_ar([((raw[name] - norm["mean"][0]) / norm["std"][0])[:cut, None]
+                                for name in meta["series_ids"]])
+    assert meta["ar"]["order"] == ar.order
+    np.testing.assert_allclose(meta["ar"]["coef"], ar.coef, rtol=1e-9, atol=1e-12)
+    assert meta["test"] == ["test/part-00000.txt", "test/part-00001.txt"]
+    assert meta["counts"]["test"]["records"] > 0 and meta["test_fraction"] == 0.2
+
+
+def test_the_three_parts_join_back_into_each_whole_series(table_dir, tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data", test=0.2)
+    ds = Dataset(str(tmp_path / "data"))
+    assert ds.splits() == ("train", "valid", "test")
+    recs = [decode_record(line) for split in ds.splits() for line in ds.iter_lines(split)]
+    norm = meta["normalization"]
+    for seq, values in chunks.sequences_of(recs).items():
+        name = meta["series_ids"][int(seq)]
+        expected = (station_values(name) - norm["mean"][0]) / norm["std"][0]
+        assert np.allclose(values[:, 0], expected, rtol=0, atol=1e-12)
+
+
+def test_a_dataset_with_a_test_part_has_the_same_bytes_on_every_runner(table_dir, tmp_path):
+    prepare_table([table_dir], tmp_path / "inline", test=0.2)
+    prepare_table([table_dir], tmp_path / "local", test=0.2, runner=RunnerOptions(runner="local"))
+    names = Dataset(str(tmp_path / "inline")).files()
+    assert [n for n in names if n.startswith("test/")]
+    for name in names:
+        assert (tmp_path / "inline" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+@pytest.mark.parametrize("valid, test, message", [
+    (0.5, 0.5, "--test must be a fraction in \\[0, 1\\) that leaves a training part"),
+    (0.1, 1.0, "--test must be a fraction"),
+    (0.1, -0.1, "--test must be a fraction"),
+])
+def test_a_test_part_that_leaves_no_training_part_is_refused(table_dir, tmp_path, valid, test,
+                                                            message):
+    with pytest.raises(preparing.PrepareError, match=message):
+        prepare_table([table_dir], tmp_path / "data", valid=valid, test=test)
+    assert not (tmp_path / "data").exists()
+
+
+def test_text_keeps_two_parts_and_refuses_a_test_part(tmp_path):
+    (tmp_path / "a.txt").write_text("some text to model " * 20)
+    with pytest.raises(preparing.PrepareError, match="--test is for series"):
+        preparing.prepare([str(tmp_path / "a.txt")], str(tmp_path / "data"), "text", test=0.1,
+                          log=lambda m: None)
+
+
 # -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
 
 @pytest.mark.hadoop
-def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path):
+@pytest.mark.parametrize("test", [0.0, 0.2])  # without and with a test part (3 parts' shards)
+def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path, test):
     require_dev_cluster()
     raw = open_store(f"hdfs:///tmp/test-series-raw/{uuid.uuid4().hex}")
     out = open_store(f"hdfs:///tmp/test-series-ds/{uuid.uuid4().hex}")
     try:
         for path in sorted(table_dir.iterdir()):
             raw.upload(path.name, str(path))
-        local = prepare_table([table_dir], tmp_path / "local")
-        remote = prepare_table([raw.uri()], out.uri(), runner=RunnerOptions(runner="hadoop"))
-        for split in ("train", "valid"):
+        local = prepare_table([table_dir], tmp_path / "local", test=test)
+        remote = prepare_table([raw.uri()], out.uri(), runner=RunnerOptions(runner="hadoop"),
+                               test=test)
+        for split in Dataset(str(tmp_path / "local")).splits():
             for name in local[split]:
                 assert out.read_bytes(name) == (tmp_path / "local" / name).read_bytes()
         for key in ("series_ids", "normalization", "counts", "missing"):

@@ -12,14 +12,15 @@ from jobs.hadoop.launch import RUNNERS
 
 IN_PROCESS = "process"
 AUTO = "auto"  # as jobs.scoring.AUTO (not imported here: --help loads no mrjob)
-SPLITS = ("valid", "train")
+SPLITS = ("test", "valid", "train")
 
 
 def add_arguments(parser):
     add_run_flag(parser)
     add_data_flag(parser)
-    parser.add_argument("--split", choices=SPLITS, default="valid",
-                        help="the split to score (default valid)")
+    parser.add_argument("--split", choices=SPLITS,
+                        help="the split to score (default: test if the dataset holds a test "
+                        "part out, else valid)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_checkpoint_flag(parser)
     series = parser.add_argument_group("series")
@@ -77,6 +78,8 @@ def format_metrics(m):
         if len(m["columns"]) > 1:
             lines += [f"  {name}: MSE {c['mse']:.5g} (persistence {c['baseline_mse']:.5g})"
                       for name, c in m["columns"].items()]
+    if m.get("note"):
+        lines.append(f"  note: {m['note']}")
     return "\n".join([head] + lines)
 
 

@@ -41,6 +41,10 @@ def add_arguments(parser):
     series.add_argument("--time", dest="time_column", metavar="COLUMN",
                         help="the column (numbers or timestamps) that orders each series' rows "
                         "(default: file and row order)")
+    series.add_argument("--test", type=fraction, default=0.0,
+                        help="fraction of each series, from its end, held out for the final "
+                        "test after the validation part: no choice of a run sees it, "
+                        "evaluate scores it (default 0: no test part)")
 
 
 def prepare_kwargs(args):
@@ -48,7 +52,7 @@ def prepare_kwargs(args):
     return dict(inputs=args.inputs, out=args.out, kind=args.kind, chunk=args.chunk,
                 context=args.context, valid=args.valid, shards=args.shards, force=args.force,
                 max_vocab=args.max_vocab, columns=args.columns, missing=args.missing,
-                id_column=args.id_column, time_column=args.time_column,
+                id_column=args.id_column, time_column=args.time_column, test=args.test,
                 runner=runner_options(args))
 
 

@@ -1,8 +1,10 @@
-"""How a sequence is cut into chunk records, split in time into training and validation.
+"""How a sequence is cut into chunk records, split in time into training, validation and test.
 
-Each sequence of L steps is split in time: its last ``round(valid * L)`` steps are the
-validation part, the rest the training part, so nothing later than a validation step is
-trained on. Each part is cut into chunks of ``chunk`` steps, consecutive chunks sharing one
+Each sequence of L steps is split in time: its last ``round(test * L)`` steps are the test
+part, the ``round(valid * L)`` steps before them the validation part, the rest the training
+part, so nothing later than a validation step is trained on and nothing is chosen on the
+test part. (``test`` 0, the default, gives no test part: the records are those of a dataset
+prepared before the test part existed.) Each part is cut into chunks of ``chunk`` steps, consecutive chunks sharing one
 step (the validation part starts with the last training step), so every step after the first
 is predicted exactly once::
 
@@ -18,8 +20,9 @@ chunk may reach into the training part: it is input, never a target::
     context 2 train  [s0 s1 s2 s3] [s1 s2|s3 s4 s5 s6] [s4 s5|s6 s7]
               valid                               [s5 s6|s7 s8 s9]
 
-Record keys are ``SEQ/N`` (5-digit sequence id, 6-digit chunk number in time order), so
-sorting keys restores every sequence.
+The test part starts with the last validation step, as the validation part starts with the
+last training step. Record keys are ``SEQ/N`` (5-digit sequence id, 6-digit chunk number in
+time order), so sorting keys restores every sequence.
 """
 from typing import NamedTuple
 
@@ -51,11 +54,22 @@ def join_chunks(chunks):
     return np.concatenate([first] + [values[warmup + 1:] for values, warmup in rest])
 
 
-def split_point(length, valid):
-    """Index where the validation part of a sequence of ``length`` steps begins."""
-    v = int(round(valid * length))
-    v = min(v, max(length - 2, 0))  # keep at least one training prediction
-    return length - v
+SPLITS = ("train", "valid", "test")  # a sequence's parts, in time order
+
+
+def split_points(length, valid, test=0.0):
+    """(where the validation part of a sequence of ``length`` steps begins, where its test
+    part begins). Each part keeps its share of the steps, rounded, as long as one training
+    prediction is left (the test part is kept first)."""
+    t = min(int(round(test * length)), max(length - 2, 0))
+    v = min(int(round(valid * length)), max(length - 2 - t, 0))
+    return length - t - v, length - t
+
+
+def split_point(length, valid, test=0.0):
+    """Index where the validation part of a sequence of ``length`` steps begins: the end of
+    its training part."""
+    return split_points(length, valid, test)[0]
 
 
 def record_key(seq_id, number):
@@ -88,27 +102,37 @@ class ChunkRange(NamedTuple):
 class SequenceLayout:
     """The chunk records of one sequence of ``length`` steps, by arithmetic.
 
-    The same chunks as :func:`cut_chunks` over the training part and the validation part,
+    The same chunks as :func:`cut_chunks` over each part (training, validation, test),
     computed from positions alone, so a map task that holds only rows ``[lo, hi)`` of a long
     sequence finds the records it contributes to (:meth:`overlapping`) without the rest.
     """
 
-    def __init__(self, length, chunk, valid, context=0):
+    def __init__(self, length, chunk, valid, context=0, test=0.0):
         self.length, self.chunk, self.context = length, chunk, context
-        self.cut = split_point(length, valid)
+        valid_start, test_start = split_points(length, valid, test)
+        # each part's rows: the first chunk of a later part starts at the part's row - 1
+        self.bounds = {"train": (0, valid_start), "valid": (valid_start, test_start),
+                       "test": (test_start, length)}
         step = chunk - 1
-        self.counts = {"train": -(-max(self.cut - 1, 0) // step),
-                       "valid": -(-(length - self.cut) // step) if self.cut < length else 0}
+        self.counts = {"train": -(-max(valid_start - 1, 0) // step)}
+        for split in SPLITS[1:]:
+            lo, hi = self.bounds[split]
+            self.counts[split] = -(-(hi - lo) // step)
+        self.first = {}  # the chunk number of each part's first chunk
+        for split in SPLITS:
+            self.first[split] = sum(self.counts[s] for s in SPLITS[:SPLITS.index(split)])
+
+    def base(self, split):
+        """The row where ``split``'s first chunk starts (before its warm-up)."""
+        lo = self.bounds[split][0]
+        return lo if split == "train" else lo - 1
 
     def record(self, split, index):
         """The :class:`ChunkRange` of chunk ``index`` of ``split``."""
-        if split == "train":
-            start, stop, number = index * (self.chunk - 1), self.cut, index
-        else:
-            start = self.cut - 1 + index * (self.chunk - 1)
-            stop, number = self.length, self.counts["train"] + index
-        return ChunkRange(split, number, index, max(start - self.context, 0), start,
-                          min(start + self.chunk, stop))
+        start = self.base(split) + index * (self.chunk - 1)
+        stop = self.bounds[split][1]
+        return ChunkRange(split, self.first[split] + index, index,
+                          max(start - self.context, 0), start, min(start + self.chunk, stop))
 
     def steps(self, split):
         """The scored steps of ``split``'s chunks (rows after their warm-up): every chunk
@@ -120,16 +144,16 @@ class SequenceLayout:
         return (n - 1) * self.chunk + last.end - last.start
 
     def records(self):
-        """Every chunk, in record-key order (train, then valid)."""
-        for split in ("train", "valid"):
+        """Every chunk, in record-key order (train, valid, then test)."""
+        for split in SPLITS:
             for index in range(self.counts[split]):
                 yield self.record(split, index)
 
     def overlapping(self, lo, hi):
         """The chunks (in record-key order) with a row in ``[lo, hi)``."""
         step = self.chunk - 1
-        for split in ("train", "valid"):
-            base = 0 if split == "train" else self.cut - 1
+        for split in SPLITS:
+            base = self.base(split)
             # chunk i ends at base + i*step + chunk (or earlier): the first that ends after lo
             index = max(0, (lo - base - self.chunk) // step)
             while index < self.counts[split]:
@@ -141,10 +165,11 @@ class SequenceLayout:
                 index += 1
 
 
-def sequence_records(seq_id, sequence, chunk, valid, context=0):
-    """{"train": [(key, values, warmup)], "valid": [...]} for one sequence; keys in time order."""
-    records = {"train": [], "valid": []}
-    for r in SequenceLayout(len(sequence), chunk, valid, context).records():
+def sequence_records(seq_id, sequence, chunk, valid, context=0, test=0.0):
+    """{"train": [(key, values, warmup)], "valid": [...]} (and "test" with ``test`` > 0) for
+    one sequence; keys in time order."""
+    records = {split: [] for split in (SPLITS if test else SPLITS[:2])}
+    for r in SequenceLayout(len(sequence), chunk, valid, context, test).records():
         records[r.split].append((record_key(seq_id, r.number), sequence[r.first:r.end],
                                  r.warmup))
     return records

@@ -18,6 +18,7 @@ import hashlib
 import json
 
 from jobs.data.batches import read_chunk
+from jobs.data.chunks import SPLITS
 from jobs.data.records import BadRecord, Record, decode_record, encode_record
 from jobs.storage import open_store
 
@@ -82,8 +83,12 @@ class Dataset:
         return self.meta["fingerprint"]
 
     def files(self):
-        """Names of every file of the dataset: meta.json and the shards of both splits."""
-        return [META] + list(self.meta["train"]) + list(self.meta["valid"])
+        """Names of every file of the dataset: meta.json and the shards of every split."""
+        return [META] + [name for split in self.splits() for name in self.meta[split]]
+
+    def splits(self):
+        """The parts the dataset has: ("train", "valid"), and "test" if it holds one out."""
+        return SPLITS if self.meta.get("test") else SPLITS[:2]
 
     def schema(self):
         """What a model trained on this data depends on, beyond its sizes (JSON-able).
@@ -104,7 +109,7 @@ class Dataset:
         return {"input_size": width, "output_size": width}
 
     def shard_uris(self, split):
-        """URIs of the shard files of a split ("train" or "valid")."""
+        """URIs of the shard files of a split ("train", "valid" or "test")."""
         return [self.store.uri(name) for name in self.meta[split]]
 
     def iter_lines(self, split):

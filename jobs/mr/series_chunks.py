@@ -30,7 +30,7 @@ class MRSeriesChunks(ShardedRecordsJob):
             return
         values = normalize(arrays["values"], self.layout["normalization"])
         layout = SequenceLayout(len(values), self.layout["chunk"], self.layout["valid"],
-                                self.layout["context"])
+                                self.layout["context"], self.layout.get("test", 0.0))
         for r in layout.records():
             line = encode_record(record_key(series["seq"], r.number), values[r.first:r.end],
                                  r.warmup)

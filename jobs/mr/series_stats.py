@@ -27,10 +27,13 @@ class SeriesPassJob(TaskJob):
         super().configure_args()
         self.add_passthru_arg("--valid", type=float, required=True,
                               help="the fraction of each series kept for validation")
+        self.add_passthru_arg("--test", type=float, default=0.0,
+                              help="the fraction of each series held out for the test, after "
+                              "the validation part")
 
     def training_part(self, values):
-        """The first ``split_point(L, valid)`` rows of a series' values (L, F)."""
-        return values[:split_point(len(values), self.options.valid)]
+        """The first ``split_point(L, valid, test)`` rows of a series' values (L, F)."""
+        return values[:split_point(len(values), self.options.valid, self.options.test)]
 
 
 class MRSeriesStats(SeriesPassJob):

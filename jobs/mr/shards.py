@@ -1,8 +1,9 @@
 """The base of the jobs that write a dataset's record shards (``prepare``'s last pass).
 
 A map task emits each finished (or partial) record keyed by the reduce partition of its
-shard: train shard ``k`` is partition ``k``, valid shard ``k`` is ``S + k``, and partition
-``2S`` is for one extra line of statistics (the text job's token counts). Records go to
+shard: train shard ``k`` is partition ``k``, valid shard ``k`` is ``S + k``, test shard ``k``
+(a dataset with a test part) ``2S + k``, and the partition after the last shard is for one
+extra line of statistics (the text job's token counts). Records go to
 shards round-robin in record order (:func:`jobs.data.dataset.shard_of` of the record's
 index in its split, over all sequences), so shards differ by at most one record. The
 value's first field starts with the record key, and the shuffle sorts on it (SORT_VALUES):
@@ -13,17 +14,24 @@ import json
 
 from mrjob.protocol import RawProtocol, RawValueProtocol
 
+from jobs.data.chunks import SPLITS
 from jobs.data.dataset import shard_of
 from jobs.mr.counters import COUNTERS
 from jobs.mr.slices import routing_key, slice_of_key
 from jobs.mr.task import TaskJob
 
-STATS = "#stats"  # the first field of the statistics line (partition 2S; jobs.preparing.sharding.STATS)
+STATS = "#stats"  # the first field of the statistics line (jobs.preparing.sharding.STATS)
 
 
-def partitions(shards):
-    """The reduce tasks of a sharding job with ``shards`` shards per split."""
-    return 2 * shards + 1
+def layout_splits(layout):
+    """The parts a dataset's layout has: train and valid, and test if it holds one out."""
+    return SPLITS if layout.get("test") else SPLITS[:2]
+
+
+def partitions(shards, splits=2):
+    """The reduce tasks of a sharding job with ``shards`` shards for each of ``splits``
+    parts, and one for the statistics line."""
+    return splits * shards + 1
 
 
 class ShardedRecordsJob(TaskJob):
@@ -43,18 +51,20 @@ class ShardedRecordsJob(TaskJob):
         with open(self.options.layout, encoding="utf-8") as f:
             self.layout = json.load(f)
         self.shards = self.layout["shards"]
+        self.splits = layout_splits(self.layout)
+        self.partitions = partitions(self.shards, len(self.splits))
 
     def shard_key(self, split, index):
         """The shuffle key of the record ``index`` of ``split`` (over all sequences)."""
-        partition = shard_of(index, self.shards) + (self.shards if split == "valid" else 0)
-        return routing_key(partition, partitions(self.shards))
+        partition = shard_of(index, self.shards) + self.shards * self.splits.index(split)
+        return routing_key(partition, self.partitions)
 
     def stats_key(self):
-        return routing_key(2 * self.shards, partitions(self.shards))
+        return routing_key(self.partitions - 1, self.partitions)
 
     def count_written(self, key, records):
         """Count the records a reducer wrote, by split (the driver checks the totals)."""
         partition = slice_of_key(key)
-        if records and partition < 2 * self.shards:
-            split = "train" if partition < self.shards else "valid"
+        if records and partition < self.partitions - 1:
+            split = self.splits[partition // self.shards]
             self.increment_counter(COUNTERS, f"{split} records written", records)

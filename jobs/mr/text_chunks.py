@@ -60,7 +60,7 @@ class MRTextChunks(ShardedRecordsJob):
         self.hi = self.lo + chars
         sequence = SequenceLayout(source["length"], self.layout["chunk"], self.layout["valid"],
                                   self.layout["context"])
-        self.cut = sequence.cut
+        self.cut = sequence.bounds["train"][1]  # where the training part ends
         self.open = sequence.overlapping(self.lo, self.hi)
         self.next = next(self.open, None)
         self.rows = np.zeros(0, np.int64)  # the split's ids from position self.row0 on

@@ -26,6 +26,7 @@ import uuid
 import numpy as np
 
 from jobs.data import corpus
+from jobs.data.chunks import SPLITS
 from jobs.data.dataset import META, Dataset, DatasetError, write_meta
 from jobs.hadoop.launch import RunnerOptions, run_job
 from jobs.storage import is_hdfs, open_store, replace_dir
@@ -87,7 +88,7 @@ def prepare_text(files, target, chunking, valid, shards, max_vocab, runner, log)
 
 
 def prepare_series(files, target, chunking, valid, shards, columns, missing_policy,
-                   id_column, time_column, runner, log):
+                   id_column, time_column, runner, log, test=0.0):
     """Write the series dataset of ``files`` into the store ``target``; return its meta.
 
     Three MapReduce jobs on ``runner`` (see :mod:`jobs.preparing.series`): the driver holds
@@ -105,13 +106,17 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
                            "--time)")
     meta, names, totals, chunk, context = run_series_jobs(
         files, target, chunking, valid, shards, columns, missing_policy, id_column,
-        time_column, runner, log)
+        time_column, runner, log, test)
     options = {"columns": columns, "missing": missing_policy, "kind": "series", "chunk": chunk,
                "valid": valid, "shards": shards}
+    if test:  # (absent when 0: the fingerprint of a dataset without a test part is unchanged)
+        options["test"] = test
     if context:  # (absent when 0: the fingerprint of a dataset without warm-up is unchanged)
         options["context"] = context
     options.update({name: value for name, value in (("id", id_column), ("time", time_column))
                     if value})
+    if test:
+        meta["test_fraction"] = test
     return write_meta(target, "series", names, totals, fingerprint(files, options),
                       chunk=chunk, context=context, valid_fraction=valid, options=options,
                       **meta)
@@ -164,8 +169,8 @@ def check_output(out, force):
         listed = set(Dataset(out.uri()).files())
     except DatasetError as e:
         raise PrepareError(f"{out.uri()} is not a dataset ({e}); {refuse}") from None
-    present = [name for name in out.list() if name not in ("train", "valid")]
-    for split in ("train", "valid"):
+    present = [name for name in out.list() if name not in SPLITS]
+    for split in SPLITS:
         present += [f"{split}/{name}" for name in out.list(split)]
     unknown = [name for name in present if name not in listed]
     if unknown:
@@ -197,20 +202,23 @@ def default_chunking(kind, train_steps, chunk=None, ar_order=0):
     return chunk, context, why
 
 
-def check_options(chunk, context, valid, shards):
+def check_options(chunk, context, valid, shards, test=0.0):
     if chunk < 2:
         raise PrepareError(f"--chunk must be at least 2 steps, got {chunk}")
     if context < 0:
         raise PrepareError(f"--context must be at least 0 steps, got {context}")
     if not 0 <= valid < 1:
         raise PrepareError(f"--valid must be a fraction in [0, 1), got {valid}")
+    if not 0 <= test < 1 or valid + test >= 1:
+        raise PrepareError(f"--test must be a fraction in [0, 1) that leaves a training part "
+                           f"beside --valid {valid}, got {test}")
     if shards < 1:
         raise PrepareError(f"--shards must be at least 1, got {shards}")
 
 
 def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max_vocab=None,
             columns=None, missing="interpolate", runner=RunnerOptions(), log=print,
-            context=None, id_column=None, time_column=None):
+            context=None, id_column=None, time_column=None, test=0.0):
     """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
 
     inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
@@ -219,13 +227,18 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     "interpolate"d or "drop"ped; ``id_column`` names the series of a table of many,
     ``time_column`` orders the rows of each). chunk: scored steps per record (+1 shared with the
     previous record); context: warm-up steps before each chunk, run forward but not scored;
-    None for either: :func:`default_chunking`. valid: the fraction of each sequence, from
-    its end, kept for validation; shards: files per split. ``force`` replaces the dataset in
-    a non-empty ``out``.
+    None for either: :func:`default_chunking`. valid: the fraction of each sequence kept for
+    validation, before its ``test`` part (series only): the fraction of its end held out for
+    the final test, seen by no choice of a run (the best epoch, patience, the AR order, the
+    normalization), and scored by ``evaluate``; shards: files per split. ``force`` replaces
+    the dataset in a non-empty ``out``.
     """
-    check_options(chunk or 2, context or 0, valid, shards)
+    check_options(chunk or 2, context or 0, valid, shards, test)
     if kind not in ("text", "series"):
         raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
+    if kind == "text" and test:
+        raise PrepareError("--test is for series: a text dataset has a training and a "
+                           "validation part (evaluate scores the validation part)")
     files = corpus.expand_inputs(inputs)
     target = open_store(out)
     check_output(target, force)
@@ -248,13 +261,16 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     else:
         meta = write_staged(target, lambda staging: prepare_series(
             files, staging, chunking, valid, shards, columns, missing, id_column,
-            time_column, runner, log))
+            time_column, runner, log, test))
     counts = meta["counts"]
     sequences = len(meta.get("series_ids") or meta["sources"])
     log(f"wrote {target.uri()}: {sequences} sequence(s); train "
         f"{counts['train']['records']:,} chunks ({counts['train']['steps']:,} steps), valid "
-        f"{counts['valid']['records']:,} chunks ({counts['valid']['steps']:,} steps) in "
-        f"{len(meta['train'])} shard(s) for train, {len(meta['valid'])} for valid")
+        f"{counts['valid']['records']:,} chunks ({counts['valid']['steps']:,} steps)"
+        + (f", test {counts['test']['records']:,} chunks ({counts['test']['steps']:,} steps)"
+           if meta.get("test") else "")
+        + f" in {len(meta['train'])} shard(s) for train, {len(meta['valid'])} for valid"
+        + (f", {len(meta['test'])} for test" if meta.get("test") else ""))
     return meta
 
 

@@ -28,7 +28,7 @@ import uuid
 import numpy as np
 
 from jobs.data import series_io
-from jobs.data.chunks import SequenceLayout, split_point
+from jobs.data.chunks import SPLITS, SequenceLayout, split_point
 from jobs.hadoop.launch import run_job
 from jobs.preparing.sharding import job_inputs, run_sharding_job
 from jobs.storage import open_store
@@ -96,12 +96,14 @@ def temporary_dir(options):
 
 
 def prepare_series(files, target, chunking, valid, shards, columns, missing_policy, id_column,
-                   time_column, runner, log):
+                   time_column, runner, log, test=0.0):
     """Write the series dataset of ``files`` into the store ``target``; return (meta fields,
     shard names, totals {split: {records, steps}}, chunk, context).
 
     chunking: ``(train_steps, ar_order) -> (chunk, context)``, called with the training
-    steps and the order of the AR fit known: it fills in the defaults.
+    steps and the order of the AR fit known: it fills in the defaults. test: the fraction
+    of each series held out for the test after its validation part (0: none); the
+    normalization and the AR fit see the training parts only.
     """
     from jobs.mr.series_ar import MRSeriesAR
     from jobs.mr.series_chunks import MRSeriesChunks
@@ -120,8 +122,8 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             sorted_uri = scratch.uri("sorted")
             run_job(MRSeriesSort, ["--spec", spec_file, "--output-dir", sorted_uri], inputs,
                     runner, collect=lambda pairs: None)
-            output = run_job(MRSeriesStats, ["--valid", repr(valid)], [sorted_uri],
-                             runner).output
+            parts = ["--valid", repr(valid), "--test", repr(test)]
+            output = run_job(MRSeriesStats, parts, [sorted_uri], runner).output
             stats = read_stats(output, files, id_column is not None, log)
             keys = list(stats)
             mean, var = combine([(int(s["count"]), s["mean"], s["var"]) for s in stats.values()])
@@ -132,14 +134,15 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             norm_file = os.path.join(tmp, "normalization.json")
             with open(norm_file, "w", encoding="utf-8") as f:
                 json.dump(norm, f)
-            ar = fit_ar(run_job(MRSeriesAR, ["--valid", repr(valid), "--normalization", norm_file],
+            ar = fit_ar(run_job(MRSeriesAR, parts + ["--normalization", norm_file],
                                 [sorted_uri], runner).output)
-            train_steps = sum(split_point(int(s["length"]), valid) for s in stats.values())
+            train_steps = sum(split_point(int(s["length"]), valid, test) for s in stats.values())
             chunk, context = chunking(train_steps, ar["order"] if ar else 0)
-            sequences, first = {}, {"train": 0, "valid": 0}
-            totals = {"train": {"records": 0, "steps": 0}, "valid": {"records": 0, "steps": 0}}
+            splits = SPLITS if test else SPLITS[:2]
+            sequences, first = {}, {split: 0 for split in splits}
+            totals = {split: {"records": 0, "steps": 0} for split in splits}
             for seq, key in enumerate(keys):
-                layout = SequenceLayout(int(stats[key]["length"]), chunk, valid, context)
+                layout = SequenceLayout(int(stats[key]["length"]), chunk, valid, context, test)
                 sequences[seq] = {"seq": seq, "first_index": dict(first),
                                   "records": dict(layout.counts)}
                 for split in first:
@@ -147,7 +150,7 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
                     totals[split]["records"] += layout.counts[split]
                     totals[split]["steps"] += layout.steps(split)
             layout = {"normalization": norm, "chunk": chunk, "valid": valid, "context": context,
-                      "shards": shards,
+                      "shards": shards, **({"test": test} if test else {}),
                       "series": {key: sequences[seq] for seq, key in enumerate(keys)}}
             names, _ = run_sharding_job(MRSeriesChunks, [sorted_uri], layout, sequences, target,
                                         runner, totals)

@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from dataclasses import replace
 
-from jobs.data.chunks import sequence_id
+from jobs.data.chunks import SPLITS, sequence_id
 from jobs.data.dataset import shard_name, shard_of
 from jobs.hadoop.launch import JobFailed, run_job
 from jobs.storage import is_hdfs, open_store
@@ -64,14 +64,15 @@ def run_sharding_job(job_class, inputs, layout, sequences, target, options, tota
     names {"train": [...], "valid": [...]}, the statistics line's text or None).
     """
     shards = layout["shards"]
+    splits = SPLITS if layout.get("test") else SPLITS[:2]  # jobs.mr.shards.layout_splits
     names = {split: [shard_name(split, k) for k in range(min(shards, totals[split]["records"]))]
-             or [shard_name(split, 0)] for split in ("train", "valid")}
+             or [shard_name(split, 0)] for split in splits}
     in_place = options.runner == "hadoop" and is_hdfs(target.uri())
     with tempfile.TemporaryDirectory(prefix="hadoop-rnn-layout-") as tmp:
         layout_file = os.path.join(tmp, "layout.json")
         with open(layout_file, "w", encoding="utf-8") as f:
             json.dump(layout, f)
-        extra = ["--jobconf", f"mapreduce.job.reduces={2 * shards + 1}"]
+        extra = ["--jobconf", f"mapreduce.job.reduces={len(splits) * shards + 1}"]
         if in_place:
             extra += ["--output-dir", target.uri(JOB_OUTPUT)]
         job_options = replace(options, extra_args=list(options.extra_args) + extra)
@@ -80,7 +81,7 @@ def run_sharding_job(job_class, inputs, layout, sequences, target, options, tota
             result = run_job(job_class, args, inputs, job_options, collect=lambda pairs: None)
             stats = move_job_output(target, JOB_OUTPUT, names, shards)
         else:
-            writer = ShardWriter(target, sequences, shards)
+            writer = ShardWriter(target, sequences, shards, splits)
             result = run_job(job_class, args, inputs, job_options, collect=writer.write_all)
             stats = writer.stats
             for split in names:  # shards that got no record (fewer records than shards)
@@ -88,7 +89,7 @@ def run_sharding_job(job_class, inputs, layout, sequences, target, options, tota
                     if not target.exists(name):
                         target.write_bytes(name, b"")
     written = result.counters.get("hadoop-rnn", {})
-    for split in ("train", "valid"):
+    for split in splits:
         got = written.get(f"{split} records written", 0)
         if got != totals[split]["records"]:
             raise JobFailed(f"the job wrote {got:,} {split} records, the layout has "
@@ -103,17 +104,17 @@ def stats_text(line):
 
 def move_job_output(target, job_dir, names, shards):
     """Rename the job's part files in ``target/job_dir`` to the shard names (part ``k`` is
-    train shard ``k``, ``S + k`` valid shard ``k``); return the statistics line's text (in
-    part ``2S``; None if empty)."""
+    train shard ``k``, ``S + k`` valid shard ``k``, ``2S + k`` test shard ``k``); return the
+    statistics line's text (in the last part; None if empty)."""
     for split in names:
         target.makedirs(split)
     parts = sorted(name for name in target.list(job_dir) if name.startswith("part-"))
-    if len(parts) != 2 * shards + 1:
+    if len(parts) != len(names) * shards + 1:
         raise JobFailed(f"the job wrote {len(parts)} part files, expected "
-                        f"{2 * shards + 1}")
-    for split, offset in (("train", 0), ("valid", shards)):
+                        f"{len(names) * shards + 1}")
+    for n, split in enumerate(names):  # in SPLITS order
         for k, name in enumerate(names[split]):
-            target.rename(f"{job_dir}/{parts[offset + k]}", name)
+            target.rename(f"{job_dir}/{parts[n * shards + k]}", name)
     last = target.read_bytes(f"{job_dir}/{parts[-1]}").decode("ascii")
     open_store(target.uri(job_dir)).remove_tree()
     return stats_text(last.rstrip("\n")) if last else None
@@ -124,18 +125,19 @@ class ShardWriter:
     line) into shard files of ``target``, streaming: one shard open at a time.
     ``sequences``: as :func:`run_sharding_job`'s."""
 
-    def __init__(self, target, sequences, shards):
-        self.target, self.shards = target, shards
+    def __init__(self, target, sequences, shards, splits=SPLITS[:2]):
+        self.target, self.shards, self.splits = target, shards, splits
         self.by_seq = {f"{seq:05d}": info for seq, info in sequences.items()}
         self.stats = None
 
     def shard_of(self, key):
         """The shard name of a record key (as :meth:`MRTextChunks.partition_key`)."""
         info = self.by_seq[sequence_id(key)]
-        number = int(key.split("/")[1])
-        train_records = info["records"]["train"]
-        split, index = (("train", number) if number < train_records
-                        else ("valid", number - train_records))
+        index = int(key.split("/")[1])  # the chunk number: train chunks, then valid, then test
+        for split in self.splits:
+            if index < info["records"][split] or split == self.splits[-1]:
+                break
+            index -= info["records"][split]
         return shard_name(split, shard_of(info["first_index"][split] + index, self.shards))
 
     def write_all(self, pairs):
