@@ -5,7 +5,10 @@
 * series: MSE and MAE (original units, averaged over columns, and normalized) of the model
   and of each forecaster of :mod:`rnn_core.baselines` (persistence, seasonal naive, AR(p)), all
   on the same target steps: the scored steps of the split. ``horizon`` H > 1 scores H-step
-  forecasts (each prediction fed back as the next input) of the same targets.
+  forecasts (each prediction fed back as the next input) of the same targets. The baselines
+  are fitted (the AR order and coefficients, the season) on everything before the scored
+  part: the training part for the validation part, the training and validation parts for
+  the test part, as a user would fit them before forecasting it.
 
 The model's one-step sums come from this process or from the MapReduce job
 :mod:`jobs.mr.score` on a runner (for validation sets too large for one machine); both add
@@ -67,23 +70,26 @@ def score_with_job(state, dataset, split, runner, job_args=(), detailed=True):
 # -- series: whole sequences -----------------------------------------------------------------
 
 def split_sequences(dataset, split, cfg):
-    """[(sequence (L, F), training part length, target positions (n,))], one per sequence.
+    """[(sequence (L, F), fit length, target positions (n,))], one per sequence.
 
     The targets are the positions that the split's records score; records that are bad for
-    the model ``cfg`` are left out, as the model's scoring leaves them out.
+    the model ``cfg`` are left out, as the model's scoring leaves them out. The fit length
+    is where the part after the one the baselines are fitted on begins: the validation part
+    (scoring train or valid), the test part (scoring test).
     """
     records = {name: list(dataset.iter_chunks(name, cfg)) for name in dataset.splits()}
     every = [r for name in dataset.splits() for r in records[name]]
     sequences, positions = sequences_of(every), scored_positions(every)
+    held_out = "test" if split == "test" else "valid"
     out = []
     for seq, sequence in sorted(sequences.items()):
         by_key = positions[seq]
-        valid_starts = [by_key[r.key][0] for r in records["valid"]
-                        if r.key in by_key and len(by_key[r.key])]
-        train_end = min(valid_starts, default=len(sequence))
+        starts = [by_key[r.key][0] for r in records[held_out]
+                  if r.key in by_key and len(by_key[r.key])]
+        fit_end = min(starts, default=len(sequence))
         wanted = [by_key[r.key] for r in records[split] if r.key in by_key]
         targets = np.concatenate(wanted) if wanted else np.zeros(0, dtype=np.int64)
-        out.append((sequence, train_end, targets))
+        out.append((sequence, fit_end, targets))
     return out
 
 
@@ -115,10 +121,13 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None):
     horizon > 1). season: S, 0 for no seasonal naive, None to detect it.
     """
     parts = split_sequences(dataset, split, state.model)
-    training = [sequence[:train_end] for sequence, train_end, _ in parts if train_end > 1]
+    history = [sequence[:fit_end] for sequence, fit_end, _ in parts if fit_end > 1]
     if season is None:
-        season = baselines.detect_season(training)
-    ar = dataset_ar(dataset) or (fit_ar(training) if training else None)
+        season = baselines.detect_season(history)
+    # the AR(p) of prepare is the training parts'; scoring the test part, the baseline is
+    # fitted again on everything before it
+    ar = (dataset_ar(dataset) if split != "test" else None) or (
+        fit_ar(history) if history else None)
     window = dataset.context + dataset.meta["chunk"]
     sums = {}
     for sequence, _, targets in parts:

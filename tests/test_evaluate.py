@@ -9,7 +9,7 @@ from helpers import SUNSPOTS_CSV, SUNSPOTS_SERIES, cli_args, make_run
 
 from jobs.commands.evaluate import evaluate_kwargs
 from jobs.data import corpus
-from jobs.data.chunks import split_point
+from jobs.data.chunks import split_point, split_points
 from jobs.scoring import ScoringError, evaluate
 from jobs.cli import main as cli_main
 from jobs.run.checkpoint import load_latest
@@ -168,3 +168,15 @@ def test_the_note_is_printed_under_the_table(series_run, capsys):
 def test_a_split_the_dataset_does_not_have_is_a_clear_error(series_run):
     with pytest.raises(ScoringError, match="has no test split .*prepare --test"):
         run_evaluate("--run", series_run[1], "--split", "test")
+
+
+def test_scoring_the_test_part_the_baselines_are_fitted_on_everything_before_it(held_out_run):
+    from rnn_core.autoregression import fit_ar
+
+    ds = Dataset(held_out_run[0])
+    norm = ds.meta["normalization"]
+    raw = np.loadtxt(SUNSPOTS_CSV, delimiter=",", skiprows=1, usecols=[1])
+    test_start = split_points(len(raw), 0.2, 0.2)[1]
+    history = ((raw - norm["mean"][0]) / norm["std"][0])[:test_start, None]
+    m = run_evaluate("--run", held_out_run[1])
+    assert m["ar_order"] == fit_ar([history]).order != ds.meta["ar"]["order"]
