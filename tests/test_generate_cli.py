@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import SUNSPOTS_CSV, cli_args
+from helpers import SUNSPOTS_CSV, SUNSPOTS_SERIES, cli_args, make_run
 
 from jobs.commands import plot
 from jobs.commands.forecast import forecast_kwargs
@@ -56,6 +56,12 @@ def test_forecast_gives_horizon_values_after_the_last_observation(series_run):
     assert np.array(result["forecast"]).shape == (4, 1)
     assert result["last"] == pytest.approx([54.0])  # 1759, the end of the file
     assert result["context"] == 32 + 12  # the default: the dataset's warm-up and chunk
+
+
+def test_forecast_of_a_dataset_with_a_test_part_starts_after_it(tmp_path):
+    data, run = make_run(tmp_path, [*SUNSPOTS_SERIES, "--test", 0.2], epochs=1)
+    result = run_forecast("--run", run, "--horizon", 2)
+    assert result["last"] == pytest.approx([54.0])  # 1759: the test part is the series' end
 
 
 def test_forecast_from_an_input_file_uses_its_end(series_run, tmp_path):
