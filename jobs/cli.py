@@ -136,7 +136,9 @@ def add_runner_flags(parser, runners=RUNNERS, default="inline", help=None):
     """--runner, --mrjob-conf and --python-bin."""
     parser.add_argument("--runner", choices=runners, default=default,
                         help=help or f"mrjob runner (default {default})")
-    parser.add_argument("--mrjob-conf", help="mrjob.conf to use (default: conf/mrjob.conf)")
+    parser.add_argument("--mrjob-conf", help="mrjob.conf to use (default: $MRJOB_CONF if set, "
+                        "else conf/mrjob.conf of a source checkout, else mrjob's own "
+                        "~/.mrjob.conf)")
     parser.add_argument("--python-bin", help="Python interpreter for tasks (default: this one)")
 
 

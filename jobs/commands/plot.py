@@ -12,5 +12,5 @@ def main(args):
     from jobs.plotting import plot_run
 
     path, history = plot_run(args.run, args.out, args.title)
-    print(f"wrote {path} ({len(history)} epochs)")
+    print(f"wrote {path} ({len(history)} epoch{'' if len(history) == 1 else 's'})")
     return EXIT_OK

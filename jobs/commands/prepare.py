@@ -19,7 +19,8 @@ def add_arguments(parser):
                         "from the length, 8 to 64)")
     parser.add_argument("--context", type=number_type(int, 0),
                         help="warm-up steps before each chunk, run forward but not scored "
-                        "(default: text 0; series 2 x chunk, at least 32)")
+                        "(default: text 0; series 2 x chunk, at least 32 and at least the "
+                        "order p of the AR fit)")
     parser.add_argument("--valid", type=fraction, default=0.1,
                         help="fraction of each sequence, from its end, kept for validation "
                         "(default 0.1)")
