@@ -150,7 +150,8 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
         self.scoring = None
         self.theta = self.state.theta  # average mode replaces it with each step's result
         self.opt_state = self.state.opt_state
-        self.grad_sum = np.zeros(self.theta.shape, self.theta.dtype)  # gradient mode's
+        if self.settings.mode == "gradient":  # the task's gradient sum: O(|θ|), this mode only
+            self.grad_sum = np.zeros(self.theta.shape, self.theta.dtype)
         self.loss_sum, self.count, self.records = np.zeros(()), np.zeros(()), np.zeros(())
         # this job's sync round k of K: the task trains on its minibatches b with b % K == k
         self.round = len(self.state.rounds)
