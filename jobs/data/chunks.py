@@ -57,6 +57,12 @@ def join_chunks(chunks):
 SPLITS = ("train", "valid", "test")  # a sequence's parts, in time order
 
 
+def splits_with(test):
+    """The parts a dataset has: train and valid, and test if it holds one out (``test``: the
+    test fraction, or anything true when there is a test part)."""
+    return SPLITS if test else SPLITS[:2]
+
+
 def split_points(length, valid, test=0.0):
     """(where the validation part of a sequence of ``length`` steps begins, where its test
     part begins). Each part keeps its share of the steps, rounded, as long as one training
@@ -168,7 +174,7 @@ class SequenceLayout:
 def sequence_records(seq_id, sequence, chunk, valid, context=0, test=0.0):
     """{"train": [(key, values, warmup)], "valid": [...]} (and "test" with ``test`` > 0) for
     one sequence; keys in time order."""
-    records = {split: [] for split in (SPLITS if test else SPLITS[:2])}
+    records = {split: [] for split in splits_with(test)}
     for r in SequenceLayout(len(sequence), chunk, valid, context, test).records():
         records[r.split].append((record_key(seq_id, r.number), sequence[r.first:r.end],
                                  r.warmup))

@@ -18,7 +18,7 @@ import hashlib
 import json
 
 from jobs.data.batches import read_chunk
-from jobs.data.chunks import SPLITS
+from jobs.data.chunks import splits_with
 from jobs.data.records import BadRecord, Record, decode_record, encode_record
 from jobs.storage import open_store
 
@@ -88,7 +88,7 @@ class Dataset:
 
     def splits(self):
         """The parts the dataset has: ("train", "valid"), and "test" if it holds one out."""
-        return SPLITS if self.meta.get("test") else SPLITS[:2]
+        return splits_with(self.meta.get("test"))
 
     def schema(self):
         """What a model trained on this data depends on, beyond its sizes (JSON-able).

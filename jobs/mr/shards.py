@@ -14,18 +14,13 @@ import json
 
 from mrjob.protocol import RawProtocol, RawValueProtocol
 
-from jobs.data.chunks import SPLITS
+from jobs.data.chunks import splits_with
 from jobs.data.dataset import shard_of
 from jobs.mr.counters import COUNTERS
 from jobs.mr.slices import routing_key, slice_of_key
 from jobs.mr.task import TaskJob
 
 STATS = "#stats"  # the first field of the statistics line (jobs.preparing.sharding.STATS)
-
-
-def layout_splits(layout):
-    """The parts a dataset's layout has: train and valid, and test if it holds one out."""
-    return SPLITS if layout.get("test") else SPLITS[:2]
 
 
 def partitions(shards, splits=2):
@@ -51,7 +46,7 @@ class ShardedRecordsJob(TaskJob):
         with open(self.options.layout, encoding="utf-8") as f:
             self.layout = json.load(f)
         self.shards = self.layout["shards"]
-        self.splits = layout_splits(self.layout)
+        self.splits = splits_with(self.layout.get("test"))
         self.partitions = partitions(self.shards, len(self.splits))
 
     def shard_key(self, split, index):

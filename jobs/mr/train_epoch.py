@@ -246,7 +246,8 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
 
     def slices_by(self, reduce_slice):
         """The reducer of a step whose slices ``reduce_slice(key, records)`` reduces (timed);
-        the validation tasks' sums are added exactly (or, in the norm step, passed on)."""
+        the validation tasks' sums are added exactly (in the norm step: step 1's one record
+        of them, added again to the same bits)."""
         def reducer(key, records):
             if key == VALID_KEY:
                 return self.add_validation(key, self.counted(records))

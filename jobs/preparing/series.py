@@ -28,7 +28,7 @@ import uuid
 import numpy as np
 
 from jobs.data import series_io
-from jobs.data.chunks import SPLITS, SequenceLayout, split_point
+from jobs.data.chunks import SequenceLayout, split_point, splits_with
 from jobs.hadoop.launch import run_job
 from jobs.preparing.sharding import job_inputs, run_sharding_job
 from jobs.storage import open_store
@@ -138,7 +138,7 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
                                 [sorted_uri], runner).output)
             train_steps = sum(split_point(int(s["length"]), valid, test) for s in stats.values())
             chunk, context = chunking(train_steps, ar["order"] if ar else 0)
-            splits = SPLITS if test else SPLITS[:2]
+            splits = splits_with(test)
             sequences, first = {}, {split: 0 for split in splits}
             totals = {split: {"records": 0, "steps": 0} for split in splits}
             for seq, key in enumerate(keys):

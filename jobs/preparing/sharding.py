@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from dataclasses import replace
 
-from jobs.data.chunks import SPLITS, sequence_id
+from jobs.data.chunks import sequence_id, splits_with
 from jobs.data.dataset import shard_name, shard_of
 from jobs.hadoop.launch import JobFailed, run_job
 from jobs.storage import is_hdfs, open_store
@@ -64,7 +64,7 @@ def run_sharding_job(job_class, inputs, layout, sequences, target, options, tota
     names {"train": [...], "valid": [...]}, the statistics line's text or None).
     """
     shards = layout["shards"]
-    splits = SPLITS if layout.get("test") else SPLITS[:2]  # jobs.mr.shards.layout_splits
+    splits = splits_with(layout.get("test"))
     names = {split: [shard_name(split, k) for k in range(min(shards, totals[split]["records"]))]
              or [shard_name(split, 0)] for split in splits}
     in_place = options.runner == "hadoop" and is_hdfs(target.uri())
@@ -125,7 +125,7 @@ class ShardWriter:
     line) into shard files of ``target``, streaming: one shard open at a time.
     ``sequences``: as :func:`run_sharding_job`'s."""
 
-    def __init__(self, target, sequences, shards, splits=SPLITS[:2]):
+    def __init__(self, target, sequences, shards, splits=splits_with(0)):
         self.target, self.shards, self.splits = target, shards, splits
         self.by_seq = {f"{seq:05d}": info for seq, info in sequences.items()}
         self.stats = None

@@ -102,8 +102,8 @@ class TrainingState:
     model and optimizer configs they must match for a run to resume from this state.
     ``history`` is the list of per-epoch metrics dicts, so metrics.jsonl can always be
     rewritten from the newest checkpoint. ``outer_state`` is the outer optimizer's state of
-    average mode ({"delta": (n,)}, :mod:`jobs.mr.outer`; {} in gradient mode and in runs
-    from before it). ``rounds`` holds one dict per sync round of epoch ``epoch + 1`` already
+    average mode ({"delta": (n,)}, :mod:`jobs.mr.outer`, zeros before the first sync; {} in
+    gradient mode). ``rounds`` holds one dict per sync round of epoch ``epoch + 1`` already
     done (``syncs_per_epoch`` > 1: each round is committed, so an epoch resumes mid-way);
     [] at an epoch boundary.
 
@@ -163,7 +163,7 @@ class TrainingState:
     def from_arrays(cls, arrays):
         """The state in a checkpoint's arrays, of this format or an older one (migrated here,
         the one place that knows the formats' history)."""
-        check_format(arrays)
+        check_format(arrays.get("format"))
         settings = RunSettings.from_dict(json.loads(str(arrays["settings"])))
         state = cls(
             model=ModelConfig.from_json(str(arrays["model_config"])),
@@ -184,11 +184,12 @@ class TrainingState:
         return state
 
 
-def check_format(arrays):
-    """Raise NotACheckpoint unless ``arrays`` (a dict or an open npz) say a readable format."""
-    if "format" not in arrays or str(arrays["format"]) not in READABLE_FORMATS:
-        raise NotACheckpoint("not a hadoop-rnn checkpoint (no 'format' entry saying one of "
-                             f"{', '.join(READABLE_FORMATS)})")
+def check_format(format_entry, source="the arrays"):
+    """Raise NotACheckpoint unless the ``format`` entry of a checkpoint (None: it has none)
+    names a readable format. ``source``: what the message calls the checkpoint."""
+    if format_entry is None or str(format_entry) not in READABLE_FORMATS:
+        raise NotACheckpoint(f"{source} is not a hadoop-rnn checkpoint (no 'format' entry "
+                             f"saying one of {', '.join(READABLE_FORMATS)})")
 
 
 def read_state_file(path):
@@ -199,10 +200,7 @@ def read_state_file(path):
 def read_state_configs(path):
     """(model, optimizer, settings) of a state file, without loading θ or the optimizer slots."""
     with np.load(path, allow_pickle=False) as npz:
-        try:
-            check_format({"format": npz["format"]} if "format" in npz.files else {})
-        except NotACheckpoint:
-            raise NotACheckpoint(f"{path} is not a hadoop-rnn checkpoint") from None
+        check_format(npz["format"] if "format" in npz.files else None, path)
         return (ModelConfig.from_json(str(npz["model_config"])),
                 OptimizerConfig.from_dict(json.loads(str(npz["optimizer_config"]))),
                 RunSettings.from_dict(json.loads(str(npz["settings"]))))

@@ -45,8 +45,9 @@ def local_cut_settings(dataset, options):
 
 def epoch_job_settings(state, dataset, options, splits=("train",)):
     """(job args, RunnerOptions) of the epoch job reading the shards of ``splits``: --reducers
-    R and, on Hadoop, the jobconf for R reduce tasks, about N map tasks, containers sized for
-    θ and, for a small job, an uber job (see jobs.hadoop.resources).
+    R (the job sets its reduce tasks from it) and, on Hadoop, the jobconf for about N map
+    tasks, containers sized for θ and, for a small job, an uber job (see
+    jobs.hadoop.resources).
 
     N is ``options.map_tasks``; without it the splits are the runner's own (on Hadoop one
     per shard, or per HDFS block of a larger shard), about one task per shard. R is
