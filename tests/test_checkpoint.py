@@ -235,6 +235,13 @@ def test_load_latest_is_the_state_of_the_newest_checkpoint(tmp_path):
                       if k != "history"}), "'history'"),
     (arrays_to_bytes({**state_of_epoch(1).to_arrays(), "model_config": np.array("{")}),
      "invalid ModelConfig JSON"),
+    (arrays_to_bytes({**state_of_epoch(1).to_arrays(), "format": np.array("hadoop-rnn-checkpoint/9")}),
+     "not a hadoop-rnn checkpoint"),
+    (arrays_to_bytes({**state_of_epoch(1).to_arrays(),
+                      "settings": np.array('{"mode": "average", "learning_style": 1}')}),
+     "unknown settings ['learning_style']"),
+    (arrays_to_bytes({**state_of_epoch(1).to_arrays(), "settings": np.array('{"mode": "median"}')}),
+     "mode must be one of gradient, average, got 'median'"),
 ])
 def test_unusable_newest_checkpoint_raises_checkpoint_error_naming_file_and_reason(
         tmp_path, content, reason):
