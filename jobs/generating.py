@@ -16,7 +16,7 @@ import numpy as np
 
 from jobs.data import corpus, series_io
 from jobs.data.chunks import last_sequence, sequence_id
-from jobs.run.trained import load_run
+from jobs.run.trained import base_line, forecasting_state, load_run
 from rnn_core.generate import forecast, sample_tokens
 
 
@@ -71,15 +71,18 @@ def input_series(path, meta):
 
 
 def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best",
-                 series_id=None):
+                 series_id=None, network=False):
     """A JSON-able dict: columns, context, last observed values and the forecast.
 
     ``forecast`` is (horizon, F) in original units. run, data, checkpoint: as for
     :func:`sample`. input: a CSV or Parquet file whose end to forecast from (default: the
     dataset's last sequence, or with ``series_id`` the series of that ``--id`` value).
     context: steps of history to condition on (default: the dataset's context plus chunk).
+    network: forecast with the network even where it did not beat its base on the
+    validation part (:func:`jobs.run.trained.forecasting_state`); ``note`` says which.
     """
     state, dataset = load_run(run, data, kind="series", checkpoint=checkpoint)
+    state, choice = forecasting_state(state, network)
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
     meta = dataset.meta
@@ -97,4 +100,4 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
             **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
             "last": series_io.denormalize(history[-1:], meta["normalization"])[0].tolist(),
-            "forecast": values.tolist()}
+            "forecast": values.tolist(), "note": base_line(state, choice)}

@@ -24,9 +24,9 @@ from rnn_core import baselines
 from jobs.data.chunks import scored_positions, sequences_of
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
-from jobs.run.trained import load_run
+from jobs.run.trained import base_line, forecasting_state, load_run
 from jobs.storage import is_hdfs
-from rnn_core import forecast_batch
+from rnn_core import forecast_batch, smoothing
 from rnn_core.autoregression import AR, fit_ar
 
 AUTO = "auto"  # evaluate's default runner: the hadoop runner for data on HDFS, else in process
@@ -70,7 +70,8 @@ def score_with_job(state, dataset, split, runner, job_args=(), detailed=True):
 # -- series: whole sequences -----------------------------------------------------------------
 
 def split_sequences(dataset, split, cfg):
-    """[(sequence (L, F), fit length, target positions (n,))], one per sequence.
+    """[(seq, sequence (L, F), fit length, target positions (n,), the split's records)], one
+    per sequence.
 
     The targets are the positions that the split's records score; records that are bad for
     the model ``cfg`` are left out, as the model's scoring leaves them out. The fit length
@@ -87,9 +88,10 @@ def split_sequences(dataset, split, cfg):
         starts = [by_key[r.key][0] for r in records[held_out]
                   if r.key in by_key and len(by_key[r.key])]
         fit_end = min(starts, default=len(sequence))
-        wanted = [by_key[r.key] for r in records[split] if r.key in by_key]
+        mine = [r for r in records[split] if r.key in by_key]
+        wanted = [by_key[r.key] for r in mine]
         targets = np.concatenate(wanted) if wanted else np.zeros(0, dtype=np.int64)
-        out.append((sequence, fit_end, targets))
+        out.append((seq, sequence, fit_end, targets, mine))
     return out
 
 
@@ -114,36 +116,133 @@ def dataset_ar(dataset):
     return AR(ar["order"], np.array(ar["coef"])) if ar else None
 
 
-def series_scores(state, dataset, split, horizon, season, model_sums=None):
-    """({name: error sums}, {"season": S, "ar_order": p}) of the model and the baselines.
+def series_season(history, season, calendar):
+    """(S or None, where it came from) of the seasonal naive baseline: ``season`` if given
+    (0: none), else the calendar's season that forecasts ``history`` best, else (no
+    timestamps) the autocorrelation's."""
+    if season is not None:
+        return season or None, "--season"
+    if calendar is not None:
+        return baselines.choose_season(history, calendar["seasons"]), f"calendar ({calendar['step']})"
+    return baselines.detect_season(history), "autocorrelation (no timestamps)"
 
-    model_sums: the model's one-step sums from the LossSums (None: forecast here, needed for
-    horizon > 1). season: S, 0 for no seasonal naive, None to detect it.
+
+def ets_forecasts(sequence, fit_end, targets, season, norm):
+    """The one-step ETS forecasts (n, F) of x[targets], normalized, each column fitted on
+    its first ``fit_end`` steps in original units (:mod:`rnn_core.smoothing`); None if a
+    column's history is too short. Also the forms, one per column."""
+    mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
+    original = sequence * std + mean
+    out, forms = np.empty((len(targets), sequence.shape[1])), []
+    for f in range(sequence.shape[1]):
+        fitted = smoothing.fit_ets(original[:fit_end, f], season)
+        if fitted is None:
+            return None, None
+        out[:, f] = (smoothing.one_step(fitted, original[:, f])[targets] - mean[f]) / std[f]
+        forms.append(fitted.name())
+    return out, forms
+
+
+def mase_scale(history, season):
+    """The in-sample MAE (F,) of the seasonal naive forecast (lag ``season``, or 1) on a
+    sequence's history (L, F), the denominator of MASE (Hyndman & Koehler 2006); NaN where
+    the history is too short or constant."""
+    lag = season if season and len(history) > season else 1
+    if len(history) <= lag:
+        return np.full(history.shape[1], np.nan)
+    scale = np.mean(np.abs(history[lag:] - history[:-lag]), axis=0)
+    return np.where(scale > 0, scale, np.nan)
+
+
+def series_scores(state, dataset, split, horizon, season, model_sums=None):
+    """({name: error sums}, {"season": S, "ar_order": p, ...}, [per-series rows]) of the
+    model and the baselines.
+
+    model_sums: the model's one-step sums from a MapReduce job (None: computed here). The
+    model's one-step sums of a sequence are :class:`jobs.mr.loss_sums.LossSums` over its
+    records, the numbers the job adds up; H-step forecasts condition on the same window of
+    history, context plus chunk. season: S, 0 for no seasonal naive, None to choose it
+    (:func:`series_season`). ETS is a one-step baseline: fitted per sequence, and only when
+    every sequence's history is long enough, so that all forecasters score the same steps.
+    A row per sequence: its sums and MASE scale.
     """
+    from jobs.mr.loss_sums import LossSums
+
     parts = split_sequences(dataset, split, state.model)
-    history = [sequence[:fit_end] for sequence, fit_end, _ in parts if fit_end > 1]
-    if season is None:
-        season = baselines.detect_season(history)
+    history = [sequence[:fit_end] for _, sequence, fit_end, _, _ in parts if fit_end > 1]
+    season, season_from = series_season(history, season, dataset.meta.get("calendar"))
     # the AR(p) of prepare is the training parts'; scoring the test part, the baseline is
     # fitted again on everything before it
     ar = (dataset_ar(dataset) if split != "test" else None) or (
         fit_ar(history) if history else None)
     window = dataset.context + dataset.meta["chunk"]
-    sums = {}
-    for sequence, _, targets in parts:
+    rows, ets_forms, with_ets = [], [], horizon == 1
+    for seq, sequence, fit_end, targets, records in parts:
         targets = targets[targets >= horizon]           # every forecaster needs an origin
         if not len(targets):
             continue
         actual = sequence[targets]
-        predicted = baselines.forecasts(sequence, targets, horizon, season or None, ar)
-        if model_sums is None:
-            predicted["model"] = model_forecasts(state, sequence, targets, horizon, window)
-        for name, values in predicted.items():
-            add_to(sums.setdefault(name, {}), baselines.error_sums(values, actual))
+        predicted = baselines.forecasts(sequence, targets, horizon, season, ar)
+        if with_ets:
+            predicted["ets"], forms = ets_forecasts(sequence, fit_end, targets, season,
+                                                    dataset.meta["normalization"])
+            with_ets = predicted["ets"] is not None
+            ets_forms += forms or []
+        sums = {name: baselines.error_sums(values, actual)
+                for name, values in predicted.items() if values is not None}
+        if horizon > 1:
+            sums["model"] = baselines.error_sums(
+                model_forecasts(state, sequence, targets, horizon, window), actual)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                scored = LossSums(state.theta, state.model, dataset.meta).add_chunks(records)
+            sums["model"] = {"sse": scored["sse"], "sae": scored["sae"],
+                             "count": float(scored["count"])}
+        rows.append({"seq": int(seq), "sums": sums,
+                     "scale": mase_scale(sequence[:fit_end], season)})
+    if not with_ets:
+        for row in rows:
+            row["sums"].pop("ets", None)
+    totals = {}
+    for row in rows:
+        for name, values in row["sums"].items():
+            add_to(totals.setdefault(name, {}), values)
     if model_sums is not None:
-        sums["model"] = {"sse": model_sums["sse"], "sae": model_sums["sae"],
-                         "count": float(model_sums["count"])}
-    return sums, {"season": season or None, "ar_order": ar.order if ar else None}
+        totals["model"] = {"sse": model_sums["sse"], "sae": model_sums["sae"],
+                           "count": float(model_sums["count"])}
+    forms = sorted(set(ets_forms), key=ets_forms.count, reverse=True)
+    fitted = {"season": season, "season_from": season_from,
+              "ar_order": ar.order if ar else None,
+              "ets": (forms[0] if len(forms) == 1 else forms) if with_ets and forms else None}
+    return totals, fitted, rows
+
+
+def mase(sums, scale):
+    """MASE of one sequence's error sums: its MAE over the scale, averaged over columns
+    (normalized units on both sides, so the normalization cancels); NaN if unscaled."""
+    return float(np.mean(np.asarray(sums["sae"]) / float(sums["count"]) / scale))
+
+
+def per_series(rows, names):
+    """The per-series comparison of a table of series: MASE of every forecaster per series
+    and its mean, the best baseline by mean MASE, the share of series where the model's
+    MASE is below that baseline's, and the five series where the model does worst against
+    it. names: the series' names by sequence number."""
+    table = [{"id": names[row["seq"]] if row["seq"] < len(names) else str(row["seq"]),
+              **{name: mase(sums, row["scale"]) for name, sums in row["sums"].items()}}
+             for row in rows]
+    table = [row for row in table if np.isfinite(row["model"])]
+    if not table:
+        return None
+    forecasters = [name for name in table[0] if name != "id"]
+    means = {name: float(np.mean([row[name] for row in table])) for name in forecasters}
+    best = min((name for name in forecasters if name != "model"), key=means.get)
+    ratios = sorted(((row["model"] / row[best], row["id"]) for row in table if row[best] > 0),
+                    reverse=True)
+    return {"count": len(table), "mean_mase": means, "best_baseline": best,
+            "share_model_beats_best": float(np.mean([row["model"] < row[best] for row in table])),
+            "worst": [{"id": name, "ratio": ratio} for ratio, name in ratios[:5]],
+            "table": table}
 
 
 def add_to(total, sums):
@@ -184,7 +283,7 @@ def selection_note(split, checkpoint, splits):
 
 
 def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon=1,
-             season=None, hadoop=None):
+             season=None, hadoop=None, network=False):
     """The metrics dict of the run in ``run`` on ``split`` ("test", "valid" or "train";
     None: :func:`default_split`).
 
@@ -194,10 +293,13 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
     runner (``hadoop``, a RunnerOptions; default: mrjob's configuration) for data on HDFS, in
     this process for local data; the numbers are the same. checkpoint: "best", "latest" or
     an epoch number. Series only: horizon: steps ahead (> 1: fed-back forecasts, always in
-    this process); season: the seasonal naive forecast's period (None: detected, 0: none).
+    this process); season: the seasonal naive forecast's period (None: chosen, 0: none);
+    network: score the network even where it did not beat its base on the validation part
+    (:func:`jobs.run.trained.forecasting_state`; ``base_choice`` and the note say which).
     The metrics' ``runner`` says where the model was scored ("process" or a runner).
     """
     state, dataset = load_run(run, data, checkpoint=checkpoint)
+    state, choice = forecasting_state(state, network)
     split = split or default_split(dataset)
     if split not in dataset.splits():
         raise ScoringError(f"{dataset.store.uri()} has no {split} split (its splits: "
@@ -223,12 +325,13 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
         if dataset.kind == "text":
             metrics = report(sums, dataset.meta)
         else:
-            scores, fitted = series_scores(state, dataset, split, horizon, season, sums)
+            scores, fitted, rows = series_scores(state, dataset, split, horizon, season, sums)
             if "model" not in scores:
                 raise ScoringError(f"the {split} split of {dataset.store.uri()} has no step to "
                                    f"forecast {horizon} step(s) ahead")
             metrics = series_report(scores, dataset.meta, horizon)
             metrics.update(fitted)
+            add_mase(metrics, rows, series_names(dataset.meta))
     if not math.isfinite(metrics["loss"]):
         raise ScoringError(f"the model in {run} has a non-finite loss ({metrics['loss']}) on the "
                            f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
@@ -236,8 +339,28 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
                    data=dataset.store.uri(), run=run, checkpoint=checkpoint,
                    runner="process" if runner is None else runner.runner,
-                   note=selection_note(split, checkpoint, dataset.splits()))
+                   note=selection_note(split, checkpoint, dataset.splits()),
+                   base_choice=choice, model_note=base_line(state, choice))
     return metrics
+
+
+def series_names(meta):
+    """The names of a dataset's series by sequence number: their ids, or their files."""
+    return [str(name) for name in meta.get("series_ids") or meta.get("sources") or []]
+
+
+def add_mase(metrics, rows, names):
+    """Add MASE to a series report: the model's and each baseline's mean over the series
+    (``mase``), and for a table of series the per-series comparison (``series``,
+    :func:`per_series`)."""
+    compared = per_series(rows, names)
+    if compared is None:
+        return
+    metrics["mase"] = compared["mean_mase"]["model"]
+    for name, values in metrics["baselines"].items():
+        values["mase"] = compared["mean_mase"].get(name)
+    if len(rows) > 1:
+        metrics["series"] = compared
 
 
 def report(sums, meta):

@@ -1,4 +1,4 @@
-"""AR(p) per column, fitted by least squares from sums that add across parts.
+"""AR(p) per column, fitted by least squares from sums that add across parts, p by AICc.
 
 The base of an AR-residual series model (:mod:`rnn_core.highway`) and the AR(p) baseline
 of ``evaluate`` (:mod:`rnn_core.baselines`) are this fit: ``prepare`` adds the sums of its map
@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_AR_ORDER = 60        # the largest p tried
-AR_HOLDOUT = 0.2         # p is chosen on this last fraction of each training part
+MAX_AR_ORDER = 60        # the largest p tried (a monthly season is lag 12, a weekly one of
+                         # hourly data 168: longer seasons are the seasonal naive's)
+ORDER_PER_STEPS = 4      # p is at most a quarter of the mean part length, so that AICc has
+                         # positions to compare the orders on
 BLOCK = 8192             # steps whose lagged copies are held at once: memory O(BLOCK · P),
                          # not O(L · P), for a series of any length L
 
@@ -35,33 +37,23 @@ def lagged(sequence, positions, lags):
 
 # -- AR(p) from sufficient statistics ---------------------------------------------------------
 #
-# fit_ar needs, for every order p, the least-squares normal equations over the positions
-# t >= p of each part (all p lags inside it), on the first 80 % of each part and on the
-# whole, and the squared one-step errors on the last 20 %. They come from sums that add
-# across parts (and so across map tasks and series), O(P^2) for the largest order P:
+# fit_ar needs, for every order p, the least-squares normal equations and the sum of squared
+# targets over the positions t >= start of each part (all p <= start lags inside it). They
+# come from sums that add across parts (and so across map tasks and series), O(P^2) for the
+# largest order P: with zero-padded lags z[t] = (x[t], x[t-1], .., x[t-P]) (lag 0 is the
+# target), the sums ZZ = Σ_t z[t] z[t]ᵀ and Z = Σ_t z[t], and the sums over a part's first
+# positions A[d, m] = Σ_{u<m} x[u] x[u+d] and A1[m] = Σ_{u<m} x[u], give for lags
+# i <= j <= p <= start
+#     Σ_{t=start}^{L-1} x[t-i] x[t-j] = ZZ[i, j] - A[j-i, start-j]
+#     Σ_{t=start}^{L-1} x[t-j]        = Z[j] - A1[start-j]
+# and L - start positions. This holds for start <= L; a part shorter than that adds nothing
+# (fit_ar leaves such parts out), so the sums are kept per class min(L, P) and a class adds
+# to the starts <= its class only.
 #
-# * with zero-padded lags z[t] = (x[t], x[t-1], .., x[t-P]) (lag 0 is the target), the sums
-#   ZZ = Σ_t z[t] z[t]ᵀ and Z = Σ_t z[t], and the sums over a part's first positions
-#   A[d, m] = Σ_{u<m} x[u] x[u+d] and A1[m] = Σ_{u<m} x[u], give for lags i <= j <= p
-#       Σ_{t=p}^{L-1} x[t-i] x[t-j] = ZZ[i, j] - A[j-i, p-j]
-#       Σ_{t=p}^{L-1} x[t-j]        = Z[j] - A1[p-j]
-#   and L - p positions. This holds for p <= L; a part shorter than an order adds nothing to
-#   it (fit_ar leaves such parts out), so the sums are kept per class min(L, P) and a class
-#   adds to the orders p <= its class only.
-# * the held-out errors of any coefficients w = (c, a_1 .. a_p): Σ (x[t] - w·f[t])² from
-#   Q = Σ_t q[t] q[t]ᵀ, q[t] = (1, x[t], x[t-1], .., x[t-P]) (lags before the part's start
-#   are its first value, as when forecasting).
-#
-# The statistics are a flat dict of arrays (names "steps", "holdout" and "<set>.<class>.<sum>"
-# for set "fit" (first 80 %) and "all"), JSON- and npz-friendly.
+# The statistics are a flat dict of arrays (names "steps" and "all.<class>.<sum>"), JSON- and
+# npz-friendly.
 
 LAG_SUMS = ("zz", "z", "prefix", "prefix1", "parts", "length")
-
-
-def fit_split(length):
-    """The fitting part's length of a training part of ``length`` steps: the rest (the last
-    :data:`AR_HOLDOUT`) chooses p."""
-    return length - int(AR_HOLDOUT * length)
 
 
 def lag_sums(part, max_order):
@@ -95,20 +87,9 @@ def ar_statistics(part, max_order=MAX_AR_ORDER):
     """The sufficient statistics of :func:`fit_ar` of one training part (L, F), L >= 2: a
     flat dict of arrays that :func:`add_statistics` sums over parts."""
     part = np.asarray(part, dtype=np.float64)
-    head_length = fit_split(len(part))
-    stats = {"steps": np.array(float(head_length))}
-    for name, values in (("fit", part[:head_length]), ("all", part)):
-        cls = min(len(values), max_order)
-        stats.update({f"{name}.{cls}.{k}": v for k, v in lag_sums(values, max_order).items()})
-    F = part.shape[1]
-    stats["holdout"] = np.zeros((F, max_order + 2, max_order + 2))
-    for first in range(head_length, len(part), BLOCK):
-        positions = np.arange(first, min(first + BLOCK, len(part)))
-        q = np.concatenate([np.ones((len(positions), F, 1)),
-                            lagged(part, positions, np.arange(max_order + 1)).transpose(0, 2, 1)],
-                           axis=2)                                       # (n, F, P + 2)
-        stats["holdout"] += np.einsum("nfi,nfj->fij", q, q)
-    return stats
+    cls = min(len(part), max_order)
+    return {"steps": np.array(float(len(part))),
+            **{f"all.{cls}.{k}": v for k, v in lag_sums(part, max_order).items()}}
 
 
 def add_statistics(a, b):
@@ -119,26 +100,31 @@ def add_statistics(a, b):
     return out
 
 
-def normal_equations(stats, name, order):
-    """(gram (F, p+1, p+1), moment (F, p+1)) of AR(order) over the parts of set ``name``:
-    features (1, x[t-1] .. x[t-p]), target x[t], positions t >= p of parts longer than p."""
-    p = order
-    width = stats["holdout"].shape[0]
+def normal_equations(stats, order, start=None):
+    """(gram (F, p+1, p+1), moment (F, p+1), targets² (F,), positions) of AR(order) over the
+    positions t >= start (default: the order) of the parts longer than that: features
+    (1, x[t-1] .. x[t-p]), target x[t]."""
+    p, start = order, order if start is None else start
+    width = next(v for k, v in stats.items() if k.endswith(".z")).shape[0]
     gram, moment = np.zeros((width, p + 1, p + 1)), np.zeros((width, p + 1))
-    classes = {int(key.split(".")[1]) for key in stats if key.startswith(name + ".")}
+    squares, positions = np.zeros(width), 0.0
+    classes = {int(key.split(".")[1]) for key in stats if key.startswith("all.")}
     lags = np.arange(p + 1)
     i, j = np.minimum.outer(lags, lags), np.maximum.outer(lags, lags)
-    for cls in sorted(c for c in classes if c >= p):
-        s = {k: stats[f"{name}.{cls}.{k}"] for k in LAG_SUMS}
-        pairs = s["zz"][:, i, j] - s["prefix"][:, j - i, p - j]      # (F, p+1, p+1), lags 0..p
-        singles = s["z"][:, lags] - s["prefix1"][:, p - lags]         # (F, p+1)
-        gram[:, 0, 0] += s["length"] - p * s["parts"]
+    for cls in sorted(c for c in classes if c >= start):
+        s = {k: stats[f"all.{cls}.{k}"] for k in LAG_SUMS}
+        pairs = s["zz"][:, i, j] - s["prefix"][:, j - i, start - j]  # (F, p+1, p+1), lags 0..p
+        singles = s["z"][:, lags] - s["prefix1"][:, start - lags]     # (F, p+1)
+        count = s["length"] - start * s["parts"]
+        positions += float(count)
+        gram[:, 0, 0] += count
         gram[:, 0, 1:] += singles[:, 1:]
         gram[:, 1:, 0] += singles[:, 1:]
         gram[:, 1:, 1:] += pairs[:, 1:, 1:]
         moment[:, 0] += singles[:, 0]
         moment[:, 1:] += pairs[:, 1:, 0]
-    return gram, moment
+        squares += pairs[:, 0, 0]
+    return gram, moment, squares, positions
 
 
 def solve(gram, moment):
@@ -148,32 +134,44 @@ def solve(gram, moment):
     return np.stack([np.linalg.solve(g + ridge, m) for g, m in zip(gram, moment)])
 
 
-def holdout_error(stats, coef):
-    """The held-out squared one-step error, summed over columns, of coefficients (F, p+1)."""
-    p = coef.shape[1] - 1
-    features = np.r_[0, np.arange(2, p + 2)]                             # 1, x[t-1] .. x[t-p]
-    Q = stats["holdout"]
-    error = (Q[:, 1, 1] - 2 * np.einsum("fi,fi->f", coef, Q[:, features, 1])
-             + np.einsum("fi,fij,fj->f", coef, Q[:, features][:, :, features], coef))
-    return float(np.sum(error))
+def aicc(stats, order, start):
+    """The corrected Akaike criterion of AR(order), summed over columns, fitted on the
+    positions t >= start; inf when there are too few positions for the order."""
+    gram, moment, squares, n = normal_equations(stats, order, start)
+    k = order + 2                                    # coefficients and the noise variance
+    if n - k - 1 <= 0:
+        return np.inf
+    coef = solve(gram, moment)
+    residual = (squares - 2 * np.einsum("fi,fi->f", coef, moment)
+                + np.einsum("fi,fij,fj->f", coef, gram, coef))
+    variance = np.maximum(residual / n, 1e-12)       # (a constant column fits exactly)
+    return float(np.sum(n * np.log(variance) + 2 * k + 2 * k * (k + 1) / (n - k - 1)))
+
+
+def largest_order(stats, max_order=MAX_AR_ORDER):
+    """The largest p :func:`fit_ar_statistics` tries: at most ``max_order`` and a quarter of
+    the mean part length."""
+    parts = sum(float(v) for k, v in stats.items() if k.endswith(".parts"))
+    mean_length = float(stats["steps"]) / max(parts, 1.0)
+    return int(max(1, min(max_order, mean_length // ORDER_PER_STEPS)))
 
 
 def fit_ar_statistics(stats, max_order=MAX_AR_ORDER):
     """:func:`fit_ar` from the summed statistics of the training parts."""
-    top = max(1, min(max_order, int(stats["steps"]) // 10, stats["holdout"].shape[1] - 2))
-    errors = [holdout_error(stats, solve(*normal_equations(stats, "fit", order)))
-              for order in range(1, top + 1)]
-    order = int(np.argmin(errors)) + 1
-    return AR(order, solve(*normal_equations(stats, "all", order)))
+    top = largest_order(stats, max_order)
+    criteria = [aicc(stats, order, top) for order in range(1, top + 1)]
+    order = int(np.argmin(criteria)) + 1
+    return AR(order, solve(*normal_equations(stats, order)[:2]))
 
 
 def fit_ar(parts, max_order=MAX_AR_ORDER):
-    """AR(p) fitted on training parts [(L_i, F)], p chosen on their own last 20 %.
+    """AR(p) fitted on training parts [(L_i, F)], p by the corrected Akaike criterion.
 
-    Every p from 1 to ``max_order`` (at most a tenth of the fitting steps) is fitted by least
-    squares on the first 80 % of each part (positions with all p lags inside the part) and
-    scored one step ahead on the rest; the p with the lowest squared error (summed over
-    columns) is refitted on the whole parts. Computed from sums over the parts
+    Every p from 1 to :func:`largest_order` is fitted by least squares on the same
+    positions (t >= the largest p of every part long enough) and the p with the lowest AICc
+    (n log σ̂² + 2k + 2k(k+1)/(n-k-1), summed over columns) is refitted on all the positions
+    t >= p. AICc, not a held-out score: on short seasonal series a held-out 20 % is too few
+    points to see that lag 12 pays. Computed from sums over the parts
     (:func:`ar_statistics`), as ``prepare`` does over map tasks.
     """
     stats = {}

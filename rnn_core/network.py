@@ -176,6 +176,33 @@ def predict(theta, cfg, inputs):
     return np.swapaxes(out, 0, 1)
 
 
+def has_base(cfg):
+    """Whether the series model ``cfg`` adds its output to a base (the AR(p) forecast or the
+    last value)."""
+    return cfg.kind == "series" and (cfg.ar is not None or bool(cfg.residual))
+
+
+def base_only(theta, cfg):
+    """A copy of θ whose output layer is zero: the model then forecasts its base alone,
+    exactly (the network's correction is out.W · h + out.b)."""
+    theta = check_theta(theta, cfg).copy()
+    views = param_views(theta, cfg)
+    views["out.W"][...] = 0
+    views["out.b"][...] = 0
+    return theta
+
+
+def predict_base(cfg, inputs):
+    """The base's predictions (B, T, O) over a batch of series (B, T, input_size), each from
+    the start (as :func:`predict` from a zero state), in cfg.dtype; needs no θ."""
+    x = np.swapaxes(check_inputs(cfg, inputs), 0, 1)              # time-major
+    if cfg.ar is not None:
+        base, _ = highway.ar_base(cfg, x, highway.init_lags(cfg, x.shape[1]))
+    else:
+        base = x[..., :cfg.output_size]
+    return np.swapaxes(base, 0, 1)
+
+
 def step(theta, cfg, state, x_t):
     """One step of inference for B sequences.
 

@@ -35,23 +35,36 @@ def least_squares_ar(parts, order):
     return np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
 
 
+def aicc_in_memory(parts, order, start):
+    """AICc of AR(order) by np.linalg.lstsq over the positions t >= start of each part."""
+    kept = [part for part in parts if len(part) > start]
+    rows = [np.r_[1.0, part[t - order:t, 0][::-1]] for part in kept for t in range(start, len(part))]
+    targets = [part[t, 0] for part in kept for t in range(start, len(part))]
+    coef, *_ = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)
+    n, k = len(targets), order + 2
+    variance = np.sum((np.array(rows) @ coef - targets) ** 2) / n
+    return n * np.log(variance) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+
+
 def test_ar_fit_from_summed_statistics_equals_least_squares_over_the_parts_in_memory():
     rng = np.random.default_rng(3)
     walk = np.cumsum(rng.standard_normal(400))[:, None] * 0.1
     parts = [walk[:300], ar2_process(150, seed=1), walk[300:340], walk[350:353]]  # 40, 3: short
     ar = autoregression.fit_ar(parts, max_order=12)
-    # the order: the one-step error of each p, fitted on the first 80 % of every part
-    heads = [part[:autoregression.fit_split(len(part))] for part in parts]
-    top = min(12, sum(len(h) for h in heads) // 10)
-    errors = []
-    for order in range(1, top + 1):
-        coef = least_squares_ar([h for h in heads if len(h) > order], order)
-        errors.append(sum(np.sum((one_step_ar(part, np.arange(len(head), len(part)), coef)
-                                  - part[len(head):, 0]) ** 2)
-                          for part, head in zip(parts, heads)))
-    assert ar.order == int(np.argmin(errors)) + 1
+    # the order: the lowest AICc, every order fitted on the positions t >= the largest
+    top = min(12, sum(len(part) for part in parts) // len(parts) // 4)
+    criteria = [aicc_in_memory(parts, order, top) for order in range(1, top + 1)]
+    assert ar.order == int(np.argmin(criteria)) + 1
     np.testing.assert_allclose(ar.coef[0], least_squares_ar(        # (up to fit_ar's tiny ridge)
         [part for part in parts if len(part) > ar.order], ar.order), rtol=1e-6)
+
+
+def test_the_ar_order_covers_a_monthly_season_that_a_short_ar_misses():
+    rng = np.random.default_rng(5)
+    months = np.arange(144)
+    seasonal = np.sin(2 * np.pi * months / 12) + 0.5 * np.cos(4 * np.pi * months / 12)
+    series = (seasonal + 0.2 * rng.standard_normal(len(months)))[:, None]
+    assert autoregression.fit_ar([series]).order >= 11
 
 
 def test_ar_statistics_add_up_in_any_grouping_to_the_fit_of_all_the_parts():

@@ -27,8 +27,12 @@ def add_arguments(parser):
     series.add_argument("--horizon", type=positive_int, default=1, metavar="H",
                         help="score H-step forecasts, each prediction fed back (default 1)")
     series.add_argument("--season", type=non_negative_int, metavar="S",
-                        help="period of the seasonal naive baseline (default: detected on the "
-                        "training part; 0: none)")
+                        help="period of the seasonal naive baseline (default: the time column's "
+                        "calendar season that fits the history best, or without timestamps the "
+                        "autocorrelation's; 0: none)")
+    series.add_argument("--network", action="store_true",
+                        help="score the network even where it did not beat its base (AR or "
+                        "last value) on the validation part (default: the base then)")
     add_runner_flags(parser, runners=(AUTO, IN_PROCESS) + RUNNERS, default=AUTO,
                      help="auto (default): the MapReduce job on the hadoop runner for data on "
                      "HDFS, this process for local data; process: score here; otherwise the "
@@ -44,7 +48,7 @@ def evaluate_kwargs(args):
         hadoop = None
     return dict(run=args.run, data=args.data, split=args.split, runner=runner,
                 checkpoint=args.checkpoint, horizon=args.horizon, season=args.season,
-                hadoop=hadoop)
+                hadoop=hadoop, network=args.network)
 
 
 def baseline_label(name, m):
@@ -53,7 +57,19 @@ def baseline_label(name, m):
         return f"seasonal S={m['season']}"
     if name == "ar":
         return f"AR(p={m['ar_order']})"
+    if name == "ets":
+        return m["ets"] if isinstance(m.get("ets"), str) else "ETS (per series)"
     return name
+
+
+def series_summary(compared, m):
+    """One line on a table of series: where the model stands series by series."""
+    best = compared["best_baseline"]
+    worst = ", ".join(f"{w['id']} {w['ratio']:.2f}x" for w in compared["worst"])
+    return (f"  {compared['count']} series: the model's MASE is below "
+            f"{baseline_label(best, m)}'s (the best by mean MASE) on "
+            f"{100 * compared['share_model_beats_best']:.0f} % of them; worst against it: "
+            f"{worst} (--json: every series)")
 
 
 def format_metrics(m):
@@ -70,16 +86,22 @@ def format_metrics(m):
         lines += [f"  {name:8} {a:10.4f} {b:10.4f} {c:11.2f}" for name, a, b, c in rows]
     else:
         rows = [("model", m)] + [(baseline_label(name, m), b) for name, b in m["baselines"].items()]
-        lines = [f"  {'':14} {'MSE':>12} {'MAE':>12} {'MSE (norm.)':>12}"]
-        lines += [f"  {name:14} {r['mse']:12.5g} {r['mae']:12.5g} {r['mse_normalized']:12.5g}"
+        lines = [f"  {'':14} {'MSE':>12} {'MAE':>12} {'MSE (norm.)':>12} {'MASE':>8}"]
+        lines += [f"  {name:14} {r['mse']:12.5g} {r['mae']:12.5g} {r['mse_normalized']:12.5g} "
+                  + (f"{r['mase']:8.4g}" if r.get("mase") is not None else f"{'':8}")
                   for name, r in rows]
         lines.append(f"  model / best baseline ({baseline_label(m['best_baseline'], m)}): "
                      f"{m['ratio_to_best_baseline']:.3f}")
         if len(m["columns"]) > 1:
             lines += [f"  {name}: MSE {c['mse']:.5g} (persistence {c['baseline_mse']:.5g})"
                       for name, c in m["columns"].items()]
-    if m.get("note"):
-        lines.append(f"  note: {m['note']}")
+        if m.get("series"):
+            lines.append(series_summary(m["series"], m))
+    if m.get("season_from") and m.get("season"):
+        lines.append(f"  season S={m['season']}: {m['season_from']}")
+    for note in (m.get("model_note"), m.get("note")):
+        if note:
+            lines.append(f"  note: {note}")
     return "\n".join([head] + lines)
 
 

@@ -16,13 +16,17 @@ def add_arguments(parser):
     parser.add_argument("--context", type=positive_int,
                         help="steps of history to condition on (default: the dataset's context "
                         "plus chunk, what the model was trained on)")
+    parser.add_argument("--network", action="store_true",
+                        help="forecast with the network even where it did not beat its base "
+                        "(AR or last value) on the validation part (default: the base then)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def forecast_kwargs(args):
     """The keyword arguments of :func:`jobs.generating.forecast_run` that the flags ask for."""
     return dict(run=args.run, data=args.data, horizon=args.horizon, input=args.input,
-                context=args.context, checkpoint=args.checkpoint, series_id=args.series_id)
+                context=args.context, checkpoint=args.checkpoint, series_id=args.series_id,
+                network=args.network)
 
 
 def format_forecast(result):
@@ -32,6 +36,8 @@ def format_forecast(result):
              f"{0:>4} " + " ".join(f"{v:14.6g}" for v in result["last"]) + "   (last observed)"]
     lines += [f"{step:>4} " + " ".join(f"{v:14.6g}" for v in row)
               for step, row in enumerate(result["forecast"], 1)]
+    if result.get("note"):
+        lines.append(f"note: {result['note']}")
     return "\n".join(lines)
 
 

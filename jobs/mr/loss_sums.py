@@ -8,6 +8,9 @@ metrics.
 
 * both kinds: ``loss_sum``, the training loss summed over ``count`` scored steps, and
   ``records``, the chunks scored.
+* a series model with a base (the AR(p) forecast or the last value, which the network
+  corrects): ``base_sum``, the same loss of the base alone, so that a run sees on the
+  validation part whether its network beats its base (:mod:`jobs.run.trained`).
 * text: ``baseline_sum`` (nats under the training unigram distribution, add-one smoothed:
   ``(train_counts + 1) / (N + V)``), when the dataset's meta is given.
 * series, in normalized units, per column (F,): squared and absolute errors of the model
@@ -21,6 +24,7 @@ import numpy as np
 
 from jobs.data.batches import iter_batches
 from rnn_core import loss_only, predict
+from rnn_core.network import has_base, predict_base
 
 SCORE_BATCH = 64  # chunks per forward batch when scoring
 
@@ -42,6 +46,9 @@ class LossSums:
     def __init__(self, theta, cfg, meta=None):
         self.theta, self.cfg, self.detailed = theta, cfg, meta is not None
         self.sums = {"loss_sum": np.zeros(()), "count": np.zeros(()), "records": np.zeros(())}
+        self.with_base = has_base(cfg)
+        if self.with_base:
+            self.sums["base_sum"] = np.zeros(())
         if not self.detailed:
             return
         if cfg.kind == "tokens":
@@ -57,6 +64,9 @@ class LossSums:
         loss_sum, count = loss_only(self.theta, self.cfg, inputs, targets, mask)
         s["loss_sum"] += loss_sum
         s["count"] += count
+        if self.with_base:
+            error = predict_base(self.cfg, inputs).astype(np.float64) - targets
+            s["base_sum"] += np.sum(error ** 2 * np.asarray(mask, dtype=np.float64)[..., None])
         if not self.detailed:
             return
         if self.cfg.kind == "tokens":

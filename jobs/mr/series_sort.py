@@ -14,7 +14,10 @@ columns, the ``missing`` policy and the input files in order.
   file order; it concatenates them, sorts the rows by time (stable: rows with equal times
   keep file and row order; they are counted), fills missing values
   (:func:`jobs.data.series_io.fill_missing`) and writes one line per series: the id and
-  the arrays ``values`` (L, F) float64 and ``missing`` (F,) counts.
+  the arrays ``values`` (L, F) float64, ``missing`` (F,) counts and, when the time column
+  holds timestamps, ``step``, the median time between rows in seconds, and ``per_day``,
+  the rows per day over the series' span (NaN without timestamps: no time column, or plain
+  numbers), from which ``prepare`` reads the calendar (:func:`rnn_core.baselines.calendar`).
 
 A file that cannot be read (no such column, a value that is not a number, ...) is not a
 task failure with a traceback: the map task emits the error's message under the key
@@ -53,6 +56,17 @@ def time_values(column, name, path):
         raise series_io.SeriesError(f"{path}: time column {name!r} holds {kind} values that "
                                     "are neither numbers nor timestamps") from None
     return np.asarray(pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+
+
+def time_steps(time):
+    """{"step": the median seconds between rows, "per_day": rows per day} of sorted
+    timestamps (int64 ns); NaN for numeric times (no calendar) or one distinct time."""
+    gaps = np.diff(time)
+    gaps = gaps[gaps > 0]
+    if time.dtype.kind != "i" or not len(gaps):
+        return {"step": np.array(np.nan), "per_day": np.array(np.nan)}
+    return {"step": np.array(float(np.median(gaps)) / 1e9),
+            "per_day": np.array(len(gaps) * 86400e9 / float(np.sum(gaps)))}
 
 
 def read_rows(path, spec, file_number, name):
@@ -132,7 +146,8 @@ class MRSeriesSort(TaskJob):
             yield ERROR, {"message": np.array(str(e))}
             return
         yield key, {"values": values,
-                    "missing": np.array([missing[c] for c in columns], np.int64)}
+                    "missing": np.array([missing[c] for c in columns], np.int64),
+                    **time_steps(time)}
 
 
 if __name__ == "__main__":

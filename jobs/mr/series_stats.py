@@ -4,7 +4,7 @@ its training part, for the normalization.
 Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): for each series, its
 length L, and over its first ``split_point(L, valid)`` rows the count, mean (F,) and
 variance (F,) in float64 (numpy's, so one series gives exactly the numbers of
-:func:`jobs.data.series_io.normalization`), and its missing-value counts. An error line
+:func:`jobs.data.series_io.normalization`), its missing-value counts and its time steps. An error line
 passes through. Output: one small record per series, O(series) in all; the driver combines
 them in id order (:func:`jobs.preparing.series.combine`).
 """
@@ -48,7 +48,8 @@ class MRSeriesStats(SeriesPassJob):
                      "count": np.array(len(train), np.int64),
                      "mean": train.mean(axis=0), "var": train.var(axis=0),
                      "largest": np.max(np.abs(train), axis=0, initial=0.0),
-                     "missing": arrays["missing"]}
+                     "missing": arrays["missing"],
+                     **{name: arrays.get(name, np.array(np.nan)) for name in ("step", "per_day")}}
         yield key, stats
 
 

@@ -5,12 +5,14 @@ rows.
    without it each file is one series), sorted by ``--time`` (without it, file and row
    order), missing values filled. Its output, one line per series, goes to a temporary
    directory (HDFS on the hadoop runner).
-2. :mod:`jobs.mr.series_stats`: each series' length and its training part's statistics.
-   The driver combines them (:func:`combine`) into the normalization, so the validation
-   parts never leak into it, and numbers the series in id order.
+2. :mod:`jobs.mr.series_stats`: each series' length, time step and its training part's
+   statistics. The driver combines them (:func:`combine`) into the normalization, so the
+   validation parts never leak into it, reads the calendar of the time steps
+   (:func:`table_calendar`: the seasons of evaluate's seasonal naive) and numbers the series
+   in id order.
 3. :mod:`jobs.mr.series_ar`: the sums of the AR(p) fit of the normalized training parts,
-   one record per map task; the driver adds them and fits AR(p), p chosen on the training
-   parts' own last 20 % (:mod:`rnn_core.autoregression`): the base of an AR-residual model
+   one record per map task; the driver adds them and fits AR(p), p chosen by AICc on the
+   training parts (:mod:`rnn_core.autoregression`): the base of an AR-residual model
    and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
    normalization is.
 4. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
@@ -32,7 +34,7 @@ from jobs.data.chunks import SequenceLayout, split_point, splits_with
 from jobs.hadoop.launch import run_job
 from jobs.preparing.sharding import job_inputs, run_sharding_job
 from jobs.storage import open_store
-from rnn_core import autoregression
+from rnn_core import autoregression, baselines
 
 
 def combine(stats):
@@ -62,6 +64,16 @@ def fit_ar(output):
         return None
     ar = autoregression.fit_ar_statistics(stats)
     return {"order": ar.order, "coef": ar.coef.tolist()}
+
+
+def table_calendar(stats):
+    """The calendar (:func:`rnn_core.baselines.calendar`) of the series' time steps: the
+    median over the series that have timestamps; None without."""
+    steps = np.array([[float(s["step"]), float(s["per_day"])] for s in stats.values()
+                      if "step" in s and np.isfinite(float(s["step"]))])
+    if not len(steps):
+        return None
+    return baselines.calendar(*np.median(steps, axis=0))
 
 
 def read_stats(output, names, has_id, log):
@@ -166,6 +178,9 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             "missing": {"policy": missing_policy, "totals": by_column}}
     if ar is not None:
         meta["ar"] = ar
+    calendar = table_calendar(stats)
+    if calendar is not None:
+        meta["calendar"] = calendar
     if id_column is None:  # per file, as each file is a series
         meta["missing"]["counts"] = {files[int(json.loads(key))]: counts[key] for key in keys}
         meta["sources"] = [files[int(json.loads(key))] for key in keys]

@@ -6,8 +6,14 @@ same shape. The dataset must be encoded like the run's own (same vocabulary, or 
 and normalization: :func:`check_same_schema`), else the model would read it wrongly.
 Evaluate, sample and forecast use the best epoch's checkpoint by default
 (``--checkpoint latest|best|N``, see :func:`jobs.run.checkpoint.load_checkpoint`).
+
+A series network corrects a base (the AR(p) forecast or the last value). Where, on the
+validation part, the checkpoint's network does not beat its base alone, evaluate and
+forecast use the base (:func:`base_choice`, :func:`forecasting_state`): model selection
+on data nothing was fitted on, not hope; ``--network`` keeps the network.
 """
 import sys
+from dataclasses import replace
 
 from jobs.data.dataset import Dataset, DatasetError, schema_differences
 from jobs.run.checkpoint import load_checkpoint
@@ -80,3 +86,49 @@ def check_same_schema(state, dataset, what):
 
 def _stderr(message):
     print(message, file=sys.stderr)
+
+
+def base_choice(state, epoch=None):
+    """{"epoch", "valid_loss", "valid_base_loss", "uses_base"} of ``epoch`` (default: the
+    checkpoint's) in ``state``'s history: whether its
+    network did not beat its base alone on the validation part; None when the history does
+    not say (a model without a base, an epoch not scored, a run trained before it was
+    recorded)."""
+    epoch = state.epoch if epoch is None else epoch
+    record = next((m for m in reversed(state.history) if m["epoch"] == epoch), {})
+    loss, base = record.get("valid_loss"), record.get("valid_base_loss")
+    if loss is None or base is None:
+        return None
+    return {"epoch": epoch, "valid_loss": loss, "valid_base_loss": base,
+            "uses_base": loss >= base}
+
+
+def forecasting_state(state, network=False):
+    """(the state whose θ forecasts, :func:`base_choice`): the base alone (output layer zero,
+    :func:`rnn_core.network.base_only`) where the network did not beat it on the validation
+    part, unless ``network``."""
+    from rnn_core.network import base_only
+
+    choice = base_choice(state)
+    if choice is None or network or not choice["uses_base"]:
+        return state, choice
+    return replace(state, theta=base_only(state.theta, state.model)), choice
+
+
+def base_name(cfg):
+    """The base of a series model ``cfg`` in words."""
+    return f"AR(p={cfg.ar_order}) base" if cfg.ar is not None else "last-value base"
+
+
+def base_line(state, choice):
+    """What the network of ``state`` does against its base on the validation part, one line
+    (None if not known: ``choice`` None)."""
+    if choice is None:
+        return None
+    base_name_ = base_name(state.model)
+    losses = f"{choice['valid_loss']:.4g} against {choice['valid_base_loss']:.4g}"
+    if choice["uses_base"]:
+        return (f"epoch {choice['epoch']}'s network does not beat its {base_name_} on the "
+                f"validation part ({losses}): evaluate and forecast use the base alone "
+                "(--network: the network)")
+    return f"epoch {choice['epoch']}'s network beats its {base_name_} on the validation part ({losses})"

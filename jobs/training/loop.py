@@ -41,7 +41,7 @@ from jobs.run.checkpoint import (commit, fault_point, newest_checkpoint, remove_
                                  repair, resume_point)
 from jobs.run.lock import LockHeld, RunLock
 from jobs.run.state import unprefix_opt, unprefix_outer
-from jobs.run.trained import check_same_schema
+from jobs.run.trained import base_choice, base_line, check_same_schema
 from jobs.storage import is_hdfs, open_store
 from jobs.training.epoch_job import epoch_output, run_epoch_job, score_validation
 from jobs.training.limits import Limits
@@ -184,8 +184,10 @@ def train_locked(session, data, epochs, spec, limits, patience=None, valid_every
         last_seconds = time.monotonic() - epoch_started
     # report
     line = closing_line(state, epochs, patience, committed, session.run_store.uri())
-    if line:
-        session.log(line)
+    verdict = base_line(state, base_choice(state, state.best_epoch())) if committed else None
+    for line in (line, verdict):
+        if line:
+            session.log(line)
     if not committed:
         return TrainResult(Outcome.NOTHING_TO_DO, state.epoch)
     # this invocation's epochs, with the validation losses that came after their commit

@@ -37,7 +37,8 @@ NON_FINITE_ADVICE = ("Lower --lr or clip the gradients (--clip) in a new run: th
 
 def with_validation(state, sums, failed_epoch):
     """``state`` with its newest epoch's validation loss from the scoring ``sums`` ({loss_sum,
-    count, ...}; None or count 0: no loss). Raises TrainingError if the loss is not finite:
+    count, ...}; None or count 0: no loss), and its base's (``valid_base_loss``) if the
+    sums hold it (a series model with a base). Raises TrainingError if the loss is not finite:
     ``failed_epoch`` is the epoch that is then not committed."""
     count = float(sums["count"]) if sums is not None else 0.0
     loss = float(sums["loss_sum"]) / count if count else None
@@ -48,6 +49,8 @@ def with_validation(state, sums, failed_epoch):
                             f"{what} and the checkpoint stays at epoch {state.epoch}. "
                             f"{NON_FINITE_ADVICE}")
     last = {k: v for k, v in state.history[-1].items() if k != "valid_pending"}
+    if loss is not None and "base_sum" in sums:
+        last["valid_base_loss"] = float(sums["base_sum"]) / count
     return replace(state, history=state.history[:-1] + [{**last, "valid_loss": loss}])
 
 

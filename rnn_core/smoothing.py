@@ -1,0 +1,90 @@
+"""Exponential smoothing (ETS), the classical forecaster a series user tries first.
+
+statsmodels fits it (``ETSModel``, maximum likelihood): the model's form is chosen by the
+corrected Akaike criterion among
+
+* additive errors: no trend or a damped additive trend, with no season or an additive one;
+* multiplicative errors and season (for a positive series whose seasonal swing grows with
+  its level), with no trend or a damped one;
+
+the seasonal forms only when the history holds at least two whole seasons, as the
+statsforecast and forecast-package AutoETS do (they also try undamped trends, which forecast
+worse on average: Hyndman & Athanasopoulos, *Forecasting: principles and practice*, 8.4).
+
+A forecaster here is fitted once on a history (the values before the scored part, original
+units, one column) and then run over the whole sequence with those parameters fixed, so that
+its one-step forecast of every scored step uses the values up to the step before, as the
+model's does.
+"""
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_HISTORY = 8          # fewer steps than this: no ETS (nothing to fit a level and a trend on)
+
+
+@dataclass(frozen=True)
+class ETS:
+    """A fitted ETS form: statsmodels' ETSModel keyword arguments and its parameters."""
+
+    form: dict
+    params: np.ndarray
+
+    def name(self):
+        """The form in the usual letters, e.g. ``ETS(M,Ad,M)``."""
+        f = self.form
+        letter = {None: "N", "add": "A", "mul": "M"}
+        trend = letter[f.get("trend")] + ("d" if f.get("damped_trend") else "")
+        return f"ETS({letter[f['error']]},{trend},{letter[f.get('seasonal')]})"
+
+
+def candidate_forms(history, season):
+    """The ETSModel keyword arguments tried on ``history`` (L,)."""
+    seasonal = season and season >= 2 and len(history) >= 2 * season + 2
+    trends = [{}, {"trend": "add", "damped_trend": True}]
+    forms = [{"error": "add", **trend} for trend in trends]
+    if seasonal:
+        forms += [{"error": "add", "seasonal": "add", "seasonal_periods": season, **trend}
+                  for trend in trends]
+        if np.min(history) > 0:
+            forms += [{"error": "mul", "seasonal": "mul", "seasonal_periods": season, **trend}
+                      for trend in trends]
+    return forms
+
+
+def fit_ets(history, season=None):
+    """The ETS form with the lowest AICc on ``history`` (L,) in original units, or None if
+    the history is shorter than :data:`MIN_HISTORY` or no form can be fitted."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    history = np.asarray(history, dtype=np.float64)
+    if len(history) < MIN_HISTORY:
+        return None
+    best, best_aicc = None, np.inf
+    for form in candidate_forms(history, season):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")      # convergence chatter: the criterion decides
+            try:
+                fitted = ETSModel(history, **form).fit(disp=False)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+        if np.isfinite(fitted.aicc) and fitted.aicc < best_aicc:
+            best, best_aicc = ETS(form, np.asarray(fitted.params)), fitted.aicc
+    return best
+
+
+def one_step(ets, sequence):
+    """The one-step forecasts (L,) of ``ets`` at every step of ``sequence`` (L,) in original
+    units: forecast t uses the values before t (the parameters stay as fitted). Where a
+    multiplicative form meets a value <= 0 after its history, its forecasts stop being
+    numbers; the last value stands in from there (persistence)."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        smoothed = ETSModel(np.asarray(sequence, dtype=np.float64), **ets.form).smooth(ets.params)
+    predicted = np.asarray(smoothed.fittedvalues, dtype=np.float64)
+    broken = ~np.isfinite(predicted)
+    predicted[broken] = np.asarray(sequence, dtype=np.float64)[np.maximum(np.flatnonzero(broken) - 1, 0)]
+    return predicted
