@@ -19,14 +19,15 @@ setup(
         "setuptools",
         # ... and pipes, which Python 3.13 no longer ships; the "dead battery" package provides it.
         'standard-pipes; python_version >= "3.13"',
+        # evaluate's ETS baseline (rnn_core.smoothing); the driver imports it, map tasks never
+        "statsmodels>=0.13",
     ],
     extras_require={
-        # statsmodels: the README's series walk-throughs run as tests (they read its data)
-        "test": ["pytest>=7", "statsmodels>=0.13"],
+        "test": ["pytest>=7"],
         "plot": ["matplotlib>=3.5"],
         "mutation": ["mutmut==3.8.1"],
-        # the README's series walk-throughs and scripts/bench_forecast.py read statsmodels' data
-        "examples": ["statsmodels>=0.13"],
+        # scripts/benchmark_series.py converts R's datasets (pickled pandas frames) once
+        "examples": ["pandas>=1.3"],
     },
     entry_points={"console_scripts": ["hadoop-rnn=jobs.cli:main"]},
     classifiers=[

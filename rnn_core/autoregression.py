@@ -1,4 +1,4 @@
-"""AR(p) per column, fitted by least squares from sums that add across parts, p by AICc.
+"""AR(p) per column, fitted by least squares from sums that add across parts, p by AIC.
 
 The base of an AR-residual series model (:mod:`rnn_core.highway`) and the AR(p) baseline
 of ``evaluate`` (:mod:`rnn_core.baselines`) are this fit: ``prepare`` adds the sums of its map
@@ -12,7 +12,7 @@ import numpy as np
 
 MAX_AR_ORDER = 60        # the largest p tried (a monthly season is lag 12, a weekly one of
                          # hourly data 168: longer seasons are the seasonal naive's)
-ORDER_PER_STEPS = 4      # p is at most a quarter of the mean part length, so that AICc has
+ORDER_PER_STEPS = 4      # p is at most a quarter of the mean part length, so that AIC has
                          # positions to compare the orders on
 BLOCK = 8192             # steps whose lagged copies are held at once: memory O(BLOCK · P),
                          # not O(L · P), for a series of any length L
@@ -134,9 +134,9 @@ def solve(gram, moment):
     return np.stack([np.linalg.solve(g + ridge, m) for g, m in zip(gram, moment)])
 
 
-def aicc(stats, order, start):
-    """The corrected Akaike criterion of AR(order), summed over columns, fitted on the
-    positions t >= start; inf when there are too few positions for the order."""
+def aic(stats, order, start):
+    """The Akaike criterion of AR(order), summed over columns, fitted on the positions
+    t >= start; inf when there are too few positions for the order."""
     gram, moment, squares, n = normal_equations(stats, order, start)
     k = order + 2                                    # coefficients and the noise variance
     if n - k - 1 <= 0:
@@ -145,7 +145,7 @@ def aicc(stats, order, start):
     residual = (squares - 2 * np.einsum("fi,fi->f", coef, moment)
                 + np.einsum("fi,fij,fj->f", coef, gram, coef))
     variance = np.maximum(residual / n, 1e-12)       # (a constant column fits exactly)
-    return float(np.sum(n * np.log(variance) + 2 * k + 2 * k * (k + 1) / (n - k - 1)))
+    return float(np.sum(n * np.log(variance) + 2 * k))
 
 
 def largest_order(stats, max_order=MAX_AR_ORDER):
@@ -159,19 +159,19 @@ def largest_order(stats, max_order=MAX_AR_ORDER):
 def fit_ar_statistics(stats, max_order=MAX_AR_ORDER):
     """:func:`fit_ar` from the summed statistics of the training parts."""
     top = largest_order(stats, max_order)
-    criteria = [aicc(stats, order, top) for order in range(1, top + 1)]
+    criteria = [aic(stats, order, top) for order in range(1, top + 1)]
     order = int(np.argmin(criteria)) + 1
     return AR(order, solve(*normal_equations(stats, order)[:2]))
 
 
 def fit_ar(parts, max_order=MAX_AR_ORDER):
-    """AR(p) fitted on training parts [(L_i, F)], p by the corrected Akaike criterion.
+    """AR(p) fitted on training parts [(L_i, F)], p by the Akaike criterion.
 
     Every p from 1 to :func:`largest_order` is fitted by least squares on the same
-    positions (t >= the largest p of every part long enough) and the p with the lowest AICc
-    (n log σ̂² + 2k + 2k(k+1)/(n-k-1), summed over columns) is refitted on all the positions
-    t >= p. AICc, not a held-out score: on short seasonal series a held-out 20 % is too few
-    points to see that lag 12 pays. Computed from sums over the parts
+    positions (t >= the largest p of every part long enough) and the p with the lowest AIC
+    (n log σ̂² + 2k, summed over columns) is refitted on all the positions t >= p, as
+    statsmodels' ``ar_select_order`` does. An information criterion, not a held-out score:
+    on short seasonal series a held-out 20 % is too few points to see that lag 12 pays. Computed from sums over the parts
     (:func:`ar_statistics`), as ``prepare`` does over map tasks.
     """
     stats = {}

@@ -1,24 +1,33 @@
 #!/usr/bin/env python
-"""Forecasters trained with the default flags against the classical baselines.
+"""Forecasters trained with the default flags against the classical ones, on a test part.
 
-For each series of statsmodels' data sets (yearly sunspots, monthly El Niño sea surface
-temperature, weekly CO2 at Mauna Loa, yearly Nile flow, quarterly US unemployment) this
-prepares the series with the last 20 % held out (``--valid 0.2``, every other flag
-default), trains with no flags but ``--data`` and ``--run`` (inline runner), and evaluates
-one-step forecasts of the held-out part.
+Series: statsmodels' data sets (yearly sunspots, monthly El Niño sea surface temperature,
+weekly CO2 at Mauna Loa, yearly Nile flow, quarterly US unemployment; no timestamps) and
+R's fpp2 monthly/quarterly series with their dates (a10, h02, elecequip, qcement, usmelec,
+auscafe; ``scripts/benchmark_series.py`` converts them once), and the panels fpp2
+``visnights`` (20 quarterly series) and fpp3 ``us_employment`` (148 monthly series).
 
-Prints one JSON line per series: the model's normalized MSE at its best epoch (what
-``evaluate`` reports by default) and at its last epoch, each baseline's (persistence,
-seasonal naive, AR(p) fitted on the training part), the best baseline and the model's ratio
-to it (< 1: the model wins), the epochs trained and the seconds taken. The best epoch is
-chosen on the same held-out part it is scored on (there is no third split), so the
-last-epoch figure is the one free of that selection.
+Each is prepared with the last 20 % of every series held out for the test and the 20 %
+before it for validation (``--valid 0.2 --test 0.2``, ``--time date`` where there are
+dates, every other flag default), trained with no flags but ``--data`` and ``--run``
+(inline runner), and scored one step ahead on the test part, on which nothing was chosen:
 
-    python scripts/bench_forecast.py [--series sunspots,co2] [--work DIR]
+* ``model``: at the epoch chosen on the validation part, as ``evaluate`` reports it (the
+  base alone where the network did not beat it on validation);
+* ``network_last``: the network at the last epoch (no selection at all);
+* persistence, seasonal naive, AR(p by AIC) and ETS (form by AICc), all fitted on
+  train + valid, on the same test steps.
+
+Prints one JSON line per series: test MSE (normalized) and MASE of each, the best classical
+model by MSE and the ratios to it (< 1: the model wins); for a panel, mean MASE, the share
+of series where the model's MASE is below the best baseline's, and the worst five.
+
+    python scripts/bench_forecast.py [--series a10,visnights] [--work DIR]
 """
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,35 +67,70 @@ def unemployment():
     return d.macrodata.load_pandas().data[["unemp"]]
 
 
-SERIES = {"sunspots": sunspots, "elnino": elnino, "co2": co2, "nile": nile,
-          "unemployment": unemployment}
+DATA = os.path.join(os.path.expanduser("~"), ".cache", "hadoop-rnn", "series")
+STATSMODELS = {"sunspots": sunspots, "elnino": elnino, "co2": co2, "nile": nile,
+               "unemployment": unemployment}
+DATED = ("a10", "h02", "elecequip", "qcement", "usmelec", "auscafe")
+PANELS = ("visnights", "us_employment")
+SERIES = tuple(STATSMODELS) + DATED + PANELS
 
 
 def quiet(line):
     """Drop the progress lines: the JSON lines are the output."""
 
 
+def inputs(name, work):
+    """(csv path, prepare keyword arguments) of a benchmark series."""
+    if name in STATSMODELS:
+        frame = STATSMODELS[name]()
+        path = os.path.join(work, f"{name}.csv")
+        frame.to_csv(path, index=False)
+        return path, {"columns": [frame.columns[0]]}
+    path = os.path.join(DATA, f"{name}.csv")
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, os.path.join(REPO, "scripts", "benchmark_series.py"),
+                        "--out", DATA], check=True, stdout=subprocess.DEVNULL)
+    return path, {"columns": ["value"], "time_column": "date",
+                  **({"id_column": "id"} if name in PANELS else {})}
+
+
+def figures(metrics, prefix=""):
+    """{name: normalized MSE, name_mase: MASE} of the model and every baseline."""
+    out = {f"{prefix}model": round(metrics["mse_normalized"], 5),
+           f"{prefix}model_mase": round(metrics["mase"], 4)}
+    if not prefix:
+        for base, b in metrics["baselines"].items():
+            out[base] = round(b["mse_normalized"], 5)
+            out[f"{base}_mase"] = round(b["mase"], 4)
+    return out
+
+
 def bench(name, work):
     """Prepare, train and evaluate one series with default flags; its JSON-able result."""
-    frame = SERIES[name]()
-    column = frame.columns[0]
-    path = os.path.join(work, f"{name}.csv")
-    frame.to_csv(path, index=False)
+    path, kwargs = inputs(name, work)
     data, run = os.path.join(work, f"{name}-data"), os.path.join(work, f"{name}-run")
     started = time.time()
-    prepare([path], data, "series", valid=0.2, columns=[column], force=True, log=quiet)
+    prepare([path], data, "series", valid=0.2, test=0.2, force=True, log=quiet, **kwargs)
     result = train(data, run, log=quiet)
-    best = evaluate(run)
-    last = evaluate(run, checkpoint="latest")
-    out = {"series": name, "steps": len(frame), "epochs": result.epoch,
-           "best_epoch": best["epoch"], "model": round(best["mse_normalized"], 5),
-           "model_last_epoch": round(last["mse_normalized"], 5)}
-    out.update({base: round(b["mse_normalized"], 5) for base, b in best["baselines"].items()})
-    out.update(season=best["season"], ar_order=best["ar_order"],
-               best_baseline=best["best_baseline"],
-               ratio_to_best_baseline=round(best["ratio_to_best_baseline"], 3),
-               ratio_last_epoch=round(last["ratio_to_best_baseline"], 3),
-               seconds=round(time.time() - started, 1))
+    chosen = evaluate(run)
+    last = evaluate(run, checkpoint="latest", network=True)
+    best = chosen["best_baseline"]
+    out = {"series": name, "epochs": result.epoch, "best_epoch": chosen["epoch"],
+           "uses_base": bool(chosen["base_choice"] and chosen["base_choice"]["uses_base"]),
+           **figures(chosen), "network_last": round(last["mse_normalized"], 5),
+           "season": chosen["season"], "ar_order": chosen["ar_order"], "ets_form": chosen["ets"],
+           "best_baseline": best,
+           "ratio_to_best_baseline": round(chosen["ratio_to_best_baseline"], 3),
+           "ratio_network_last": round(last["mse_normalized"]
+                                       / chosen["baselines"][best]["mse_normalized"], 3)}
+    if "series" in chosen:
+        panel = chosen["series"]
+        out.update(series=panel["count"], mase_best_baseline=panel["best_baseline"],
+                   share_model_beats_best=round(panel["share_model_beats_best"], 3),
+                   worst=[[w["id"], round(w["ratio"], 3)] for w in panel["worst"]],
+                   share_network_last_beats_best=round(
+                       last["series"]["share_model_beats_best"], 3))
+    out["seconds"] = round(time.time() - started, 1)
     return out
 
 

@@ -1,5 +1,6 @@
 """AR(p) per column by least squares, from sums that add across parts (prepare's map tasks)."""
 import numpy as np
+import pytest
 
 from rnn_core import autoregression
 
@@ -35,15 +36,15 @@ def least_squares_ar(parts, order):
     return np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
 
 
-def aicc_in_memory(parts, order, start):
-    """AICc of AR(order) by np.linalg.lstsq over the positions t >= start of each part."""
+def aic_in_memory(parts, order, start):
+    """AIC of AR(order) by np.linalg.lstsq over the positions t >= start of each part."""
     kept = [part for part in parts if len(part) > start]
     rows = [np.r_[1.0, part[t - order:t, 0][::-1]] for part in kept for t in range(start, len(part))]
     targets = [part[t, 0] for part in kept for t in range(start, len(part))]
     coef, *_ = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)
     n, k = len(targets), order + 2
     variance = np.sum((np.array(rows) @ coef - targets) ** 2) / n
-    return n * np.log(variance) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+    return n * np.log(variance) + 2 * k
 
 
 def test_ar_fit_from_summed_statistics_equals_least_squares_over_the_parts_in_memory():
@@ -51,9 +52,9 @@ def test_ar_fit_from_summed_statistics_equals_least_squares_over_the_parts_in_me
     walk = np.cumsum(rng.standard_normal(400))[:, None] * 0.1
     parts = [walk[:300], ar2_process(150, seed=1), walk[300:340], walk[350:353]]  # 40, 3: short
     ar = autoregression.fit_ar(parts, max_order=12)
-    # the order: the lowest AICc, every order fitted on the positions t >= the largest
+    # the order: the lowest AIC, every order fitted on the positions t >= the largest
     top = min(12, sum(len(part) for part in parts) // len(parts) // 4)
-    criteria = [aicc_in_memory(parts, order, top) for order in range(1, top + 1)]
+    criteria = [aic_in_memory(parts, order, top) for order in range(1, top + 1)]
     assert ar.order == int(np.argmin(criteria)) + 1
     np.testing.assert_allclose(ar.coef[0], least_squares_ar(        # (up to fit_ar's tiny ridge)
         [part for part in parts if len(part) > ar.order], ar.order), rtol=1e-6)
@@ -89,3 +90,15 @@ def test_the_statistics_of_a_part_do_not_depend_on_the_block_it_is_summed_in(mon
     assert whole.keys() == blocked.keys()
     for name in whole:
         np.testing.assert_allclose(blocked[name], whole[name], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_ar_order_is_the_one_statsmodels_picks_by_aic_on_the_same_lags(seed):
+    from statsmodels.tsa.ar_model import ar_select_order
+
+    rng = np.random.default_rng(seed)
+    months = np.arange(160)
+    series = np.sin(2 * np.pi * months / 12) + np.cumsum(0.3 * rng.standard_normal(160)) * 0.3
+    top = len(series) // autoregression.ORDER_PER_STEPS
+    chosen = ar_select_order(series, maxlag=top, ic="aic").ar_lags
+    assert autoregression.fit_ar([series[:, None]]).order == max(chosen)

@@ -277,3 +277,26 @@ def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, t
     finally:
         raw.remove_tree()
         out.remove_tree()
+
+
+def monthly_table(path, months=48, with_time=True):
+    """A CSV of one monthly series with dates (or without the date column)."""
+    dates = [f"{2000 + m // 12}-{m % 12 + 1:02d}-01" for m in range(months)]
+    rows = [f"{d},{10 + np.sin(m / 2):.4f}" if with_time else f"{10 + np.sin(m / 2):.4f}"
+            for m, d in enumerate(dates)]
+    path.write_text(("date,value\n" if with_time else "value\n") + "\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_a_time_column_of_dates_gives_the_calendar_and_its_seasons(tmp_path):
+    meta = preparing.prepare([monthly_table(tmp_path / "m.csv")], str(tmp_path / "data"),
+                             "series", columns=["value"], time_column="date", valid=0.2,
+                             log=lambda m: None)
+    assert meta["calendar"] == {"step": "monthly", "seasons": [12]}
+
+
+def test_without_timestamps_there_is_no_calendar(tmp_path):
+    meta = preparing.prepare([monthly_table(tmp_path / "m.csv", with_time=False)],
+                             str(tmp_path / "data"), "series", columns=["value"], valid=0.2,
+                             log=lambda m: None)
+    assert "calendar" not in meta

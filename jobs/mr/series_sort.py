@@ -58,13 +58,18 @@ def time_values(column, name, path):
     return np.asarray(pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False), np.int64)
 
 
+def no_calendar():
+    """The time steps of a series without timestamps."""
+    return {"step": np.array(np.nan), "per_day": np.array(np.nan)}
+
+
 def time_steps(time):
-    """{"step": the median seconds between rows, "per_day": rows per day} of sorted
-    timestamps (int64 ns); NaN for numeric times (no calendar) or one distinct time."""
+    """{"step": the median seconds between rows, "per_day": rows per day} of a sorted time
+    column: timestamps (int64 ns); NaN for numbers (no calendar) or one distinct time."""
     gaps = np.diff(time)
     gaps = gaps[gaps > 0]
     if time.dtype.kind != "i" or not len(gaps):
-        return {"step": np.array(np.nan), "per_day": np.array(np.nan)}
+        return no_calendar()
     return {"step": np.array(float(np.median(gaps)) / 1e9),
             "per_day": np.array(len(gaps) * 86400e9 / float(np.sum(gaps)))}
 
@@ -147,7 +152,7 @@ class MRSeriesSort(TaskJob):
             return
         yield key, {"values": values,
                     "missing": np.array([missing[c] for c in columns], np.int64),
-                    **time_steps(time)}
+                    **(time_steps(time) if self.spec.get("time") else no_calendar())}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ rows.
    (:func:`table_calendar`: the seasons of evaluate's seasonal naive) and numbers the series
    in id order.
 3. :mod:`jobs.mr.series_ar`: the sums of the AR(p) fit of the normalized training parts,
-   one record per map task; the driver adds them and fits AR(p), p chosen by AICc on the
+   one record per map task; the driver adds them and fits AR(p), p chosen by AIC on the
    training parts (:mod:`rnn_core.autoregression`): the base of an AR-residual model
    and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
    normalization is.

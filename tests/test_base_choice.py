@@ -1,0 +1,96 @@
+"""A series network is used only where it beats its base (AR or last value) on validation."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from helpers import SUNSPOTS_CSV, cli_args, load_run_state, prepare_cli, train_cli
+
+from jobs.commands.evaluate import evaluate_kwargs
+from jobs.mr.loss_sums import LossSums
+from jobs.run.trained import base_choice, forecasting_state
+from jobs.scoring import evaluate
+from rnn_core import ModelConfig, init_params, param_views, predict
+from rnn_core.network import base_only, predict_base
+
+
+def ar_model():
+    return ModelConfig(cell="gru", hidden=4, input_size=1, output_size=1,
+                       residual=True, ar=[[0.1, 0.5, -0.2, 0.1]], dtype="float64")
+
+
+def test_a_theta_with_a_zero_output_layer_predicts_the_base_exactly():
+    cfg = ar_model()
+    inputs = np.random.default_rng(0).standard_normal((3, 20, 1))
+    theta = init_params(cfg, seed=1)                      # its output layer starts at zero
+    param_views(theta, cfg)["out.W"][...] = 0.3
+    assert not np.allclose(predict(theta, cfg, inputs), predict_base(cfg, inputs))
+    np.testing.assert_array_equal(predict(base_only(theta, cfg), cfg, inputs),
+                                  predict_base(cfg, inputs))
+
+
+def test_scoring_sums_the_base_alone_beside_the_model():
+    cfg = ar_model()
+    rng = np.random.default_rng(2)
+    inputs, targets = rng.standard_normal((4, 12, 1)), rng.standard_normal((4, 12, 1))
+    mask = (rng.random((4, 12)) > 0.3).astype(float)
+    sums = LossSums(init_params(cfg, seed=0), cfg)
+    sums.add(inputs, targets, mask)
+    expected = np.sum((predict_base(cfg, inputs) - targets) ** 2 * mask[..., None])
+    assert float(sums.sums["base_sum"]) == pytest.approx(expected, rel=1e-12)
+
+
+def with_losses(state, valid_loss, valid_base_loss):
+    history = [{**m, "valid_loss": valid_loss, "valid_base_loss": valid_base_loss}
+               if m["epoch"] == state.epoch else m for m in state.history]
+    return replace(state, history=history)
+
+
+@pytest.fixture(scope="module")
+def ar_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ar_run")
+    data, run = str(tmp / "data"), str(tmp / "run")
+    prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 8,
+                "--valid", 0.3, "--out", data)
+    train_cli("--data", data, "--run", run, "--epochs", 2, "--hidden", 8, "--dtype", "float64")
+    return data, run
+
+
+def test_every_scored_epoch_records_its_base_validation_loss(ar_run):
+    state = load_run_state(ar_run[1])
+    losses = [m["valid_base_loss"] for m in state.history]
+    assert len(losses) == 2 and losses[0] == losses[1] > 0     # the base has no parameters
+
+
+def test_a_network_that_does_not_beat_its_base_on_validation_is_replaced_by_the_base(ar_run):
+    state = load_run_state(ar_run[1])
+    lost = with_losses(state, 0.5, 0.4)
+    chosen, choice = forecasting_state(lost)
+    assert choice["uses_base"] and np.array_equal(chosen.theta, base_only(state.theta, state.model))
+    kept, _ = forecasting_state(lost, network=True)
+    assert kept.theta is lost.theta
+    won, choice = forecasting_state(with_losses(state, 0.3, 0.4))
+    assert not choice["uses_base"] and won.theta is not None and np.array_equal(
+        won.theta, state.theta)
+
+
+def test_without_a_recorded_base_loss_the_network_is_used():
+    class Old:
+        epoch, history = 1, [{"epoch": 1, "valid_loss": 0.3}]
+    assert base_choice(Old) is None
+
+
+def test_evaluate_scores_the_base_where_the_network_lost_on_validation(ar_run, monkeypatch):
+    from jobs import scoring
+
+    loaded = scoring.load_run
+
+    def load_losing(*args, **kwargs):
+        state, dataset = loaded(*args, **kwargs)
+        return with_losses(state, 1.0, 0.5), dataset
+    monkeypatch.setattr(scoring, "load_run", load_losing)
+    m = evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", ar_run[1])))
+    # on the validation part the AR baseline is prepare's fit: the model's base
+    assert m["mse"] == pytest.approx(m["baselines"]["ar"]["mse"], rel=1e-9)
+    assert m["base_choice"]["uses_base"] and "use the base alone" in m["model_note"]
+    network = evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", ar_run[1], "--network")))
+    assert network["mse"] != pytest.approx(m["mse"], rel=1e-9)
