@@ -15,8 +15,9 @@
 import numpy as np
 
 from jobs.data import corpus, series_io
-from jobs.data.chunks import last_sequence, sequence_id
-from jobs.run.trained import base_line, forecasting_state, load_run
+from jobs.data.chunks import last_sequence, sequence_id, sequences_of
+from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
+from rnn_core.autoregression import fit_ar
 from rnn_core.generate import forecast, sample_tokens
 
 
@@ -70,6 +71,13 @@ def input_series(path, meta):
     return series_io.normalize(values, meta["normalization"])
 
 
+def refit_ar(dataset):
+    """AR(p) fitted (p by AIC) on every part of every sequence of a series dataset (read in
+    this process)."""
+    records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
+    return fit_ar([sequence for _, sequence in sorted(sequences_of(records).items())])
+
+
 def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best",
                  series_id=None, network=False):
     """A JSON-able dict: columns, context, last observed values and the forecast.
@@ -88,6 +96,10 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     meta = dataset.meta
     history = input_series(input, meta) if input else dataset_series(dataset, series_id)
     context = context or dataset.context + meta["chunk"]
+    if choice and choice["uses_base"] and state.model.ar is not None:
+        # the base alone was chosen: refitted on every part, as any forecaster is
+        state = with_base_coefficients(state, refit_ar(dataset))
+        context = max(context, state.model.ar_order)
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below

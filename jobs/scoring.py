@@ -154,7 +154,7 @@ def mase_scale(history, season):
     return np.where(scale > 0, scale, np.nan)
 
 
-def series_scores(state, dataset, split, horizon, season, model_sums=None):
+def series_scores(state, dataset, split, horizon, season, model_sums=None, base_alone=None):
     """({name: error sums}, {"season": S, "ar_order": p, ...}, [per-series rows]) of the
     model and the baselines.
 
@@ -164,7 +164,9 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None):
     history, context plus chunk. season: S, 0 for no seasonal naive, None to choose it
     (:func:`series_season`). ETS is a one-step baseline: fitted per sequence, and only when
     every sequence's history is long enough, so that all forecasters score the same steps.
-    A row per sequence: its sums and MASE scale.
+    A row per sequence: its sums and MASE scale. base_alone: the baseline that the model is
+    ("ar" or "persistence") when its base was chosen over its network: the base refitted
+    on everything before the scored part, as the baseline is.
     """
     from jobs.mr.loss_sums import LossSums
 
@@ -190,7 +192,9 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None):
             ets_forms += forms or []
         sums = {name: baselines.error_sums(values, actual)
                 for name, values in predicted.items() if values is not None}
-        if horizon > 1:
+        if base_alone:
+            sums["model"] = dict(sums[base_alone])
+        elif horizon > 1:
             sums["model"] = baselines.error_sums(
                 model_forecasts(state, sequence, targets, horizon, window), actual)
         else:
@@ -207,7 +211,7 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None):
     for row in rows:
         for name, values in row["sums"].items():
             add_to(totals.setdefault(name, {}), values)
-    if model_sums is not None:
+    if model_sums is not None and not base_alone:
         totals["model"] = {"sse": model_sums["sse"], "sae": model_sums["sae"],
                            "count": float(model_sums["count"])}
     forms = sorted(set(ets_forms), key=ets_forms.count, reverse=True)
@@ -325,7 +329,10 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
         if dataset.kind == "text":
             metrics = report(sums, dataset.meta)
         else:
-            scores, fitted, rows = series_scores(state, dataset, split, horizon, season, sums)
+            base_alone = (None if not (choice and choice["uses_base"]) or network
+                          else "ar" if state.model.ar is not None else "persistence")
+            scores, fitted, rows = series_scores(state, dataset, split, horizon, season, sums,
+                                                 base_alone)
             if "model" not in scores:
                 raise ScoringError(f"the {split} split of {dataset.store.uri()} has no step to "
                                    f"forecast {horizon} step(s) ahead")

@@ -39,9 +39,10 @@ def test_scoring_sums_the_base_alone_beside_the_model():
     assert float(sums.sums["base_sum"]) == pytest.approx(expected, rel=1e-12)
 
 
-def with_losses(state, valid_loss, valid_base_loss):
-    history = [{**m, "valid_loss": valid_loss, "valid_base_loss": valid_base_loss}
-               if m["epoch"] == state.epoch else m for m in state.history]
+def with_losses(state, valid_loss, valid_base_loss, gain_t=3.0):
+    history = [{**m, "valid_loss": valid_loss, "valid_base_loss": valid_base_loss,
+                "valid_gain_t": gain_t} if m["epoch"] == state.epoch else m
+               for m in state.history]
     return replace(state, history=history)
 
 
@@ -55,10 +56,11 @@ def ar_run(tmp_path_factory):
     return data, run
 
 
-def test_every_scored_epoch_records_its_base_validation_loss(ar_run):
+def test_every_scored_epoch_records_its_base_validation_loss_and_the_gain(ar_run):
     state = load_run_state(ar_run[1])
     losses = [m["valid_base_loss"] for m in state.history]
     assert len(losses) == 2 and losses[0] == losses[1] > 0     # the base has no parameters
+    assert all(np.isfinite(m["valid_gain_t"]) for m in state.history)
 
 
 def test_a_network_that_does_not_beat_its_base_on_validation_is_replaced_by_the_base(ar_run):
@@ -71,6 +73,21 @@ def test_a_network_that_does_not_beat_its_base_on_validation_is_replaced_by_the_
     won, choice = forecasting_state(with_losses(state, 0.3, 0.4))
     assert not choice["uses_base"] and won.theta is not None and np.array_equal(
         won.theta, state.theta)
+
+
+def test_a_win_of_fewer_than_two_standard_errors_is_not_enough(ar_run):
+    state = load_run_state(ar_run[1])
+    assert forecasting_state(with_losses(state, 0.3, 0.4, gain_t=1.9))[1]["uses_base"]
+    assert not forecasting_state(with_losses(state, 0.3, 0.4, gain_t=2.1))[1]["uses_base"]
+
+
+def test_the_gain_t_statistic_is_the_mean_gain_over_its_standard_error():
+    from jobs.training.metrics import gain_t
+
+    gains = np.array([0.3, -0.1, 0.2, 0.4, 0.0])
+    expected = gains.mean() / (gains.std() / np.sqrt(len(gains)))
+    assert gain_t(gains.sum(), np.sum(gains ** 2), len(gains)) == pytest.approx(expected)
+    assert gain_t(2.0, 1.0, 4) == np.inf and gain_t(0.0, 0.0, 4) == 0.0
 
 
 def test_without_a_recorded_base_loss_the_network_is_used():
@@ -94,3 +111,23 @@ def test_evaluate_scores_the_base_where_the_network_lost_on_validation(ar_run, m
     assert m["base_choice"]["uses_base"] and "use the base alone" in m["model_note"]
     network = evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", ar_run[1], "--network")))
     assert network["mse"] != pytest.approx(m["mse"], rel=1e-9)
+
+
+def test_forecast_with_the_base_chosen_is_the_ar_refitted_on_the_whole_series(ar_run, monkeypatch):
+    from jobs import generating
+    from jobs.data.dataset import Dataset
+    from rnn_core.autoregression import fit_ar
+
+    loaded = generating.load_run
+    monkeypatch.setattr(generating, "load_run", lambda *a, **k: (
+        lambda state, dataset: (with_losses(state, 1.0, 0.5), dataset))(*loaded(*a, **k)))
+    out = generating.forecast_run(ar_run[1], horizon=3)
+    norm = Dataset(ar_run[0]).meta["normalization"]
+    raw = np.loadtxt(SUNSPOTS_CSV, delimiter=",", skiprows=1, usecols=[1])
+    x = list((raw - norm["mean"][0]) / norm["std"][0])
+    ar = fit_ar([np.array(x)[:, None]])
+    for _ in range(3):
+        x.append(ar.coef[0, 0] + sum(a * x[-i] for i, a in enumerate(ar.coef[0, 1:], 1)))
+    expected = np.array(x[-3:]) * norm["std"][0] + norm["mean"][0]
+    np.testing.assert_allclose(np.ravel(out["forecast"]), expected, rtol=1e-5)
+    assert "use the base alone" in out["note"]

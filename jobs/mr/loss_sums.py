@@ -9,8 +9,10 @@ metrics.
 * both kinds: ``loss_sum``, the training loss summed over ``count`` scored steps, and
   ``records``, the chunks scored.
 * a series model with a base (the AR(p) forecast or the last value, which the network
-  corrects): ``base_sum``, the same loss of the base alone, so that a run sees on the
-  validation part whether its network beats its base (:mod:`jobs.run.trained`).
+  corrects): ``base_sum``, the same loss of the base alone, and ``gain_sum``,
+  ``gain_squares`` of the step-by-step gain g = (base's squared error - model's), so that a
+  run sees on the validation part whether its network beats its base, and by how many
+  standard errors (:mod:`jobs.run.trained`).
 * text: ``baseline_sum`` (nats under the training unigram distribution, add-one smoothed:
   ``(train_counts + 1) / (N + V)``), when the dataset's meta is given.
 * series, in normalized units, per column (F,): squared and absolute errors of the model
@@ -48,7 +50,8 @@ class LossSums:
         self.sums = {"loss_sum": np.zeros(()), "count": np.zeros(()), "records": np.zeros(())}
         self.with_base = has_base(cfg)
         if self.with_base:
-            self.sums["base_sum"] = np.zeros(())
+            for name in ("base_sum", "gain_sum", "gain_squares"):
+                self.sums[name] = np.zeros(())
         if not self.detailed:
             return
         if cfg.kind == "tokens":
@@ -65,8 +68,7 @@ class LossSums:
         s["loss_sum"] += loss_sum
         s["count"] += count
         if self.with_base:
-            error = predict_base(self.cfg, inputs).astype(np.float64) - targets
-            s["base_sum"] += np.sum(error ** 2 * np.asarray(mask, dtype=np.float64)[..., None])
+            self.add_base(inputs, targets, mask)
         if not self.detailed:
             return
         if self.cfg.kind == "tokens":
@@ -76,6 +78,17 @@ class LossSums:
         error = predict(self.theta, self.cfg, inputs).astype(np.float64) - targets
         s["sse"] += np.sum(error ** 2 * m, axis=(0, 1))
         s["sae"] += np.sum(np.abs(error) * m, axis=(0, 1))
+
+    def add_base(self, inputs, targets, mask):
+        """The base's squared error and the model's gain over it, step by step."""
+        s, m = self.sums, np.asarray(mask, dtype=np.float64)
+        base = np.sum((predict_base(self.cfg, inputs).astype(np.float64) - targets) ** 2, axis=-1)
+        model = np.sum((predict(self.theta, self.cfg, inputs).astype(np.float64) - targets) ** 2,
+                       axis=-1)
+        gain = (base - model) * m
+        s["base_sum"] += np.sum(base * m)
+        s["gain_sum"] += np.sum(gain)
+        s["gain_squares"] += np.sum(gain ** 2)
 
     def add_chunks(self, chunks, batch_size=SCORE_BATCH):
         """Score an iterable of validated chunks; return the sums so far."""

@@ -8,9 +8,9 @@ Evaluate, sample and forecast use the best epoch's checkpoint by default
 (``--checkpoint latest|best|N``, see :func:`jobs.run.checkpoint.load_checkpoint`).
 
 A series network corrects a base (the AR(p) forecast or the last value). Where, on the
-validation part, the checkpoint's network does not beat its base alone, evaluate and
-forecast use the base (:func:`base_choice`, :func:`forecasting_state`): model selection
-on data nothing was fitted on, not hope; ``--network`` keeps the network.
+validation part, the checkpoint's network does not beat its base alone clearly, evaluate
+and forecast use the base (:func:`base_choice`, :func:`forecasting_state`): model
+selection on data nothing was fitted on, not hope; ``--network`` keeps the network.
 """
 import sys
 from dataclasses import replace
@@ -88,19 +88,25 @@ def _stderr(message):
     print(message, file=sys.stderr)
 
 
+MIN_GAIN_T = 2.0   # the network's gain over its base must be this many standard errors: the
+                   # best epoch is the lowest of many validation losses, so a small win is
+                   # likely luck (one-sided, about 2 % for independent steps)
+
+
 def base_choice(state, epoch=None):
     """{"epoch", "valid_loss", "valid_base_loss", "uses_base"} of ``epoch`` (default: the
     checkpoint's) in ``state``'s history: whether its
-    network did not beat its base alone on the validation part; None when the history does
-    not say (a model without a base, an epoch not scored, a run trained before it was
-    recorded)."""
+    network did not beat its base alone on the validation part by :data:`MIN_GAIN_T`
+    standard errors of the step-by-step gain; None when the history does not say (a model
+    without a base, an epoch not scored, a run trained before it was recorded)."""
     epoch = state.epoch if epoch is None else epoch
     record = next((m for m in reversed(state.history) if m["epoch"] == epoch), {})
     loss, base = record.get("valid_loss"), record.get("valid_base_loss")
     if loss is None or base is None:
         return None
-    return {"epoch": epoch, "valid_loss": loss, "valid_base_loss": base,
-            "uses_base": loss >= base}
+    t = record.get("valid_gain_t")
+    return {"epoch": epoch, "valid_loss": loss, "valid_base_loss": base, "gain_t": t,
+            "uses_base": loss >= base or (t is not None and t < MIN_GAIN_T)}
 
 
 def forecasting_state(state, network=False):
@@ -126,9 +132,20 @@ def base_line(state, choice):
     if choice is None:
         return None
     base_name_ = base_name(state.model)
-    losses = f"{choice['valid_loss']:.4g} against {choice['valid_base_loss']:.4g}"
+    losses = f"{choice['valid_loss']:.4g} against {choice['valid_base_loss']:.4g}" + (
+        f", gain {choice['gain_t']:.1f} standard errors" if choice.get("gain_t") is not None
+        else "")
     if choice["uses_base"]:
-        return (f"epoch {choice['epoch']}'s network does not beat its {base_name_} on the "
+        return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on the "
                 f"validation part ({losses}): evaluate and forecast use the base alone "
                 "(--network: the network)")
     return f"epoch {choice['epoch']}'s network beats its {base_name_} on the validation part ({losses})"
+
+
+def with_base_coefficients(state, ar):
+    """``state`` whose AR base is ``ar`` (an :class:`rnn_core.autoregression.AR`), e.g. the
+    base refitted on more data once it was chosen over the network; a model without an AR
+    base comes back as it is."""
+    if state.model.ar is None:
+        return state
+    return replace(state, model=replace(state.model, ar=ar.coef.tolist()))

@@ -5,6 +5,7 @@ A sync round's job leaves a summary (:func:`round_summary`, kept in the state's 
 so a resumed epoch loses none); the epoch's line adds them up (:func:`epoch_totals`,
 :func:`epoch_metrics`). Its validation loss arrives later (:func:`with_validation`).
 """
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -37,8 +38,9 @@ NON_FINITE_ADVICE = ("Lower --lr or clip the gradients (--clip) in a new run: th
 
 def with_validation(state, sums, failed_epoch):
     """``state`` with its newest epoch's validation loss from the scoring ``sums`` ({loss_sum,
-    count, ...}; None or count 0: no loss), and its base's (``valid_base_loss``) if the
-    sums hold it (a series model with a base). Raises TrainingError if the loss is not finite:
+    count, ...}; None or count 0: no loss), and its base's (``valid_base_loss``) and the t
+    statistic of the model's step-by-step gain over it (``valid_gain_t``) if the sums hold
+    them (a series model with a base). Raises TrainingError if the loss is not finite:
     ``failed_epoch`` is the epoch that is then not committed."""
     count = float(sums["count"]) if sums is not None else 0.0
     loss = float(sums["loss_sum"]) / count if count else None
@@ -51,7 +53,18 @@ def with_validation(state, sums, failed_epoch):
     last = {k: v for k, v in state.history[-1].items() if k != "valid_pending"}
     if loss is not None and "base_sum" in sums:
         last["valid_base_loss"] = float(sums["base_sum"]) / count
+        last["valid_gain_t"] = gain_t(float(sums["gain_sum"]), float(sums["gain_squares"]), count)
     return replace(state, history=state.history[:-1] + [{**last, "valid_loss": loss}])
+
+
+def gain_t(total, squares, count):
+    """The t statistic of a mean gain from its sum and sum of squares over ``count`` steps:
+    mean / (std / sqrt(count)); ±inf for a gain without spread, 0 for none."""
+    mean = total / count
+    variance = max(squares / count - mean * mean, 0.0)
+    if variance == 0.0:
+        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
+    return mean / math.sqrt(variance / count)
 
 
 def epoch_metrics(epoch, out, all_counters, dataset, job_seconds, seconds, due):
