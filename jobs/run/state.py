@@ -59,6 +59,9 @@ class RunSettings:
     η in [0, 1) or "auto", ``outer_lr`` ζ, ``outer_nesterov``, ``inner_state``; and
     ``syncs_per_epoch``, the jobs of an epoch. ``data``: the dataset's URI; ``data_schema``:
     what the model depends on in it (the vocabulary, or the columns and normalization).
+    ``default_epochs``: the epochs the run trains to when an invocation asks for none,
+    chosen from the data and the map tasks when the run started (None: chosen again on
+    every invocation, as before it was kept).
 
     A field's default is what a checkpoint without it means: it was written before the field
     existed (plain averaging, one sync per epoch). A new run's defaults are
@@ -76,6 +79,7 @@ class RunSettings:
     syncs_per_epoch: int = 1
     data: str = None
     data_schema: dict = None
+    default_epochs: int = None
 
     def __post_init__(self):
         if self.mode not in MODES:

@@ -28,19 +28,51 @@ from jobs.training.metrics import NON_FINITE_ADVICE
 from jobs.training.spec import TrainingError
 
 
+LOCAL_CORES = 2   # mrjob's num_cores on the inline and local runners without --map-tasks: 4
+                  # map tasks on any machine, so that θ does not depend on its cores
+
+
+def local_cores(options):
+    """The num_cores mrjob's inline and local runners are given: they cut each file into
+    pieces, about 2 x num_cores in all (they never join files, so there are at least as many
+    tasks as files)."""
+    return max(1, math.ceil(options.map_tasks / 2)) if options.map_tasks else LOCAL_CORES
+
+
 def local_cut_settings(dataset, options):
     """(job args, runner args) that make mrjob's inline and local runners cut the input as
     for the training shards alone (``--split-reference-bytes``, see jobs.mr.validation), into
-    about ``options.map_tasks`` pieces if given; nothing on Hadoop."""
+    about ``options.map_tasks`` pieces if given, else 2 x :data:`LOCAL_CORES`; nothing on
+    Hadoop."""
     if options.runner == "hadoop":
         return [], []
     train_bytes = sum(dataset.store.size(name) for name in dataset.meta["train"])
-    extra = []
-    if options.map_tasks:
-        # mrjob's inline and local runners cut each file into pieces, about 2 x num_cores in
-        # all; they never join files, so there are at least as many tasks as files
-        extra = ["--num-cores", str(max(1, math.ceil(options.map_tasks / 2)))]
-    return ["--split-reference-bytes", str(train_bytes)], extra
+    return (["--split-reference-bytes", str(train_bytes)],
+            ["--num-cores", str(local_cores(options))])
+
+
+def expected_map_tasks(dataset, options):
+    """The map tasks that train in an epoch job on ``options``: on Hadoop ``--map-tasks`` N
+    (about N combined splits) or one per training shard; on the inline and local runners
+    the pieces mrjob cuts the (local) training shards into, counted by its rule: a piece
+    closes once it holds B = (training bytes) / (2 x num_cores) bytes, at a line's end."""
+    if options.runner == "hadoop":
+        return options.map_tasks or max(1, len(dataset.meta["train"]))
+    names = dataset.meta["train"]
+    piece = sum(dataset.store.size(name) for name in names) // (2 * local_cores(options))
+    return sum(pieces_of(dataset.store.uri(name), piece) for name in names) or 1
+
+
+def pieces_of(path, piece):
+    """The pieces mrjob's inline and local runners cut a local file into (an empty file is
+    one): a new piece starts at a line once the current one holds ``piece`` bytes."""
+    pieces, held = 1, 0
+    with open(path, "rb") as f:
+        for line in f:
+            if held >= piece:
+                pieces, held = pieces + 1, 0
+            held += len(line)
+    return pieces
 
 
 def epoch_job_settings(state, dataset, options, splits=("train",)):

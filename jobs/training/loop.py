@@ -43,7 +43,8 @@ from jobs.run.lock import LockHeld, RunLock
 from jobs.run.state import unprefix_opt, unprefix_outer
 from jobs.run.trained import base_choice, base_line, check_same_schema
 from jobs.storage import is_hdfs, open_store
-from jobs.training.epoch_job import epoch_output, run_epoch_job, score_validation
+from jobs.training.epoch_job import (epoch_output, expected_map_tasks, run_epoch_job,
+                                     score_validation)
 from jobs.training.limits import Limits
 from jobs.training.metrics import (bad_record_report, epoch_metrics, epoch_totals,
                                    progress_line, round_summary, valid_text, with_validation)
@@ -272,11 +273,12 @@ def resume_or_start(session, data, epochs, spec):
     run_store, dataset, log = session.run_store, session.dataset, session.log
     name, state, ckpt_bytes = resume_point(run_store)
     if state is None:
-        state = new_state(spec, dataset, data)
+        map_tasks = expected_map_tasks(dataset, session.runner)
+        state = new_state(spec, dataset, data, map_tasks)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings.mode}")
         line = defaults_line(spec, dataset, default_epochs(state, dataset) if epochs is None
-                             else None)
+                             else None, map_tasks)
         if line:
             log(line)
         return state, epochs or default_epochs(state, dataset)
@@ -285,6 +287,8 @@ def resume_or_start(session, data, epochs, spec):
     state = replace(state, settings=replace(state.settings, data=data,
                                             data_schema=dataset.schema()))
     repair(run_store, state, name, ckpt_bytes)
+    if not (epochs or state.settings.default_epochs):   # a run from before they were kept
+        epochs = default_epochs(state, dataset, expected_map_tasks(dataset, session.runner))
     epochs = epochs or default_epochs(state, dataset)
     if state.data_version != dataset.fingerprint and state.epoch < epochs:
         log(f"the data changed since epoch {state.epoch} (version {state.data_version[:12]} "

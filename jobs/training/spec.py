@@ -143,35 +143,52 @@ SERIES_EPOCHS = (10, 100)   # ... within these bounds
 TEXT_EPOCHS = 10
 
 
-def records_per_task(dataset):
-    """Training records a map task reads per epoch (one task per shard, on average)."""
-    return dataset.meta["counts"]["train"]["records"] / max(len(dataset.shard_uris("train")), 1)
+def task_count(dataset, map_tasks=None):
+    """``map_tasks``, or without it one per training shard."""
+    return map_tasks or max(len(dataset.shard_uris("train")), 1)
 
 
-def data_defaults(spec, dataset):
+def records_per_task(dataset, map_tasks=None):
+    """Training records a map task reads per epoch, on average, of :func:`task_count` tasks."""
+    return dataset.meta["counts"]["train"]["records"] / task_count(dataset, map_tasks)
+
+
+def data_defaults(spec, dataset, map_tasks=None):
     """({field: value}, why): the defaults of a new run's fields that depend on the data.
 
     Only fields the spec leaves None are chosen. Series: ``hidden`` 32, ``residual``
     :data:`SERIES_RESIDUAL` ("last" for a dataset prepared without an AR fit),
-    ``batch`` so that every map task takes at least :data:`STEPS_PER_TASK` optimizer steps
-    per epoch (1 to 32 chunks). Text: ``residual`` "none".
+    ``batch`` so that every one of the epoch's ``map_tasks`` map tasks (None: one per
+    training shard; :func:`jobs.training.epoch_job.expected_map_tasks` counts the runner's)
+    takes at least :data:`STEPS_PER_TASK` optimizer steps per epoch (1 to 32 chunks). Text:
+    ``residual`` "none".
     """
     if dataset.kind == "text":
         return ({"residual": "none"} if spec.residual is None else {}), "text"
-    records, per_task = dataset.meta["counts"]["train"]["records"], records_per_task(dataset)
+    records = dataset.meta["counts"]["train"]["records"]
+    per_task = records_per_task(dataset, map_tasks)
     residual = SERIES_RESIDUAL if "ar" in dataset.meta else "last"   # (data before the AR fit)
     chosen = {"hidden": SERIES_HIDDEN, "residual": residual,
               "batch": int(np.clip(per_task // STEPS_PER_TASK, 1, 32))}
     chosen = {k: v for k, v in chosen.items() if getattr(spec, k) is None}
-    return chosen, f"a series of {records:,} training chunks, {per_task:,.0f} per map task"
+    return chosen, (f"a series of {records:,} training chunks in "
+                    f"{task_count(dataset, map_tasks)} map task(s), "
+                    f"{per_task:,.0f} per task")
 
 
-def default_epochs(state, dataset):
-    """The epochs a run trains to when none are asked for: 10 for text; for a series about
-    :data:`SERIES_STEPS` optimizer steps (per map task), 10 to 100 epochs."""
+def default_epochs(state, dataset, map_tasks=None):
+    """The epochs a run trains to when none are asked for: the run's own if it chose them
+    when it started (``settings.default_epochs``), else :func:`chosen_epochs`."""
+    return state.settings.default_epochs or chosen_epochs(dataset, state.settings.batch,
+                                                          map_tasks)
+
+
+def chosen_epochs(dataset, batch, map_tasks=None):
+    """10 epochs for text; for a series about :data:`SERIES_STEPS` optimizer steps per map
+    task (of ``map_tasks``, as for :func:`data_defaults`) of ``batch`` chunks, 10 to 100."""
     if dataset.kind == "text":
         return TEXT_EPOCHS
-    steps = max(1, -(-int(records_per_task(dataset)) // state.settings.batch))
+    steps = max(1, -(-int(records_per_task(dataset, map_tasks)) // batch))
     return int(np.clip(-(-SERIES_STEPS // steps), *SERIES_EPOCHS))
 
 
@@ -189,12 +206,13 @@ def check_range(name, value, low, high=None, low_open=False, integer=False):
         raise ValueError(f"{name} must be {kind} {bound}, got {value!r}")
 
 
-def defaults_line(spec, dataset, epochs=None):
+def defaults_line(spec, dataset, epochs=None, map_tasks=None):
     """The line a new series run logs: the defaults chosen from the data and why ("" if none).
 
-    epochs: the number of epochs if it was chosen too (:func:`default_epochs`).
+    epochs: the number of epochs if it was chosen too (:func:`default_epochs`); map_tasks:
+    as for :func:`data_defaults`.
     """
-    chosen, why = data_defaults(spec, dataset)
+    chosen, why = data_defaults(spec, dataset, map_tasks)
     if dataset.kind == "text":
         return ""
     if epochs is not None:
@@ -202,19 +220,20 @@ def defaults_line(spec, dataset, epochs=None):
     if not chosen:
         return ""
     return (f"defaults for {why}: " + ", ".join(f"{k} {v}" for k, v in chosen.items())
-            + f" (batch: at least {STEPS_PER_TASK} steps per task and epoch; epochs: about "
-            f"{SERIES_STEPS:,} steps; flags override)")
+            + f" (batch: at least {STEPS_PER_TASK} steps per task and epoch where the data "
+            f"allows; epochs: about {SERIES_STEPS:,} steps per task, {SERIES_EPOCHS[0]} to "
+            f"{SERIES_EPOCHS[1]}; flags override)")
 
 
-def run_configs(spec, dataset):
+def run_configs(spec, dataset, map_tasks=None):
     """(model, optimizer, settings) of a new run of ``spec`` on ``dataset``.
 
-    Fields the spec leaves None take the defaults, some chosen from the data
-    (:func:`data_defaults`); ``inner_state`` is "mean" with a step schedule, whose step
+    Fields the spec leaves None take the defaults, some chosen from the data and the
+    ``map_tasks`` of an epoch (:func:`data_defaults`); ``inner_state`` is "mean" with a step schedule, whose step
     counter a reset would restart. Raises ValueError if a value of the spec is out of range
     (before anything is written).
     """
-    chosen, _ = data_defaults(spec, dataset)
+    chosen, _ = data_defaults(spec, dataset, map_tasks)
 
     def group(defaults):
         return {**defaults, **{k: v for k, v in chosen.items() if k in defaults},
@@ -254,14 +273,17 @@ def run_configs(spec, dataset):
     return model, optimizer, RunSettings(**settings)
 
 
-def new_state(spec, dataset, data_uri):
+def new_state(spec, dataset, data_uri, map_tasks=None):
     """The training state of a fresh run: initial θ and optimizer state.
 
-    The settings record the dataset (``data``) and what the model depends on in it
-    (``data_schema``: the vocabulary, or the columns and normalization).
+    The settings record the dataset (``data``), what the model depends on in it
+    (``data_schema``: the vocabulary, or the columns and normalization) and the epochs it
+    trains to by default (:func:`default_epochs` of ``map_tasks``, as for
+    :func:`data_defaults`), so that every later invocation aims at the same.
     """
-    model, optimizer, settings = run_configs(spec, dataset)
+    model, optimizer, settings = run_configs(spec, dataset, map_tasks)
     settings = replace(settings, data=data_uri, data_schema=dataset.schema())
+    settings = replace(settings, default_epochs=chosen_epochs(dataset, settings.batch, map_tasks))
     theta = init_params(model, seed=settings.seed)
     outer_state = init_outer_state(theta) if settings.mode == "average" else {}
     return TrainingState(model=model, optimizer=optimizer, settings=settings, theta=theta,
