@@ -17,6 +17,7 @@ import numpy as np
 from jobs.data import corpus, series_io
 from jobs.data.chunks import last_sequence, sequence_id, sequences_of
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
+from rnn_core import smoothing
 from rnn_core.autoregression import fit_ar
 from rnn_core.generate import forecast, sample_tokens
 
@@ -78,6 +79,25 @@ def refit_ar(dataset):
     return fit_ar([sequence for _, sequence in sorted(sequences_of(records).items())])
 
 
+def classical_forecast(history, horizon, meta, state, choice, series_id):
+    """forecast_run's dict of the ETS forecast of ``history`` (L, F) normalized: each column
+    fitted (form by AICc, season from the calendar) on its whole history."""
+    from jobs.scoring import series_season
+
+    values = series_io.denormalize(history, meta["normalization"])
+    season, _ = series_season([history], None, meta.get("calendar"))
+    predicted = np.empty((horizon, values.shape[1]))
+    for f in range(values.shape[1]):
+        ets = smoothing.fit_ets(values[:, f], season)
+        if ets is None:
+            raise ValueError(f"the history is too short for ETS ({len(values)} steps)")
+        predicted[:, f] = smoothing.ahead_of_end(ets, values[:, f], horizon)
+    return {"columns": meta["columns"], "horizon": horizon,
+            **({"id": str(series_id)} if series_id is not None else {}),
+            "context": len(values), "last": values[-1].tolist(),
+            "forecast": predicted.tolist(), "note": base_line(state, choice)}
+
+
 def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best",
                  series_id=None, network=False):
     """A JSON-able dict: columns, context, last observed values and the forecast.
@@ -89,6 +109,8 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     network: forecast with the network even where it did not beat its base on the
     validation part (:func:`jobs.run.trained.forecasting_state`); ``note`` says which.
     """
+    from jobs.scoring import fallback_forecaster
+
     state, dataset = load_run(run, data, kind="series", checkpoint=checkpoint)
     state, choice = forecasting_state(state, network)
     if horizon < 1:
@@ -96,12 +118,17 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     meta = dataset.meta
     history = input_series(input, meta) if input else dataset_series(dataset, series_id)
     context = context or dataset.context + meta["chunk"]
-    if choice and choice["uses_base"] and state.model.ar is not None:
-        # the base alone was chosen: refitted on every part, as any forecaster is
-        state = with_base_coefficients(state, refit_ar(dataset))
-        context = max(context, state.model.ar_order)
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
+    if choice and choice["uses_base"]:
+        # the classical forecaster chosen on validation, refitted on every part
+        name, errors = fallback_forecaster(state, dataset)
+        choice.update(forecaster=name, valid_mse=errors)
+        if name == "ets":
+            return classical_forecast(history, horizon, meta, state, choice, series_id)
+        if state.model.ar is not None:
+            state = with_base_coefficients(state, refit_ar(dataset))
+            context = max(context, state.model.ar_order)
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         predicted = forecast(state.theta, state.model, history[-context:], horizon)
         values = series_io.denormalize(predicted.astype(float), meta["normalization"])

@@ -127,10 +127,10 @@ def series_season(history, season, calendar):
     return baselines.detect_season(history), "autocorrelation (no timestamps)"
 
 
-def ets_forecasts(sequence, fit_end, targets, season, norm):
-    """The one-step ETS forecasts (n, F) of x[targets], normalized, each column fitted on
-    its first ``fit_end`` steps in original units (:mod:`rnn_core.smoothing`); None if a
-    column's history is too short. Also the forms, one per column."""
+def ets_forecasts(sequence, fit_end, targets, horizon, season, norm):
+    """The ``horizon``-step ETS forecasts (n, F) of x[targets], normalized, each column
+    fitted on its first ``fit_end`` steps in original units (:mod:`rnn_core.smoothing`);
+    (None, None) if a column's history is too short. Also the forms, one per column."""
     mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
     original = sequence * std + mean
     out, forms = np.empty((len(targets), sequence.shape[1])), []
@@ -138,9 +138,24 @@ def ets_forecasts(sequence, fit_end, targets, season, norm):
         fitted = smoothing.fit_ets(original[:fit_end, f], season)
         if fitted is None:
             return None, None
-        out[:, f] = (smoothing.one_step(fitted, original[:, f])[targets] - mean[f]) / std[f]
+        predicted = smoothing.ahead(fitted, original[:, f], targets - horizon, horizon)
+        out[:, f] = (predicted - mean[f]) / std[f]
         forms.append(fitted.name())
     return out, forms
+
+
+def fallback_forecaster(state, dataset):
+    """(name, {name: validation MSE}) of the classical forecaster a run uses where its
+    network did not beat its base on the validation part: the base itself ("ar", or
+    "persistence" for the last-value base) or ETS, whichever forecasts the validation part
+    better one step ahead, each fitted on the training part."""
+    base = "ar" if state.model.ar is not None else "persistence"
+    if "valid" not in dataset.splits():
+        return base, {}
+    totals, _, _ = series_scores(state, dataset, "valid", 1, None, base_alone=base)
+    errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
+              for name in (base, "ets") if name in totals}
+    return min(errors, key=errors.get), errors
 
 
 def mase_scale(history, season):
@@ -162,8 +177,8 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
     model's one-step sums of a sequence are :class:`jobs.mr.loss_sums.LossSums` over its
     records, the numbers the job adds up; H-step forecasts condition on the same window of
     history, context plus chunk. season: S, 0 for no seasonal naive, None to choose it
-    (:func:`series_season`). ETS is a one-step baseline: fitted per sequence, and only when
-    every sequence's history is long enough, so that all forecasters score the same steps.
+    (:func:`series_season`). ETS is fitted per sequence, and scored only when every
+    sequence's history is long enough, so that all forecasters score the same steps.
     A row per sequence: its sums and MASE scale. base_alone: the baseline that the model is
     ("ar" or "persistence") when its base was chosen over its network: the base refitted
     on everything before the scored part, as the baseline is.
@@ -178,7 +193,7 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
     ar = (dataset_ar(dataset) if split != "test" else None) or (
         fit_ar(history) if history else None)
     window = dataset.context + dataset.meta["chunk"]
-    rows, ets_forms, with_ets = [], [], horizon == 1
+    rows, ets_forms, with_ets = [], [], True
     for seq, sequence, fit_end, targets, records in parts:
         targets = targets[targets >= horizon]           # every forecaster needs an origin
         if not len(targets):
@@ -186,8 +201,8 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
         actual = sequence[targets]
         predicted = baselines.forecasts(sequence, targets, horizon, season, ar)
         if with_ets:
-            predicted["ets"], forms = ets_forecasts(sequence, fit_end, targets, season,
-                                                    dataset.meta["normalization"])
+            predicted["ets"], forms = ets_forecasts(sequence, fit_end, targets, horizon,
+                                                    season, dataset.meta["normalization"])
             with_ets = predicted["ets"] is not None
             ets_forms += forms or []
         sums = {name: baselines.error_sums(values, actual)
@@ -329,8 +344,10 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
         if dataset.kind == "text":
             metrics = report(sums, dataset.meta)
         else:
-            base_alone = (None if not (choice and choice["uses_base"]) or network
-                          else "ar" if state.model.ar is not None else "persistence")
+            base_alone = None
+            if choice and choice["uses_base"] and not network:
+                base_alone, errors = fallback_forecaster(state, dataset)
+                choice.update(forecaster=base_alone, valid_mse=errors)
             scores, fitted, rows = series_scores(state, dataset, split, horizon, season, sums,
                                                  base_alone)
             if "model" not in scores:

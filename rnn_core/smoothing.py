@@ -13,8 +13,9 @@ worse on average: Hyndman & Athanasopoulos, *Forecasting: principles and practic
 
 A forecaster here is fitted once on a history (the values before the scored part, original
 units, one column) and then run over the whole sequence with those parameters fixed, so that
-its one-step forecast of every scored step uses the values up to the step before, as the
-model's does.
+its forecast of every scored step uses the values up to its origin, as the model's does:
+one step ahead from one pass over the sequence (:func:`one_step`), H steps ahead from a pass
+per origin (:func:`ahead`, O(n L): for the scored parts of evaluate, not for bulk use).
 """
 import warnings
 from dataclasses import dataclass
@@ -88,3 +89,32 @@ def one_step(ets, sequence):
     broken = ~np.isfinite(predicted)
     predicted[broken] = np.asarray(sequence, dtype=np.float64)[np.maximum(np.flatnonzero(broken) - 1, 0)]
     return predicted
+
+
+def ahead(ets, sequence, origins, horizon):
+    """The ``horizon``-step forecasts (n,) of ``ets`` from each of ``origins`` (n,) of
+    ``sequence`` (L,) in original units: each from the values up to its origin."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    sequence = np.asarray(sequence, dtype=np.float64)
+    if horizon == 1:
+        return one_step(ets, sequence)[np.asarray(origins) + 1]
+    out = np.empty(len(origins))
+    for i, origin in enumerate(origins):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            smoothed = ETSModel(sequence[:origin + 1], **ets.form).smooth(ets.params)
+            out[i] = np.asarray(smoothed.forecast(horizon))[-1]
+    broken = ~np.isfinite(out)
+    out[broken] = sequence[np.asarray(origins)[broken]]          # persistence, as one_step
+    return out
+
+
+def ahead_of_end(ets, sequence, horizon):
+    """The forecasts (horizon,) of ``ets`` after the end of ``sequence`` (L,), original units."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        smoothed = ETSModel(np.asarray(sequence, dtype=np.float64), **ets.form).smooth(ets.params)
+        return np.asarray(smoothed.forecast(horizon), dtype=np.float64)

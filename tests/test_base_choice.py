@@ -106,22 +106,32 @@ def test_evaluate_scores_the_base_where_the_network_lost_on_validation(ar_run, m
         return with_losses(state, 1.0, 0.5), dataset
     monkeypatch.setattr(scoring, "load_run", load_losing)
     m = evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", ar_run[1])))
-    # on the validation part the AR baseline is prepare's fit: the model's base
-    assert m["mse"] == pytest.approx(m["baselines"]["ar"]["mse"], rel=1e-9)
-    assert m["base_choice"]["uses_base"] and "use the base alone" in m["model_note"]
+    # the base (on the validation part the AR baseline is prepare's fit) or ETS, the one
+    # with the lower validation error
+    chosen, errors = m["base_choice"]["forecaster"], m["base_choice"]["valid_mse"]
+    assert chosen == min(errors, key=errors.get) and set(errors) == {"ar", "ets"}
+    assert m["mse"] == pytest.approx(m["baselines"][chosen]["mse"], rel=1e-9)
+    assert m["base_choice"]["uses_base"] and "evaluate and forecast use" in m["model_note"]
     network = evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", ar_run[1], "--network")))
     assert network["mse"] != pytest.approx(m["mse"], rel=1e-9)
 
 
-def test_forecast_with_the_base_chosen_is_the_ar_refitted_on_the_whole_series(ar_run, monkeypatch):
-    from jobs import generating
-    from jobs.data.dataset import Dataset
-    from rnn_core.autoregression import fit_ar
+def losing_and_choosing(monkeypatch, forecaster):
+    """generating.forecast_run of a run whose network lost on validation to ``forecaster``."""
+    from jobs import generating, scoring
 
     loaded = generating.load_run
     monkeypatch.setattr(generating, "load_run", lambda *a, **k: (
         lambda state, dataset: (with_losses(state, 1.0, 0.5), dataset))(*loaded(*a, **k)))
-    out = generating.forecast_run(ar_run[1], horizon=3)
+    monkeypatch.setattr(scoring, "fallback_forecaster", lambda state, dataset: (forecaster, {}))
+    return generating.forecast_run
+
+
+def test_forecast_with_the_base_chosen_is_the_ar_refitted_on_the_whole_series(ar_run, monkeypatch):
+    from jobs.data.dataset import Dataset
+    from rnn_core.autoregression import fit_ar
+
+    out = losing_and_choosing(monkeypatch, "ar")(ar_run[1], horizon=3)
     norm = Dataset(ar_run[0]).meta["normalization"]
     raw = np.loadtxt(SUNSPOTS_CSV, delimiter=",", skiprows=1, usecols=[1])
     x = list((raw - norm["mean"][0]) / norm["std"][0])
@@ -130,4 +140,15 @@ def test_forecast_with_the_base_chosen_is_the_ar_refitted_on_the_whole_series(ar
         x.append(ar.coef[0, 0] + sum(a * x[-i] for i, a in enumerate(ar.coef[0, 1:], 1)))
     expected = np.array(x[-3:]) * norm["std"][0] + norm["mean"][0]
     np.testing.assert_allclose(np.ravel(out["forecast"]), expected, rtol=1e-5)
-    assert "use the base alone" in out["note"]
+    assert "use its AR base, refitted" in out["note"]
+
+
+def test_forecast_with_ets_chosen_is_ets_fitted_on_the_whole_series(ar_run, monkeypatch):
+    from rnn_core import smoothing
+
+    out = losing_and_choosing(monkeypatch, "ets")(ar_run[1], horizon=3)
+    raw = np.loadtxt(SUNSPOTS_CSV, delimiter=",", skiprows=1, usecols=[1])
+    ets = smoothing.fit_ets(raw)                   # yearly numbers: no calendar, no season
+    np.testing.assert_allclose(np.ravel(out["forecast"]), smoothing.ahead_of_end(ets, raw, 3),
+                               rtol=1e-6)
+    assert "use ETS" in out["note"]

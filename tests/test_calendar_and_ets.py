@@ -74,3 +74,15 @@ def test_ets_one_step_forecasts_use_only_the_values_before_each_step():
 
 def test_a_history_too_short_for_ets_gives_none():
     assert smoothing.fit_ets(np.arange(smoothing.MIN_HISTORY - 1.0)) is None
+
+
+def test_ets_forecasts_h_steps_ahead_from_the_values_up_to_each_origin():
+    series = seasonal_series()
+    ets = smoothing.fit_ets(series[:96], season=12)
+    changed = series.copy()
+    changed[101:] += 50.0
+    origins = np.array([97, 100])
+    np.testing.assert_allclose(smoothing.ahead(ets, changed, origins, 3),
+                               smoothing.ahead(ets, series, origins, 3))
+    np.testing.assert_allclose(smoothing.ahead(ets, series, origins, 1),
+                               smoothing.one_step(ets, series)[origins + 1])

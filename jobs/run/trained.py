@@ -121,6 +121,10 @@ def forecasting_state(state, network=False):
     return replace(state, theta=base_only(state.theta, state.model)), choice
 
 
+FORECASTER_NAMES = {"ar": "its AR base, refitted", "persistence": "the last value",
+                    "ets": "ETS, which forecast the validation part better than the base"}
+
+
 def base_name(cfg):
     """The base of a series model ``cfg`` in words."""
     return f"AR(p={cfg.ar_order}) base" if cfg.ar is not None else "last-value base"
@@ -136,8 +140,10 @@ def base_line(state, choice):
         f", gain {choice['gain_t']:.1f} standard errors" if choice.get("gain_t") is not None
         else "")
     if choice["uses_base"]:
+        chosen = FORECASTER_NAMES.get(choice.get("forecaster"),
+                                      "its base or ETS, whichever forecast it better")
         return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on the "
-                f"validation part ({losses}): evaluate and forecast use the base alone "
+                f"validation part ({losses}): evaluate and forecast use {chosen} "
                 "(--network: the network)")
     return f"epoch {choice['epoch']}'s network beats its {base_name_} on the validation part ({losses})"
 
