@@ -120,12 +120,14 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     context = context or dataset.context + meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
-    if choice and choice["uses_base"]:
+    note = base_line(state, choice)
+    if choice and choice["uses_base"] and not choice.get("network_asked"):
         # the classical forecaster chosen on validation, refitted on every part
         name, errors = fallback_forecaster(state, dataset)
         choice.update(forecaster=name, valid_mse=errors)
         if name == "ets":
             return classical_forecast(history, horizon, meta, state, choice, series_id)
+        note = base_line(state, choice)     # of the base the run trained with
         if state.model.ar is not None:
             state = with_base_coefficients(state, refit_ar(dataset))
             context = max(context, state.model.ar_order)
@@ -139,4 +141,4 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
             **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
             "last": series_io.denormalize(history[-1:], meta["normalization"])[0].tolist(),
-            "forecast": values.tolist(), "note": base_line(state, choice)}
+            "forecast": values.tolist(), "note": note}

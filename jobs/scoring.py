@@ -345,7 +345,7 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
             metrics = report(sums, dataset.meta)
         else:
             base_alone = None
-            if choice and choice["uses_base"] and not network:
+            if choice and choice["uses_base"] and not choice.get("network_asked"):
                 base_alone, errors = fallback_forecaster(state, dataset)
                 choice.update(forecaster=base_alone, valid_mse=errors)
             scores, fitted, rows = series_scores(state, dataset, split, horizon, season, sums,

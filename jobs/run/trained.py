@@ -116,7 +116,9 @@ def forecasting_state(state, network=False):
     from rnn_core.network import base_only
 
     choice = base_choice(state)
-    if choice is None or network or not choice["uses_base"]:
+    if choice is not None and choice["uses_base"] and network:
+        return state, {**choice, "network_asked": True}
+    if choice is None or not choice["uses_base"]:
         return state, choice
     return replace(state, theta=base_only(state.theta, state.model)), choice
 
@@ -139,6 +141,9 @@ def base_line(state, choice):
     losses = f"{choice['valid_loss']:.4g} against {choice['valid_base_loss']:.4g}" + (
         f", gain {choice['gain_t']:.1f} standard errors" if choice.get("gain_t") is not None
         else "")
+    if choice.get("network_asked"):
+        return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on "
+                f"the validation part ({losses}); the network anyway, as --network asks")
     if choice["uses_base"]:
         chosen = FORECASTER_NAMES.get(choice.get("forecaster"),
                                       "its base or ETS, whichever forecast it better")
