@@ -79,9 +79,9 @@ def refit_ar(dataset):
     return fit_ar([sequence for _, sequence in sorted(sequences_of(records).items())])
 
 
-def classical_forecast(history, horizon, meta, state, choice, series_id):
-    """forecast_run's dict of the ETS forecast of ``history`` (L, F) normalized: each column
-    fitted (form by AICc, season from the calendar) on its whole history."""
+def ets_forecast(history, horizon, meta):
+    """The ETS forecast (horizon, F) in original units of ``history`` (L, F) normalized:
+    each column fitted (form by AICc, season from the calendar) on its whole history."""
     from jobs.scoring import series_season
 
     values = series_io.denormalize(history, meta["normalization"])
@@ -92,10 +92,7 @@ def classical_forecast(history, horizon, meta, state, choice, series_id):
         if ets is None:
             raise ValueError(f"the history is too short for ETS ({len(values)} steps)")
         predicted[:, f] = smoothing.ahead_of_end(ets, values[:, f], horizon)
-    return {"columns": meta["columns"], "horizon": horizon,
-            **({"id": str(series_id)} if series_id is not None else {}),
-            "context": len(values), "last": values[-1].tolist(),
-            "forecast": predicted.tolist(), "note": base_line(state, choice)}
+    return predicted
 
 
 def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best",
@@ -121,12 +118,11 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
     note = base_line(state, choice)
+    forecaster = None
     if choice and choice["uses_base"] and not choice.get("network_asked"):
         # the classical forecaster chosen on validation, refitted on every part
-        name, errors = fallback_forecaster(state, dataset)
-        choice.update(forecaster=name, valid_mse=errors)
-        if name == "ets":
-            return classical_forecast(history, horizon, meta, state, choice, series_id)
+        forecaster, errors = fallback_forecaster(state, dataset)
+        choice.update(forecaster=forecaster, valid_mse=errors)
         note = base_line(state, choice)     # of the base the run trained with
         if state.model.ar is not None:
             state = with_base_coefficients(state, refit_ar(dataset))
@@ -134,6 +130,9 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         predicted = forecast(state.theta, state.model, history[-context:], horizon)
         values = series_io.denormalize(predicted.astype(float), meta["normalization"])
+    if forecaster in ("ets", "ar_ets"):
+        ets = ets_forecast(history, horizon, meta)
+        values = ets if forecaster == "ets" else (values + ets) / 2
     if not np.all(np.isfinite(values)):
         raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
                          "train a new run with a lower --lr or --clip")

@@ -146,15 +146,16 @@ def ets_forecasts(sequence, fit_end, targets, horizon, season, norm):
 
 def fallback_forecaster(state, dataset):
     """(name, {name: validation MSE}) of the classical forecaster a run uses where its
-    network did not beat its base on the validation part: the base itself ("ar", or
-    "persistence" for the last-value base) or ETS, whichever forecasts the validation part
-    better one step ahead, each fitted on the training part."""
+    network did not clearly beat its base on the validation part: of the base itself ("ar",
+    or "persistence" for the last-value base), ETS, and for an AR base the mean of the AR
+    and ETS forecasts ("ar_ets"), the one that forecasts the validation part best one step
+    ahead, each fitted on the training part."""
     base = "ar" if state.model.ar is not None else "persistence"
     if "valid" not in dataset.splits():
         return base, {}
     totals, _, _ = series_scores(state, dataset, "valid", 1, None, base_alone=base)
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
-              for name in (base, "ets") if name in totals}
+              for name in (base, "ets", "ar_ets") if name in totals}
     return min(errors, key=errors.get), errors
 
 
@@ -205,6 +206,8 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
                                                     season, dataset.meta["normalization"])
             with_ets = predicted["ets"] is not None
             ets_forms += forms or []
+            if with_ets and "ar" in predicted:   # the two combined: Comb of the M competitions
+                predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
         sums = {name: baselines.error_sums(values, actual)
                 for name, values in predicted.items() if values is not None}
         if base_alone:
@@ -221,7 +224,8 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
                      "scale": mase_scale(sequence[:fit_end], season)})
     if not with_ets:
         for row in rows:
-            row["sums"].pop("ets", None)
+            for name in ("ets", "ar_ets"):
+                row["sums"].pop(name, None)
     totals = {}
     for row in rows:
         for name, values in row["sums"].items():

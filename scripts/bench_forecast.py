@@ -125,7 +125,7 @@ def bench(name, work):
                                        / chosen["baselines"][best]["mse_normalized"], 3)}
     if "series" in chosen:
         panel = chosen["series"]
-        out.update(series=panel["count"], mase_best_baseline=panel["best_baseline"],
+        out.update(panel_series=panel["count"], mase_best_baseline=panel["best_baseline"],
                    share_model_beats_best=round(panel["share_model_beats_best"], 3),
                    worst=[[w["id"], round(w["ratio"], 3)] for w in panel["worst"]],
                    share_network_last_beats_best=round(

@@ -106,10 +106,10 @@ def test_evaluate_scores_the_base_where_the_network_lost_on_validation(ar_run, m
         return with_losses(state, 1.0, 0.5), dataset
     monkeypatch.setattr(scoring, "load_run", load_losing)
     m = evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", ar_run[1])))
-    # the base (on the validation part the AR baseline is prepare's fit) or ETS, the one
-    # with the lower validation error
+    # the base (on the validation part the AR baseline is prepare's fit), ETS or their mean:
+    # the one with the lowest validation error
     chosen, errors = m["base_choice"]["forecaster"], m["base_choice"]["valid_mse"]
-    assert chosen == min(errors, key=errors.get) and set(errors) == {"ar", "ets"}
+    assert chosen == min(errors, key=errors.get) and set(errors) == {"ar", "ets", "ar_ets"}
     assert m["mse"] == pytest.approx(m["baselines"][chosen]["mse"], rel=1e-9)
     assert m["base_choice"]["uses_base"] and "evaluate and forecast use" in m["model_note"]
     network = evaluate(**evaluate_kwargs(cli_args("evaluate", "--run", ar_run[1], "--network")))
@@ -152,3 +152,12 @@ def test_forecast_with_ets_chosen_is_ets_fitted_on_the_whole_series(ar_run, monk
     np.testing.assert_allclose(np.ravel(out["forecast"]), smoothing.ahead_of_end(ets, raw, 3),
                                rtol=1e-6)
     assert "use ETS" in out["note"]
+
+
+def test_forecast_with_the_mean_chosen_is_the_mean_of_the_refitted_ar_and_ets(ar_run,
+                                                                             monkeypatch):
+    ar = losing_and_choosing(monkeypatch, "ar")(ar_run[1], horizon=3)["forecast"]
+    ets = losing_and_choosing(monkeypatch, "ets")(ar_run[1], horizon=3)["forecast"]
+    both = losing_and_choosing(monkeypatch, "ar_ets")(ar_run[1], horizon=3)
+    np.testing.assert_allclose(both["forecast"], (np.array(ar) + np.array(ets)) / 2)
+    assert "the mean of AR and ETS" in both["note"]

@@ -88,7 +88,7 @@ def test_every_forecaster_is_scored_on_the_same_held_out_steps(fresh_residual_ru
         np.mean((values[cut:] - persistence) ** 2))
     assert m["baselines"]["seasonal_naive"]["mse"] == pytest.approx(
         np.mean((values[cut:] - values[cut - 11:-11]) ** 2))
-    assert set(m["baselines"]) == {"persistence", "seasonal_naive", "ar", "ets"}
+    assert set(m["baselines"]) == {"persistence", "seasonal_naive", "ar", "ets", "ar_ets"}
     assert m["ar_order"] >= 1
     # a fresh residual model is persistence, one step and fed back
     assert m["mse"] == pytest.approx(m["baselines"]["persistence"]["mse"], rel=1e-6)
@@ -96,7 +96,7 @@ def test_every_forecaster_is_scored_on_the_same_held_out_steps(fresh_residual_ru
 
 def test_season_0_leaves_out_the_seasonal_naive_forecast(fresh_residual_run):
     m = run_evaluate("--run", fresh_residual_run[1], "--season", 0)
-    assert set(m["baselines"]) == {"persistence", "ar", "ets"} and m["season"] is None
+    assert set(m["baselines"]) == {"persistence", "ar", "ets", "ar_ets"} and m["season"] is None
 
 
 def test_the_table_shows_every_baseline_and_the_ratio_to_the_best(fresh_residual_run, capsys):

@@ -59,6 +59,8 @@ def baseline_label(name, m):
         return f"AR(p={m['ar_order']})"
     if name == "ets":
         return m["ets"] if isinstance(m.get("ets"), str) else "ETS (per series)"
+    if name == "ar_ets":
+        return "mean AR, ETS"
     return name
 
 

@@ -124,7 +124,8 @@ def forecasting_state(state, network=False):
 
 
 FORECASTER_NAMES = {"ar": "its AR base, refitted", "persistence": "the last value",
-                    "ets": "ETS, which forecast the validation part better than the base"}
+                    "ets": "ETS, which forecast the validation part best",
+                    "ar_ets": "the mean of AR and ETS, which forecast the validation part best"}
 
 
 def base_name(cfg):
@@ -146,7 +147,7 @@ def base_line(state, choice):
                 f"the validation part ({losses}); the network anyway, as --network asks")
     if choice["uses_base"]:
         chosen = FORECASTER_NAMES.get(choice.get("forecaster"),
-                                      "its base or ETS, whichever forecast it better")
+                                      "its base, ETS or their mean, whichever forecast it best")
         return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on the "
                 f"validation part ({losses}): evaluate and forecast use {chosen} "
                 "(--network: the network)")
