@@ -18,9 +18,11 @@ dates, every other flag default), trained with no flags but ``--data`` and ``--r
 * persistence, seasonal naive, AR(p by AIC) and ETS (form by AICc), all fitted on
   train + valid, on the same test steps.
 
-Prints one JSON line per series: test MSE (normalized) and MASE of each, the best classical
-model by MSE and the ratios to it (< 1: the model wins); for a panel, mean MASE, the share
-of series where the model's MASE is below the best baseline's, and the worst five.
+Prints one JSON line per series: test MSE (normalized) and MASE of each (and of ``ar_ets``,
+the mean of the AR and ETS forecasts), the best baseline by MSE and the ratios to it, and
+``ratio_to_best_classical``, the model's MSE over the best of persistence, seasonal naive,
+AR and ETS (< 1: the model wins); for a panel, mean MASE, the share of series where the
+model's MASE is below the best baseline's, and the worst five.
 
     python scripts/bench_forecast.py [--series a10,visnights] [--work DIR]
 """
@@ -73,6 +75,7 @@ STATSMODELS = {"sunspots": sunspots, "elnino": elnino, "co2": co2, "nile": nile,
 DATED = ("a10", "h02", "elecequip", "qcement", "usmelec", "auscafe")
 PANELS = ("visnights", "us_employment")
 SERIES = tuple(STATSMODELS) + DATED + PANELS
+CLASSICAL = ("persistence", "seasonal_naive", "ar", "ets")   # the issue's bar: not their mean
 
 
 def quiet(line):
@@ -115,6 +118,9 @@ def bench(name, work):
     chosen = evaluate(run)
     last = evaluate(run, checkpoint="latest", network=True)
     best = chosen["best_baseline"]
+    classical = {name: chosen["baselines"][name]["mse_normalized"] for name in CLASSICAL
+                 if name in chosen["baselines"]}
+    best_classical = min(classical, key=classical.get)
     out = {"series": name, "epochs": result.epoch, "best_epoch": chosen["epoch"],
            "uses_base": bool(chosen["base_choice"] and chosen["base_choice"]["uses_base"]),
            **figures(chosen), "network_last": round(last["mse_normalized"], 5),
@@ -122,7 +128,10 @@ def bench(name, work):
            "best_baseline": best,
            "ratio_to_best_baseline": round(chosen["ratio_to_best_baseline"], 3),
            "ratio_network_last": round(last["mse_normalized"]
-                                       / chosen["baselines"][best]["mse_normalized"], 3)}
+                                       / chosen["baselines"][best]["mse_normalized"], 3),
+           "best_classical": best_classical,
+           "ratio_to_best_classical": round(chosen["mse_normalized"]
+                                            / classical[best_classical], 3)}
     if "series" in chosen:
         panel = chosen["series"]
         out.update(panel_series=panel["count"], mase_best_baseline=panel["best_baseline"],
