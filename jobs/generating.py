@@ -15,7 +15,7 @@
 import numpy as np
 
 from jobs.data import corpus, series_io
-from jobs.data.chunks import last_sequence, sequence_id, sequences_of
+from jobs.data.chunks import sequence_id, sequences_of
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
 from rnn_core import smoothing
 from rnn_core.autoregression import fit_ar
@@ -46,9 +46,9 @@ def sample(run, data=None, prime="\n", length=500, temperature=1.0, seed=0, chec
 
 
 def dataset_series(dataset, series_id=None):
-    """A sequence of the dataset, normalized: (L, F). series_id: a value of the ``--id``
-    column the data was prepared with (default: the last sequence). Reads every shard but
-    keeps only that sequence's records."""
+    """(a sequence of the dataset, normalized: (L, F), its normalization). series_id: a
+    value of the ``--id`` column the data was prepared with (default: the last sequence).
+    Reads every shard but keeps only that sequence's records."""
     ids = dataset.meta.get("series_ids")
     if series_id is not None and ids is None:
         raise ValueError("--id: the dataset was prepared without --id: it has one series "
@@ -62,14 +62,22 @@ def dataset_series(dataset, series_id=None):
     for split in dataset.splits():  # the whole series: its forecast starts after its end
         records.extend(r for r in dataset.iter_records(split)
                        if count is None or sequence_id(r.key) == f"{seq:05d}")
-    return last_sequence(records)
+    sequences = sequences_of(records)
+    last = max(sequences)
+    return sequences[last], series_io.sequence_normalization(dataset.meta, int(last))
 
 
 def input_series(path, meta):
-    """The file's columns, missing values filled as at prepare time, normalized: (L, F)."""
+    """(the file's columns, missing values filled as at prepare time, normalized: (L, F),
+    the normalization): the dataset's, or for a dataset of series each scaled by its own
+    (``--scale series``) the file's own mean and std."""
     values, _ = series_io.fill_missing(series_io.read_series(path, meta["columns"]),
                                        meta["missing"]["policy"], meta["columns"], path)
-    return series_io.normalize(values, meta["normalization"])
+    norm = meta["normalization"]
+    if meta.get("series_normalization"):
+        mean, std = series_io.normalization(values, meta["columns"])
+        norm = {"mean": mean.tolist(), "std": std.tolist()}
+    return series_io.normalize(values, norm), norm
 
 
 def refit_ar(dataset):
@@ -79,12 +87,13 @@ def refit_ar(dataset):
     return fit_ar([sequence for _, sequence in sorted(sequences_of(records).items())])
 
 
-def ets_forecast(history, horizon, meta):
-    """The ETS forecast (horizon, F) in original units of ``history`` (L, F) normalized:
-    each column fitted (form by AICc, season from the calendar) on its whole history."""
+def ets_forecast(history, norm, horizon, meta):
+    """The ETS forecast (horizon, F) in original units of ``history`` (L, F) normalized by
+    ``norm``: each column fitted (form by AICc, season from the calendar) on its whole
+    history."""
     from jobs.scoring import series_season
 
-    values = series_io.denormalize(history, meta["normalization"])
+    values = series_io.denormalize(history, norm)
     season, _ = series_season([history], None, meta.get("calendar"))
     predicted = np.empty((horizon, values.shape[1]))
     for f in range(values.shape[1]):
@@ -113,7 +122,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
     meta = dataset.meta
-    history = input_series(input, meta) if input else dataset_series(dataset, series_id)
+    history, norm = input_series(input, meta) if input else dataset_series(dataset, series_id)
     context = context or dataset.context + meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
@@ -129,9 +138,9 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
             context = max(context, state.model.ar_order)
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         predicted = forecast(state.theta, state.model, history[-context:], horizon)
-        values = series_io.denormalize(predicted.astype(float), meta["normalization"])
+        values = series_io.denormalize(predicted.astype(float), norm)
     if forecaster in ("ets", "ar_ets"):
-        ets = ets_forecast(history, horizon, meta)
+        ets = ets_forecast(history, norm, horizon, meta)
         values = ets if forecaster == "ets" else (values + ets) / 2
     if not np.all(np.isfinite(values)):
         raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
@@ -139,5 +148,5 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     return {"columns": meta["columns"], "horizon": horizon,
             **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
-            "last": series_io.denormalize(history[-1:], meta["normalization"])[0].tolist(),
+            "last": series_io.denormalize(history[-1:], norm)[0].tolist(),
             "forecast": values.tolist(), "note": note}

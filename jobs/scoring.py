@@ -22,6 +22,7 @@ import numpy as np
 
 from rnn_core import baselines
 from jobs.data.chunks import scored_positions, sequences_of
+from jobs.data.series_io import sequence_normalization
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
@@ -200,10 +201,11 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
         if not len(targets):
             continue
         actual = sequence[targets]
+        norm = sequence_normalization(dataset.meta, int(seq))
         predicted = baselines.forecasts(sequence, targets, horizon, season, ar)
         if with_ets:
             predicted["ets"], forms = ets_forecasts(sequence, fit_end, targets, horizon,
-                                                    season, dataset.meta["normalization"])
+                                                    season, norm)
             with_ets = predicted["ets"] is not None
             ets_forms += forms or []
             if with_ets and "ar" in predicted:   # the two combined: Comb of the M competitions
@@ -220,6 +222,10 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
                 scored = LossSums(state.theta, state.model, dataset.meta).add_chunks(records)
             sums["model"] = {"sse": scored["sse"], "sae": scored["sae"],
                              "count": float(scored["count"])}
+        std = np.asarray(norm["std"])
+        for values in sums.values():                  # original units, this series' scale
+            values.update(sse_original=np.asarray(values["sse"]) * std ** 2,
+                          sae_original=np.asarray(values["sae"]) * std)
         rows.append({"seq": int(seq), "sums": sums,
                      "scale": mase_scale(sequence[:fit_end], season)})
     if not with_ets:
@@ -230,9 +236,12 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
     for row in rows:
         for name, values in row["sums"].items():
             add_to(totals.setdefault(name, {}), values)
-    if model_sums is not None and not base_alone:
+    if model_sums is not None and not base_alone:     # (one table scale: see evaluate)
+        std = np.asarray(dataset.meta["normalization"]["std"])
         totals["model"] = {"sse": model_sums["sse"], "sae": model_sums["sae"],
-                           "count": float(model_sums["count"])}
+                           "count": float(model_sums["count"]),
+                           "sse_original": np.asarray(model_sums["sse"]) * std ** 2,
+                           "sae_original": np.asarray(model_sums["sae"]) * std}
     forms = sorted(set(ets_forms), key=ets_forms.count, reverse=True)
     fitted = {"season": season, "season_from": season_from,
               "ar_order": ar.order if ar else None,
@@ -327,7 +336,8 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
     if split not in dataset.splits():
         raise ScoringError(f"{dataset.store.uri()} has no {split} split (its splits: "
                            f"{', '.join(dataset.splits())}; prepare --test holds out a test part)")
-    runner = (None if horizon > 1 and runner == AUTO
+    own_scale = bool(dataset.meta.get("series_normalization"))
+    runner = (None if (horizon > 1 or own_scale) and runner == AUTO
               else scoring_runner(runner, dataset.store.uri(), hadoop))
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
@@ -335,6 +345,9 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
         raise ValueError("--horizon and --season are for series models")
     if horizon > 1 and runner is not None:
         raise ValueError("--horizon > 1 forecasts in this process: drop --runner")
+    if own_scale and runner is not None:
+        raise ValueError("a dataset prepared with --scale series is scored in this process "
+                         "(each series in its own units): drop --runner")
     if horizon == 1:
         sums, bad = (score_in_process(state, dataset, split) if runner is None
                      else score_with_job(state, dataset, split, runner))
@@ -404,12 +417,18 @@ def report(sums, meta):
 
 
 def errors(sums, std):
-    """MSE and MAE (original units, mean over columns; normalized) of error sums."""
+    """MSE and MAE (original units, mean over columns; normalized) of error sums; the
+    original units from ``sse_original`` and ``sae_original`` if the sums hold them (each
+    series scaled by its own std), else by the dataset's ``std``."""
     count = float(sums["count"])
     sse, sae = np.asarray(sums["sse"]) / count, np.asarray(sums["sae"]) / count
-    return {"mse": float(np.mean(sse * std ** 2)), "mae": float(np.mean(sae * std)),
+    original = (np.asarray(sums["sse_original"]) / count if "sse_original" in sums
+                else sse * std ** 2)
+    original_mae = (np.asarray(sums["sae_original"]) / count if "sae_original" in sums
+                    else sae * std)
+    return {"mse": float(np.mean(original)), "mae": float(np.mean(original_mae)),
             "mse_normalized": float(np.mean(sse)), "mae_normalized": float(np.mean(sae)),
-            "columns_mse": (sse * std ** 2).tolist()}
+            "columns_mse": original.tolist()}
 
 
 def series_report(scores, meta, horizon=1):

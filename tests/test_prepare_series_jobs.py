@@ -63,9 +63,9 @@ def dataset_sequences(uri):
     return {int(seq): values for seq, values in chunks.sequences_of(recs).items()}
 
 
-def test_each_series_is_its_rows_sorted_by_time_normalized_by_the_training_parts(table_dir,
-                                                                                   tmp_path):
-    meta = prepare_table([table_dir], tmp_path / "data")
+def test_with_one_table_scale_each_series_is_sorted_and_normalized_by_all_training_parts(
+        table_dir, tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data", scale="table")
     assert meta["series_ids"] == sorted(STATIONS)
     raw = {name: station_values(name) for name in STATIONS}
     train = np.concatenate([v[:chunks.split_point(DAYS, 0.25)] for v in raw.values()])
@@ -99,7 +99,8 @@ def test_a_single_series_is_normalized_exactly_as_in_memory(tmp_path):
 
 def test_the_ar_fit_of_prepare_equals_the_fit_on_the_normalized_training_parts_in_memory(
         table_dir, tmp_path):
-    meta = prepare_table([table_dir], tmp_path / "data", runner=RunnerOptions(runner="local"))
+    meta = prepare_table([table_dir], tmp_path / "data", runner=RunnerOptions(runner="local"),
+                         scale="table")
     norm = meta["normalization"]
     parts = [((station_values(name) - norm["mean"][0]) / norm["std"][0])[
         :chunks.split_point(DAYS, 0.25), None] for name in meta["series_ids"]]
@@ -129,6 +130,31 @@ def test_statistics_of_groups_combine_to_those_of_the_union():
     assert np.allclose(var, union.var(axis=0), rtol=1e-13)
 
 
+def test_by_default_each_series_of_a_table_is_normalized_by_its_own_training_part(table_dir,
+                                                                                  tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data")
+    assert meta["scale"] == "series"
+    sequences = dataset_sequences(tmp_path / "data")
+    for seq, name in enumerate(meta["series_ids"]):
+        values = station_values(name)
+        train = values[:chunks.split_point(DAYS, 0.25)]
+        own = meta["series_normalization"][seq]
+        assert own["mean"] == pytest.approx([train.mean()], rel=1e-12)
+        assert own["std"] == pytest.approx([train.std()], rel=1e-12)
+        np.testing.assert_allclose(sequences[seq][:, 0], (values - train.mean()) / train.std(),
+                                   rtol=0, atol=1e-12)
+
+
+def test_the_ar_fit_of_own_scales_is_pooled_over_the_standardized_series(table_dir, tmp_path):
+    meta = prepare_table([table_dir], tmp_path / "data")
+    parts = []
+    for seq, name in enumerate(meta["series_ids"]):
+        own = meta["series_normalization"][seq]
+        train = station_values(name)[:chunks.split_point(DAYS, 0.25)]
+        parts.append(((train - own["mean"][0]) / own["std"][0])[:, None])
+    np.testing.assert_allclose(meta["ar"]["coef"], autoregression.fit_ar(parts).coef, rtol=1e-9)
+
+
 def test_csv_rows_in_any_order_with_iso_timestamps_are_sorted_by_time(tmp_path):
     lines = ["when,site,level", "2026-03-02T00:00:00,a,3", "2026-03-01T12:00:00,b,10",
              "2026-03-01T00:00:00,a,1", "2026-03-01T00:00:00,b,20", "2026-03-01T12:00:00,a,2",
@@ -137,9 +163,9 @@ def test_csv_rows_in_any_order_with_iso_timestamps_are_sorted_by_time(tmp_path):
     meta = preparing.prepare([str(tmp_path / "t.csv")], str(tmp_path / "data"), "series",
                              columns=["level"], id_column="site", time_column="when", chunk=2,
                              context=0, valid=0.0, log=lambda m: None)
-    norm = meta["normalization"]
     sequences = dataset_sequences(tmp_path / "data")
-    restored = {name: sequences[seq][:, 0] * norm["std"][0] + norm["mean"][0]
+    norms = meta["series_normalization"]
+    restored = {name: sequences[seq][:, 0] * norms[seq]["std"][0] + norms[seq]["mean"][0]
                 for seq, name in enumerate(meta["series_ids"])}
     assert np.allclose(restored["a"], [1, 2, 3]) and np.allclose(restored["b"], [20, 10, 0])
 
@@ -168,7 +194,7 @@ def test_forecast_id_forecasts_the_series_of_that_id(table_dir, tmp_path):
     dataset = Dataset(str(tmp_path / "data"))
     sequences = dataset_sequences(tmp_path / "data")
     for seq, name in enumerate(dataset.meta["series_ids"]):
-        assert np.array_equal(dataset_series(dataset, name), sequences[seq])
+        assert np.array_equal(dataset_series(dataset, name)[0], sequences[seq])
     train(str(tmp_path / "data"), str(tmp_path / "run"), epochs=1,
           spec=RunSpec(hidden=8), log=lambda m: None)
     result = forecast_run(str(tmp_path / "run"), horizon=3, series_id="south")
@@ -206,9 +232,12 @@ def test_prepare_holds_out_a_test_part_that_the_normalization_and_ar_fit_never_s
     train = np.concatenate([v[:cut] for v in raw.values()])
     assert np.allclose(meta["normalization"]["mean"], [train.mean()], rtol=1e-12)
     assert np.allclose(meta["normalization"]["std"], [train.std()], rtol=1e-12)
-    norm = meta["normalization"]
-    ar = autoregression.fit_ar([((raw[name] - norm["mean"][0]) / norm["std"][0])[:cut, None]
-                                for name in meta["series_ids"]])
+    for seq, name in enumerate(meta["series_ids"]):
+        assert meta["series_normalization"][seq]["mean"] == pytest.approx(
+            [raw[name][:cut].mean()], rel=1e-12)
+    norms = meta["series_normalization"]
+    ar = autoregression.fit_ar([((raw[name] - norms[seq]["mean"][0]) / norms[seq]["std"][0])[
+        :cut, None] for seq, name in enumerate(meta["series_ids"])])
     assert meta["ar"]["order"] == ar.order
     np.testing.assert_allclose(meta["ar"]["coef"], ar.coef, rtol=1e-9, atol=1e-12)
     assert meta["test"] == ["test/part-00000.txt", "test/part-00001.txt"]
@@ -220,9 +249,9 @@ def test_the_three_parts_join_back_into_each_whole_series(table_dir, tmp_path):
     ds = Dataset(str(tmp_path / "data"))
     assert ds.splits() == ("train", "valid", "test")
     recs = [decode_record(line) for split in ds.splits() for line in ds.iter_lines(split)]
-    norm = meta["normalization"]
     for seq, values in chunks.sequences_of(recs).items():
         name = meta["series_ids"][int(seq)]
+        norm = meta["series_normalization"][int(seq)]
         expected = (station_values(name) - norm["mean"][0]) / norm["std"][0]
         assert np.allclose(values[:, 0], expected, rtol=0, atol=1e-12)
 
@@ -300,3 +329,19 @@ def test_without_timestamps_there_is_no_calendar(tmp_path):
                              str(tmp_path / "data"), "series", columns=["value"], valid=0.2,
                              log=lambda m: None)
     assert "calendar" not in meta
+
+
+def test_evaluate_of_own_scales_reports_each_series_in_its_own_units(table_dir, tmp_path):
+    from jobs.scoring import evaluate
+    from jobs.training import RunSpec, train
+
+    prepare_table([table_dir], tmp_path / "data")
+    train(str(tmp_path / "data"), str(tmp_path / "run"), epochs=1, spec=RunSpec(hidden=4),
+          log=lambda m: None)
+    m = evaluate(str(tmp_path / "run"))
+    cut = chunks.split_point(DAYS, 0.25)
+    steps = np.concatenate([np.diff(station_values(name)[cut - 1:]) for name in STATIONS])
+    assert m["baselines"]["persistence"]["mse"] == pytest.approx(np.mean(steps ** 2), rel=1e-9)
+    assert m["series"]["count"] == len(STATIONS) and m["runner"] == "process"
+    with pytest.raises(ValueError, match="scored in this process"):
+        evaluate(str(tmp_path / "run"), runner=RunnerOptions(runner="inline"))

@@ -42,6 +42,10 @@ def add_arguments(parser):
     series.add_argument("--time", dest="time_column", metavar="COLUMN",
                         help="the column (numbers or timestamps) that orders each series' rows "
                         "(default: file and row order)")
+    series.add_argument("--scale", choices=("series", "table"),
+                        help="normalize each series by its own training part's mean and std "
+                        "(series), or all of them by one (table) (default: series with --id, "
+                        "else table)")
     series.add_argument("--test", type=fraction, default=0.0,
                         help="fraction of each series, from its end, held out for the final "
                         "test after the validation part: no choice of a run sees it, "
@@ -54,7 +58,7 @@ def prepare_kwargs(args):
                 context=args.context, valid=args.valid, shards=args.shards, force=args.force,
                 max_vocab=args.max_vocab, columns=args.columns, missing=args.missing,
                 id_column=args.id_column, time_column=args.time_column, test=args.test,
-                runner=runner_options(args))
+                scale=args.scale, runner=runner_options(args))
 
 
 def main(args):

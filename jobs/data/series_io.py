@@ -137,6 +137,16 @@ def checked_normalization(mean, std, columns, largest):
     return np.asarray(mean, dtype=np.float64), std
 
 
+SCALES = ("table", "series")   # one mean and std for a table of series, or each its own
+
+
+def sequence_normalization(meta, seq):
+    """The normalization of sequence ``seq`` of a series dataset: its own with
+    ``--scale series`` (meta's ``series_normalization``), else the dataset's."""
+    own = meta.get("series_normalization")
+    return own[seq] if own else meta["normalization"]
+
+
 def normalize(values, norm):
     """values (rows, F) in original units -> normalized, with norm = meta['normalization']."""
     return (values - np.asarray(norm["mean"])) / np.asarray(norm["std"])

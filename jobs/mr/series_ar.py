@@ -3,7 +3,8 @@ of the training parts (:func:`rnn_core.autoregression.ar_statistics`), for the A
 model and evaluate's AR baseline.
 
 Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): each series is normalized
-(``--normalization``: a file of the training statistics the second pass gave) and its training part's
+(``--normalization``: a file of the training statistics the second pass gave, and with
+``--scale series`` each series' own under ``series``) and its training part's
 statistics added to the task's; ``mapper_final`` emits one record per map task, O(P²) for
 the largest order P (per length class of series shorter than P, see
 :mod:`rnn_core.autoregression`), whatever the number of series. Series too short to keep
@@ -43,7 +44,7 @@ class MRSeriesAR(SeriesPassJob):
         train = self.training_part(values)
         if len(values) < 2 or len(train) < 2:
             return
-        part = normalize(train, self.norm).astype(np.float64)
+        part = normalize(train, self.norm.get("series", {}).get(key, self.norm)).astype(np.float64)
         self.stats = add_statistics(self.stats, ar_statistics(part, self.options.max_order))
 
     def mapper_final(self):

@@ -3,8 +3,8 @@ records, sharded.
 
 Map tasks read the first pass's lines (:mod:`jobs.mr.series_sort`: one series each), skip
 the series the layout leaves out (too short), normalize the values with the statistics of
-the training parts (``--layout``: ``normalization`` and, per series id, its sequence number
-and where its records fall in each split) and emit every chunk record of the series
+the training parts (``--layout``: ``normalization`` and, per series id, its sequence number,
+where its records fall in each split and, with ``--scale series``, its own normalization) and emit every chunk record of the series
 (:class:`jobs.data.chunks.SequenceLayout`) as a finished record line to its shard
 (:mod:`jobs.mr.shards`). The reducers write the lines in key order.
 """
@@ -28,7 +28,8 @@ class MRSeriesChunks(ShardedRecordsJob):
         if series is None:  # too short to keep (the driver logged it), or an error line
             self.increment_counter(COUNTERS, "series left out")
             return
-        values = normalize(arrays["values"], self.layout["normalization"])
+        values = normalize(arrays["values"],
+                           series.get("normalization", self.layout["normalization"]))
         layout = SequenceLayout(len(values), self.layout["chunk"], self.layout["valid"],
                                 self.layout["context"], self.layout.get("test", 0.0))
         for r in layout.records():

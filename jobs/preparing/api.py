@@ -28,6 +28,7 @@ import numpy as np
 from jobs.data import corpus
 from jobs.data.chunks import SPLITS
 from jobs.data.dataset import META, Dataset, DatasetError, write_meta
+from jobs.data.series_io import SCALES
 from jobs.hadoop.launch import RunnerOptions, run_job
 from jobs.storage import is_hdfs, open_store, replace_dir
 
@@ -88,7 +89,7 @@ def prepare_text(files, target, chunking, valid, shards, max_vocab, runner, log)
 
 
 def prepare_series(files, target, chunking, valid, shards, columns, missing_policy,
-                   id_column, time_column, runner, log, test=0.0):
+                   id_column, time_column, runner, log, test=0.0, scale=None):
     """Write the series dataset of ``files`` into the store ``target``; return its meta.
 
     Three MapReduce jobs on ``runner`` (see :mod:`jobs.preparing.series`): the driver holds
@@ -104,9 +105,12 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
     if twice:
         raise PrepareError(f"column {twice[0]!r} is named more than once (--column, --id, "
                            "--time)")
+    scale = scale or ("series" if id_column else "table")
+    if scale not in SCALES:
+        raise PrepareError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
     meta, names, totals, chunk, context = run_series_jobs(
         files, target, chunking, valid, shards, columns, missing_policy, id_column,
-        time_column, runner, log, test)
+        time_column, runner, log, test, scale)
     options = {"columns": columns, "missing": missing_policy, "kind": "series", "chunk": chunk,
                "valid": valid, "shards": shards}
     if test:  # (absent when 0: the fingerprint of a dataset without a test part is unchanged)
@@ -115,6 +119,8 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
         options["context"] = context
     options.update({name: value for name, value in (("id", id_column), ("time", time_column))
                     if value})
+    if scale == "series":  # (absent for one table scale: those fingerprints are unchanged)
+        options["scale"] = scale
     if test:
         meta["test_fraction"] = test
     return write_meta(target, "series", names, totals, fingerprint(files, options),
@@ -218,7 +224,7 @@ def check_options(chunk, context, valid, shards, test=0.0):
 
 def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max_vocab=None,
             columns=None, missing="interpolate", runner=RunnerOptions(), log=print,
-            context=None, id_column=None, time_column=None, test=0.0):
+            context=None, id_column=None, time_column=None, test=0.0, scale=None):
     """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
 
     inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
@@ -231,11 +237,15 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     validation, before its ``test`` part (series only): the fraction of its end held out for
     the final test, seen by no choice of a run (the best epoch, patience, the AR order, the
     normalization), and scored by ``evaluate``; shards: files per split. ``force`` replaces
-    the dataset in a non-empty ``out``.
+    the dataset in a non-empty ``out``. scale (series): "series" normalizes each series by its
+    own training part, "table" all of them by one mean and std (default: "series" for a
+    table with ``id_column``, else "table").
     """
     check_options(chunk or 2, context or 0, valid, shards, test)
     if kind not in ("text", "series"):
         raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
+    if kind == "text" and scale:
+        raise PrepareError("--scale is for series: text has no normalization")
     if kind == "text" and test:
         raise PrepareError("--test is for series: a text dataset has a training and a "
                            "validation part (evaluate scores the validation part)")
@@ -261,7 +271,7 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     else:
         meta = write_staged(target, lambda staging: prepare_series(
             files, staging, chunking, valid, shards, columns, missing, id_column,
-            time_column, runner, log, test))
+            time_column, runner, log, test, scale))
     counts = meta["counts"]
     sequences = len(meta.get("series_ids") or meta["sources"])
     log(f"wrote {target.uri()}: {sequences} sequence(s); train "

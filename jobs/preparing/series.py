@@ -107,15 +107,29 @@ def temporary_dir(options):
     return open_store(tempfile.mkdtemp(prefix="hadoop-rnn-series-"))
 
 
+def series_normalizations(stats, columns):
+    """{series key: {"mean", "std"}}: each series by its own training part (``--scale
+    series``), a constant column's std 1."""
+    out = {}
+    for key, s in stats.items():
+        mean, std = series_io.checked_normalization(s["mean"], np.sqrt(s["var"]), list(columns),
+                                                    s["largest"])
+        out[key] = {"mean": mean.tolist(), "std": std.tolist()}
+    return out
+
+
 def prepare_series(files, target, chunking, valid, shards, columns, missing_policy, id_column,
-                   time_column, runner, log, test=0.0):
+                   time_column, runner, log, test=0.0, scale="table"):
     """Write the series dataset of ``files`` into the store ``target``; return (meta fields,
     shard names, totals {split: {records, steps}}, chunk, context).
 
     chunking: ``(train_steps, ar_order) -> (chunk, context)``, called with the training
     steps and the order of the AR fit known: it fills in the defaults. test: the fraction
     of each series held out for the test after its validation part (0: none); the
-    normalization and the AR fit see the training parts only.
+    normalization and the AR fit see the training parts only. scale: "table", one
+    normalization for all the series, or "series", each series by its own training part
+    (level and scale, as DeepAR and ES-RNN do; the AR fit is then pooled over standardized
+    series).
     """
     from jobs.mr.series_ar import MRSeriesAR
     from jobs.mr.series_chunks import MRSeriesChunks
@@ -143,9 +157,10 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             mean, std = series_io.checked_normalization(mean, np.sqrt(var), list(columns),
                                                         largest)
             norm = {"mean": mean.tolist(), "std": std.tolist()}
+            own = series_normalizations(stats, columns) if scale == "series" else {}
             norm_file = os.path.join(tmp, "normalization.json")
             with open(norm_file, "w", encoding="utf-8") as f:
-                json.dump(norm, f)
+                json.dump({**norm, **({"series": own} if own else {})}, f)
             ar = fit_ar(run_job(MRSeriesAR, parts + ["--normalization", norm_file],
                                 [sorted_uri], runner).output)
             train_steps = sum(split_point(int(s["length"]), valid, test) for s in stats.values())
@@ -156,7 +171,8 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             for seq, key in enumerate(keys):
                 layout = SequenceLayout(int(stats[key]["length"]), chunk, valid, context, test)
                 sequences[seq] = {"seq": seq, "first_index": dict(first),
-                                  "records": dict(layout.counts)}
+                                  "records": dict(layout.counts),
+                                  **({"normalization": own[key]} if own else {})}
                 for split in first:
                     first[split] += layout.counts[split]
                     totals[split]["records"] += layout.counts[split]
@@ -178,6 +194,9 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             "missing": {"policy": missing_policy, "totals": by_column}}
     if ar is not None:
         meta["ar"] = ar
+    if own:
+        meta["scale"] = "series"
+        meta["series_normalization"] = [own[key] for key in keys]
     calendar = table_calendar(stats)
     if calendar is not None:
         meta["calendar"] = calendar
