@@ -255,11 +255,15 @@ def mase(sums, scale):
     return float(np.mean(np.asarray(sums["sae"]) / float(sums["count"]) / scale))
 
 
+CLASSICAL = ("persistence", "seasonal_naive", "ar", "ets")   # the single forecasters
+
+
 def per_series(rows, names):
     """The per-series comparison of a table of series: MASE of every forecaster per series
-    and its mean, the best baseline by mean MASE, the share of series where the model's
-    MASE is below that baseline's, and the five series where the model does worst against
-    it. names: the series' names by sequence number."""
+    and its mean; the best classical forecaster (:data:`CLASSICAL`) by mean MASE; the share
+    of series where the model's MASE is at most that forecaster's (a model that is that
+    forecaster ties it) and strictly below it; the five series where the model does worst
+    against it. names: the series' names by sequence number."""
     table = [{"id": names[row["seq"]] if row["seq"] < len(names) else str(row["seq"]),
               **{name: mase(sums, row["scale"]) for name, sums in row["sums"].items()}}
              for row in rows]
@@ -268,11 +272,14 @@ def per_series(rows, names):
         return None
     forecasters = [name for name in table[0] if name != "id"]
     means = {name: float(np.mean([row[name] for row in table])) for name in forecasters}
-    best = min((name for name in forecasters if name != "model"), key=means.get)
+    best = min((name for name in forecasters if name in CLASSICAL), key=means.get)
     ratios = sorted(((row["model"] / row[best], row["id"]) for row in table if row[best] > 0),
                     reverse=True)
     return {"count": len(table), "mean_mase": means, "best_baseline": best,
-            "share_model_beats_best": float(np.mean([row["model"] < row[best] for row in table])),
+            "share_model_at_most_best": float(np.mean([row["model"] <= row[best]
+                                                       for row in table])),
+            "share_model_below_best": float(np.mean([row["model"] < row[best]
+                                                     for row in table])),
             "worst": [{"id": name, "ratio": ratio} for ratio, name in ratios[:5]],
             "table": table}
 

@@ -68,9 +68,10 @@ def series_summary(compared, m):
     """One line on a table of series: where the model stands series by series."""
     best = compared["best_baseline"]
     worst = ", ".join(f"{w['id']} {w['ratio']:.2f}x" for w in compared["worst"])
-    return (f"  {compared['count']} series: the model's MASE is below "
-            f"{baseline_label(best, m)}'s (the best by mean MASE) on "
-            f"{100 * compared['share_model_beats_best']:.0f} % of them; worst against it: "
+    return (f"  {compared['count']} series: the model's MASE is at most "
+            f"{baseline_label(best, m)}'s (the best single forecaster by mean MASE) on "
+            f"{100 * compared['share_model_at_most_best']:.0f} % of them, below it on "
+            f"{100 * compared['share_model_below_best']:.0f} %; worst against it: "
             f"{worst} (--json: every series)")
 
 
