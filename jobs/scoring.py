@@ -71,8 +71,8 @@ def score_with_job(state, dataset, split, runner, job_args=(), detailed=True):
 # -- series: whole sequences -----------------------------------------------------------------
 
 def split_sequences(dataset, split, cfg):
-    """[(seq, sequence (L, F), fit length, target positions (n,), the split's records)], one
-    per sequence.
+    """[(seq, sequence (L, F), fit length, target positions (n,), the first row of each
+    target's record (n,), the split's records)], one per sequence.
 
     The targets are the positions that the split's records score; records that are bad for
     the model ``cfg`` are left out, as the model's scoring leaves them out. The fit length
@@ -89,19 +89,27 @@ def split_sequences(dataset, split, cfg):
         starts = [by_key[r.key][0] for r in records[held_out]
                   if r.key in by_key and len(by_key[r.key])]
         fit_end = min(starts, default=len(sequence))
-        mine = [r for r in records[split] if r.key in by_key]
+        mine = [r for r in records[split] if r.key in by_key and len(by_key[r.key])]
         wanted = [by_key[r.key] for r in mine]
         targets = np.concatenate(wanted) if wanted else np.zeros(0, dtype=np.int64)
-        out.append((seq, sequence, fit_end, targets, mine))
+        # a record's first row: its warm-up and the step before its first target precede it
+        starts = (np.concatenate([np.full(len(p), p[0] - r.warmup - 1) for r, p in zip(mine, wanted)])
+                  if wanted else np.zeros(0, dtype=np.int64))
+        out.append((seq, sequence, fit_end, targets, starts, mine))
     return out
 
 
-def model_forecasts(state, sequence, targets, horizon, window):
-    """The model's ``horizon``-step forecasts (n, F) of x[targets], each from the ``window``
-    steps up to its origin (fewer at the sequence's start)."""
+def model_forecasts(state, sequence, targets, starts, horizon):
+    """The model's ``horizon``-step forecasts (n, F) of x[targets], each from the steps of
+    ``sequence`` from its record's first row (``starts``, (n,)) up to its origin t - H, its
+    own forecasts fed back for the H - 1 steps after: for H = 1 exactly the history the
+    model's one-step score of the record conditions on (:class:`jobs.mr.loss_sums.LossSums`
+    runs the record from a zero state). An origin before its record's first row conditions
+    on the steps from the sequence's start."""
     origins = targets - horizon
+    starts = np.where(starts <= origins, starts, 0)
     predicted = np.empty((len(targets), sequence.shape[1]))
-    lengths = np.minimum(origins + 1, window)
+    lengths = origins + 1 - starts
     for length in np.unique(lengths):                  # one batch per history length
         rows = np.flatnonzero(lengths == length)
         index = origins[rows, None] + np.arange(1 - length, 1)[None, :]
@@ -177,8 +185,8 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
 
     model_sums: the model's one-step sums from a MapReduce job (None: computed here). The
     model's one-step sums of a sequence are :class:`jobs.mr.loss_sums.LossSums` over its
-    records, the numbers the job adds up; H-step forecasts condition on the same window of
-    history, context plus chunk. season: S, 0 for no seasonal naive, None to choose it
+    records, the numbers the job adds up; H-step forecasts condition on the same history,
+    each target's record up to the origin (:func:`model_forecasts`). season: S, 0 for no seasonal naive, None to choose it
     (:func:`series_season`). ETS is fitted per sequence, and scored only when every
     sequence's history is long enough, so that all forecasters score the same steps.
     A row per sequence: its sums and MASE scale. base_alone: the baseline that the model is
@@ -188,15 +196,15 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
     from jobs.mr.loss_sums import LossSums
 
     parts = split_sequences(dataset, split, state.model)
-    history = [sequence[:fit_end] for _, sequence, fit_end, _, _ in parts if fit_end > 1]
+    history = [sequence[:fit_end] for _, sequence, fit_end, _, _, _ in parts if fit_end > 1]
     season, season_from = series_season(history, season, dataset.meta.get("calendar"))
     # the AR(p) of prepare is the training parts'; scoring the test part, the baseline is
     # fitted again on everything before it
     ar = (dataset_ar(dataset) if split != "test" else None) or (
         fit_ar(history) if history else None)
-    window = dataset.context + dataset.meta["chunk"]
     rows, ets_forms, with_ets = [], [], True
-    for seq, sequence, fit_end, targets, records in parts:
+    for seq, sequence, fit_end, targets, starts, records in parts:
+        starts = starts[targets >= horizon]
         targets = targets[targets >= horizon]           # every forecaster needs an origin
         if not len(targets):
             continue
@@ -216,7 +224,7 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
             sums["model"] = dict(sums[base_alone])
         elif horizon > 1:
             sums["model"] = baselines.error_sums(
-                model_forecasts(state, sequence, targets, horizon, window), actual)
+                model_forecasts(state, sequence, targets, starts, horizon), actual)
         else:
             with np.errstate(over="ignore", invalid="ignore"):
                 scored = LossSums(state.theta, state.model, dataset.meta).add_chunks(records)
