@@ -370,7 +370,19 @@ def test_sigterm_leaves_no_temporary_directory(series_ds, tmp_path, private_tmp)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, out
-    assert os.listdir(private_tmp) == []
+    left = [name for name in os.listdir(private_tmp) if not is_tempfile_probe(private_tmp / name)]
+    assert left == []
+
+
+def is_tempfile_probe(path):
+    """Whether ``path`` is what CPython's tempfile.gettempdir() leaves of a process killed
+    while it probes the directory: an empty file with an 8-character random name. A local
+    runner's task processes inherit TMPDIR, and SIGTERM reaches them mid-start; the probe
+    is CPython's, and nothing of hadoop-rnn's (its directories) may remain."""
+    import re
+
+    return (path.is_file() and path.stat().st_size == 0
+            and re.fullmatch(r"[a-z0-9_]{8}", path.name) is not None)
 
 
 def test_standard_input_as_input_is_a_clear_error(tmp_path):
