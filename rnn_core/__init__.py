@@ -10,7 +10,8 @@ Modules: config (ModelConfig), params (θ layout), cells (one recurrent layer),
 network (the stacked model over a window, step-by-step inference), losses, bptt
 (loss_and_grad, loss_only), optimizers, serialization, generate, checks (input checks),
 highway (the residual base a series model's output is added to), autoregression (the AR(p)
-fit), baselines (the classical forecasts a series model is compared with).
+fit), baselines (the classical forecasts a series model is compared with), smoothing (ETS,
+fitted by statsmodels).
 """
 
 from .bptt import loss_and_grad, loss_only
