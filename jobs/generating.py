@@ -46,8 +46,9 @@ def sample(run, data=None, prime="\n", length=500, temperature=1.0, seed=0, chec
 
 
 def dataset_series(dataset, series_id=None):
-    """(a sequence of the dataset, normalized: (L, F), its normalization). series_id: a
-    value of the ``--id`` column the data was prepared with (default: the last sequence).
+    """(a sequence of the dataset, normalized: (L, F), its normalization, its number).
+    series_id: a value of the ``--id`` column the data was prepared with (default: the last
+    sequence).
     Reads every shard but keeps only that sequence's records."""
     ids = dataset.meta.get("series_ids")
     if series_id is not None and ids is None:
@@ -64,12 +65,12 @@ def dataset_series(dataset, series_id=None):
                        if count is None or sequence_id(r.key) == f"{seq:05d}")
     sequences = sequences_of(records)
     last = max(sequences)
-    return sequences[last], series_io.sequence_normalization(dataset.meta, int(last))
+    return sequences[last], series_io.sequence_normalization(dataset.meta, int(last)), int(last)
 
 
 def input_series(path, meta):
     """(the file's columns, missing values filled as at prepare time, normalized: (L, F),
-    the normalization): the dataset's, or for a dataset of series each scaled by its own
+    the normalization, None: no sequence of the dataset): the dataset's, or for a dataset of series each scaled by its own
     (``--scale series``) the file's own mean and std."""
     values, _ = series_io.fill_missing(series_io.read_series(path, meta["columns"]),
                                        meta["missing"]["policy"], meta["columns"], path)
@@ -77,7 +78,7 @@ def input_series(path, meta):
     if meta.get("series_normalization"):
         mean, std = series_io.normalization(values, meta["columns"])
         norm = {"mean": mean.tolist(), "std": std.tolist()}
-    return series_io.normalize(values, norm), norm
+    return series_io.normalize(values, norm), norm, None
 
 
 def refit_ar(dataset):
@@ -115,14 +116,15 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     network: forecast with the network even where it did not beat its base on the
     validation part (:func:`jobs.run.trained.forecasting_state`); ``note`` says which.
     """
-    from jobs.scoring import fallback_forecaster
+    from jobs.scoring import fallback_forecaster, forecaster_of
 
     state, dataset = load_run(run, data, kind="series", checkpoint=checkpoint)
     state, choice = forecasting_state(state, network)
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
     meta = dataset.meta
-    history, norm = input_series(input, meta) if input else dataset_series(dataset, series_id)
+    history, norm, seq = (input_series(input, meta) if input
+                          else dataset_series(dataset, series_id))
     context = context or dataset.context + meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
@@ -130,7 +132,8 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     forecaster = None
     if choice and choice["uses_base"] and not choice.get("network_asked"):
         # the classical forecaster chosen on validation, refitted on every part
-        forecaster, errors = fallback_forecaster(state, dataset)
+        forecasters, errors = fallback_forecaster(state, dataset)
+        forecaster = forecaster_of(forecasters, seq)
         choice.update(forecaster=forecaster, valid_mse=errors)
         note = base_line(state, choice)     # of the base the run trained with
         if state.model.ar is not None:

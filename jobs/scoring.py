@@ -154,18 +154,40 @@ def ets_forecasts(sequence, fit_end, targets, horizon, season, norm):
 
 
 def fallback_forecaster(state, dataset):
-    """(name, {name: validation MSE}) of the classical forecaster a run uses where its
-    network did not clearly beat its base on the validation part: of the base itself ("ar",
-    or "persistence" for the last-value base), ETS, and for an AR base the mean of the AR
-    and ETS forecasts ("ar_ets"), the one that forecasts the validation part best one step
-    ahead, each fitted on the training part."""
+    """(forecasters, {name: validation MSE}) of the classical forecasters a run uses where
+    its network did not clearly beat its base on the validation part.
+
+    Of the base itself ("ar", or "persistence" for the last-value base), ETS, and for an AR
+    base the mean of the AR and ETS forecasts ("ar_ets"), each fitted on the training part,
+    the one that forecasts the validation part best one step ahead: over all the series
+    (``forecasters[None]``, and the MSEs), and for each series its own
+    (``forecasters[seq]``), as a user picks a method per series of a panel.
+    """
     base = "ar" if state.model.ar is not None else "persistence"
     if "valid" not in dataset.splits():
-        return base, {}
-    totals, _, _ = series_scores(state, dataset, "valid", 1, None, base_alone=base)
+        return {None: base}, {}
+    totals, _, rows = series_scores(state, dataset, "valid", 1, None, base_alone={None: base})
+    names = [name for name in (base, "ets", "ar_ets") if name in totals]
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
-              for name in (base, "ets", "ar_ets") if name in totals}
-    return min(errors, key=errors.get), errors
+              for name in names}
+    forecasters = {row["seq"]: min(names, key=lambda name: float(np.sum(row["sums"][name]["sse"])))
+                   for row in rows}
+    return {None: min(errors, key=errors.get), **forecasters}, errors
+
+
+def forecaster_of(forecasters, seq):
+    """The forecaster of sequence ``seq`` in ``forecasters`` (:func:`fallback_forecaster`):
+    its own, else the one of all the series."""
+    return forecasters.get(seq, forecasters[None])
+
+
+def per_series_forecasters(forecasters):
+    """{"by_series": {name: series}} of a table's per-series forecasters, or {} for one
+    series (or one forecaster for all)."""
+    own = [name for seq, name in forecasters.items() if seq is not None]
+    if len(own) < 2:
+        return {}
+    return {"by_series": {name: own.count(name) for name in sorted(set(own))}}
 
 
 def mase_scale(history, season):
@@ -189,9 +211,9 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
     each target's record up to the origin (:func:`model_forecasts`). season: S, 0 for no seasonal naive, None to choose it
     (:func:`series_season`). ETS is fitted per sequence, and scored only when every
     sequence's history is long enough, so that all forecasters score the same steps.
-    A row per sequence: its sums and MASE scale. base_alone: the baseline that the model is
-    ("ar" or "persistence") when its base was chosen over its network: the base refitted
-    on everything before the scored part, as the baseline is.
+    A row per sequence: its sums and MASE scale. base_alone: {seq: the baseline that the
+    model is, None: that of the others} (:func:`fallback_forecaster`) when its network was
+    not chosen: refitted on everything before the scored part, as the baseline is.
     """
     from jobs.mr.loss_sums import LossSums
 
@@ -221,7 +243,7 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
         sums = {name: baselines.error_sums(values, actual)
                 for name, values in predicted.items() if values is not None}
         if base_alone:
-            sums["model"] = dict(sums[base_alone])
+            sums["model"] = dict(sums[forecaster_of(base_alone, int(seq))])
         elif horizon > 1:
             sums["model"] = baselines.error_sums(
                 model_forecasts(state, sequence, targets, starts, horizon), actual)
@@ -379,7 +401,8 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
             base_alone = None
             if choice and choice["uses_base"] and not choice.get("network_asked"):
                 base_alone, errors = fallback_forecaster(state, dataset)
-                choice.update(forecaster=base_alone, valid_mse=errors)
+                choice.update(forecaster=base_alone[None], valid_mse=errors,
+                              **per_series_forecasters(base_alone))
             scores, fitted, rows = series_scores(state, dataset, split, horizon, season, sums,
                                                  base_alone)
             if "model" not in scores:

@@ -123,7 +123,8 @@ def losing_and_choosing(monkeypatch, forecaster):
     loaded = generating.load_run
     monkeypatch.setattr(generating, "load_run", lambda *a, **k: (
         lambda state, dataset: (with_losses(state, 1.0, 0.5), dataset))(*loaded(*a, **k)))
-    monkeypatch.setattr(scoring, "fallback_forecaster", lambda state, dataset: (forecaster, {}))
+    monkeypatch.setattr(scoring, "fallback_forecaster",
+                        lambda state, dataset: ({None: forecaster}, {}))
     return generating.forecast_run
 
 

@@ -345,3 +345,27 @@ def test_evaluate_of_own_scales_reports_each_series_in_its_own_units(table_dir, 
     assert m["series"]["count"] == len(STATIONS) and m["runner"] == "process"
     with pytest.raises(ValueError, match="scored in this process"):
         evaluate(str(tmp_path / "run"), runner=RunnerOptions(runner="inline"))
+
+
+def test_where_the_network_lost_each_series_of_a_table_gets_its_own_forecaster(
+        table_dir, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from jobs import scoring
+    from jobs.training import RunSpec, train
+
+    prepare_table([table_dir], tmp_path / "data")
+    train(str(tmp_path / "data"), str(tmp_path / "run"), epochs=1, spec=RunSpec(hidden=4),
+          log=lambda m: None)
+    loaded = scoring.load_run
+
+    def losing(*args, **kwargs):
+        state, dataset = loaded(*args, **kwargs)
+        history = [{**h, "valid_loss": 1.0, "valid_base_loss": 0.5} for h in state.history]
+        return replace(state, history=history), dataset
+    monkeypatch.setattr(scoring, "load_run", losing)
+    m = scoring.evaluate(str(tmp_path / "run"))
+    state, dataset = losing(str(tmp_path / "run"))
+    forecasters, _ = scoring.fallback_forecaster(state, dataset)
+    for seq, row in enumerate(m["series"]["table"]):
+        assert row["model"] == row[scoring.forecaster_of(forecasters, seq)]

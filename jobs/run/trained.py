@@ -128,6 +128,9 @@ FORECASTER_NAMES = {"ar": "its AR base, refitted", "persistence": "the last valu
                     "ar_ets": "the mean of AR and ETS, which forecast the validation part best"}
 
 
+SHORT_NAMES = {"ar": "AR", "persistence": "last value", "ets": "ETS", "ar_ets": "mean"}
+
+
 def base_name(cfg):
     """The base of a series model ``cfg`` in words."""
     return f"AR(p={cfg.ar_order}) base" if cfg.ar is not None else "last-value base"
@@ -148,6 +151,10 @@ def base_line(state, choice):
     if choice["uses_base"]:
         chosen = FORECASTER_NAMES.get(choice.get("forecaster"),
                                       "its base, ETS or their mean, whichever forecast it best")
+        if choice.get("by_series"):
+            counts = ", ".join(f"{SHORT_NAMES[name]} {n}" for name, n in choice["by_series"].items())
+            chosen = ("for each series the one of its base, ETS and their mean that forecast "
+                      f"its validation part best ({counts} series)")
         return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on the "
                 f"validation part ({losses}): evaluate and forecast use {chosen} "
                 "(--network: the network)")
