@@ -208,8 +208,8 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
     model_sums: the model's one-step sums from a MapReduce job (None: computed here). The
     model's one-step sums of a sequence are :class:`jobs.mr.loss_sums.LossSums` over its
     records, the numbers the job adds up; H-step forecasts condition on the same history,
-    each target's record up to the origin (:func:`model_forecasts`). season: S, 0 for no seasonal naive, None to choose it
-    (:func:`series_season`). ETS is fitted per sequence, and scored only when every
+    each target's record up to the origin (:func:`model_forecasts`). season: S, 0 for no
+    seasonal naive, None to choose it (:func:`series_season`). ETS is fitted per sequence, and scored only when every
     sequence's history is long enough, so that all forecasters score the same steps.
     A row per sequence: its sums and MASE scale. base_alone: {seq: the baseline that the
     model is, None: that of the others} (:func:`fallback_forecaster`) when its network was
@@ -243,7 +243,10 @@ def series_scores(state, dataset, split, horizon, season, model_sums=None, base_
         sums = {name: baselines.error_sums(values, actual)
                 for name, values in predicted.items() if values is not None}
         if base_alone:
-            sums["model"] = dict(sums[forecaster_of(base_alone, int(seq))])
+            chosen = forecaster_of(base_alone, int(seq))
+            if chosen not in sums:     # ETS could not be fitted on a short history
+                chosen = "ar" if "ar" in sums else "persistence"
+            sums["model"] = dict(sums[chosen])
         elif horizon > 1:
             sums["model"] = baselines.error_sums(
                 model_forecasts(state, sequence, targets, starts, horizon), actual)
