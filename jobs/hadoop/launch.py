@@ -9,12 +9,15 @@ for the jobs that need the training state (and other small files) on every task 
 Temporary files go away however a job ends (success, a failed task, Ctrl-C, SIGTERM turned
 into an exception by :mod:`jobs.cli`): mrjob's own directories (``--cleanup-on-failure TMP``,
 mrjob keeps them by default), the setup lock file mrjob's task wrapper leaves in /tmp, and the
-code zip (at exit). Only SIGKILL leaves them behind.
+code zip (at exit), and the directories of the files shipped with a job
+(:func:`job_files_dir`: at the job's end, else at exit). Only SIGKILL leaves them behind.
 """
 import atexit
+import contextlib
 import functools
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import zipfile
@@ -174,7 +177,7 @@ def run_job_with_state(job_class, state, job_args, inputs, options, files=None, 
     """
     from rnn_core.serialization import save_arrays
 
-    with tempfile.TemporaryDirectory(prefix="hadoop-rnn-state-") as tmp:
+    with job_files_dir("hadoop-rnn-state-") as tmp:
         args = ["--state", os.path.join(tmp, "state.npz")]
         save_arrays(args[1], state.to_arrays())
         for flag, data in (files or {}).items():
@@ -183,3 +186,33 @@ def run_job_with_state(job_class, state, job_args, inputs, options, files=None, 
                 f.write(data)
             args += [flag, path]
         return run_job(job_class, args + list(job_args), inputs, options, collect)
+
+
+_JOB_DIRS = set()  # job files' directories not removed yet: at exit, whatever is left
+
+
+@contextlib.contextmanager
+def job_files_dir(prefix):
+    """A temporary directory for the files shipped with a job, removed when the job ends.
+
+    A SIGTERM (an exception, see :mod:`jobs.cli`) can interrupt that removal; what is left
+    is removed at exit. SIGTERM is held while the directory is made and recorded, so no
+    directory escapes both.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        tmp = tempfile.mkdtemp(prefix=prefix)
+        _JOB_DIRS.add(tmp)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _JOB_DIRS.discard(tmp)
+
+
+@atexit.register
+def _remove_job_dirs():
+    for tmp in list(_JOB_DIRS):
+        shutil.rmtree(tmp, ignore_errors=True)

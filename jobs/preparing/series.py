@@ -31,7 +31,7 @@ import numpy as np
 
 from jobs.data import series_io
 from jobs.data.chunks import SequenceLayout, split_point, splits_with
-from jobs.hadoop.launch import run_job
+from jobs.hadoop.launch import job_files_dir, run_job
 from jobs.preparing.sharding import job_inputs, run_sharding_job
 from jobs.storage import open_store
 from rnn_core import autoregression, baselines
@@ -139,7 +139,7 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
     scratch = temporary_dir(runner)
     try:
         with job_inputs(files, runner) as inputs, \
-                tempfile.TemporaryDirectory(prefix="hadoop-rnn-spec-") as tmp:
+                job_files_dir("hadoop-rnn-spec-") as tmp:
             spec = {"columns": list(columns), "id": id_column, "time": time_column,
                     "missing": missing_policy, "files": inputs, "names": list(files)}
             spec_file = os.path.join(tmp, "spec.json")

@@ -13,13 +13,12 @@ first copied to a temporary HDFS directory, so that every pass sees the same pat
 import contextlib
 import json
 import os
-import tempfile
 import uuid
 from dataclasses import replace
 
 from jobs.data.chunks import sequence_id, splits_with
 from jobs.data.dataset import shard_name, shard_of
-from jobs.hadoop.launch import JobFailed, run_job
+from jobs.hadoop.launch import JobFailed, job_files_dir, run_job
 from jobs.storage import is_hdfs, open_store
 
 JOB_OUTPUT = "job-output"  # the job's output directory inside the staging dataset
@@ -68,7 +67,7 @@ def run_sharding_job(job_class, inputs, layout, sequences, target, options, tota
     names = {split: [shard_name(split, k) for k in range(min(shards, totals[split]["records"]))]
              or [shard_name(split, 0)] for split in splits}
     in_place = options.runner == "hadoop" and is_hdfs(target.uri())
-    with tempfile.TemporaryDirectory(prefix="hadoop-rnn-layout-") as tmp:
+    with job_files_dir("hadoop-rnn-layout-") as tmp:
         layout_file = os.path.join(tmp, "layout.json")
         with open(layout_file, "w", encoding="utf-8") as f:
             json.dump(layout, f)
