@@ -392,9 +392,13 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
         sums, bad = (score_in_process(state, dataset, split) if runner is None
                      else score_with_job(state, dataset, split, runner))
         if float(sums["count"]) == 0:
+            records = dataset.meta["counts"][split]["records"]
+            why = (f"it holds no chunks (prepared with --{split} 0, or a part shorter than "
+                   "one chunk)" if records == 0 else
+                   f"{bad:,} of its {records:,} records are bad" if bad else
+                   f"its {records:,} records have no step past their warm-up")
             raise ScoringError(f"the {split} split of {dataset.store.uri()} has nothing to "
-                               "score" + (" (prepared with --valid 0?)" if split == "valid"
-                                          else ""))
+                               f"score: {why}")
     else:
         sums, bad = None, 0
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below

@@ -53,6 +53,11 @@ def load_arrays(path_or_fileobj):
     if isinstance(path_or_fileobj, (str, os.PathLike)):
         with open(path_or_fileobj, "rb") as f:      # a missing file stays an OSError
             return load_arrays(f)
+    start = path_or_fileobj.tell()
+    magic = path_or_fileobj.read(4)
+    path_or_fileobj.seek(start)
+    if magic not in (b"PK\x03\x04", b"\x93NUM"):  # np.load would take it for a pickle
+        raise ValueError("cannot read arrays: not a valid .npz archive (it is not a zip file)")
     try:
         npz = np.load(path_or_fileobj, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):

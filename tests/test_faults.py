@@ -317,9 +317,9 @@ def test_checkpoint_of_another_model_configuration_is_refused_and_nothing_overwr
     run_dir = tmp_path / "run"
     train_small(text_data[0], str(run_dir), "--epochs", "1")
     before = snapshot(run_dir)
-    with pytest.raises(TrainingError, match=r"holds a checkpoint of a different configuration "
-                                            r"\(input_size: checkpoint has None, asked for 1.*"
-                                            r"Use a new --run"):
+    with pytest.raises(TrainingError, match=r"is not the data the run was trained on: it is "
+                                            r"a series dataset, the run's model a text model.*"
+                                            r"a new --run"):
         train_small(series_data[0], str(run_dir), "--epochs", "2")
     assert snapshot(run_dir) == before
 

@@ -210,9 +210,12 @@ def test_describe_names_host_pid_start_and_heartbeat_age():
     assert describe(record, now=1_000_025.4) == f"host h1 pid 7 since {since} (heartbeat 15s ago)"
 
 
-def test_describe_of_an_empty_record_counts_from_the_epoch():
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(0))
-    assert describe({}, now=100.0) == f"host None pid None since {since} (heartbeat 100s ago)"
+def test_describe_of_an_empty_record_says_start_and_heartbeat_are_unknown():
+    assert describe({}, now=100.0) == "host None pid None since an unknown time (no heartbeat)"
+
+
+def test_describe_of_a_heartbeat_in_the_future_says_so():
+    assert describe({"heartbeat": 1100.0}, now=1000.0).endswith("(heartbeat 100s in the future)")
 
 
 def test_describe_without_now_uses_the_current_time(monkeypatch):
@@ -255,6 +258,14 @@ def fresh(**fields):
     (["not", "a", "dict"], 1000.0, True),
     (None, 1000.0, True),
     ({"token": "t", "heartbeat": 1000.0}, 1000.0, True),
+    (fresh(heartbeat="1000"), 1000.0, True),     # fields of the wrong type: not a lock record
+    (fresh(lease=None), 1000.0, True),
+    (fresh(lease=True), 1000.0, True),
+    (fresh(lease=float("inf")), 1000.0, True),
+    (fresh(token=7), 1000.0, True),
+    (fresh(lease=-5.0), 1000.0, True),
+    (fresh(), 940.0, False),                     # a lease ahead: a clock that far off, at most
+    (fresh(), 900.0, True),                      # further ahead: no driver wrote that
 ])
 def test_is_stale_once_the_heartbeat_is_older_than_the_lease_or_the_record_is_not_one(
         record, now, stale):

@@ -29,6 +29,8 @@ import re
 import signal
 from dataclasses import replace
 
+from jobs.data.dataset import META
+from jobs.run.lock import LOCK, TAKEOVER
 from jobs.run.state import NotACheckpoint, TrainingState
 from rnn_core.serialization import arrays_from_bytes, arrays_to_bytes
 
@@ -73,6 +75,30 @@ def resume_point(run):
         if partial.rounds and partial.epoch == (state.epoch if state is not None else 0):
             return ROUND, partial, partial_data
     return name, state, data
+
+
+def foreign_files(run):
+    """What stops ``run`` (with no checkpoint to resume: :func:`resume_point` found none) from
+    becoming a new run's directory: a one-line reason naming its files, or None if it holds
+    nothing but a lock and half-written leftovers. A run directory holding a model (best.npz,
+    a stale round.npz) or anything else is never written over."""
+    names = [n for n in run.list() if n not in (LOCK, TAKEOVER) and not n.startswith(_TMP_PREFIX)]
+    if not names:
+        return None
+    if META in names:
+        return dataset_refusal(run)
+    if BEST in names:
+        return (f"{run.uri()} holds {BEST} but no {LATEST} or ckpt-*.npz to continue from, and "
+                f"a new run would replace it. To continue from the best epoch, copy {BEST} to "
+                f"{LATEST} in it; to start a new run, use a new --run directory")
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"{run.uri()} holds no checkpoint to continue from, but holds {shown}: use a new "
+            "(or empty) --run directory")
+
+
+def dataset_refusal(run):
+    return (f"--run {run.uri()} is a dataset directory (it holds {META}): a run needs a "
+            "directory of its own")
 
 
 def load_latest(run):

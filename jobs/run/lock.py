@@ -30,6 +30,7 @@ Residual races, which no lock built on create/delete/rename can close:
 * reading a token and then deleting the file (release, takeover) are two steps.
 """
 import json
+import math
 import os
 import socket
 import threading
@@ -52,12 +53,23 @@ class LockLost(RuntimeError):
     """This driver no longer owns the run's lock (it was taken over): nothing may be committed."""
 
 
+def seconds_field(record, name):
+    """The record's ``name`` as a finite number of seconds, or None if it is not one."""
+    value = record.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def describe(record, now=None):
     """``host H pid P since <time> (heartbeat Ns ago)``: who holds a lock, for one-line messages."""
     now = time.time() if now is None else now
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("started", 0)))
-    return (f"host {record.get('host')} pid {record.get('pid')} since {since} "
-            f"(heartbeat {now - record.get('heartbeat', 0):.0f}s ago)")
+    started, heartbeat = seconds_field(record, "started"), seconds_field(record, "heartbeat")
+    since = ("an unknown time" if started is None else
+             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)))
+    age = ("no heartbeat" if heartbeat is None else f"heartbeat {now - heartbeat:.0f}s ago"
+           if heartbeat <= now else f"heartbeat {heartbeat - now:.0f}s in the future")
+    return f"host {record.get('host')} pid {record.get('pid')} since {since} ({age})"
 
 
 def pid_alive(pid):
@@ -74,11 +86,16 @@ def pid_alive(pid):
 
 
 def is_stale(record, now=None, host=None):
-    """Whether a lock record may be taken over: unreadable, lease expired, or its process gone."""
-    if not isinstance(record, dict) or not {"token", "heartbeat", "lease"} <= set(record):
+    """Whether a lock record may be taken over: not a lock record (fields missing or of the
+    wrong type), lease expired, its process gone, or a heartbeat further in the future than a
+    lease (no clock is that far off; a driver never writes one)."""
+    if not isinstance(record, dict) or not isinstance(record.get("token"), str):
+        return True
+    heartbeat, lease = seconds_field(record, "heartbeat"), seconds_field(record, "lease")
+    if heartbeat is None or lease is None or lease <= 0:
         return True
     now = time.time() if now is None else now
-    if now - float(record["heartbeat"]) > float(record["lease"]):
+    if abs(now - heartbeat) > lease:
         return True
     return record.get("host") == (host or socket.gethostname()) and not pid_alive(record.get("pid"))
 

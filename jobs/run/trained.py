@@ -59,9 +59,11 @@ def load_run(run_uri, data_uri=None, warn=None, kind=None, checkpoint="best"):
                        "DATA_DIR if it moved") from None
     if kind is not None and dataset.kind != kind:
         raise RunError(f"{run_uri} is a {dataset.kind} model: use {COMMAND_FOR[dataset.kind]}")
-    if dataset.model_sizes() != {k: getattr(state.model, k) for k in dataset.model_sizes()}:
-        raise RunError(f"the model in {run_uri} does not fit {dataset.store.uri()} (model "
-                       f"{state.model.to_dict()}, data {dataset.model_sizes()})")
+    sizes = {k: v for k, v in dataset.model_sizes().items() if getattr(state.model, k) != v}
+    if sizes:
+        raise RunError(f"the model in {run_uri} does not fit {dataset.store.uri()}: "
+                       + ", ".join(f"the data's {k} is {v}, the model's {getattr(state.model, k)}"
+                                   for k, v in sorted(sizes.items())))
     check_same_schema(state, dataset, "read")
     if state.data_version and state.data_version != dataset.fingerprint:
         (warn or _stderr)(f"note: {dataset.store.uri()} changed since the run was trained on it "

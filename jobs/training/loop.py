@@ -35,10 +35,10 @@ import enum
 import time
 from dataclasses import dataclass, field, replace
 
-from jobs.data.dataset import Dataset
+from jobs.data.dataset import META, Dataset, DatasetError
 from jobs.hadoop.launch import RunnerOptions
-from jobs.run.checkpoint import (commit, fault_point, newest_checkpoint, remove_leftovers,
-                                 repair, resume_point)
+from jobs.run.checkpoint import (commit, dataset_refusal, fault_point, foreign_files,
+                                 newest_checkpoint, remove_leftovers, repair, resume_point)
 from jobs.run.lock import LockHeld, RunLock
 from jobs.run.state import unprefix_opt, unprefix_outer
 from jobs.run.trained import base_choice, base_line, check_same_schema
@@ -120,6 +120,8 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
     existed = run_store.exists()
     if existed and not run_store.is_dir():
         raise TrainingError(f"--run {run_store.uri()} is a file, not a run directory")
+    if run_store.uri() == dataset.store.uri() or (existed and run_store.exists(META)):
+        raise TrainingError(dataset_refusal(run_store))
     try:
         lock = RunLock(run_store, lease=limits.lock_lease).acquire()
     except LockHeld as e:
@@ -147,8 +149,24 @@ class Session:
     max_bad_records: float
 
     def commit(self, state, previous=None):
-        """Commit ``state`` to the run directory (:func:`jobs.run.checkpoint.commit`)."""
+        """Commit ``state`` to the run directory (:func:`jobs.run.checkpoint.commit`), unless
+        the dataset changed while the job that computed it ran."""
+        self.check_data()
         commit(self.run_store, state, lock=self.lock, previous=previous)
+
+    def check_data(self):
+        """Raise TrainingError if the dataset is no longer the one this invocation started on
+        (e.g. ``prepare --force`` replaced it): a job may have read some of the new data."""
+        try:
+            now = Dataset(self.dataset.store.uri()).fingerprint
+        except DatasetError:
+            now = "(none: the dataset is gone or being replaced)"
+        if now != self.dataset.fingerprint:
+            raise TrainingError(
+                f"the dataset changed under the run: {self.dataset.store.uri()} is now version "
+                f"{now[:12]}, the run started on {self.dataset.fingerprint[:12]}; nothing of the "
+                "job that saw the change was committed. Run train again to continue on the "
+                "new data (it must be encoded like the run's)")
 
 
 def train_locked(session, data, epochs, spec, limits, patience=None, valid_every=1):
@@ -201,8 +219,10 @@ def run_epoch(session, state, epochs, due):
     line and returns its committed state. epochs: the run's target; due: the new θ is to be
     scored."""
     start = epoch_start(session.run_store, state)  # the committed state the epoch started from
+    runner = epoch_runner(state, session.runner, session.log)
     while True:
-        state = run_round(state, session.dataset, session.runner, session.max_bad_records,
+        session.check_data()
+        state = run_round(state, session.dataset, runner, session.max_bad_records,
                           session.log, due)
         session.commit(state, previous=start)
         if not state.rounds:
@@ -213,6 +233,28 @@ def run_epoch(session, state, epochs, due):
     before = state.history[-2] if start is not None and Validation.pending(start) else None
     session.log(progress_line(state.history[-1], epochs, before))
     return state
+
+
+def epoch_runner(state, runner, log=print):
+    """The runner options for the rest of the epoch after ``state``: ``runner``, but resumed
+    mid-epoch with the map tasks its rounds ran with. A round trains each map task's every
+    K-th minibatch of its split, so the epoch's rounds cover the data once only if they all
+    split it alike. Raises TrainingError if the rounds ran on another runner."""
+    if not state.rounds or "runner" not in state.rounds[0]:  # rounds from before it was kept
+        return runner
+    started = state.rounds[0]
+    where = (f"sync round {len(state.rounds)}/{state.settings.syncs_per_epoch} of epoch "
+             f"{state.epoch + 1}")
+    if started["runner"] != runner.runner:
+        raise TrainingError(f"{where} ran on the {started['runner']} runner: finish the epoch "
+                            f"with --runner {started['runner']} (the runners split the data "
+                            "differently), then change it")
+    if started["map_tasks"] == runner.map_tasks:
+        return runner
+    log(f"finishing epoch {state.epoch + 1} with the map tasks its rounds ran with "
+        f"(--map-tasks {started['map_tasks'] or 'default'}); "
+        f"--map-tasks {runner.map_tasks or 'default'} applies from the next epoch")
+    return replace(runner, map_tasks=started["map_tasks"])
 
 
 def run_round(state, dataset, options, max_bad=0.01, log=print, due=False):
@@ -234,8 +276,9 @@ def run_round(state, dataset, options, max_bad=0.01, log=print, due=False):
         log(f"epoch {epoch}: {note}")
     trained = dict(theta=out["theta"], opt_state=unprefix_opt(out),
                    outer_state=unprefix_outer(out), data_version=dataset.fingerprint)
-    rounds = state.rounds + [round_summary(out, result.counters, job_seconds,
-                                           time.time() - started)]
+    rounds = state.rounds + [dict(round_summary(out, result.counters, job_seconds,
+                                                time.time() - started),
+                                  runner=options.runner, map_tasks=options.map_tasks)]
     if len(rounds) < state.settings.syncs_per_epoch:
         return replace(state, **trained, rounds=rounds)
     sums, counters, job_seconds, seconds = epoch_totals(rounds)
@@ -246,6 +289,7 @@ def run_round(state, dataset, options, max_bad=0.01, log=print, due=False):
 def score_newest(session, state):
     """Score the newest θ's pending validation with the scoring job, commit it, log it."""
     fault_point("kill-before-validation", state.epoch)
+    session.check_data()
     sums, _ = score_validation(state, session.dataset, session.runner)
     state = with_validation(state, sums, state.epoch)
     session.commit(state)
@@ -273,6 +317,9 @@ def resume_or_start(session, data, epochs, spec):
     run_store, dataset, log = session.run_store, session.dataset, session.log
     name, state, ckpt_bytes = resume_point(run_store)
     if state is None:
+        refusal = foreign_files(run_store)
+        if refusal:
+            raise TrainingError(refusal)
         map_tasks = expected_map_tasks(dataset, session.runner)
         state = new_state(spec, dataset, data, map_tasks)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "

@@ -296,8 +296,18 @@ def check_resumable(state, spec, dataset):
     have = {**state.model.to_dict(), **state.settings.to_dict(), **state.optimizer.to_dict()}
     have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0,
                 residual=model_residual(state.model))
+    model_kind = "text" if state.model.vocab_size else "series"
+    sizes = {k: v for k, v in dataset.model_sizes().items() if have.get(k) != v}
+    if model_kind != dataset.kind or sizes:
+        differ = (f"it is a {dataset.kind} dataset, the run's model a {model_kind} model"
+                  if model_kind != dataset.kind else
+                  ", ".join(f"its {k} is {v}, the run's model has {have.get(k)}"
+                            for k, v in sorted(sizes.items())))
+        raise TrainingError(f"{dataset.store.uri()} is not the data the run was trained on: "
+                            f"{differ}. Use the run's own dataset, or a new --run directory "
+                            "for this one.")
     wanted = {**spec.given(MODEL_DEFAULTS), **spec.given(OPTIMIZER_DEFAULTS),
-              **spec.given(SETTINGS_DEFAULTS), **dataset.model_sizes()}
+              **spec.given(SETTINGS_DEFAULTS)}
     if "clip" in wanted:
         wanted["clip"] = wanted["clip"] or 0.0
     if "residual" in wanted:
