@@ -214,10 +214,18 @@ class HdfsStore:
             return []
         return sorted(self._call("list", name, self.client.list, self._path(name)))
 
+    def _listing(self, name):
+        """[(entry, WebHDFS FileStatus)] of directory ``name``."""
+        return self._call("list", name, self.client.list, self._path(name), status=True)
+
     def files(self, name=""):
         """{file name: length in bytes} of the regular files directly in directory ``name``."""
-        listing = self._call("list", name, self.client.list, self._path(name), status=True)
-        return {entry: status["length"] for entry, status in listing if status["type"] == "FILE"}
+        return {entry: status["length"] for entry, status in self._listing(name)
+                if status["type"] == "FILE"}
+
+    def directories(self, name=""):
+        """The names of the directories directly in directory ``name``."""
+        return [entry for entry, status in self._listing(name) if status["type"] == "DIRECTORY"]
 
     def size(self, name):
         """The file's length in bytes."""

@@ -81,6 +81,18 @@ def prepare_sunspots(out):
     return out
 
 
+def tree(path):
+    """Every file under ``path`` with its bytes: compare to prove nothing changed."""
+    return {os.path.relpath(os.path.join(d, n), path): open(os.path.join(d, n), "rb").read()
+            for d, _, names in os.walk(path) for n in names}
+
+
+def siblings(path):
+    """Entries beside ``path`` whose name starts with its name (staging leftovers)."""
+    base = os.path.basename(path)
+    return sorted(n for n in os.listdir(os.path.dirname(path)) if n.startswith(base))
+
+
 # -- the commands, through the Python API ------------------------------------------------------
 
 def cli_args(*argv):

@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from helpers import (SUNSPOTS_CSV, TINY, cli_args, prepare_cli, prepare_sunspots, quiet,
-                     train_cli)
+                     siblings, train_cli, tree)
 
 from jobs import demo
 from jobs.preparing import api as preparing
@@ -38,18 +38,6 @@ CRON = os.path.join(ROOT, "scripts", "hadoop-rnn-cron")
 def meta_of(data_dir):
     with open(os.path.join(data_dir, "meta.json"), encoding="utf-8") as f:
         return json.load(f)
-
-
-def tree(path):
-    """Every file under ``path`` with its bytes: compare to prove nothing changed."""
-    return {os.path.relpath(os.path.join(d, n), path): open(os.path.join(d, n), "rb").read()
-            for d, _, names in os.walk(path) for n in names}
-
-
-def siblings(path):
-    """Entries beside ``path`` whose name starts with its name (staging leftovers)."""
-    base = os.path.basename(path)
-    return sorted(n for n in os.listdir(os.path.dirname(path)) if n.startswith(base))
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ def expand_inputs(inputs):
     within each argument.
 
     Directories give the regular files directly inside them (hidden files and, on HDFS,
-    ``_``-prefixed ones such as ``_SUCCESS`` skipped). A local file named twice (also by
+    ``_``-prefixed ones such as ``_SUCCESS`` skipped). A directory inside one, or matched by
+    a glob, is an error (:func:`refuse_directories`). A local file named twice (also by
     another path, e.g. ``a.txt ./a.txt``) is read once. Standard input (``-``), devices and
     pipes are refused: every input is read more than once. On HDFS only the last component
     of a path may be a glob (``hdfs:///raw/2026-*/x.txt`` is refused).
@@ -48,39 +49,56 @@ def expand_inputs(inputs):
     return files
 
 
+def refuse_directories(paths):
+    """A CorpusError naming the first of ``paths``, directories met while listing the inputs.
+
+    Inputs are read one level deep, as Hadoop's FileInputFormat reads an input directory
+    (it fails on a directory inside: "Not a file"). Reading them recursively would take in
+    whatever lies below (old runs, ``_temporary`` directories, partitions whose values are
+    in the directory names); skipping them would drop data without a word."""
+    if paths:
+        raise CorpusError(f"{paths[0]} is a directory: inputs are read one level deep, not "
+                          "recursively; name the files (or a glob that matches files only) "
+                          f"and {paths[0]} itself if its files are wanted")
+
+
 def expand_local(item):
     if os.path.isdir(item):
-        return sorted(os.path.join(item, name) for name in os.listdir(item)
-                      if not name.startswith(".") and os.path.isfile(os.path.join(item, name)))
-    if os.path.isfile(item):
+        found = [os.path.join(item, name) for name in sorted(os.listdir(item))
+                 if not name.startswith(".")]
+    elif os.path.isfile(item):
         return [item]
-    if item == "-" or os.path.exists(item):
+    elif item == "-" or os.path.exists(item):
         raise CorpusError(f"{item}: not a regular file (standard input, pipes and devices "
                           "are not supported: save the data to a file first)")
-    found = sorted(path for path in glob.glob(item) if os.path.isfile(path))
-    if not found:
-        raise CorpusError(f"{item}: no such file, directory or matching glob")
-    return found
+    else:
+        found = sorted(glob.glob(item))
+        if not found:
+            raise CorpusError(f"{item}: no such file, directory or matching glob")
+    refuse_directories([path for path in found if os.path.isdir(path)])
+    return [path for path in found if os.path.isfile(path)]
 
 
 def expand_hdfs(item):
     parent, pattern = posixpath.split(item.rstrip("/"))
     if glob.has_magic(parent):
         raise CorpusError(f"{item}: only the last component of an HDFS path may be a glob")
-    if glob.has_magic(pattern):
-        store = open_store(parent)
-        names = fnmatch.filter(store.files() if store.is_dir() else {}, pattern)
-    else:
-        store = open_store(item)
-        if store.is_dir():
-            names = store.files()
-        elif store.exists():
-            return [item]
-        else:
-            names = None
-    if names is None or (glob.has_magic(pattern) and not names):
+    is_glob = glob.has_magic(pattern)
+    store = open_store(parent if is_glob else item)
+    if not is_glob and store.exists() and not store.is_dir():
+        return [item]
+    if not store.is_dir():
         raise CorpusError(f"{item}: no such file, directory or matching glob")
-    return sorted(store.uri(name) for name in names if not name.startswith((".", "_")))
+
+    def chosen(names):
+        return sorted(name for name in names if not name.startswith((".", "_"))
+                      and (not is_glob or fnmatch.fnmatch(name, pattern)))
+
+    refuse_directories([store.uri(name) for name in chosen(store.directories())])
+    names = chosen(store.files())
+    if is_glob and not names:
+        raise CorpusError(f"{item}: no such file, directory or matching glob")
+    return [store.uri(name) for name in names]
 
 
 def input_size(path):

@@ -10,7 +10,9 @@ two policies, chosen at prepare time:
   same column; missing values before the first or after the last present one take that value.
 * ``drop``: rows with a missing value in any chosen column are removed.
 
-Any other non-numeric value is an error naming the file, column and row.
+Any other non-numeric value, and an infinite one (``inf``, or a number too large for float64
+such as ``1e400``), is an error naming the file, column and row; so are a chosen column that
+the file has twice, and a file without data rows.
 """
 import os
 
@@ -25,8 +27,14 @@ class SeriesError(ValueError):
     """A series file can't be read, lacks a column, or holds a value that is not a number."""
 
 
+def row_name(row):
+    """How a message names data row ``row`` (0-based): its number, and its line in a CSV
+    file (after the header)."""
+    return f"row {row + 1} (line {row + 2})"
+
+
 def read_table(path, columns=None):
-    """The file as a pyarrow Table (only ``columns`` if given)."""
+    """The file as a pyarrow Table (only ``columns`` if given), with at least one row."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
@@ -50,53 +58,64 @@ def read_table(path, columns=None):
         if absent:
             raise SeriesError(f"{path}: no column {absent[0]!r} (columns: "
                               f"{', '.join(table.column_names)})")
+        twice = [c for c in columns if table.column_names.count(c) > 1]
+        if twice:
+            raise SeriesError(f"{path}: {table.column_names.count(twice[0])} columns are named "
+                              f"{twice[0]!r}: which one is meant is ambiguous; rename them")
         table = table.select(columns)
+    if table.num_rows == 0:
+        raise SeriesError(f"{path}: no data rows")
     return table
 
 
 def column_values(column, name, path):
-    """One pyarrow column as float64 (rows,), NaN where missing."""
+    """One pyarrow column as float64 (rows,), NaN where missing; SeriesError at a value that
+    is not a number or is infinite."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False),
-                          dtype=np.float64)
-    if pa.types.is_null(kind):
-        return np.full(len(column), np.nan)
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        values = np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False),
+                            dtype=np.float64)
+    elif pa.types.is_null(kind):
+        values = np.full(len(column), np.nan)
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        values = np.empty(len(column))
+        for row, text in enumerate(column.to_pylist()):
+            if text is None or text.strip() in NULL_STRINGS:
+                values[row] = np.nan
+                continue
+            try:
+                values[row] = float(text)
+            except ValueError:
+                raise SeriesError(f"{path}: column {name!r}, {row_name(row)}: {text!r} is not "
+                                  "a number") from None
+    else:
         raise SeriesError(f"{path}: column {name!r} holds {kind} values, not numbers")
-    values = np.empty(len(column))
-    for row, text in enumerate(column.to_pylist()):
-        if text is None or text.strip() in NULL_STRINGS:
-            values[row] = np.nan
-            continue
-        try:
-            values[row] = float(text)
-        except ValueError:
-            raise SeriesError(f"{path}: column {name!r}, row {row + 1} (line {row + 2}): "
-                              f"{text!r} is not a number") from None
+    infinite = np.flatnonzero(np.isinf(values))
+    if len(infinite):  # not missing: a value was given, and no interpolation recovers it
+        row = int(infinite[0])
+        raise SeriesError(f"{path}: column {name!r}, {row_name(row)}: {column[row].as_py()} "
+                          "is not a finite number (infinite, or too large for float64)")
     return values
 
 
 def read_series(path, columns):
     """The chosen columns of a file: float64 (rows, len(columns)), NaN where missing."""
     table = read_table(path, columns)
-    if table.num_rows == 0:
-        raise SeriesError(f"{path}: no data rows")
     return np.stack([column_values(table.column(name), name, path) for name in columns], axis=1)
 
 
 def fill_missing(values, policy, columns, path):
     """Apply the missing-value policy; return (values without NaN, {column: n missing}).
 
-    values: (rows, F) with NaN for missing; infinities count as missing too.
+    values: (rows, F) with NaN for missing (:func:`column_values` refuses infinities).
     """
     if policy not in MISSING_POLICIES:
         raise SeriesError(f"unknown missing-value policy {policy!r}")
-    missing = ~np.isfinite(values)
+    missing = np.isnan(values)
     counts = {name: int(n) for name, n in zip(columns, missing.sum(axis=0))}
     for name, n in counts.items():
         if n == len(values):

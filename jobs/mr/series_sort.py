@@ -6,22 +6,27 @@ whole files: ``mapper_raw``; a big table should be several files, as Hive and Sp
 them). ``--spec`` (JSON) names the value ``columns``, the optional ``id`` and ``time``
 columns, the ``missing`` policy and the input files in order.
 
-* A map task reads a file's columns, groups its rows by series id (without ``id``: the file
-  is one series, its id the file's number) and emits one record per series it holds: key
-  the id (as JSON), tag the file's number, arrays ``time`` (rows,) and ``values`` (rows, F)
-  with NaN where missing. Without ``time`` the row number orders the rows.
+* A map task reads a file's columns, sorts its rows by series id (without ``id``: the file
+  is one series, its id the file's number) and time, and emits one record per series it
+  holds: key the id (as JSON), tag the file's number, arrays ``time`` (rows,) and
+  ``values`` (rows, F) with NaN where missing. Without ``time`` the row number orders the
+  rows.
 * The shuffle sorts on key and tag (secondary sort), so a reducer gets one series' runs in
-  file order; it concatenates them, sorts the rows by time (stable: rows with equal times
-  keep file and row order; they are counted), fills missing values
-  (:func:`jobs.data.series_io.fill_missing`) and writes one line per series: the id and
-  the arrays ``values`` (L, F) float64, ``missing`` (F,) counts and, when the time column
-  holds timestamps, ``step``, the median time between rows in seconds, and ``per_day``,
-  the rows per day over the series' span (NaN without timestamps: no time column, or plain
-  numbers), from which ``prepare`` reads the calendar (:func:`rnn_core.baselines.calendar`).
+  file order; it concatenates them, sorts the rows by time (without ``time``: file and row
+  order), fills missing values (:func:`jobs.data.series_io.fill_missing`) and writes one
+  line per series: the id and the arrays ``values`` (L, F) float64, ``missing`` (F,) counts
+  and, when the time column holds timestamps, ``step``, the median time between rows in
+  seconds, and ``per_day``, the rows per day over the series' span (NaN without
+  timestamps: no time column, or plain numbers), from which ``prepare`` reads the calendar
+  (:func:`rnn_core.baselines.calendar`).
 
-A file that cannot be read (no such column, a value that is not a number, ...) is not a
-task failure with a traceback: the map task emits the error's message under the key
-``!error`` and the driver raises it (:mod:`jobs.preparing.series`).
+Input that has no one reading is an error, never guessed: a file that cannot be read (no
+such column, a value that is not a number or infinite, no rows, ...), a row without an id
+or a time, two rows of one series at one time (the map task names their rows when they are
+in one file, the reducer the two files otherwise), and a series whose times are numbers in
+one file and timestamps in another. Such an error is not a task failure with a traceback:
+the task emits its message under the key ``!error`` and the driver raises it
+(:mod:`jobs.preparing.series`).
 
 Cost: the shuffle carries every row once; a reducer holds one series at a time.
 """
@@ -37,6 +42,23 @@ from jobs.mr.task import TaskJob
 ERROR = "!error"  # the key of a file's error message (ids are JSON strings: '"...')
 
 
+def refuse_empty(empty, what, path):
+    """SeriesError if a cell is empty: ``empty`` (rows,) bool, ``what`` names the column."""
+    rows = np.flatnonzero(empty)
+    if len(rows):
+        raise series_io.SeriesError(f"{path}: {what} has {len(rows)} empty value(s), the "
+                                    f"first in {series_io.row_name(int(rows[0]))}")
+
+
+def series_keys(column, name, path):
+    """An id column as the shuffle keys of its rows (rows,): each id as a JSON string. An
+    empty id (null or blank) belongs to no series: an error."""
+    ids = column.to_pylist()
+    refuse_empty(np.array([v is None or not str(v).strip() for v in ids], dtype=bool),
+                 f"id column {name!r}", path)
+    return np.array([json.dumps(str(v)) for v in ids])
+
+
 def time_values(column, name, path):
     """A time column as sortable numbers (rows,): numbers as float64, timestamps and dates
     (or strings that parse as ISO timestamps) as int64 nanoseconds."""
@@ -45,9 +67,7 @@ def time_values(column, name, path):
 
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     kind = column.type
-    if column.null_count:
-        raise series_io.SeriesError(f"{path}: time column {name!r} has {column.null_count} "
-                                    "empty value(s)")
+    refuse_empty(column.is_null().to_numpy(zero_copy_only=False), f"time column {name!r}", path)
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
     try:
@@ -56,6 +76,13 @@ def time_values(column, name, path):
         raise series_io.SeriesError(f"{path}: time column {name!r} holds {kind} values that "
                                     "are neither numbers nor timestamps") from None
     return np.asarray(pc.cast(stamps, pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+
+
+def time_text(time):
+    """One value of a time column (see :func:`time_values`) as its reader would write it."""
+    if np.asarray(time).dtype.kind == "i":
+        return np.datetime_as_string(np.datetime64(int(time), "ns"), unit="auto")
+    return np.format_float_positional(time, trim="-")
 
 
 def no_calendar():
@@ -75,23 +102,29 @@ def time_steps(time):
 
 
 def read_rows(path, spec, file_number, name):
-    """(ids (rows,) of str, time (rows,), values (rows, F)) of one table file; ``name`` is
-    what error messages call it."""
+    """(ids (rows,) of str, time (rows,), values (rows, F)) of one table file, sorted by id
+    and time; ``name`` is what error messages call it."""
     columns, id_column, time_column = spec["columns"], spec.get("id"), spec.get("time")
     wanted = list(columns) + [c for c in (id_column, time_column) if c]
     try:
         table = series_io.read_table(path, wanted)
-        values = np.stack([series_io.column_values(table.column(c), c, name) for c in columns],
+        values = np.stack([series_io.column_values(table.column(c), c, path) for c in columns],
                           axis=1)
-        time = (time_values(table.column(time_column), time_column, name) if time_column
+        time = (time_values(table.column(time_column), time_column, path) if time_column
                 else np.arange(table.num_rows, dtype=np.int64))
+        ids = (series_keys(table.column(id_column), id_column, path) if id_column
+               else np.full(table.num_rows, json.dumps(f"{file_number:05d}")))
     except series_io.SeriesError as e:
         raise series_io.SeriesError(str(e).replace(path, name)) from None
-    if id_column:
-        ids = np.array([json.dumps(str(v)) for v in table.column(id_column).to_pylist()])
-    else:
-        ids = np.full(table.num_rows, json.dumps(f"{file_number:05d}"))
-    return ids, time, values
+    order = np.lexsort((time, ids))
+    ids, time = ids[order], time[order]
+    twice = np.flatnonzero((ids[1:] == ids[:-1]) & (time[1:] == time[:-1]))
+    if len(twice):
+        i = twice[0]
+        rows = " and ".join(series_io.row_name(int(row)) for row in sorted(order[i:i + 2]))
+        where = f"series {json.loads(ids[i])!r} in {name}" if id_column else name
+        raise series_io.SeriesError(f"{where}: two rows at time {time_text(time[i])}: {rows}")
+    return ids, time, values[order]
 
 
 class MRSeriesSort(TaskJob):
@@ -119,8 +152,6 @@ class MRSeriesSort(TaskJob):
         except series_io.SeriesError as e:
             yield ERROR, Record(f"f{number:06d}", {"message": np.array(str(e))})
             return
-        order = np.argsort(ids, kind="stable")
-        ids, time, values = ids[order], time[order], values[order]
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
         for lo, hi in zip(starts, np.r_[starts[1:], len(ids)]):
             yield ids[lo], Record(f"f{number:06d}", {"time": time[lo:hi],
@@ -130,22 +161,40 @@ class MRSeriesSort(TaskJob):
     def reducer_init(self):
         self.load_spec()
 
+    def joined_rows(self, runs, name):
+        """(time, values) of a series from its runs (one per file, in file order), sorted by
+        time when there is a time column. Each run is sorted and has no time twice
+        (:func:`read_rows`), so two rows at one time come from two files."""
+        time = np.concatenate([run.arrays["time"] for run in runs])
+        values = np.concatenate([run.arrays["values"] for run in runs])
+        if not self.spec.get("time"):  # the times are row numbers in each file: keep file order
+            return time, values
+        files = [self.spec["names"][int(run.tag[1:])] for run in runs]
+        kinds = [run.arrays["time"].dtype.kind for run in runs]  # f: numbers, i: timestamps
+        if len(set(kinds)) > 1:
+            numbers, stamps = files[kinds.index("f")], files[kinds.index("i")]
+            raise series_io.SeriesError(f"{name}: time column {self.spec['time']!r} holds "
+                                        f"numbers in {numbers} and timestamps in {stamps}")
+        order = np.argsort(time, kind="stable")
+        time, values = time[order], values[order]
+        twice = np.flatnonzero(time[1:] == time[:-1])
+        if len(twice):
+            i = twice[0]
+            origin = np.repeat(np.arange(len(runs)), [len(run.arrays["time"]) for run in runs])
+            first, second = (files[origin[j]] for j in order[i:i + 2])
+            raise series_io.SeriesError(f"{name}: two rows at time {time_text(time[i])}: in "
+                                        f"{first} and in {second}")
+        return time, values
+
     def reducer(self, key, runs):
         if key == ERROR:
             for run in runs:
                 yield ERROR, {"message": run.arrays["message"]}
             return
-        runs = [run.arrays for run in runs]
-        time = np.concatenate([run["time"] for run in runs])
-        values = np.concatenate([run["values"] for run in runs])
-        order = np.argsort(time, kind="stable")
-        time, values = time[order], values[order]
-        duplicates = int(np.count_nonzero(time[1:] == time[:-1]))
-        if duplicates:
-            self.increment_counter(COUNTERS, "rows with a repeated time", duplicates)
         columns, series = self.spec["columns"], json.loads(key)
         name = f"series {series!r}" if self.spec.get("id") else self.spec["names"][int(series)]
         try:
+            time, values = self.joined_rows(list(runs), name)
             values, missing = series_io.fill_missing(values, self.spec["missing"], columns, name)
         except series_io.SeriesError as e:
             yield ERROR, {"message": np.array(str(e))}
