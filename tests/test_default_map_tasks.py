@@ -9,7 +9,8 @@ from jobs.hadoop.launch import RunnerOptions
 from jobs.training.epoch_job import expected_map_tasks
 
 
-@pytest.mark.parametrize("shards, map_tasks", [(1, None), (3, None), (1, 6), (2, 3)])
+@pytest.mark.parametrize("shards, map_tasks", [(1, None), (3, None), (1, 1), (1, 6), (2, 3),
+                                             (3, 2)])
 def test_the_expected_map_tasks_are_the_ones_the_inline_runner_starts(tmp_path, shards,
                                                                         map_tasks):
     data, run = str(tmp_path / "data"), str(tmp_path / "run")

@@ -42,10 +42,12 @@ def add_arguments(parser):
                         help="reduce tasks; θ is cut into slices spread over them (default: "
                         "as many as one task's output needs 8 MB records, at most N)")
     spread.add_argument("--map-tasks", type=positive_int, metavar="N",
-                        help="about N map tasks per epoch: Hadoop groups the input splits "
-                        "(CombineTextInputFormat); mrjob's local runners cut files into ~N "
-                        "pieces but never join files (default: the runner's own splits, "
-                        "about one task per shard)")
+                        help="map tasks per epoch: on Hadoop about N (it groups the input "
+                        "splits, CombineTextInputFormat); the inline and local runners cut the "
+                        "training shards into N pieces, or as close below as whole records "
+                        "allow, but never join shards, and refuse N above the training "
+                        "records (default: on Hadoop one task per shard, on the others 4 "
+                        "pieces or one per shard)")
     spread.add_argument("--no-uber", dest="uber", action="store_false",
                         help="on Hadoop, never run an epoch as an uber job (by default a small "
                         "one runs its tasks inside the ApplicationMaster: no task containers)")

@@ -5,7 +5,7 @@ Every map task loads the checkpoint (and the dataset's meta.json) shipped with t
 its records with :class:`jobs.mr.loss_sums.LossSums` and emits ONE record of sums (in-mapper
 combining, so no combiner); the single reducer adds them exactly
 (:func:`jobs.mr.protocol.add_sums`), in whatever order they come. With the epoch job's
-``--split-reference-bytes`` (:mod:`jobs.mr.validation`) its tasks are the epoch job's
+``--split-bytes`` (:mod:`jobs.mr.validation`) its tasks are the epoch job's
 validation tasks, so the loss is the same bits either way. Bad records are skipped and
 counted, as in training. Run standalone::
 
@@ -33,7 +33,7 @@ class MRScore(ValidationInputJob, ChunkMapperJob):
                           "only the loss (validation)")
         self.add_passthru_arg("--batch", type=int, default=SCORE_BATCH,
                               help="chunks per forward batch")
-        self.add_split_reference_arg()
+        self.add_split_bytes_arg()
 
     def mapper_init(self):
         state = read_state_file(self.options.state)

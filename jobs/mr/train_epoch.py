@@ -101,7 +101,7 @@ class MRTrainEpoch(ValidationInputJob, ChunkMapperJob):
         super().configure_args()
         self.add_file_arg("--state", required=True,
                           help="training state .npz (θ, optimizer state, configs)")
-        self.add_split_reference_arg()
+        self.add_split_bytes_arg()
         self.add_valid_shards_arg()
         self.add_passthru_arg("--reducers", type=int, default=1,
                               help="reduce tasks the slices of θ are spread over")

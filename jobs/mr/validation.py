@@ -18,12 +18,14 @@ So the training driver never gives validation shards to a combined job (it score
 :mod:`jobs.mr.score` instead, see :func:`jobs.training.epoch_job.run_epoch_job`).
 
 mrjob's inline and local runners cut each input file into pieces of (total input bytes) /
-(2 x num_cores): validation shards in the input would change how the TRAINING shards are cut,
-hence θ (in average mode each map task trains on its piece, and minibatches never cross a
-piece). ``--split-reference-bytes B`` makes them cut as if the input were B bytes (the
-training shards' size): θ is then the same with or without validation in the job, and the
-scoring job given the same B cuts the validation shards exactly as the epoch job does, so
-their sums are the same bits. Hadoop ignores it (its splits are blocks of each file).
+(2 x num_cores) bytes: validation shards in the input would change how the TRAINING shards are
+cut, hence θ (in average mode each map task trains on its piece, and minibatches never cross a
+piece). ``--split-bytes S`` makes them cut every file into pieces of S bytes (a piece closes at
+the first line end past S) whatever else is in the input: the training driver picks S from the
+training shards (:func:`jobs.training.epoch_job.local_split`), θ is then the same with or
+without validation in the job, and the scoring job given the same S cuts the validation shards
+exactly as the epoch job does, so their sums are the same bits. Hadoop ignores it (its splits
+are blocks of each file).
 """
 from mrjob.compat import jobconf_from_env
 from mrjob.sim import SimMRJobRunner
@@ -38,13 +40,12 @@ def valid_list_bytes(uris):
     return "".join(f"{uri}\n" for uri in uris).encode("utf-8")
 
 
-def sized_runner(runner_class, reference_bytes):
+def sized_runner(runner_class, split_bytes):
     """A subclass of the mrjob local runner ``runner_class`` that cuts input files into
-    pieces as if the whole input were ``reference_bytes`` long (mrjob's own rule, on other
-    bytes: B / (2 x num_cores), every input being uncompressed)."""
+    pieces of ``split_bytes`` (mrjob's own rule, with its split size given)."""
     class SizedRunner(runner_class):
         def _pick_mapper_split_size(self, input_paths, step_num):
-            return reference_bytes // max(self._num_mappers(step_num) * 2, 1)
+            return split_bytes
 
     SizedRunner.__name__ = f"Sized{runner_class.__name__}"
     return SizedRunner
@@ -52,13 +53,13 @@ def sized_runner(runner_class, reference_bytes):
 
 class ValidationInputJob:
     """Mixin of an MRJob whose input may be validation shards (see the module docstring).
-    From ``configure_args`` call :meth:`add_split_reference_arg` and, for a job that reads
+    From ``configure_args`` call :meth:`add_split_bytes_arg` and, for a job that reads
     both splits, :meth:`add_valid_shards_arg`."""
 
-    def add_split_reference_arg(self):
-        self.add_passthru_arg("--split-reference-bytes", type=int,
-                              help="inline/local runners: cut input files as if the input "
-                              "were this many bytes (the training shards')")
+    def add_split_bytes_arg(self):
+        self.add_passthru_arg("--split-bytes", type=int,
+                              help="inline/local runners: cut input files into pieces of this "
+                              "many bytes, at line ends")
 
     def add_valid_shards_arg(self):
         self.add_file_arg("--valid-shards",
@@ -75,10 +76,10 @@ class ValidationInputJob:
 
     def _runner_class(self):  # mrjob's hook: the runner make_runner() builds
         runner_class = super()._runner_class()
-        reference = getattr(self.options, "split_reference_bytes", None)
-        if reference is None or not issubclass(runner_class, SimMRJobRunner):
+        split_bytes = getattr(self.options, "split_bytes", None)
+        if split_bytes is None or not issubclass(runner_class, SimMRJobRunner):
             return runner_class
-        return sized_runner(runner_class, reference)
+        return sized_runner(runner_class, split_bytes)
 
 
 class ValidationScoring:

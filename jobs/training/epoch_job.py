@@ -9,7 +9,8 @@ in task containers (:func:`retrying_an_uber_job_in_containers`). When the epoch 
 score validation in its map tasks (combined splits), :func:`score_validation` runs the
 scoring job instead; both give the same bits (:mod:`jobs.mr.validation`).
 """
-import math
+import bz2
+import gzip
 import os
 from dataclasses import replace
 
@@ -28,61 +29,117 @@ from jobs.training.metrics import NON_FINITE_ADVICE
 from jobs.training.spec import TrainingError
 
 
-LOCAL_CORES = 2   # mrjob's num_cores on the inline and local runners without --map-tasks: 4
-                  # map tasks on any machine, so that θ does not depend on its cores
+DECOMPRESS = {".gz": gzip.open, ".bz2": bz2.open}   # the compressed files mrjob reads
+LOCAL_MAP_TASKS = 4   # about the map tasks on the inline and local runners without --map-tasks,
+                      # on any machine (θ in average mode depends on the pieces, not on cores)
 
 
-def local_cores(options):
-    """The num_cores mrjob's inline and local runners are given: they cut each file into
-    pieces, about 2 x num_cores in all (they never join files, so there are at least as many
-    tasks as files)."""
-    return max(1, math.ceil(options.map_tasks / 2)) if options.map_tasks else LOCAL_CORES
+def check_map_tasks(dataset, options):
+    """Raise TrainingError if ``options.map_tasks`` asks the inline or local runner for more
+    map tasks than the training split has records (a task reads whole records); else return
+    the line saying how many run if that is not the number asked for (None otherwise)."""
+    if options.runner == "hadoop" or not options.map_tasks:
+        return None
+    asked, records = options.map_tasks, dataset.meta["counts"]["train"]["records"]
+    if asked > max(1, records):
+        raise TrainingError(f"--map-tasks {asked}: the training split has {records} records and "
+                            f"a map task reads whole records: at most {max(1, records)}")
+    tasks = expected_map_tasks(dataset, options)
+    if tasks > asked:
+        return (f"--map-tasks {asked}: the {options.runner} runner runs {tasks} map tasks, one "
+                "per training shard (it never joins files; prepare fewer --shards for fewer)")
+    if tasks < asked:
+        return (f"--map-tasks {asked}: the {options.runner} runner runs {tasks} map tasks (a task "
+                f"reads whole records, and no cut of the training shards gives {asked})")
+    return None
 
 
-def local_cut_settings(dataset, options):
-    """(job args, runner args) that make mrjob's inline and local runners cut the input as
-    for the training shards alone (``--split-reference-bytes``, see jobs.mr.validation), into
-    about ``options.map_tasks`` pieces if given, else 2 x :data:`LOCAL_CORES`; nothing on
-    Hadoop."""
+def check_syncs(syncs, batch, dataset, options):
+    """Raise TrainingError if ``syncs`` sync rounds an epoch, of minibatches of ``batch``
+    chunks, leave a round with nothing to train on the inline or local runner: a round trains
+    on one minibatch in ``syncs`` of each task's."""
+    if options.runner == "hadoop" or syncs == 1:
+        return
+    most = max(-(-lines // batch) for lines in local_split(dataset, options.map_tasks)[1])
+    if syncs > most:
+        raise TrainingError(f"--syncs-per-epoch {syncs}: each sync round trains on minibatches "
+                            f"of its own, and no map task reads more than {most} of {batch} "
+                            f"chunks an epoch: at most {most}")
+
+
+def local_split(dataset, map_tasks):
+    """(S, lines of each piece) for mrjob's inline and local runners: the split size S that
+    cuts the training shards into the most pieces not above ``map_tasks``, or one per shard
+    if there are more shards; without ``map_tasks``, S is the training bytes over
+    :data:`LOCAL_MAP_TASKS` (mrjob's own rule, as on a machine of 2 cores: about that many
+    pieces, the cut every run on these runners was trained with before N was honoured)."""
+    paths = [dataset.store.uri(name) for name in dataset.meta["train"]]
+    shards = [(line_ends(path), os.path.splitext(path)[1] in DECOMPRESS) for path in paths]
+
+    def cut(split_bytes):  # mrjob never cuts a compressed file
+        return [lines for ends, whole in shards
+                for lines in ([len(ends)] if whole else pieces(ends, split_bytes))]
+    if not map_tasks:
+        split_bytes = sum(dataset.store.size(name) for name in dataset.meta["train"])
+        split_bytes = max(1, split_bytes // LOCAL_MAP_TASKS)
+        return split_bytes, cut(split_bytes)
+    most = max(map_tasks, len(shards))
+    # the pieces only get fewer as S grows; at the largest shard's size each shard is one
+    low = 1
+    high = max([1] + [int(ends[-1]) for ends, whole in shards if len(ends) and not whole])
+    while low < high:
+        middle = (low + high) // 2
+        if len(cut(middle)) <= most:
+            high = middle
+        else:
+            low = middle + 1
+    return low, cut(low)
+
+
+def line_ends(path):
+    """The byte offsets at which the lines of the local file ``path`` end (of its
+    decompressed lines if it is compressed)."""
+    with DECOMPRESS.get(os.path.splitext(path)[1], open)(path, "rb") as f:
+        return np.cumsum([len(line) for line in f], dtype=np.int64)
+
+
+def pieces(ends, split_bytes):
+    """The lines of each piece mrjob's inline and local runners cut a file whose lines end at
+    ``ends`` into, for split size ``split_bytes`` >= 1: a new piece starts at a line once the
+    current one holds that many bytes (an empty file is one empty piece)."""
+    lines, first, start = [], 0, 0
+    while first < len(ends):
+        last = min(int(np.searchsorted(ends, start + split_bytes)), len(ends) - 1)
+        lines.append(last + 1 - first)
+        first, start = last + 1, ends[last]
+    return lines or [0]
+
+
+def local_cut_args(dataset, options):
+    """The job args that make mrjob's inline and local runners cut the input into the pieces
+    of :func:`local_split` (``--split-bytes``, see jobs.mr.validation); none on Hadoop."""
     if options.runner == "hadoop":
-        return [], []
-    train_bytes = sum(dataset.store.size(name) for name in dataset.meta["train"])
-    return (["--split-reference-bytes", str(train_bytes)],
-            ["--num-cores", str(local_cores(options))])
+        return []
+    return ["--split-bytes", str(local_split(dataset, options.map_tasks)[0])]
 
 
 def expected_map_tasks(dataset, options):
     """The map tasks that train in an epoch job on ``options``: on Hadoop ``--map-tasks`` N
-    (about N combined splits) or one per training shard; on the inline and local runners
-    the pieces mrjob cuts the (local) training shards into, counted by its rule: a piece
-    closes once it holds B = (training bytes) / (2 x num_cores) bytes, at a line's end."""
+    (about N combined splits) or one per training shard; on the inline and local runners the
+    pieces of :func:`local_split`."""
     if options.runner == "hadoop":
         return options.map_tasks or max(1, len(dataset.meta["train"]))
-    names = dataset.meta["train"]
-    piece = sum(dataset.store.size(name) for name in names) // (2 * local_cores(options))
-    return sum(pieces_of(dataset.store.uri(name), piece) for name in names) or 1
-
-
-def pieces_of(path, piece):
-    """The pieces mrjob's inline and local runners cut a local file into (an empty file is
-    one): a new piece starts at a line once the current one holds ``piece`` bytes."""
-    pieces, held = 1, 0
-    with open(path, "rb") as f:
-        for line in f:
-            if held >= piece:
-                pieces, held = pieces + 1, 0
-            held += len(line)
-    return pieces
+    return len(local_split(dataset, options.map_tasks)[1])
 
 
 def epoch_job_settings(state, dataset, options, splits=("train",)):
     """(job args, RunnerOptions) of the epoch job reading the shards of ``splits``: --reducers
-    R (the job sets its reduce tasks from it) and, on Hadoop, the jobconf for about N map
-    tasks, containers sized for θ and, for a small job, an uber job (see
-    jobs.hadoop.resources).
+    R (the job sets its reduce tasks from it); on the inline and local runners the cut of
+    :func:`local_split`; on Hadoop the jobconf for about N map tasks, containers sized for θ
+    and, for a small job, an uber job (see jobs.hadoop.resources).
 
-    N is ``options.map_tasks``; without it the splits are the runner's own (on Hadoop one
-    per shard, or per HDFS block of a larger shard), about one task per shard. R is
+    N is ``options.map_tasks``; without it the splits are Hadoop's own (one per shard, or
+    per HDFS block of a larger shard), about one task per shard. R is
     ``options.reducers`` or :func:`jobs.hadoop.resources.default_reducers`. Raises ClusterTooSmall
     before submission.
     """
@@ -90,8 +147,8 @@ def epoch_job_settings(state, dataset, options, splits=("train",)):
     map_tasks = options.map_tasks or max(1, len(shards))
     reducers = options.reducers or default_reducers(
         state.theta.size * bytes_per_element(state.model, state.optimizer), map_tasks)
-    job_args, extra = local_cut_settings(dataset, options)
-    job_args += ["--reducers", str(reducers)]
+    job_args = local_cut_args(dataset, options) + ["--reducers", str(reducers)]
+    extra = []
     if options.runner == "hadoop":
         names = [name for split in splits for name in dataset.meta[split]]
 
@@ -162,11 +219,10 @@ def run_epoch_job(state, dataset, options, validate=False):
 def score_validation(state, dataset, options):
     """(sums {loss_sum, count, records}, bad records) of ``state``'s θ on the validation
     split, by the scoring job, cut into the epoch job's validation tasks."""
-    job_args, extra = local_cut_settings(dataset, options)
-    shards = dataset.meta["valid"]
+    job_args, shards = local_cut_args(dataset, options), dataset.meta["valid"]
 
     def run(options):
-        more = list(extra)
+        more = []
         if options.runner == "hadoop":
             def input_bytes():
                 return sum(dataset.store.size(name) for name in shards)

@@ -43,8 +43,8 @@ from jobs.run.lock import LockHeld, RunLock
 from jobs.run.state import unprefix_opt, unprefix_outer
 from jobs.run.trained import base_choice, base_line, check_same_schema
 from jobs.storage import is_hdfs, open_store
-from jobs.training.epoch_job import (epoch_output, expected_map_tasks, run_epoch_job,
-                                     score_validation)
+from jobs.training.epoch_job import (check_map_tasks, check_syncs, epoch_output,
+                                     expected_map_tasks, run_epoch_job, score_validation)
 from jobs.training.limits import Limits
 from jobs.training.metrics import (bad_record_report, epoch_metrics, epoch_totals,
                                    progress_line, round_summary, valid_text, with_validation)
@@ -116,6 +116,7 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
     dataset = Dataset(data)
     data = dataset.store.uri()  # recorded absolute, so the run works from any directory
     run_configs(spec, dataset)  # values out of range fail here, before the run exists
+    tasks_line = check_map_tasks(dataset, runner)
     run_store = open_store(run)
     existed = run_store.exists()
     if existed and not run_store.is_dir():
@@ -128,6 +129,8 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
         log(f"not started: {e}")
         return TrainResult(Outcome.LOCKED)
     try:
+        if tasks_line:
+            log(tasks_line)
         session = Session(dataset, runner, run_store, lock, log, limits.max_bad_records)
         return train_locked(session, data, epochs, spec, limits, patience, valid_every)
     finally:
@@ -322,6 +325,7 @@ def resume_or_start(session, data, epochs, spec):
             raise TrainingError(refusal)
         map_tasks = expected_map_tasks(dataset, session.runner)
         state = new_state(spec, dataset, data, map_tasks)
+        check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings.mode}")
         line = defaults_line(spec, dataset, default_epochs(state, dataset) if epochs is None
@@ -331,6 +335,7 @@ def resume_or_start(session, data, epochs, spec):
         return state, epochs or default_epochs(state, dataset)
     check_resumable(state, spec, dataset)
     check_same_schema(state, dataset, "continue training on")
+    check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
     state = replace(state, settings=replace(state.settings, data=data,
                                             data_schema=dataset.schema()))
     repair(run_store, state, name, ckpt_bytes)
