@@ -80,9 +80,11 @@ def resume_point(run):
 def foreign_files(run):
     """What stops ``run`` (with no checkpoint to resume: :func:`resume_point` found none) from
     becoming a new run's directory: a one-line reason naming its files, or None if it holds
-    nothing but a lock and half-written leftovers. A run directory holding a model (best.npz,
-    a stale round.npz) or anything else is never written over."""
-    names = [n for n in run.list() if n not in (LOCK, TAKEOVER) and not n.startswith(_TMP_PREFIX)]
+    no file but a lock and half-written leftovers (subdirectories are not its business). A
+    run directory holding a model (best.npz, a stale round.npz) or other files is never
+    written over."""
+    names = [n for n in run.list() if n not in (LOCK, TAKEOVER)
+             and not n.startswith(_TMP_PREFIX) and not run.is_dir(n)]  # e.g. demo's DIR/data
     if not names:
         return None
     if META in names:
