@@ -60,8 +60,9 @@ def sigterm_raises():
 
 # -- argparse types: a number out of range is a usage error (exit 2) -------------------------
 
-def number_type(convert, low, high=None, low_open=False, high_open=False):
-    """An argparse ``type=`` function: ``convert(text)``, finite and within the bounds."""
+def number_type(convert, low, high=None, low_open=False, high_open=False, why=None):
+    """An argparse ``type=`` function: ``convert(text)``, finite and within the bounds
+    (``why``: the reason for them, added to the error)."""
     if high is None:
         interval = f"{'>' if low_open else '>='} {low:g}"
     else:
@@ -77,7 +78,8 @@ def number_type(convert, low, high=None, low_open=False, high_open=False):
         ok = math.isfinite(value) and (value > low if low_open else value >= low)
         ok = ok and (high is None or (value < high if high_open else value <= high))
         if not ok:
-            raise argparse.ArgumentTypeError(f"must be {what} {interval}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be {what} {interval}, got {text!r}"
+                                             + (f": {why}" if why else ""))
         return value
     return parse
 

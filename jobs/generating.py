@@ -10,8 +10,11 @@
   history it was trained on), then predicts ``horizon`` steps, each prediction fed back as the next input.
   The series is the dataset's last sequence (training then validation part, i.e. up to the
   end of the file it was prepared from), or ``input``: a CSV or Parquet file with the same
-  columns, read with the dataset's missing-value policy and normalization.
+  columns, read with the dataset's missing-value policy and normalization (for a table of
+  series: its rows of ``series_id``, sorted by time, as prepare read them).
 """
+import json
+
 import numpy as np
 
 from jobs.data import corpus, series_io
@@ -19,7 +22,7 @@ from jobs.data.chunks import sequence_id, sequences_of
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
 from rnn_core import smoothing
 from rnn_core.autoregression import fit_ar
-from rnn_core.generate import forecast, sample_tokens
+from rnn_core.generate import MAX_HORIZON, forecast, sample_tokens
 
 
 def sample(run, data=None, prime="\n", length=500, temperature=1.0, seed=0, checkpoint="best"):
@@ -45,6 +48,14 @@ def sample(run, data=None, prime="\n", length=500, temperature=1.0, seed=0, chec
     return prime + corpus.decode(ids, vocab)
 
 
+NO_ID_COLUMN = "--id: the dataset was prepared without --id: it has one series per input file"
+
+
+def some(names):
+    """A few of ``names``, for an error message: "'a', 'b', 'c'"."""
+    return ", ".join(repr(name) for name in names[:3])
+
+
 def dataset_series(dataset, series_id=None):
     """(a sequence of the dataset, normalized: (L, F), its normalization, its number).
     series_id: a value of the ``--id`` column the data was prepared with (default: the last
@@ -52,11 +63,10 @@ def dataset_series(dataset, series_id=None):
     Reads every shard but keeps only that sequence's records."""
     ids = dataset.meta.get("series_ids")
     if series_id is not None and ids is None:
-        raise ValueError("--id: the dataset was prepared without --id: it has one series "
-                         "per input file")
+        raise ValueError(NO_ID_COLUMN)
     if series_id is not None and str(series_id) not in ids:
         raise ValueError(f"--id: no series {series_id!r} in the dataset ({len(ids)} series, "
-                         f"e.g. {', '.join(repr(i) for i in ids[:3])})")
+                         f"e.g. {some(ids)})")
     count = len(ids) if ids is not None else len(dataset.meta.get("sources", [])) or None
     seq = ids.index(str(series_id)) if series_id is not None else (count or 0) - 1
     records = []
@@ -68,17 +78,57 @@ def dataset_series(dataset, series_id=None):
     return sequences[last], series_io.sequence_normalization(dataset.meta, int(last)), int(last)
 
 
-def input_series(path, meta):
-    """(the file's columns, missing values filled as at prepare time, normalized: (L, F),
-    the normalization, None: no sequence of the dataset): the dataset's, or for a dataset of series each scaled by its own
-    (``--scale series``) the file's own mean and std."""
-    values, _ = series_io.fill_missing(series_io.read_series(path, meta["columns"]),
-                                       meta["missing"]["policy"], meta["columns"], path)
+def input_rows(path, meta, series_id=None):
+    """(the rows of the series to forecast in the file ``path``: (L, F), NaN where missing,
+    its id or None).
+
+    The whole file, as each file was a series at prepare time; for a dataset prepared with
+    ``--id`` the file is a table like the prepared ones: the rows of ``series_id`` (needed
+    when it holds several series), sorted by the ``--time`` column prepare was given (file
+    order without one), read by prepare's own reader (:func:`jobs.mr.series_sort.read_rows`).
+    """
+    from jobs.mr.series_sort import read_rows
+
+    options = meta.get("options", {})
+    if not options.get("id"):
+        if series_id is not None:
+            raise ValueError(NO_ID_COLUMN)
+        return series_io.read_series(path, meta["columns"]), None
+    spec = {"columns": meta["columns"], "id": options["id"], "time": options.get("time")}
+    ids, time, values = read_rows(path, spec, 0, path)
+    names = sorted({json.loads(key) for key in ids})
+    if not names:
+        raise series_io.SeriesError(f"{path}: no data rows")
+    if series_id is None and len(names) > 1:
+        raise ValueError(f"{path} holds {len(names)} series; pick one with --id (e.g. "
+                         f"{some(names)})")
+    series_id = names[0] if series_id is None else str(series_id)
+    if series_id not in names:
+        raise ValueError(f"--id: no series {series_id!r} in {path} ({len(names)} series, "
+                         f"e.g. {some(names)})")
+    rows = ids == json.dumps(series_id)
+    order = np.argsort(time[rows], kind="stable")
+    time, values = time[rows][order], values[rows][order]
+    repeated = int(np.count_nonzero(time[1:] == time[:-1]))
+    if repeated:  # which of them is the series' last value is a guess
+        raise ValueError(f"{path}: series {series_id!r} has {repeated} row(s) whose "
+                         f"{options['time']!r} repeats another's: keep one row per time")
+    return values, series_id
+
+
+def input_series(path, meta, series_id=None):
+    """(the series of ``path`` (:func:`input_rows`), missing values filled as at prepare
+    time, normalized: (L, F), the normalization, its sequence number in the dataset or None):
+    the dataset's normalization, or for a dataset of series each scaled by its own (``--scale
+    series``) the series' own mean and std."""
+    values, name = input_rows(path, meta, series_id)
+    values, _ = series_io.fill_missing(values, meta["missing"]["policy"], meta["columns"], path)
     norm = meta["normalization"]
     if meta.get("series_normalization"):
         mean, std = series_io.normalization(values, meta["columns"])
         norm = {"mean": mean.tolist(), "std": std.tolist()}
-    return series_io.normalize(values, norm), norm, None
+    ids = meta.get("series_ids") or []
+    return series_io.normalize(values, norm), norm, ids.index(name) if name in ids else None
 
 
 def refit_ar(dataset):
@@ -109,7 +159,8 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
                  series_id=None, network=False):
     """A JSON-able dict: columns, context, last observed values and the forecast.
 
-    ``forecast`` is (horizon, F) in original units. run, data, checkpoint: as for
+    ``forecast`` is (horizon, F) in original units, horizon 1 to
+    :data:`rnn_core.generate.MAX_HORIZON`. run, data, checkpoint: as for
     :func:`sample`. input: a CSV or Parquet file whose end to forecast from (default: the
     dataset's last sequence, or with ``series_id`` the series of that ``--id`` value).
     context: steps of history to condition on (default: the dataset's context plus chunk).
@@ -118,12 +169,12 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     """
     from jobs.scoring import fallback_forecaster, forecaster_of
 
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise ValueError(f"--horizon must be 1 to {MAX_HORIZON:,} steps, got {horizon}")
     state, dataset = load_run(run, data, kind="series", checkpoint=checkpoint)
     state, choice = forecasting_state(state, network)
-    if horizon < 1:
-        raise ValueError(f"--horizon must be at least 1, got {horizon}")
     meta = dataset.meta
-    history, norm, seq = (input_series(input, meta) if input
+    history, norm, seq = (input_series(input, meta, series_id) if input
                           else dataset_series(dataset, series_id))
     context = context or dataset.context + meta["chunk"]
     if context < 1:

@@ -42,6 +42,14 @@ def exp(x):
     return math.exp(x) if x < 709 else math.inf
 
 
+def ratio(error, best):
+    """error / best of two errors (>= 0): inf where only ``best`` is 0, NaN (n/a) where both
+    are (a constant series that every forecaster gets exactly)."""
+    if best > 0:
+        return error / best
+    return math.inf if error > 0 else math.nan
+
+
 def score_in_process(state, dataset, split):
     """(sums, bad records) of the state's model on ``split``, computed here."""
     from jobs.mr.loss_sums import LossSums
@@ -296,24 +304,27 @@ def per_series(rows, names):
     and its mean; the best classical forecaster (:data:`CLASSICAL`) by mean MASE; the share
     of series where the model's MASE is at most that forecaster's (a model that is that
     forecaster ties it) and strictly below it; the five series where the model does worst
-    against it. names: the series' names by sequence number."""
+    against it. Series without a MASE scale (:func:`mase_scale`) are left out and counted
+    (``unscaled``); None if no series has one. names: the series' names by sequence
+    number."""
     table = [{"id": names[row["seq"]] if row["seq"] < len(names) else str(row["seq"]),
               **{name: mase(sums, row["scale"]) for name, sums in row["sums"].items()}}
              for row in rows]
-    table = [row for row in table if np.isfinite(row["model"])]
+    scaled = [row for row in table if np.isfinite(row["model"])]
+    unscaled, table = len(table) - len(scaled), scaled
     if not table:
         return None
     forecasters = [name for name in table[0] if name != "id"]
     means = {name: float(np.mean([row[name] for row in table])) for name in forecasters}
     best = min((name for name in forecasters if name in CLASSICAL), key=means.get)
-    ratios = sorted(((row["model"] / row[best], row["id"]) for row in table if row[best] > 0),
-                    reverse=True)
-    return {"count": len(table), "mean_mase": means, "best_baseline": best,
+    ratios = sorted(((ratio(row["model"], row[best]), row["id"]) for row in table
+                     if row["model"] > 0 or row[best] > 0), reverse=True)
+    return {"count": len(table), "unscaled": unscaled, "mean_mase": means, "best_baseline": best,
             "share_model_at_most_best": float(np.mean([row["model"] <= row[best]
                                                        for row in table])),
             "share_model_below_best": float(np.mean([row["model"] < row[best]
                                                      for row in table])),
-            "worst": [{"id": name, "ratio": ratio} for ratio, name in ratios[:5]],
+            "worst": [{"id": name, "ratio": value} for value, name in ratios[:5]],
             "table": table}
 
 
@@ -498,7 +509,8 @@ def series_report(scores, meta, horizon=1):
            "loss": float(np.sum(np.asarray(scores["model"]["sse"]))
                          / float(scores["model"]["count"])),
            **model, "baselines": others, "best_baseline": best,
-           "ratio_to_best_baseline": model["mse_normalized"] / others[best]["mse_normalized"],
+           "ratio_to_best_baseline": ratio(model["mse_normalized"],
+                                           others[best]["mse_normalized"]),
            "baseline": "persistence", "baseline_mse": persistence["mse"],
            "baseline_mae": persistence["mae"],
            "baseline_mse_normalized": persistence["mse_normalized"]}

@@ -48,10 +48,17 @@ def check_forecaster(cfg):
                          f"{cfg.output_size}")
 
 
+# The longest forecast(): its steps are computed one after the other, each from the ones
+# before it (so their errors compound); 10,000 take seconds, 1e8 ran for hours
+MAX_HORIZON = 10_000
+
+
 def forecast(theta, cfg, history, horizon):
-    """Feed history (T, input_size), then predict `horizon` further steps, each
-    prediction becoming the next input. Needs input_size == output_size.
-    Returns (horizon, output_size)."""
+    """Feed history (T, input_size), then predict `horizon` further steps (at most
+    :data:`MAX_HORIZON`), each prediction becoming the next input. Needs input_size ==
+    output_size. Returns (horizon, output_size)."""
+    if _check_count("horizon", horizon) > MAX_HORIZON:
+        raise ValueError(f"horizon must be at most {MAX_HORIZON:,}, got {horizon}")
     check_forecaster(cfg)
     history = check_real(history, cfg.input_size, cfg.dtype, "history")
     if history.ndim != 2 or history.shape[0] == 0:

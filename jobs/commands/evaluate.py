@@ -5,6 +5,8 @@ job on the hadoop runner when the data is on HDFS, and in this process for local
 ``--runner process|inline|local|hadoop`` chooses. ``--json`` prints one JSON object with
 every metric.
 """
+import math
+
 from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag,
                       add_runner_flags, non_negative_int, positive_int, runner_options,
                       to_json)
@@ -64,15 +66,24 @@ def baseline_label(name, m):
     return name
 
 
+def ratio_text(value, digits, unit=""):
+    """A ratio of errors, or n/a where its denominator, a baseline's error, is 0."""
+    if math.isfinite(value):
+        return f"{value:.{digits}f}{unit}"
+    return "n/a (the baseline's error is 0)"
+
+
 def series_summary(compared, m):
     """One line on a table of series: where the model stands series by series."""
     best = compared["best_baseline"]
-    worst = ", ".join(f"{w['id']} {w['ratio']:.2f}x" for w in compared["worst"])
+    worst = ", ".join(f"{w['id']} {ratio_text(w['ratio'], 2, 'x')}" for w in compared["worst"])
     return (f"  {compared['count']} series: the model's MASE is at most "
             f"{baseline_label(best, m)}'s (the best single forecaster by mean MASE) on "
             f"{100 * compared['share_model_at_most_best']:.0f} % of them, below it on "
             f"{100 * compared['share_model_below_best']:.0f} %; worst against it: "
-            f"{worst} (--json: every series)")
+            f"{worst} (--json: every series)"
+            + (f"; {compared['unscaled']} series with a constant or too short history left "
+               "out (no MASE)" if compared.get("unscaled") else ""))
 
 
 def format_metrics(m):
@@ -94,7 +105,10 @@ def format_metrics(m):
                   + (f"{r['mase']:8.4g}" if r.get("mase") is not None else f"{'':8}")
                   for name, r in rows]
         lines.append(f"  model / best baseline ({baseline_label(m['best_baseline'], m)}): "
-                     f"{m['ratio_to_best_baseline']:.3f}")
+                     f"{ratio_text(m['ratio_to_best_baseline'], 3)}")
+        if "mase" not in m:
+            lines.append("  MASE: n/a, the history of every series is constant or too short (MASE "
+                         "divides by the mean error of its naive forecast)")
         if len(m["columns"]) > 1:
             lines += [f"  {name}: MSE {c['mse']:.5g} (persistence {c['baseline_mse']:.5g})"
                       for name, c in m["columns"].items()]

@@ -1,18 +1,27 @@
 """``hadoop-rnn forecast``: the flags of :func:`jobs.generating.forecast_run` and its table."""
-from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag, positive_int,
-                      to_json)
+from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag, number_type,
+                      positive_int, to_json)
+from rnn_core.generate import MAX_HORIZON
+
+HORIZON_WHY = ("each step is computed in this process from the ones before it, so its errors "
+               "compound; more steps would run for minutes to hours")
 
 
 def add_arguments(parser):
     add_run_flag(parser)
     add_data_flag(parser)
     add_checkpoint_flag(parser)
-    parser.add_argument("--horizon", type=positive_int, required=True, help="steps to forecast")
-    parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from "
-                        "(default: the end of the dataset's last sequence)")
+    parser.add_argument("--horizon", required=True, metavar="N",
+                        type=number_type(int, 1, MAX_HORIZON, why=HORIZON_WHY),
+                        help=f"steps to forecast, 1 to {MAX_HORIZON:,} ({HORIZON_WHY})")
+    parser.add_argument("--input", help="CSV or Parquet file whose end to forecast from, with "
+                        "the dataset's columns; for data prepared with --id, a table: the rows "
+                        "of --id, ordered by the --time column (default: the end of the "
+                        "dataset's last sequence)")
     parser.add_argument("--id", dest="series_id", metavar="VALUE",
                         help="forecast the series of this --id value (for data prepared with "
-                        "prepare --id; default: the last series)")
+                        "prepare --id; default: the dataset's last series, or the only one of "
+                        "--input)")
     parser.add_argument("--context", type=positive_int,
                         help="steps of history to condition on (default: the dataset's context "
                         "plus chunk, what the model was trained on)")

@@ -113,9 +113,12 @@ def load_checkpoint(run, which="best"):
 
     which: "latest" (the newest epoch), "best" (the lowest validation loss; the newest in a
     run trained before best.npz existed) or an epoch number (its ckpt-NNNNNN.npz, while it
-    is among the kept ones, or the best or newest epoch).
+    is among the kept ones, or the best or newest epoch). A run directory left with only
+    best.npz gives its epoch (:func:`only_best`).
     """
     latest = load_latest(run)
+    if latest is None and run.exists(BEST):
+        return only_best(run, which)
     if latest is None or which == "latest":
         return latest
     best = latest.best_epoch()
@@ -130,6 +133,19 @@ def load_checkpoint(run, which="best"):
                   | {latest.epoch, best})
     raise CheckpointError(f"{run.uri()} has no checkpoint of epoch {epoch}: it keeps epochs "
                           f"{', '.join(map(str, kept))}")
+
+
+def only_best(run, which):
+    """The state of best.npz in a run directory that lost latest.npz and every
+    ckpt-NNNNNN.npz (moved or deleted by hand), if ``which`` asks for its epoch; else
+    CheckpointError saying what is left."""
+    best = read_checkpoint(run, BEST)[0]
+    if which == "best" or (which != "latest" and int(which) == best.epoch):
+        return best
+    gone = "the newest epoch's" if which == "latest" else f"epoch {which}'s"
+    raise CheckpointError(f"{run.uri()} holds {BEST} (epoch {best.epoch}) but neither {LATEST} "
+                          f"nor a ckpt-NNNNNN.npz: {gone} checkpoint is gone; --checkpoint best "
+                          f"reads {BEST}")
 
 
 def best_bytes(run, state, data, previous=None):

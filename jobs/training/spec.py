@@ -114,10 +114,11 @@ def model_residual(model):
 def residual_config(name, dataset):
     """The ModelConfig fields (residual, ar) of the residual base ``name`` on ``dataset``."""
     name = residual_name(name)
+    if name != "none" and dataset.kind == "text":
+        raise ValueError(f"--residual {name} needs a series dataset; {dataset.store.uri()} is "
+                         "a text dataset")
     if name != "ar":
         return {"residual": name == "last"}
-    if dataset.kind == "text":
-        raise ValueError("residual 'ar' needs a series dataset")
     if "ar" not in dataset.meta:
         raise ValueError("residual 'ar' needs the AR(p) fit of the training part in the "
                          "dataset's meta.json: prepare the data again with this version")
