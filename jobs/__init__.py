@@ -10,4 +10,6 @@
 * ``run/``       the run directory: the state and its checkpoints, their commit, the lock,
   loading a trained run
 * ``storage.py`` files on the local disk or on HDFS (WebHDFS), for ``data/`` and ``run/``
+* ``interrupts.py`` Ctrl-C and SIGTERM as exceptions that no library can swallow, and the
+  steps they must wait for
 """

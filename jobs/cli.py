@@ -8,18 +8,19 @@ of the command being run is imported, so ``hadoop-rnn plot --help`` loads no mrj
 A number out of range (``--batch 0``, ``--lr -1``, ``--lr nan``) is a usage error: the
 ``type=`` functions below (:func:`positive_int`, ...) make argparse exit 2 with its usage
 message before anything runs. SIGTERM unwinds every command like Ctrl-C does, so its
-cleanup (locks, temporary files) runs; it exits 143.
+cleanup (locks, temporary files) runs; it exits 143, Ctrl-C 130, each with one line. Both are
+turned into exceptions (:mod:`jobs.interrupts`) before the command's heavy modules (numpy,
+mrjob, pyarrow) are imported, so a signal during those imports is no traceback either.
 """
 import argparse
-import contextlib
 import importlib
 import json
 import math
-import signal
 import sys
-import threading
 
 from jobs.hadoop.launch import RUNNERS, RunnerOptions, default_blas_threads
+from jobs.interrupts import (EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, raise_if_received,
+                             signals_raise)
 
 # subcommand -> (module, one-line help)
 COMMANDS = {
@@ -34,28 +35,7 @@ COMMANDS = {
 
 # Exit codes (documented in docs/operations.md for cron users); argparse usage errors exit 2.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING_TO_DO, EXIT_LOCKED = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
-
-
-class Terminated(SystemExit):
-    """SIGTERM arrived: unwinds like an exception (so cleanup runs), exits with 143."""
-
-
-@contextlib.contextmanager
-def sigterm_raises():
-    """Turn SIGTERM into a :class:`Terminated` exception, so ``finally`` blocks run."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Terminated(EXIT_TERMINATED)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+# Ctrl-C exits EXIT_INTERRUPTED (130), SIGTERM EXIT_TERMINATED (143): see jobs.interrupts
 
 
 # -- argparse types: a number out of range is a usage error (exit 2) -------------------------
@@ -197,20 +177,35 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    default_blas_threads()  # before numpy loads; inline tasks run in this process
-    args = parse_args(argv)
-    module = importlib.import_module(args.module)
+    with signals_raise():
+        try:
+            return run(argv)
+        except KeyboardInterrupt:
+            print("hadoop-rnn: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Terminated:
+            print("hadoop-rnn: terminated by SIGTERM", file=sys.stderr)
+            return EXIT_TERMINATED
+
+
+def run(argv):
+    """Parse ``argv``, import the command's module, run it; return its exit code."""
     try:
-        with sigterm_raises():
-            return module.main(args)
-    except KeyboardInterrupt:
-        print("hadoop-rnn: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Terminated:
-        print("hadoop-rnn: terminated by SIGTERM", file=sys.stderr)
-        return EXIT_TERMINATED
+        default_blas_threads()  # before numpy loads; inline tasks run in this process
+        args = parse_args(argv)
+        module = importlib.import_module(args.module)
+        return run_command(module, args)
+    finally:
+        # a signal that a library swallowed, or turned into another error, is still reported
+        raise_if_received()
+
+
+def run_command(module, args):
+    """The command's exit code; our errors, which carry a one-line message, are that line
+    (a traceback would only hide it) and exit 1."""
+    try:
+        return module.main(args)
     except (ValueError, OSError, RuntimeError) as e:
-        # our errors carry a one-line message; a traceback would only hide it
         print(f"hadoop-rnn {args.command}: error: {e}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -32,7 +32,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +40,7 @@ sys.path.insert(0, REPO)
 from jobs.preparing import prepare  # noqa: E402
 from jobs.scoring import evaluate  # noqa: E402
 from jobs.training import train  # noqa: E402
+from workdir import add_work_flag, work_dir  # noqa: E402
 
 
 def sunspots():
@@ -149,12 +149,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default=",".join(SERIES),
                         help=f"comma-separated, of {', '.join(SERIES)}")
-    parser.add_argument("--work", help="directory for data and runs (default: a temp dir)")
+    add_work_flag(parser)
     args = parser.parse_args()
-    work = args.work or tempfile.mkdtemp(prefix="bench-forecast-")
-    os.makedirs(work, exist_ok=True)
-    for name in args.series.split(","):
-        print(json.dumps(bench(name, work)), flush=True)
+    with work_dir(args.work, "bench-forecast-") as work:
+        for name in args.series.split(","):
+            print(json.dumps(bench(name, work)), flush=True)
 
 
 if __name__ == "__main__":

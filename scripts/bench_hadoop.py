@@ -21,7 +21,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +29,7 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 
 from bench_job import cli_main, stdlib_dataset  # noqa: E402
 from jobs.storage import open_store  # noqa: E402
+from workdir import add_work_flag, work_dir  # noqa: E402
 
 
 def local_framework_conf(path, tmp_dir):
@@ -45,42 +45,43 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--chars", type=int, default=300_000)
     parser.add_argument("--slots", type=int, default=2, help="map tasks YARN runs at once")
+    add_work_flag(parser)
     args = parser.parse_args()
     if not os.environ.get("HADOOP_RNN_WEBHDFS_URL"):
         sys.exit('no dev cluster: run eval "$(scripts/hadoop-dev-cluster start)" first')
 
-    work = tempfile.mkdtemp(prefix="bench-hadoop-")
-    hdfs = f"hdfs:///tmp/bench-hadoop/{uuid.uuid4().hex}"
-    for data in (f"{hdfs}/data", os.path.join(work, "data")):  # the inline runner reads local files
-        stdlib_dataset(data, args.chars, chunk=129, valid=0.02, shards=2)
-    conf = local_framework_conf(os.path.join(work, "mrjob.conf"), os.path.join(work, "tmp"))
-    variants = {
-        "inline": ["--runner", "inline", "--data", os.path.join(work, "data"),
-                   "--run", os.path.join(work, "run-inline")],
-        "hadoop-local-framework": ["--runner", "hadoop", "--mrjob-conf", conf,
-                                   "--data", f"{hdfs}/data", "--run", f"{hdfs}/run-local"],
-        "hadoop-yarn": ["--runner", "hadoop", "--data", f"{hdfs}/data", "--run", f"{hdfs}/run-yarn"],
-    }
-    for name, flags in variants.items():
-        cli_main(["train", *flags, "--epochs", str(args.epochs),
-                  "--mode", "average", "--cell", "lstm", "--hidden", "64", "--batch", "32",
-                  "--bptt", "64", "--seed", "1"])
-        run = open_store(flags[flags.index("--run") + 1])
-        rows = []
-        for m in map(json.loads, run.read_bytes("metrics.jsonl").decode().splitlines()):
-            # inline and Hadoop's local framework run one map task at a time
-            compute = m["task_compute_seconds"] / (args.slots if name == "hadoop-yarn" else 1)
-            rows.append({"runner": name, "epoch": m["epoch"], "seconds": round(m["seconds"], 2),
-                         "job_seconds": round(m["job_seconds"], 2),
-                         "task_compute_seconds": round(m["task_compute_seconds"], 2),
-                         "compute_seconds": round(compute, 2),
-                         "overhead_seconds": round(m["job_seconds"] - compute, 2),
-                         "tokens": m["tokens"]})
-            print(json.dumps(rows[-1]))
-        print(json.dumps({"runner": name, "summary": True, **{
-            f"median_{k}": round(statistics.median(r[k] for r in rows), 2)
-            for k in ("seconds", "job_seconds", "compute_seconds", "overhead_seconds")}}))
-    open_store(hdfs).client.delete(open_store(hdfs).root, recursive=True)
+    with work_dir(args.work, "bench-hadoop-") as work:
+        hdfs = f"hdfs:///tmp/bench-hadoop/{uuid.uuid4().hex}"
+        for data in (f"{hdfs}/data", os.path.join(work, "data")):  # the inline runner reads local files
+            stdlib_dataset(data, args.chars, chunk=129, valid=0.02, shards=2)
+        conf = local_framework_conf(os.path.join(work, "mrjob.conf"), os.path.join(work, "tmp"))
+        variants = {
+            "inline": ["--runner", "inline", "--data", os.path.join(work, "data"),
+                       "--run", os.path.join(work, "run-inline")],
+            "hadoop-local-framework": ["--runner", "hadoop", "--mrjob-conf", conf,
+                                       "--data", f"{hdfs}/data", "--run", f"{hdfs}/run-local"],
+            "hadoop-yarn": ["--runner", "hadoop", "--data", f"{hdfs}/data", "--run", f"{hdfs}/run-yarn"],
+        }
+        for name, flags in variants.items():
+            cli_main(["train", *flags, "--epochs", str(args.epochs),
+                      "--mode", "average", "--cell", "lstm", "--hidden", "64", "--batch", "32",
+                      "--bptt", "64", "--seed", "1"])
+            run = open_store(flags[flags.index("--run") + 1])
+            rows = []
+            for m in map(json.loads, run.read_bytes("metrics.jsonl").decode().splitlines()):
+                # inline and Hadoop's local framework run one map task at a time
+                compute = m["task_compute_seconds"] / (args.slots if name == "hadoop-yarn" else 1)
+                rows.append({"runner": name, "epoch": m["epoch"], "seconds": round(m["seconds"], 2),
+                             "job_seconds": round(m["job_seconds"], 2),
+                             "task_compute_seconds": round(m["task_compute_seconds"], 2),
+                             "compute_seconds": round(compute, 2),
+                             "overhead_seconds": round(m["job_seconds"] - compute, 2),
+                             "tokens": m["tokens"]})
+                print(json.dumps(rows[-1]))
+            print(json.dumps({"runner": name, "summary": True, **{
+                f"median_{k}": round(statistics.median(r[k] for r in rows), 2)
+                for k in ("seconds", "job_seconds", "compute_seconds", "overhead_seconds")}}))
+        open_store(hdfs).client.delete(open_store(hdfs).root, recursive=True)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from jobs.run.state import RunSettings, TrainingState  # noqa: E402
 from rnn_core import ModelConfig, init_params, loss_and_grad  # noqa: E402
 from rnn_core.optimizers import OptimizerConfig, apply, init_state  # noqa: E402
 from rnn_core.serialization import save_arrays  # noqa: E402
+from workdir import add_work_flag, work_dir  # noqa: E402
 
 
 def stdlib_files(tokens):
@@ -102,48 +103,48 @@ def main():
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--cell", default="lstm")
     parser.add_argument("--dtype", default="float32")
-    parser.add_argument("--work", help="directory for the dataset (default: a temp dir)")
+    add_work_flag(parser)
     args = parser.parse_args()
 
-    work = args.work or tempfile.mkdtemp(prefix="bench-job-")
-    dataset = Dataset(stdlib_dataset(os.path.join(work, "data"), args.tokens, chunk=129,
-                                     valid=0.01, shards=2))
-    model = ModelConfig(cell=args.cell, hidden=args.hidden, dtype=args.dtype,
-                        **dataset.model_sizes())
-    optimizer = OptimizerConfig(name="adam", lr=0.002, clip_norm=5.0)
-    theta = init_params(model, seed=0)
-    state = TrainingState(model=model, optimizer=optimizer, theta=theta,
-                          settings=RunSettings(mode="gradient", batch=32, bptt=64, seed=0),
-                          opt_state=init_state(optimizer, theta))
-    state_file = os.path.join(work, "state.npz")
-    save_arrays(state_file, state.to_arrays())
-    tokens = dataset.meta["counts"]["train"]["steps"]
+    with work_dir(args.work, "bench-job-") as work:
+        dataset = Dataset(stdlib_dataset(os.path.join(work, "data"), args.tokens, chunk=129,
+                                         valid=0.01, shards=2))
+        model = ModelConfig(cell=args.cell, hidden=args.hidden, dtype=args.dtype,
+                            **dataset.model_sizes())
+        optimizer = OptimizerConfig(name="adam", lr=0.002, clip_norm=5.0)
+        theta = init_params(model, seed=0)
+        state = TrainingState(model=model, optimizer=optimizer, theta=theta,
+                              settings=RunSettings(mode="gradient", batch=32, bptt=64, seed=0),
+                              opt_state=init_state(optimizer, theta))
+        state_file = os.path.join(work, "state.npz")
+        save_arrays(state_file, state.to_arrays())
+        tokens = dataset.meta["counts"]["train"]["steps"]
 
-    times = {"inprocess": [], "inline": [], "local": []}
-    shuffled = None
-    for _ in range(args.repeats):
-        for variant in times:
-            started = time.perf_counter()
-            if variant == "inprocess":
-                in_process_epoch(dataset, state)
-            else:
-                tmp_dir = tempfile.mkdtemp(dir=work) if variant == "local" else None
-                job_epoch(dataset, state_file, state, variant, tmp_dir)
-                if tmp_dir:
-                    shuffled = shuffle_bytes(tmp_dir)
-            times[variant].append(time.perf_counter() - started)
-    medians = {variant: statistics.median(t) for variant, t in times.items()}
-    for variant, seconds in medians.items():
-        print(json.dumps({"variant": variant, "seconds": round(seconds, 3),
-                          "tokens_per_s": round(tokens / seconds), "tokens": tokens,
-                          "runs": [round(t, 3) for t in times[variant]]}))
-    print(json.dumps({
-        "overhead": round(medians["inline"] / medians["inprocess"] - 1, 4),
-        "local_speedup": round(medians["inline"] / medians["local"], 3),
-        "shuffle_bytes": shuffled, "params": int(theta.size),
-        "param_bytes": int(theta.nbytes),
-        "cell": args.cell, "hidden": args.hidden, "dtype": args.dtype, "tokens": tokens,
-        "cores": os.cpu_count()}))
+        times = {"inprocess": [], "inline": [], "local": []}
+        shuffled = None
+        for _ in range(args.repeats):
+            for variant in times:
+                started = time.perf_counter()
+                if variant == "inprocess":
+                    in_process_epoch(dataset, state)
+                else:
+                    tmp_dir = tempfile.mkdtemp(dir=work) if variant == "local" else None
+                    job_epoch(dataset, state_file, state, variant, tmp_dir)
+                    if tmp_dir:
+                        shuffled = shuffle_bytes(tmp_dir)
+                times[variant].append(time.perf_counter() - started)
+        medians = {variant: statistics.median(t) for variant, t in times.items()}
+        for variant, seconds in medians.items():
+            print(json.dumps({"variant": variant, "seconds": round(seconds, 3),
+                              "tokens_per_s": round(tokens / seconds), "tokens": tokens,
+                              "runs": [round(t, 3) for t in times[variant]]}))
+        print(json.dumps({
+            "overhead": round(medians["inline"] / medians["inprocess"] - 1, 4),
+            "local_speedup": round(medians["inline"] / medians["local"], 3),
+            "shuffle_bytes": shuffled, "params": int(theta.size),
+            "param_bytes": int(theta.nbytes),
+            "cell": args.cell, "hidden": args.hidden, "dtype": args.dtype, "tokens": tokens,
+            "cores": os.cpu_count()}))
 
 
 if __name__ == "__main__":

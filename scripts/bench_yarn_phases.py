@@ -37,7 +37,6 @@ import logging
 import os
 import statistics
 import sys
-import tempfile
 import textwrap
 import time
 import uuid
@@ -49,6 +48,7 @@ from jobs.hadoop.launch import RunnerOptions  # noqa: E402
 from jobs.preparing import prepare  # noqa: E402
 from jobs.storage import open_store  # noqa: E402
 from jobs.training import RunSpec, train  # noqa: E402
+from workdir import add_work_flag, work_dir  # noqa: E402
 
 PHASES = ("driver_before", "submit", "am_start", "containers", "maps", "reduce", "job_commit",
           "client_notice", "driver_after")
@@ -123,44 +123,45 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--variants", default="containers,uber")
+    add_work_flag(parser)
     args = parser.parse_args()
     if not os.environ.get("HADOOP_RNN_WEBHDFS_URL"):
         sys.exit('no dev cluster: run eval "$(scripts/hadoop-dev-cluster start)" first')
 
-    work = tempfile.mkdtemp(prefix="bench-yarn-")
-    corpus = os.path.join(work, "textwrap.txt")
-    with open(corpus, "w") as f:
-        f.write(inspect.getsource(textwrap)[:20000])
-    hdfs = f"hdfs:///tmp/bench-yarn/{uuid.uuid4().hex}"
-    prepare([corpus], f"{hdfs}/data", "text", chunk=50, valid=0, log=lambda line: None)  # no scoring job
+    with work_dir(args.work, "bench-yarn-") as work:
+        corpus = os.path.join(work, "textwrap.txt")
+        with open(corpus, "w") as f:
+            f.write(inspect.getsource(textwrap)[:20000])
+        hdfs = f"hdfs:///tmp/bench-yarn/{uuid.uuid4().hex}"
+        prepare([corpus], f"{hdfs}/data", "text", chunk=50, valid=0, log=lambda line: None)  # no scoring job
 
-    events = MrjobEvents()
-    logging.getLogger("mrjob").addHandler(events)
-    logging.getLogger("mrjob").setLevel(logging.DEBUG)
-    for name in args.variants.split(","):
-        variant = VARIANTS[name]
-        runner = RunnerOptions(runner="hadoop", extra_args=JHIST_JSON, **variant)
-        rows = []
-        for epoch in range(1, args.epochs + 1):
-            started = time.time()
-            train(f"{hdfs}/data", f"{hdfs}/run-{name}", epoch, RunSpec(hidden=16, batch=8),
-                  runner, log=lambda line: None)
-            ended = time.time()
-            job_id = next(m.split("Running job: ")[1].strip() for t, m in reversed(events.events)
-                          if "Running job: " in m and t >= started)
-            history = job_events(job_id)
-            row = {"variant": name, "epoch": epoch, "seconds": round(ended - started, 2),
-                   **{k: round(v, 2) for k, v in phases(events, started, ended, history).items()}}
-            metrics = json.loads(open_store(f"{hdfs}/run-{name}").read_bytes("metrics.jsonl")
-                                 .decode().splitlines()[-1])
-            row["job_seconds"] = round(metrics["job_seconds"], 2)
-            row["train_loss"] = metrics["train_loss"]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-        print(json.dumps({"variant": name, "summary": True, "epochs": len(rows), **{
-            f"median_{k}": round(statistics.median(r[k] for r in rows), 2)
-            for k in ("seconds", "job_seconds") + PHASES}}), flush=True)
-    open_store(hdfs).client.delete(open_store(hdfs).root, recursive=True)
+        events = MrjobEvents()
+        logging.getLogger("mrjob").addHandler(events)
+        logging.getLogger("mrjob").setLevel(logging.DEBUG)
+        for name in args.variants.split(","):
+            variant = VARIANTS[name]
+            runner = RunnerOptions(runner="hadoop", extra_args=JHIST_JSON, **variant)
+            rows = []
+            for epoch in range(1, args.epochs + 1):
+                started = time.time()
+                train(f"{hdfs}/data", f"{hdfs}/run-{name}", epoch, RunSpec(hidden=16, batch=8),
+                      runner, log=lambda line: None)
+                ended = time.time()
+                job_id = next(m.split("Running job: ")[1].strip() for t, m in reversed(events.events)
+                              if "Running job: " in m and t >= started)
+                history = job_events(job_id)
+                row = {"variant": name, "epoch": epoch, "seconds": round(ended - started, 2),
+                       **{k: round(v, 2) for k, v in phases(events, started, ended, history).items()}}
+                metrics = json.loads(open_store(f"{hdfs}/run-{name}").read_bytes("metrics.jsonl")
+                                     .decode().splitlines()[-1])
+                row["job_seconds"] = round(metrics["job_seconds"], 2)
+                row["train_loss"] = metrics["train_loss"]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            print(json.dumps({"variant": name, "summary": True, "epochs": len(rows), **{
+                f"median_{k}": round(statistics.median(r[k] for r in rows), 2)
+                for k in ("seconds", "job_seconds") + PHASES}}), flush=True)
+        open_store(hdfs).client.delete(open_store(hdfs).root, recursive=True)
 
 
 if __name__ == "__main__":

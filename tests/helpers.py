@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,30 @@ def hadoop_rnn(*args, env=None):
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
+
+
+def start_cli(*args, env=None):
+    """``python -m jobs.cli args...`` started in a subprocess (stdout and stderr piped, text)."""
+    return subprocess.Popen([sys.executable, "-m", "jobs.cli", *map(str, args)], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": REPO, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def signal_once_loaded(proc, library, signum):
+    """Send ``signum`` to ``proc`` as soon as a shared object whose path contains ``library``
+    (e.g. "/pandas/_libs/") is mapped into it: a moment inside that library's import."""
+    maps = f"/proc/{proc.pid}/maps"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with open(maps) as f:
+                if library in f.read():
+                    proc.send_signal(signum)
+                    return
+        except OSError:
+            pass
+        time.sleep(0.001)
+    raise AssertionError(f"{library} was never loaded (exit code {proc.poll()})")
 
 
 # -- runs --------------------------------------------------------------------------------------

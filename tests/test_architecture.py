@@ -10,11 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "rnn_core": set(),
     "jobs.storage": set(),
+    "jobs.interrupts": set(),
     "jobs.data": {"rnn_core", "jobs.storage"},
     "jobs.run": {"rnn_core", "jobs.storage", "jobs.data"},
     "jobs.mr": {"rnn_core", "jobs.data", "jobs.run.state"},
     "jobs.hadoop.webhdfs": {"jobs.storage"},
-    "jobs.hadoop.launch": {"rnn_core", "jobs.hadoop.webhdfs"},
+    "jobs.hadoop.launch": {"rnn_core", "jobs.hadoop.webhdfs", "jobs.interrupts"},
     "jobs.hadoop.resources": {"jobs.hadoop.launch", "jobs.mr.slices"},
 }
 API = ("jobs.preparing", "jobs.training", "jobs.scoring", "jobs.generating", "jobs.plotting",

@@ -1,5 +1,6 @@
 """The README's Python blocks run as written."""
 import re
+import tempfile
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -12,7 +13,9 @@ def python_block(heading):
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_python_api_example_prepares_trains_evaluates_and_samples(capsys):
+def test_the_python_api_example_prepares_trains_evaluates_and_samples(capsys, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its work directory goes with it
     exec(compile(python_block("Python API"), "README.md (Python API)", "exec"), {})
     out = capsys.readouterr().out
     assert "training chunks" in out

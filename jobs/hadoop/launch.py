@@ -7,22 +7,22 @@ for the jobs that need the training state (and other small files) on every task 
 ``--py-files``, so a task node needs only Python with numpy, not this project installed.
 
 Temporary files go away however a job ends (success, a failed task, Ctrl-C, SIGTERM turned
-into an exception by :mod:`jobs.cli`): mrjob's own directories (``--cleanup-on-failure TMP``,
+into an exception by :mod:`jobs.interrupts`): mrjob's own directories (``--cleanup-on-failure TMP``,
 mrjob keeps them by default), the setup lock file mrjob's task wrapper leaves in /tmp, and the
 code zip (at exit), and the directories of the files shipped with a job
 (:func:`job_files_dir`: at the job's end, else at exit). Only SIGKILL leaves them behind.
 """
 import atexit
 import contextlib
-import functools
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from jobs.interrupts import signals_held
 
 RUNNERS = ("inline", "local", "hadoop")
 # The BLAS libraries' thread counts. Minibatch matrices are small, so one thread per process
@@ -93,18 +93,23 @@ def default_blas_threads(environ=os.environ):
         environ.setdefault(var, "1")
 
 
-@functools.lru_cache(maxsize=None)
+_code_zip = None  # the path of the zip code_archive made
+
+
 def code_archive():
-    """Zip the rnn_core and jobs packages once per process; return the zip's path."""
-    root = _ROOT
-    tmp = tempfile.mkdtemp(prefix="hadoop-rnn-code-")
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    path = os.path.join(tmp, "hadoop_rnn_code.zip")
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for package in _PACKAGES:
-            for source in sorted((root / package).rglob("*.py")):
-                archive.write(source, source.relative_to(root).as_posix())
-    return path
+    """Zip the rnn_core and jobs packages once per process; return the zip's path.
+
+    Made again if it is gone: a cleaner of the temp directory (or a test's) may remove it."""
+    global _code_zip
+    if _code_zip is None or not os.path.exists(_code_zip):
+        tmp = tempfile.mkdtemp(prefix="hadoop-rnn-code-")
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        _code_zip = os.path.join(tmp, "hadoop_rnn_code.zip")
+        with zipfile.ZipFile(_code_zip, "w", zipfile.ZIP_DEFLATED) as archive:
+            for package in _PACKAGES:
+                for source in sorted((_ROOT / package).rglob("*.py")):
+                    archive.write(source, source.relative_to(_ROOT).as_posix())
+    return _code_zip
 
 
 @dataclass
@@ -144,7 +149,7 @@ def run_job(job_class, job_args, inputs, options, collect=list):
     from mrjob.step import StepFailedException
 
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
-    with job.make_runner() as runner:
+    with mrjob_runner(job) as runner:
         if options.runner == "hadoop" and options.webhdfs:
             from jobs.hadoop.webhdfs import use_webhdfs
 
@@ -166,6 +171,18 @@ def run_job(job_class, job_args, inputs, options, collect=list):
                     counters.setdefault(group, {})
                     counters[group][name] = counters[group].get(name, 0) + amount
     return JobResult(output, counters)
+
+
+@contextlib.contextmanager
+def mrjob_runner(job):
+    """``job.make_runner()``, whose cleanup (its temporary directories) no signal cuts short:
+    a second Ctrl-C waits for it."""
+    runner = job.make_runner()
+    try:
+        yield runner
+    finally:
+        with signals_held():
+            runner.cleanup()
 
 
 def run_job_with_state(job_class, state, job_args, inputs, options, files=None, collect=list):
@@ -195,21 +212,19 @@ _JOB_DIRS = set()  # job files' directories not removed yet: at exit, whatever i
 def job_files_dir(prefix):
     """A temporary directory for the files shipped with a job, removed when the job ends.
 
-    A SIGTERM (an exception, see :mod:`jobs.cli`) can interrupt that removal; what is left
-    is removed at exit. SIGTERM is held while the directory is made and recorded, so no
-    directory escapes both.
+    Ctrl-C and SIGTERM are held while the directory is made and recorded, and while it is
+    removed, so none escapes (see :mod:`jobs.interrupts`); what is left (the process ended
+    otherwise) is removed at exit.
     """
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    try:
+    with signals_held():
         tmp = tempfile.mkdtemp(prefix=prefix)
         _JOB_DIRS.add(tmp)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     try:
         yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        _JOB_DIRS.discard(tmp)
+        with signals_held():
+            shutil.rmtree(tmp, ignore_errors=True)
+            _JOB_DIRS.discard(tmp)
 
 
 @atexit.register

@@ -30,6 +30,7 @@ from jobs.data.chunks import SPLITS
 from jobs.data.dataset import META, Dataset, DatasetError, write_meta
 from jobs.data.series_io import SCALES
 from jobs.hadoop.launch import RunnerOptions, run_job
+from jobs.interrupts import raise_if_received, signals_held
 from jobs.storage import is_hdfs, open_store, replace_dir
 
 
@@ -287,13 +288,19 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
 def write_staged(target, write):
     """Call ``write(staging)`` with a store beside ``target`` and swap it into ``target``'s
     place when complete: a failure (or a kill) before the swap leaves an existing dataset in
-    ``target`` as it was. Returns what ``write`` returns."""
+    ``target`` as it was. Returns what ``write`` returns.
+
+    A signal before the swap, even one a library swallowed, keeps the old dataset; one during
+    the swap waits for its end (see :mod:`jobs.interrupts`)."""
     staging = target.sibling(f".tmp-{uuid.uuid4().hex[:12]}")
     try:
         staging.makedirs()
         result = write(staging)
-        replace_dir(staging, target)
+        with signals_held():
+            raise_if_received()
+            replace_dir(staging, target)
     except BaseException:
-        staging.remove_tree()
+        with signals_held():
+            staging.remove_tree()
         raise
     return result

@@ -1,0 +1,33 @@
+"""The working directory of a bench (scripts/bench_*.py): ``--work DIR`` keeps what the bench
+writes in DIR; without it the bench works in a temporary directory, removed when the bench
+ends however it ends (done, an error, Ctrl-C, SIGTERM).
+
+    add_work_flag(parser)
+    ...
+    with work_dir(args.work, "bench-job-") as work:
+        ...
+"""
+import contextlib
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from jobs.interrupts import signals_raise  # noqa: E402  (imports nothing heavy)
+
+
+def add_work_flag(parser):
+    parser.add_argument("--work", help="directory for the bench's data and runs, kept "
+                        "(default: a temporary directory, removed at the end)")
+
+
+@contextlib.contextmanager
+def work_dir(given, prefix):
+    """``given`` (made if absent), else a temporary directory named ``prefix...`` that is
+    removed at the block's end; SIGTERM unwinds the block like Ctrl-C does."""
+    if given:
+        os.makedirs(given, exist_ok=True)
+        yield given
+        return
+    with signals_raise(), tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield tmp
