@@ -44,7 +44,7 @@ def test_forecast_input_table_takes_the_rows_of_its_id_in_time_order(tmp_path):
         forecast_run(run, 2, input=str(table))
     repeated = tmp_path / "repeated.csv"
     repeated.write_text(table.read_text() + "b,29,0\n")
-    with pytest.raises(ValueError, match="series 'b' has 1 row.* whose 't' repeats"):
+    with pytest.raises(ValueError, match="series 'b' in .*repeated.csv: two rows at time 29"):
         forecast_run(run, 2, input=str(repeated), series_id="b")
 
 

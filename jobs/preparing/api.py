@@ -29,7 +29,7 @@ from jobs.data import corpus
 from jobs.data.chunks import SPLITS
 from jobs.data.dataset import META, Dataset, DatasetError, write_meta
 from jobs.data.series_io import SCALES
-from jobs.hadoop.launch import RunnerOptions, run_job
+from jobs.hadoop.launch import RunnerOptions
 from jobs.interrupts import raise_if_received, signals_held
 from jobs.storage import is_hdfs, open_store, replace_dir
 
