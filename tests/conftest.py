@@ -10,6 +10,16 @@ from helpers import REPO, SUNSPOTS_SERIES, make_run, require_dev_cluster, write_
 from jobs.storage import open_store
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's ``--dist loadgroup`` (the README's test command), the tests of
+    the dev cluster run one after another on one worker, beside the rest on the others: the
+    cluster is one machine's YARN, and its tests wait on it more than they compute."""
+    for item in items:
+        if item.get_closest_marker("hadoop"):
+            item.add_marker(pytest.mark.xdist_group("hadoop"))
+
+
 @pytest.fixture
 def text_data(tmp_path):
     """:func:`write_text_data` with a validation split: (data_dir, meta)."""

@@ -37,11 +37,14 @@ def joined(recs):
 
 @pytest.fixture
 def text_files(tmp_path):
-    """Two real text files: the source of textwrap, cut in two."""
+    """A directory of two real text files, the source of textwrap cut in two (beside, not
+    around, the tests' outputs: an input directory holding a directory is refused)."""
     source = inspect.getsource(textwrap)
-    (tmp_path / "a.txt").write_text(source[:5000], encoding="utf-8")
-    (tmp_path / "b.txt").write_text(source[5000:8000], encoding="utf-8")
-    return tmp_path
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text(source[:5000], encoding="utf-8")
+    (texts / "b.txt").write_text(source[5000:8000], encoding="utf-8")
+    return texts
 
 
 @pytest.fixture
