@@ -23,7 +23,7 @@ setup(
         "statsmodels>=0.13",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "pytest-xdist>=3"],
         "plot": ["matplotlib>=3.5"],
         "mutation": ["mutmut==3.8.1"],
         # scripts/benchmark_series.py converts R's datasets (pickled pandas frames) once
