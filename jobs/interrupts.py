@@ -7,11 +7,15 @@ discards whatever that import raises, a KeyboardInterrupt included. So the handl
 records the signal, and :func:`raise_if_received` raises it again at the points that must
 not be passed after one (before a dataset replaces the old one; at the command's end).
 
+A process forked in :func:`signals_raise` (the local runner's task pool) starts with the
+handlers it would have had without it.
+
 :func:`signals_held` makes a short step whole: both signals wait until it ends, then raise.
 
 Imports nothing heavy: :mod:`jobs.cli` enters :func:`signals_raise` before it loads numpy.
 """
 import contextlib
+import os
 import signal
 import threading
 
@@ -19,6 +23,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 _received = None  # the signal the handler last raised, until signals_raise ends
+_replaced = {}  # the handlers signals_raise replaced, while it runs
 
 
 class Terminated(SystemExit):
@@ -47,14 +52,27 @@ def signals_raise():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, _handler) for signum in SIGNALS}
+    _replaced.update({signum: signal.signal(signum, _handler) for signum in SIGNALS})
     _received = None
     try:
         yield
     finally:
-        for signum, handler in previous.items():
+        for signum, handler in _replaced.items():
             signal.signal(signum, handler)
+        _replaced.clear()
         _received = None
+
+
+def _restore_in_forked_child():
+    # mrjob's local runner forks a multiprocessing pool, whose terminate() (after a failed
+    # task) counts on SIGTERM killing a worker outright: a worker that unwinds instead may
+    # block on a queue lock the parent holds, and the parent waits for it forever
+    for signum, handler in _replaced.items():
+        signal.signal(signum, handler)
+    _replaced.clear()
+
+
+os.register_at_fork(after_in_child=_restore_in_forked_child)
 
 
 def raise_if_received():

@@ -127,7 +127,7 @@ def test_data_flag_overrides_the_recorded_dataset(text_run, tmp_path):
 
 
 def test_a_dataset_of_another_shape_is_refused(text_run, series_run):
-    with pytest.raises(RunError, match="does not fit"):
+    with pytest.raises(RunError, match="is a series dataset, the model in .* a text model"):
         run_evaluate("--run", text_run[1], "--data", series_run[0])
 
 

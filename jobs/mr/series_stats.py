@@ -49,7 +49,8 @@ class MRSeriesStats(SeriesPassJob):
                      "mean": train.mean(axis=0), "var": train.var(axis=0),
                      "largest": np.max(np.abs(train), axis=0, initial=0.0),
                      "missing": arrays["missing"],
-                     **{name: arrays.get(name, np.array(np.nan)) for name in ("step", "per_day")}}
+                     **{name: arrays.get(name, np.array(np.nan))
+                        for name in ("step", "per_day", "skips")}}
         yield key, stats
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from jobs.data import series_io
 from jobs.data.chunks import SequenceLayout, split_point, splits_with
 from jobs.hadoop.launch import job_files_dir, run_job
-from jobs.preparing.sharding import job_inputs, run_sharding_job
+from jobs.preparing.sharding import job_inputs, refuse_shell_unsafe, run_sharding_job
 from jobs.storage import open_store
 from rnn_core import autoregression, baselines
 
@@ -100,6 +100,19 @@ def read_stats(output, names, has_id, log):
     return kept
 
 
+def log_skipped_times(stats, names, has_id, log):
+    """Say which series have rows further apart than their usual step: the model takes
+    consecutive rows as consecutive steps, so a missing row shifts every season after it."""
+    skipped = [key for key, s in stats.items() if float(s["skips"]) > 0]
+    if skipped:
+        first = json.loads(skipped[0])
+        first = repr(first) if has_id else names[int(first)]
+        log(f"{len(skipped)} series skip times ({first}: "
+            f"{int(stats[skipped[0]]['skips'])} gap(s) longer than its usual step): rows are "
+            "taken as consecutive steps; add rows with empty values at the missing times to "
+            "have them filled (--missing)")
+
+
 def temporary_dir(options):
     """A temporary directory for the first pass's output: on HDFS for the hadoop runner."""
     if options.runner == "hadoop":
@@ -140,6 +153,7 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
     try:
         with job_inputs(files, runner) as inputs, \
                 job_files_dir("hadoop-rnn-spec-") as tmp:
+            refuse_shell_unsafe(inputs, runner)
             spec = {"columns": list(columns), "id": id_column, "time": time_column,
                     "missing": missing_policy, "files": inputs, "names": list(files)}
             spec_file = os.path.join(tmp, "spec.json")
@@ -151,6 +165,7 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
             parts = ["--valid", repr(valid), "--test", repr(test)]
             output = run_job(MRSeriesStats, parts, [sorted_uri], runner).output
             stats = read_stats(output, files, id_column is not None, log)
+            log_skipped_times(stats, files, id_column is not None, log)
             keys = list(stats)
             mean, var = combine([(int(s["count"]), s["mean"], s["var"]) for s in stats.values()])
             largest = np.max([s["largest"] for s in stats.values()], axis=0)

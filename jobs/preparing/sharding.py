@@ -13,6 +13,7 @@ first copied to a temporary HDFS directory, so that every pass sees the same pat
 import contextlib
 import json
 import os
+import re
 import uuid
 from dataclasses import replace
 
@@ -21,6 +22,9 @@ from jobs.data.dataset import shard_name, shard_of
 from jobs.hadoop.launch import JobFailed, job_files_dir, run_job
 from jobs.storage import is_hdfs, open_store
 
+# what the shell splits or globs: mrjob's wrapper of a whole-file map task (mapper_raw, the
+# series jobs) hands it each input path unquoted, on every runner but inline
+SHELL_UNSAFE = re.compile(r"[\s*?\[]")
 JOB_OUTPUT = "job-output"  # the job's output directory inside the staging dataset
 STATS = "#stats"  # jobs.mr.shards.STATS (not imported here: that module loads mrjob)
 
@@ -45,12 +49,24 @@ def job_inputs(sources, options):
     try:
         copies = {}
         for n, source in enumerate(local):
-            name = f"{n:05d}-{os.path.basename(source)}"
+            name = f"{n:05d}-{SHELL_UNSAFE.sub('_', os.path.basename(source))}"
             staging.upload(name, source)
             copies[source] = staging.uri(name)
         yield [copies.get(s, s) for s in sources]
     finally:
         staging.remove_tree()
+
+
+def refuse_shell_unsafe(inputs, options):
+    """InputError naming the first of ``inputs`` that a whole-file map task cannot be given
+    on ``options.runner`` (see :data:`SHELL_UNSAFE`)."""
+    if options.runner == "inline":
+        return
+    for path in inputs:
+        if SHELL_UNSAFE.search(path):
+            raise InputError(f"{path}: the {options.runner} runner cannot read a series file "
+                             "whose path holds a space or one of * ? [ (mrjob hands it to the "
+                             "shell unquoted): rename it, or use --runner inline")
 
 
 def run_sharding_job(job_class, inputs, layout, sequences, target, options, totals):

@@ -57,8 +57,12 @@ def load_run(run_uri, data_uri=None, warn=None, kind=None, checkpoint="best"):
             raise
         raise RunError(f"the dataset the run was trained on is gone ({e}); pass --data "
                        "DATA_DIR if it moved") from None
-    if kind is not None and dataset.kind != kind:
-        raise RunError(f"{run_uri} is a {dataset.kind} model: use {COMMAND_FOR[dataset.kind]}")
+    model_kind = "text" if state.model.kind == "tokens" else "series"
+    if kind is not None and model_kind != kind:
+        raise RunError(f"{run_uri} is a {model_kind} model: use {COMMAND_FOR[model_kind]}")
+    if dataset.kind != model_kind:
+        raise RunError(f"{dataset.store.uri()} is a {dataset.kind} dataset, the model in "
+                       f"{run_uri} a {model_kind} model: pass the run's own dataset")
     sizes = {k: v for k, v in dataset.model_sizes().items() if getattr(state.model, k) != v}
     if sizes:
         raise RunError(f"the model in {run_uri} does not fit {dataset.store.uri()}: "

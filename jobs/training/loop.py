@@ -46,8 +46,9 @@ from jobs.storage import is_hdfs, open_store
 from jobs.training.epoch_job import (check_map_tasks, check_syncs, epoch_output,
                                      expected_map_tasks, run_epoch_job, score_validation)
 from jobs.training.limits import Limits
-from jobs.training.metrics import (bad_record_report, epoch_metrics, epoch_totals,
-                                   progress_line, round_summary, valid_text, with_validation)
+from jobs.training.metrics import (bad_record_report, check_no_record_lost, epoch_metrics,
+                                   epoch_totals, progress_line, round_summary, valid_text,
+                                   with_validation)
 from jobs.training.spec import (RunSpec, TrainingError, check_range, check_resumable,
                                 default_epochs, defaults_line, new_state, run_configs)
 
@@ -285,6 +286,8 @@ def run_round(state, dataset, options, max_bad=0.01, log=print, due=False):
     if len(rounds) < state.settings.syncs_per_epoch:
         return replace(state, **trained, rounds=rounds)
     sums, counters, job_seconds, seconds = epoch_totals(rounds)
+    check_no_record_lost(dataset.meta["counts"]["train"]["records"], int(sums["records"]),
+                         result.counters)
     metrics = epoch_metrics(epoch, sums, counters, dataset, job_seconds, seconds, due)
     return replace(state, **trained, epoch=epoch, history=state.history + [metrics], rounds=[])
 

@@ -32,6 +32,19 @@ def bad_record_report(counters, records, max_fraction):
     return message
 
 
+def check_no_record_lost(dataset_records, trained, round_counters):
+    """Raise TrainingError if an epoch read fewer training records (``trained``, and the bad
+    ones of a round's ``round_counters``: each round reads the whole split) than the
+    dataset's meta.json counts: a shard lost lines after prepare."""
+    bad = round_counters.get(COUNTERS, {}).get("bad records", 0)
+    lost = dataset_records - trained - bad
+    if lost > 0:
+        raise TrainingError(f"the epoch read {trained + bad:,} training records, the dataset "
+                            f"holds {dataset_records:,}: {lost:,} are missing from its shards "
+                            "(cut short or edited since prepare); the epoch was not committed: "
+                            "prepare the dataset again")
+
+
 NON_FINITE_ADVICE = ("Lower --lr or clip the gradients (--clip) in a new run: this run's "
                      "configuration is fixed, so re-running it fails the same way.")
 
