@@ -9,6 +9,7 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 from helpers import (SUNSPOTS_CSV, SUNSPOTS_SERIES, TINY, cli_args, prepare_cli, train_cli)
 
@@ -80,3 +81,14 @@ def test_an_epoch_that_reads_fewer_records_than_the_dataset_holds_is_not_committ
     with pytest.raises(TrainingError, match="5 are missing from its shards"):
         train_cli("--data", data, "--run", run, "--epochs", 1, *TINY)
     assert not os.path.exists(run)
+
+
+def test_a_business_day_series_weekends_are_not_reported_as_skipped_times(tmp_path):
+    days = [d for d in np.arange(np.datetime64("2026-01-05"), np.datetime64("2026-04-06"))
+            if d.astype("datetime64[D]").item().weekday() < 5]
+    table = tmp_path / "weekdays.csv"
+    table.write_text("day,v\n" + "".join(f"{d},{n % 5}\n" for n, d in enumerate(days)))
+    lines = []
+    prepare_cli("--kind", "series", table, "--column", "v", "--time", "day", "--out",
+                tmp_path / "ds", log=lines.append)
+    assert not any("skip times" in line for line in lines), lines
