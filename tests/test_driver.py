@@ -176,6 +176,17 @@ def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, 
 
 
 
+def test_the_local_runner_never_forks_the_driver(text_data, tmp_path, monkeypatch):
+    # the driver has threads (the run lock's heartbeat, pyarrow's): a fork of it may deadlock
+    def no_fork():
+        raise AssertionError("the driver forked")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    run = str(tmp_path / "run")
+    assert train_small(text_data[0], run, "--epochs", "1", "--runner", "local") == EXIT_OK
+    assert load_run_state(run).epoch == 1
+
+
 def test_hdfs_data_with_a_runner_that_reads_local_files_is_a_clear_error(tmp_path):
     with pytest.raises(TrainingError, match="local runner reads local files only"):
         train_small("hdfs:///data/somewhere", str(tmp_path / "run"), "--runner", "local")

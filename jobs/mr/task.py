@@ -5,18 +5,24 @@ them: the driver checks every result for non-finite values and says what to do. 
 inline runner runs a task with ``sys.stderr`` replaced by a binary file, where the warnings
 module's text write raises ``TypeError`` and kills the task. So a task runs with numpy's
 floating-point warnings off, and any other warning is written as UTF-8 bytes when stderr is
-binary.
+binary. On mrjob's local runner, the task processes start from threads of the driver, never
+from a fork of it (:func:`without_fork`).
 
 Test hook: ``--fail-first-attempt`` makes the first attempt of map task 0 raise before it
 reads anything (Hadoop re-runs it; the driver passes it when ``HADOOP_RNN_FAULT`` says
 ``fail-first-map-attempt``, see :mod:`jobs.run.checkpoint`).
 """
+import subprocess
 import sys
+import threading
 import warnings
+from functools import partial
+from multiprocessing.pool import ThreadPool
 
 import numpy as np
 from mrjob.compat import jobconf_from_env
 from mrjob.job import MRJob
+from mrjob.local import LocalMRJobRunner, _TaskFailedException
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -29,8 +35,69 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
         stream.write(text.encode("utf-8"))
 
 
+def without_fork(runner_class):
+    """mrjob's local runner ``runner_class``, its tasks started from threads of the driver.
+
+    mrjob forks a process pool to start each task's process. A fork of the driver, whose
+    run-lock heartbeat and pyarrow threads may hold a lock at that instant, can deadlock
+    the child (Python 3.12 warns of it), and the pool's terminate() leaves the task
+    processes of a failed job running. Here each task process starts from a thread, and a
+    failure or a signal kills the ones still running before the job's cleanup.
+    """
+    class ThreadedTasksRunner(runner_class):
+        def _invoke_task_func(self, task_type, step_num, task_num):
+            return partial(self._invoke_task, task_type, step_num, task_num,
+                           self._substep_args(step_num, task_type), self._num_steps())
+
+        def _invoke_task(self, task_type, step_num, task_num, args, num_steps,
+                         stdin, stdout, stderr, wd, env):
+            with self._tasks_lock:
+                if self._stopping:
+                    return
+                process = subprocess.Popen(args, stdin=stdin, stdout=stdout, stderr=stderr,
+                                           cwd=wd, env=env)
+                self._running.add(process)
+            try:
+                returncode = process.wait()
+            finally:
+                with self._tasks_lock:
+                    self._running.discard(process)
+            if returncode:
+                raise _TaskFailedException(
+                    reason=str(subprocess.CalledProcessError(returncode, args)),
+                    step_num=step_num, num_steps=num_steps, task_type=task_type,
+                    task_num=task_num)
+
+        def _run_multiple(self, funcs, num_processes=None):
+            self._tasks_lock, self._running, self._stopping = threading.Lock(), set(), False
+            pool = ThreadPool(self._opts["num_cores"])
+            try:
+                for result in [pool.apply_async(func) for func in funcs]:
+                    result.get()
+                pool.close()
+            except BaseException:  # a failed task, or a signal: stop the others
+                with self._tasks_lock:
+                    self._stopping = True
+                    for process in self._running:
+                        process.kill()
+                pool.terminate()
+                raise
+            finally:
+                pool.join()
+
+    ThreadedTasksRunner.__name__ = f"Threaded{runner_class.__name__}"
+    return ThreadedTasksRunner
+
+
 class TaskJob(MRJob):
-    """An MRJob whose task (mapper, reducer, ...) runs as described in the module docstring."""
+    """An MRJob whose task (mapper, reducer, ...) runs as described in the module docstring,
+    and on the local runner without forking the driver (:func:`without_fork`)."""
+
+    def _runner_class(self):  # mrjob's hook: the runner make_runner() builds
+        runner_class = super()._runner_class()
+        if issubclass(runner_class, LocalMRJobRunner):
+            return without_fork(runner_class)
+        return runner_class
 
     def configure_args(self):
         super().configure_args()
