@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -129,9 +130,14 @@ def make_run(tmp, prepare_argv, epochs=2):
 
 
 def hadoop_rnn(*args, env=None):
-    """``python -m jobs.cli args...`` in a subprocess, which must succeed; the finished process."""
-    done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
+    """``python -m jobs.cli args...`` in a subprocess, which must succeed; the finished process.
+
+    It runs in a directory of its own: Hadoop's local framework links a job's files into its
+    client's working directory, and keeps a link that is already there."""
+    with tempfile.TemporaryDirectory(prefix="hadoop-rnn-cli-") as cwd:
+        done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=cwd,
+                              env={**(os.environ if env is None else env), "PYTHONPATH": REPO},
+                              capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
 
