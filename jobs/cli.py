@@ -118,9 +118,9 @@ def add_runner_flags(parser, runners=RUNNERS, default="inline", help=None):
     """--runner, --mrjob-conf and --python-bin."""
     parser.add_argument("--runner", choices=runners, default=default,
                         help=help or f"mrjob runner (default {default})")
-    parser.add_argument("--mrjob-conf", help="mrjob.conf to use (default: $MRJOB_CONF if set, "
-                        "else conf/mrjob.conf of a source checkout, else mrjob's own "
-                        "~/.mrjob.conf)")
+    parser.add_argument("--mrjob-conf", help="mrjob.conf to use, over $MRJOB_CONF (default: "
+                        "$MRJOB_CONF if set, which wins over conf/mrjob.conf of a source "
+                        "checkout; without either, mrjob's own ~/.mrjob.conf)")
     parser.add_argument("--python-bin", help="Python interpreter for tasks (default: this one)")
 
 
@@ -136,9 +136,12 @@ def runner_options(args, **more):
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows every flag's default in ``--help``, unless its help already speaks of one."""
 
+    NOT_SHOWN = (None, False, argparse.SUPPRESS)
+
     def _get_help_string(self, action):
         help_text = action.help or ""
-        if "default" in help_text or action.default in (None, False, argparse.SUPPRESS):
+        # `is`, not `in`: a default of 0 equals False, and is shown
+        if "default" in help_text or any(action.default is value for value in self.NOT_SHOWN):
             return help_text
         return super()._get_help_string(action)
 

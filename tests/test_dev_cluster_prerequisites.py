@@ -1,51 +1,117 @@
-"""`scripts/hadoop-dev-cluster start` says what it needs before it starts anything: a JDK 17
-(Debian's, or the one of `java` on PATH, or HADOOP_RNN_JAVA_HOME) and Maven. These run
-without a cluster: the script stops at the check."""
+"""`scripts/hadoop-dev-cluster` without a cluster: which JDK 17 it finds (`check`), what `start`
+says when a prerequisite is missing (it stops there, before anything is started), and the
+interpreter it writes into its mrjob.conf (`mrjob-conf`, the step of `start` that writes it)."""
 import os
+import re
 import subprocess
+import sys
+
+import pytest
 
 from helpers import REPO
 
 SCRIPT = os.path.join(REPO, "scripts", "hadoop-dev-cluster")
+DEBIAN_JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
 
 
-def fake_jdk(tmp_path, version):
-    """A directory whose bin/java prints ``version`` as `java -version` does."""
-    java = tmp_path / "jdk" / "bin" / "java"
+def fake_jdk(tmp_path, name, version):
+    """A JDK directory whose bin/java prints ``version`` as `java -version` does."""
+    java = tmp_path / name / "bin" / "java"
     java.parent.mkdir(parents=True)
     java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2026-01-01' >&2\n")
     java.chmod(0o755)
     return str(java.parent.parent)
 
 
-def start(tmp_path, path=None, **env):
-    """(exit code, stderr) of `start` with a fresh state directory and ``env`` set."""
-    env = {**os.environ, "HADOOP_RNN_DEV_CLUSTER_DIR": str(tmp_path / "state"), **env}
-    if path is not None:
-        env["PATH"] = path
-    done = subprocess.run(["bash", SCRIPT, "start"], env=env, capture_output=True, text=True,
+def path_without(tmp_path, *commands):
+    """A PATH holding every command of the system's PATH but ``commands``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for name in os.listdir(directory) if os.path.isdir(directory) else ():
+            if name not in commands and not (bin_dir / name).exists():
+                (bin_dir / name).symlink_to(os.path.join(directory, name))
+    return str(bin_dir)
+
+
+def script(tmp_path, command, **env):
+    """(exit code, stdout, stderr) of the script's ``command`` with a fresh state directory,
+    ``env`` set and none of this machine's JDK or interpreter choices unless given."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("JAVA_HOME", "HADOOP_RNN_JAVA_HOME", "HADOOP_RNN_DEV_PYTHON")}
+    env = {**base, "HADOOP_RNN_DEV_CLUSTER_DIR": str(tmp_path / "state"), **env}
+    done = subprocess.run(["bash", SCRIPT, command], env=env, capture_output=True, text=True,
                           timeout=60)
-    return done.returncode, done.stderr
+    return done.returncode, done.stdout, done.stderr
 
 
-def test_start_without_a_jdk_says_how_to_install_one(tmp_path):
-    code, err = start(tmp_path, HADOOP_RNN_JAVA_HOME=str(tmp_path / "no-jdk"))
+def found_jdk(tmp_path, **env):
+    code, out, err = script(tmp_path, "check", **env)
+    assert code == 0, err
+    return re.search(r"^JDK 17: (\S+) ", out, re.M).group(1)
+
+
+def test_check_takes_java_home_when_it_is_a_17(tmp_path):
+    java_home = fake_jdk(tmp_path, "jdk17", "17.0.9")
+    assert found_jdk(tmp_path, JAVA_HOME=java_home) == java_home
+
+
+def test_check_passes_over_a_java_home_of_another_version_for_the_17_of_java_on_path(tmp_path):
+    on_path = fake_jdk(tmp_path, "jdk17", "17.0.9")
+    found = found_jdk(tmp_path, JAVA_HOME=fake_jdk(tmp_path, "jdk25", "25.0.3"),
+                      PATH=f"{on_path}/bin:{os.environ['PATH']}")
+    assert found == on_path
+
+
+def test_check_passes_over_a_java_on_path_of_another_version(tmp_path):
+    if not os.path.isfile(os.path.join(DEBIAN_JAVA_HOME, "bin", "java")):
+        pytest.skip(f"no {DEBIAN_JAVA_HOME}, the last place looked at")
+    other = fake_jdk(tmp_path, "jdk25", "25.0.3")
+    assert found_jdk(tmp_path, PATH=f"{other}/bin:{os.environ['PATH']}") == DEBIAN_JAVA_HOME
+
+
+def test_check_takes_hadoop_rnn_java_home_before_java_home(tmp_path):
+    chosen = fake_jdk(tmp_path, "chosen", "17.0.1")
+    assert found_jdk(tmp_path, HADOOP_RNN_JAVA_HOME=chosen,
+                     JAVA_HOME=fake_jdk(tmp_path, "jdk17", "17.0.9")) == chosen
+
+
+def test_start_with_a_hadoop_rnn_java_home_that_is_no_jdk_says_how_to_install_one(tmp_path):
+    code, _, err = script(tmp_path, "start", HADOOP_RNN_JAVA_HOME=str(tmp_path / "no-jdk"))
     assert code == 1
-    assert "no JDK found" in err and "apt-get install openjdk-17-jdk-headless" in err
+    assert "is not a JDK 17" in err and "apt-get install openjdk-17-jdk-headless" in err
+    assert not (tmp_path / "state").exists()  # nothing started, nothing written
 
 
 def test_start_with_a_java_other_than_17_names_what_it_found(tmp_path):
-    code, err = start(tmp_path, HADOOP_RNN_JAVA_HOME=fake_jdk(tmp_path, "21.0.1"))
+    code, _, err = script(tmp_path, "start",
+                          HADOOP_RNN_JAVA_HOME=fake_jdk(tmp_path, "jdk21", "21.0.1"))
     assert code == 1 and "needs Java 17" in err and '"21.0.1"' in err
 
 
 def test_start_without_maven_says_how_to_install_it(tmp_path):
-    bin_dir = tmp_path / "bin"  # every command of the system's PATH but mvn
-    bin_dir.mkdir()
-    for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
-        for name in os.listdir(directory) if os.path.isdir(directory) else ():
-            if name != "mvn" and not (bin_dir / name).exists():
-                (bin_dir / name).symlink_to(os.path.join(directory, name))
-    code, err = start(tmp_path, path=str(bin_dir),
-                      HADOOP_RNN_JAVA_HOME=fake_jdk(tmp_path, "17.0.9"))
+    code, _, err = script(tmp_path, "start", PATH=path_without(tmp_path, "mvn"),
+                          HADOOP_RNN_JAVA_HOME=fake_jdk(tmp_path, "jdk17", "17.0.9"))
     assert code == 1 and "Maven (mvn) not found" in err and "apt-get install maven" in err
+    assert not (tmp_path / "state").exists()
+
+
+def test_start_without_a_jdk_and_maven_names_both(tmp_path):
+    code, _, err = script(tmp_path, "start", PATH=path_without(tmp_path, "mvn"),
+                          HADOOP_RNN_JAVA_HOME=str(tmp_path / "no-jdk"))
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 2 and all("ERROR" in line for line in lines)
+    assert "JDK 17" in lines[0] and "Maven" in lines[1]
+
+
+def test_mrjob_conf_of_a_virtualenv_names_the_venvs_own_python_which_runs_numpy(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                    str(venv)], check=True, timeout=120)
+    code, out, err = script(tmp_path, "mrjob-conf",
+                            PATH=f"{venv}/bin:{os.environ['PATH']}")
+    assert code == 0, err
+    conf = open(out.strip()).read()
+    python = re.search(r"^\s+python_bin: (\S+)$", conf, re.M).group(1)
+    assert python == str(venv / "bin" / "python3")  # not the base interpreter it links to
+    subprocess.run([python, "-c", "import numpy"], check=True, timeout=60)

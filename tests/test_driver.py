@@ -11,6 +11,7 @@ from helpers import load_run_state, prepare_sunspots, train_cli, train_small
 from jobs.cli import EXIT_NOTHING_TO_DO, EXIT_OK
 from jobs.data.dataset import Dataset
 from jobs.training import TrainingError
+from jobs.training.metrics import progress_line
 
 
 def test_train_writes_a_checkpoint_and_a_metrics_line_per_epoch(text_data, tmp_path):
@@ -165,6 +166,14 @@ def test_progress_line_reports_epoch_losses_speed_and_time(text_data, tmp_path):
     # epoch 2's job scored θ_1; the scoring job scores the last θ
     assert re.search(r"^epoch 2/2  train .* \(epoch 1 valid \d\.\d{4}\)$", epochs[1])
     assert re.fullmatch(r"epoch 2: valid \d\.\d{4} \(scoring job\)", epochs[2])
+
+
+def test_progress_line_shows_losses_below_0_1_to_4_significant_digits_others_to_4_decimals():
+    epoch = {"epoch": 3, "train_loss": 0.000912345, "valid_loss": 0.0374123,
+             "tokens_per_s": 1000.0, "seconds": 0.25}
+    before = {"epoch": 2, "valid_loss": 2.56451}
+    assert progress_line(epoch, 10, before) == (
+        "epoch 3/10  train 0.0009123  valid 0.03741  1,000 tok/s  0.2s  (epoch 2 valid 2.5645)")
 
 
 def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, tmp_path):

@@ -1,4 +1,5 @@
 """Every flag is documented with its default: in --help, in docs/flags.md and in the README."""
+import argparse
 import re
 import subprocess
 import sys
@@ -33,6 +34,17 @@ def test_every_flag_has_help_that_names_its_default(name):
                             or action.default is not None or "repeat" in text):
             undocumented.append(action.option_strings[0])
     assert undocumented == []
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_default_shows_in_help_zero_included(name):
+    parser = command_parser(name)
+    formatter = parser._get_formatter()
+    hidden = [action.option_strings[0] for action in parser._actions
+              if action.option_strings and action.default not in (None, argparse.SUPPRESS)
+              and action.default is not False and action.nargs != 0
+              and "default" not in formatter._get_help_string(action)]
+    assert hidden == []
 
 
 def readme_training_table():

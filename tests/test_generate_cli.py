@@ -104,6 +104,15 @@ def test_plot_writes_a_png(text_run, tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("epochs, said", [(1, "(1 epoch)"), (2, "(2 epochs)")])
+def test_plot_says_how_many_epochs_it_drew_in_the_singular_for_one(epochs, said, monkeypatch,
+                                                                   capsys):
+    import jobs.plotting
+    monkeypatch.setattr(jobs.plotting, "plot_run", lambda run, out, title: (out, [{}] * epochs))
+    assert plot.main(cli_args("plot", "--run", "R", "--out", "loss.png")) == 0
+    assert capsys.readouterr().out == f"wrote loss.png {said}\n"
+
+
 def test_plot_without_matplotlib_is_a_clear_error(text_run, tmp_path, monkeypatch, capsys):
     real_import = builtins.__import__
 

@@ -1,5 +1,5 @@
 """The maps of the code stay true: each package's index names the modules it holds, and every
-repository path the documentation names exists."""
+repository path and every test the documentation names exists."""
 import ast
 import re
 from pathlib import Path
@@ -29,6 +29,14 @@ REPO_PATH = re.compile(r"(?<![\w./-])((?:jobs|rnn_core|scripts|tests|conf|docs|\
 JOBS_PATH = re.compile(r"(?<![\w./-])((?:commands|preparing|training|hadoop|mr|data|run)"
                        r"/\w+\.py)\b")
 DOCS = ("README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")))
+
+# A test named in the docs: test_name, tests/test_file.py::test_name, or a prefix (test_name_...).
+# One inside a path (tests/test_core_*.py) is left to the repository paths' test.
+TEST_NAME = re.compile(r"(?:tests/(?P<file>test_\w+\.py)::)?(?<![\w/])(?P<name>test_\w+)"
+                       r"(?P<prefix>\.\.\.)?")
+# Words that look like test names but are none, and what they are.
+NOT_TESTS = {"test_NAME": "a placeholder in docs/testing.md's commands",
+             "test_fraction": "a key of a dataset's meta.json"}
 
 
 def index_names(package):
@@ -85,4 +93,28 @@ def test_every_jobs_package_has_an_index_or_a_reason_not_to():
 def test_every_repository_path_named_in_the_docs_exists():
     missing = [f"{doc}:{number}: {path}" for doc, number, path in documented_paths()
                if not (ROOT / path).exists()]
+    assert missing == []
+
+
+def defined_tests(path):
+    """The names of the test functions defined in the test file ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {node.name for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+
+
+def test_every_test_named_in_the_docs_exists():
+    by_file = {path.name: defined_tests(path) for path in (ROOT / "tests").glob("test_*.py")}
+    known = set().union(*by_file.values()) | {Path(name).stem for name in by_file}
+    missing = []
+    for doc in DOCS:
+        lines = (ROOT / doc).read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            for match in TEST_NAME.finditer(line):
+                name = match["name"]
+                names = by_file.get(match["file"], set()) if match["file"] else known
+                if name in NOT_TESTS or (name in names if not match["prefix"] else
+                                         any(n.startswith(name) for n in names)):
+                    continue
+                missing.append(f"{doc}:{number}: {match[0]}")
     assert missing == []

@@ -1,4 +1,5 @@
-"""The README's Python blocks run as written."""
+"""The README's Python blocks run as written, and its Python API section is true."""
+import inspect
 import re
 import tempfile
 from pathlib import Path
@@ -29,3 +30,19 @@ def test_the_library_example_runs_as_written():
     exec(compile(python_block("The library: rnn_core"), "README.md (rnn_core)", "exec"), namespace)
     assert namespace["logits"].shape == (1, 65)
     assert namespace["grad_sum"].shape == namespace["theta"].shape
+
+
+def test_the_api_functions_that_print_by_default_are_the_ones_the_readme_names():
+    from jobs.demo import demo
+    from jobs.generating import forecast_run, sample
+    from jobs.plotting import plot_run
+    from jobs.preparing import prepare
+    from jobs.scoring import evaluate
+    from jobs.training import train
+
+    section = README.read_text(encoding="utf-8").split("\n## Python API\n", 1)[1]
+    assert "`prepare`, `train` and `demo` also print their progress lines by default" in section
+    for function in (prepare, train, demo):
+        assert inspect.signature(function).parameters["log"].default is print
+    for function in (evaluate, sample, forecast_run, plot_run):
+        assert "log" not in inspect.signature(function).parameters

@@ -6,7 +6,7 @@ def add_arguments(parser):
     parser.add_argument("--run", help="run directory (default: a new temporary directory)")
     parser.add_argument("--epochs", type=positive_int, default=8, help="epochs to train (default 8)")
     parser.add_argument("--length", type=non_negative_int, default=400, help="characters to sample")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="sampling seed")
 
 
 def main(args):

@@ -12,7 +12,7 @@ def add_arguments(parser):
     parser.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
     parser.add_argument("--length", type=non_negative_int, default=500, help="characters to generate")
     parser.add_argument("--temperature", type=positive_float, default=1.0, help="softmax temperature (> 0)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same text; default 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (same seed, same text)")
 
 
 def sample_kwargs(args):

@@ -135,11 +135,17 @@ def epoch_totals(rounds):
             sum(r["seconds"] for r in rounds))
 
 
+def loss_text(loss):
+    """A loss as the progress lines show it: 4 decimals, or 4 significant digits below 0.1,
+    where 4 decimals would show 0.0009 for every small loss of a series."""
+    return f"{loss:.4f}" if abs(loss) >= 0.1 else f"{loss:#.4g}"
+
+
 def valid_text(m):
     """An epoch's validation loss as the progress lines show it."""
     if m.get("valid_pending"):
         return "(next job)"
-    return "n/a" if m["valid_loss"] is None else f"{m['valid_loss']:.4f}"
+    return "n/a" if m["valid_loss"] is None else loss_text(m["valid_loss"])
 
 
 def progress_line(m, total, previous=None):
@@ -147,6 +153,6 @@ def progress_line(m, total, previous=None):
     epoch before, whose validation loss this epoch's job scored (shown at the end)."""
     before = (f"  (epoch {previous['epoch']} valid {valid_text(previous)})"
               if previous is not None and previous["valid_loss"] is not None else "")
-    return (f"epoch {m['epoch']}/{total}  train {m['train_loss']:.4f}  valid {valid_text(m)}  "
+    return (f"epoch {m['epoch']}/{total}  train {loss_text(m['train_loss'])}  valid {valid_text(m)}  "
             f"{m['tokens_per_s']:,.0f} tok/s  {m['seconds']:.1f}s" + before)
 
