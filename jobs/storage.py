@@ -5,9 +5,13 @@ The driver never spawns ``hadoop fs`` (each call would start a JVM): HDFS paths 
 ``open_store("/tmp/runs/x")`` gives a :class:`Store` rooted at that directory; every name
 passed to it is relative to the root.
 
-WebHDFS is found from ``HADOOP_RNN_WEBHDFS_URL`` (e.g. ``http://namenode:9870``, printed by
-``scripts/hadoop-dev-cluster start``); otherwise from the host of the ``hdfs://`` URI with
-the default NameNode HTTP port 9870. The user is ``HADOOP_USER_NAME`` or the login name.
+WebHDFS is found from the cluster's configuration, as ``hadoop fs`` finds HDFS
+(``HADOOP_CONF_DIR``: ``hdfs:///path`` is on ``fs.defaultFS``, ``hdfs://ns/path`` on the
+NameNodes of nameservice ``ns``; :mod:`jobs.hadoop.cluster_conf`), or from
+``HADOOP_RNN_WEBHDFS_URL`` when set (e.g. ``http://namenode:9870``, or a comma-separated
+list); without either, from the host of the ``hdfs://`` URI on port 9870. Every request
+fails over between the NameNodes (:mod:`jobs.hadoop.namenodes`). The user is
+``HADOOP_USER_NAME`` or the login name.
 
 Besides files, a store can move or remove its whole directory: :func:`replace_dir` swaps a
 directory written beside the target (e.g. a new dataset) into the target's place.
@@ -20,6 +24,8 @@ import shutil
 import tempfile
 import uuid
 from urllib.parse import urlparse
+
+from jobs.hadoop.cluster_conf import ClusterConfError, conf_dir, read_conf
 
 
 class StoreError(OSError):
@@ -55,6 +61,28 @@ def replace_dir(staging, target):
     staging.move_to(target)
     if aside is not None:
         aside.remove_tree()
+
+
+def webhdfs_urls(uri, environ):
+    """The WebHDFS base URLs of the NameNodes of the ``hdfs://`` URI ``uri``: from
+    ``HADOOP_RNN_WEBHDFS_URL`` in ``environ`` (one URL or a comma-separated list), else from
+    the cluster's configuration (:mod:`jobs.hadoop.cluster_conf`)."""
+    try:
+        conf = read_conf(conf_dir(environ))
+    except ClusterConfError as e:
+        raise StoreError(f"{uri}: {e}") from None
+    if conf.security != "simple":  # InsecureClient would get HTTP 401 on the first call
+        raise StoreError(f"{uri}: the cluster uses hadoop.security.authentication="
+                         f"{conf.security} ({conf.directory}); hadoop-rnn does not support "
+                         "Kerberos yet (issue #27)")
+    override = [url.strip() for url in environ.get("HADOOP_RNN_WEBHDFS_URL", "").split(",")]
+    if any(override):
+        return [url for url in override if url]
+    try:
+        return conf.webhdfs_urls(urlparse(uri).netloc)
+    except ClusterConfError as e:
+        raise StoreError(f"{uri}: {e}; or set HADOOP_RNN_WEBHDFS_URL "
+                         "(e.g. http://namenode:9870)") from None
 
 
 class LocalStore:
@@ -178,19 +206,13 @@ class HdfsStore:
     """A directory on HDFS, reached through WebHDFS."""
 
     def __init__(self, uri):
-        from hdfs import InsecureClient  # imported here: local runs don't need it
+        from jobs.hadoop.namenodes import FailoverClient  # imported here: local runs need no hdfs
 
         parsed = urlparse(uri)
         self.netloc = parsed.netloc
         self.root = posixpath.normpath(parsed.path or "/")
-        url = os.environ.get("HADOOP_RNN_WEBHDFS_URL")
-        if not url:
-            if not parsed.hostname:
-                raise StoreError(f"{uri}: set HADOOP_RNN_WEBHDFS_URL (e.g. http://namenode:9870) "
-                                 "or name the NameNode host in the URI (hdfs://host/path)")
-            url = f"http://{parsed.hostname}:9870"
-        user = os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
-        self.client = InsecureClient(url, user=user)
+        self.client = FailoverClient(webhdfs_urls(uri, os.environ),
+                                     user=os.environ.get("HADOOP_USER_NAME") or getpass.getuser())
 
     def _path(self, name):
         return posixpath.join(self.root, name) if name else self.root

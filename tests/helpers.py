@@ -1,17 +1,24 @@
 """What the tests share: small real datasets, the commands through the Python API, tiny runs,
-reading a run's checkpoints, and the dev Hadoop cluster.
+reading a run's checkpoints, the dev Hadoop cluster, and a cluster's configuration and
+NameNodes made up for a test.
 
 Test files import these with ``from helpers import ...`` (pytest puts tests/ on sys.path: the
 directory has no __init__.py); tests/conftest.py holds only the pytest fixtures.
 """
+import contextlib
+import http.server
 import inspect
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+from xml.sax.saxutils import escape
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +203,62 @@ def copy_to_store(local_dir, uri):
         if path.is_file():
             store.write_bytes(path.relative_to(local_dir).as_posix(), path.read_bytes())
     return store
+
+
+# -- a cluster's configuration and NameNodes, made up for a test -------------------------------
+
+# What a standby NameNode answers every WebHDFS request with
+STANDBY = (403, {"RemoteException": {
+    "exception": "StandbyException", "javaClassName": "org.apache.hadoop.ipc.StandbyException",
+    "message": "Operation category READ is not supported in state standby"}})
+
+
+def write_hadoop_conf(directory, core=None, hdfs=None):
+    """A Hadoop client configuration directory: core-site.xml and hdfs-site.xml holding the
+    properties of the dicts ``core`` and ``hdfs``; returns the directory as a string."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, properties in [("core-site.xml", core or {}), ("hdfs-site.xml", hdfs or {})]:
+        lines = [f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>"
+                 for k, v in properties.items()]
+        (directory / name).write_text("<?xml version=\"1.0\"?>\n<configuration>\n"
+                                      + "\n".join(lines) + "\n</configuration>\n")
+    return str(directory)
+
+
+@contextlib.contextmanager
+def fake_namenode(status, body):
+    """An HTTP server on a free local port answering every request with ``status`` and the
+    JSON ``body`` (e.g. ``*STANDBY``); yields (its base URL, the request lines it got)."""
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            received.append(self.requestline)
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST = do_DELETE = answer
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def unused_port():
+    """A local TCP port that nothing listens on (connecting to it is refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # package (or module) -> the project packages/modules it may import (besides itself)
 ALLOWED = {
     "rnn_core": set(),
-    "jobs.storage": set(),
+    "jobs.storage": {"jobs.hadoop.cluster_conf", "jobs.hadoop.namenodes"},
+    "jobs.hadoop.cluster_conf": set(),
+    "jobs.hadoop.namenodes": set(),
     "jobs.interrupts": set(),
     "jobs.data": {"rnn_core", "jobs.storage"},
     "jobs.run": {"rnn_core", "jobs.storage", "jobs.data"},

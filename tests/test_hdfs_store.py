@@ -10,10 +10,10 @@ import contextlib
 import io
 import posixpath
 
-import hdfs
 import pytest
 from hdfs.util import HdfsError
 
+import jobs.hadoop.namenodes
 from jobs.storage import HdfsStore, MissingFile, StoreError, open_store, replace_dir
 
 URI = "hdfs://namenode:8020/runs/x"
@@ -27,8 +27,8 @@ class FakeWebHdfs:
     # method -> exception raised by its next call
     files, dirs, calls, fail = {}, set(), [], {}
 
-    def __init__(self, url, user=None):
-        self.url, self.user = url, user
+    def __init__(self, namenodes, user=None):
+        self.namenodes, self.user = namenodes, user
         FakeWebHdfs.instances.append(self)
 
     @classmethod
@@ -121,9 +121,10 @@ def _under(path, directory):
 
 
 @pytest.fixture
-def fake_client(monkeypatch):
-    monkeypatch.setattr(hdfs, "InsecureClient", FakeWebHdfs)
+def fake_client(monkeypatch, tmp_path):
+    monkeypatch.setattr(jobs.hadoop.namenodes, "FailoverClient", FakeWebHdfs)
     monkeypatch.setenv("HADOOP_RNN_WEBHDFS_URL", "http://webhdfs:9870")
+    monkeypatch.setenv("HADOOP_CONF_DIR", str(tmp_path / "no-hadoop-conf"))
     FakeWebHdfs.reset()
     return FakeWebHdfs.instances
 
@@ -152,20 +153,25 @@ def test_uri_without_a_path_is_rooted_at_slash(fake_client):
 
 def test_webhdfs_url_comes_from_the_environment_when_set(fake_client):
     open_store("hdfs://namenode/runs/x")
-    assert fake_client[-1].url == "http://webhdfs:9870"
+    assert fake_client[-1].namenodes == ["http://webhdfs:9870"]
 
 
 def test_webhdfs_url_defaults_to_the_uri_host_on_port_9870(fake_client, monkeypatch):
     monkeypatch.delenv("HADOOP_RNN_WEBHDFS_URL")
     open_store("hdfs://namenode:8020/runs/x")
-    assert fake_client[-1].url == "http://namenode:9870"
+    assert fake_client[-1].namenodes == ["http://namenode:9870"]
 
 
-def test_without_webhdfs_url_or_host_the_store_says_what_to_set(fake_client, monkeypatch):
+def test_without_webhdfs_url_host_or_configuration_the_store_says_what_to_set(fake_client,
+                                                                              monkeypatch):
     monkeypatch.delenv("HADOOP_RNN_WEBHDFS_URL")
-    with pytest.raises(StoreError, match=r"^hdfs:///runs/x: set HADOOP_RNN_WEBHDFS_URL \(e\.g\. "
-                                         r"http://namenode:9870\) or name the NameNode host in "
-                                         r"the URI \(hdfs://host/path\)$"):
+    monkeypatch.delenv("HADOOP_CONF_DIR")
+    monkeypatch.delenv("HADOOP_HOME", raising=False)
+    with pytest.raises(StoreError, match=r"^hdfs:///runs/x: the URI names no NameNode "
+                                         r"\(hdfs://host/path\) and there is no Hadoop "
+                                         r"configuration \(HADOOP_CONF_DIR, HADOOP_HOME\) to take "
+                                         r"fs\.defaultFS from; or set HADOOP_RNN_WEBHDFS_URL "
+                                         r"\(e\.g\. http://namenode:9870\)$"):
         open_store("hdfs:///runs/x")
 
 

@@ -6,12 +6,14 @@ state, the job script, some twice), an ``ls`` and a ``cat`` of the output and an
 its temporary directory, plus ``hadoop version``: about a dozen client JVMs per epoch, each
 1 to 2 seconds on a small machine (see docs/scaling.md). :class:`WebHdfsFilesystem` does
 the same operations for ``hdfs://`` URIs with the WebHDFS client the driver already uses
-(:mod:`jobs.storage`), and asks ``hadoop version`` once per process. Only ``hadoop jar``,
-which submits the job, still starts a JVM.
+(:mod:`jobs.storage`: the same NameNodes, failing over the same way), and asks ``hadoop
+version`` once per process. Only ``hadoop jar``, which submits the job, still starts a JVM.
 
 It is used when ``HADOOP_RNN_WEBHDFS_URL`` is set (the dev cluster sets it; on a real
-cluster point it at the NameNode's HTTP address); otherwise mrjob's own ``hadoop fs`` calls
-run unchanged. Globs and other URI schemes always go to ``hadoop fs``.
+cluster point it at the NameNodes' HTTP addresses); otherwise mrjob's own ``hadoop fs``
+calls run unchanged: they work where WebHDFS is off, for a run whose files are all local,
+until the driver can fall back to ``hadoop fs`` itself (issue #27). Globs and other URI
+schemes always go to ``hadoop fs``.
 """
 import functools
 import os
