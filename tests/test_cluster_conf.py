@@ -6,6 +6,8 @@ beside a port nothing listens on; and (marked hadoop) the dev cluster's NameNode
 standby one.
 """
 import os
+import socket
+import time
 import uuid
 from urllib.parse import urlparse
 
@@ -184,6 +186,18 @@ def test_an_error_other_than_standby_is_not_sent_to_the_other_namenode(environ):
                                              r"user=bob$"):
             open_store("hdfs://testns/x").size("")
     assert (len(to_first), len(to_second)) == (1, 0)
+
+
+def test_a_namenode_that_never_answers_fails_the_call_instead_of_hanging(environ, monkeypatch):
+    monkeypatch.setattr(namenodes, "TIMEOUT", (1, 1))
+    with socket.socket() as silent:  # connections complete in its backlog, never answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        nameservice(environ, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=r"^cannot stat hdfs://testns/x: .*timed out"):
+            open_store("hdfs://testns/x").exists()
+    assert time.monotonic() - started < 30
 
 
 @pytest.mark.hadoop

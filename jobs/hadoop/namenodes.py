@@ -22,6 +22,10 @@ from urllib3.exceptions import NewConnectionError
 
 ATTEMPTS = 2  # per NameNode and request
 PAUSE = 1.0  # seconds between two rounds over the NameNodes
+# (connect, read) seconds: a NameNode that accepts no connection is passed over like a
+# refusing one; one that stops answering mid-request fails the call rather than hanging a
+# cron run forever (a read waits for each block of bytes, not for the whole file)
+TIMEOUT = (10, 300)
 
 _active = {}  # tuple of a cluster's NameNode URLs -> the one that took the last request
 
@@ -67,10 +71,11 @@ class NameNodeFailover:
 
 class FailoverClient(NameNodeFailover, InsecureClient):
     """A WebHDFS client of the NameNodes ``namenodes`` (base URLs, ``http://host:port``)
-    as ``user``, without authentication (``hadoop.security.authentication=simple``)."""
+    as ``user``, without authentication (``hadoop.security.authentication=simple``), its
+    requests bounded by :data:`TIMEOUT`."""
 
     def __init__(self, namenodes, user):
-        super().__init__(namenodes[0], user=user)
+        super().__init__(namenodes[0], user=user, timeout=TIMEOUT)
         self.namenodes = [nn.rstrip("/") for nn in namenodes]
 
 
