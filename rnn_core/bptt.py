@@ -14,7 +14,7 @@ from .losses import LOSSES
 from .params import check_theta, param_views
 
 
-def _run(theta, cfg, inputs, targets, mask, bptt, need_grad):
+def _run(theta, cfg, inputs, targets, mask, bptt, need_grad, keep_outputs=False):
     theta = check_theta(theta, cfg)
     x, y, m = check_sequences(cfg, inputs, targets, mask)       # time-major
     T, B = x.shape[:2]
@@ -24,9 +24,11 @@ def _run(theta, cfg, inputs, targets, mask, bptt, need_grad):
     grads = param_views(grad, cfg) if need_grad else None
     loss_fn = LOSSES[cfg.kind]
     state = network.init_state(cfg, B)
-    loss_sum = 0.0
+    loss_sum, outputs = 0.0, []
     for s in range(0, T, K):
         out, state, cache = network.forward(views, cfg, x[s:s + K], state)
+        if keep_outputs:  # (the token loss turns its logits into probabilities in place)
+            outputs.append(out.copy())
         n = out.shape[0] * B
         loss, d_out = loss_fn(out.reshape(n, -1), y[s:s + K].reshape(n, *y.shape[2:]),
                               None if m is None else m[s:s + K].reshape(n), need_grad)
@@ -34,6 +36,8 @@ def _run(theta, cfg, inputs, targets, mask, bptt, need_grad):
         if need_grad:
             network.backward(views, grads, cfg, cache, d_out.reshape(out.shape))
     count = float(B * T) if m is None else float(m.sum(dtype=np.float64))
+    if keep_outputs:
+        return loss_sum, count, np.swapaxes(np.concatenate(outputs), 0, 1)
     return loss_sum, count, grad
 
 
@@ -58,3 +62,9 @@ def loss_only(theta, cfg, inputs, targets, mask=None):
     """(loss_sum, count) of loss_and_grad without the backward pass."""
     loss_sum, count, _ = _run(theta, cfg, inputs, targets, mask, None, need_grad=False)
     return loss_sum, count
+
+
+def loss_and_outputs(theta, cfg, inputs, targets, mask=None):
+    """(loss_sum, count, outputs) of one forward pass: :func:`loss_only`'s sums and the
+    outputs (B, T, V or O) :func:`rnn_core.network.predict` gives, the same bits of both."""
+    return _run(theta, cfg, inputs, targets, mask, None, need_grad=False, keep_outputs=True)

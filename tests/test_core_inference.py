@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnn_core import (ModelConfig, forecast, init_params, init_state, loss_and_grad, loss_only,
-                      predict, sample_tokens, step)
+from rnn_core import (ModelConfig, forecast, init_params, init_state, loss_and_grad,
+                      loss_and_outputs, loss_only, predict, sample_tokens, step)
 from rnn_core.network import forward
 from rnn_core.params import param_views
 
@@ -32,6 +32,17 @@ def run_steps(theta, cfg, x):
         out, state = step(theta, cfg, state, x[:, t])
         outs.append(out)
     return np.stack(outs, axis=1)
+
+
+@pytest.mark.parametrize("kind", ["tokens", "series"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_loss_and_outputs_are_loss_only_and_predict_bit_for_bit(cell, kind):
+    cfg, theta = make_model(cell, kind)
+    x, y = make_inputs(cfg, 3, 9)
+    mask = np.arange(27).reshape(3, 9) % 4 != 0
+    loss_sum, count, outputs = loss_and_outputs(theta, cfg, x, y, mask)
+    assert (loss_sum, count) == loss_only(theta, cfg, x, y, mask)
+    assert outputs.tobytes() == predict(theta, cfg, x).tobytes()
 
 
 @pytest.mark.parametrize("kind", ["tokens", "series"])

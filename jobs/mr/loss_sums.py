@@ -25,7 +25,7 @@ Only the scored steps count (the mask): a chunk's warm-up steps are never scored
 import numpy as np
 
 from jobs.data.batches import iter_batches
-from rnn_core import loss_only, predict
+from rnn_core import loss_and_outputs, loss_only
 from rnn_core.network import has_base, predict_base
 
 SCORE_BATCH = 64  # chunks per forward batch when scoring
@@ -64,27 +64,34 @@ class LossSums:
     def add(self, inputs, targets, mask):
         s = self.sums
         s["records"] += len(inputs)
-        loss_sum, count = loss_only(self.theta, self.cfg, inputs, targets, mask)
+        # one forward pass gives the loss and, where the sums need them, the outputs
+        if self.with_base or (self.detailed and self.cfg.kind != "tokens"):
+            loss_sum, count, outputs = loss_and_outputs(self.theta, self.cfg, inputs, targets,
+                                                        mask)
+            outputs = outputs.astype(np.float64)
+        else:
+            (loss_sum, count), outputs = loss_only(self.theta, self.cfg, inputs, targets,
+                                                   mask), None
         s["loss_sum"] += loss_sum
         s["count"] += count
         if self.with_base:
-            self.add_base(inputs, targets, mask)
+            self.add_base(inputs, targets, mask, outputs)
         if not self.detailed:
             return
         if self.cfg.kind == "tokens":
             s["baseline_sum"] -= np.sum(self.log_probs[targets] * mask, dtype=np.float64)
             return
         m = np.asarray(mask, dtype=np.float64)[..., None]
-        error = predict(self.theta, self.cfg, inputs).astype(np.float64) - targets
+        error = outputs - targets
         s["sse"] += np.sum(error ** 2 * m, axis=(0, 1))
         s["sae"] += np.sum(np.abs(error) * m, axis=(0, 1))
 
-    def add_base(self, inputs, targets, mask):
-        """The base's squared error and the model's gain over it, step by step."""
+    def add_base(self, inputs, targets, mask, outputs):
+        """The base's squared error and the model's gain over it, step by step (``outputs``:
+        the model's, (B, T, O) float64)."""
         s, m = self.sums, np.asarray(mask, dtype=np.float64)
         base = np.sum((predict_base(self.cfg, inputs).astype(np.float64) - targets) ** 2, axis=-1)
-        model = np.sum((predict(self.theta, self.cfg, inputs).astype(np.float64) - targets) ** 2,
-                       axis=-1)
+        model = np.sum((outputs - targets) ** 2, axis=-1)
         gain = (base - model) * m
         s["base_sum"] += np.sum(base * m)
         s["gain_sum"] += np.sum(gain)
