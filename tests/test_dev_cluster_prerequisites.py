@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from helpers import REPO
@@ -106,8 +107,15 @@ def test_start_without_a_jdk_and_maven_names_both(tmp_path):
 
 def test_mrjob_conf_of_a_virtualenv_names_the_venvs_own_python_which_runs_numpy(tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    # the new venv sees this interpreter's packages (numpy), also when this is itself a venv
+    # (whose --system-site-packages would be its base interpreter's)
+    site = subprocess.run([str(venv / "bin" / "python3"), "-c", "import site; "
+                           "print(site.getsitepackages()[0])"], check=True, timeout=60,
+                          capture_output=True, text=True).stdout.strip()
+    with open(os.path.join(site, "outer.pth"), "w") as f:
+        f.write(os.path.dirname(os.path.dirname(np.__file__)) + "\n")
     code, out, err = script(tmp_path, "mrjob-conf",
                             PATH=f"{venv}/bin:{os.environ['PATH']}")
     assert code == 0, err
