@@ -10,6 +10,7 @@ score validation in its map tasks (combined splits), :func:`score_validation` ru
 scoring job instead; both give the same bits (:mod:`jobs.mr.validation`).
 """
 import bz2
+import functools
 import gzip
 import os
 from dataclasses import replace
@@ -72,16 +73,25 @@ def local_split(dataset, map_tasks):
     cuts the training shards into the most pieces not above ``map_tasks``, or one per shard
     if there are more shards; without ``map_tasks``, S is the training bytes over
     :data:`LOCAL_MAP_TASKS` (mrjob's own rule, as on a machine of 2 cores: about that many
-    pieces, the cut every run on these runners was trained with before N was honoured)."""
-    paths = [dataset.store.uri(name) for name in dataset.meta["train"]]
+    pieces, the cut every run on these runners was trained with before N was honoured).
+
+    Reading the shards' lines is computed once per dataset version and N: every epoch job,
+    scoring job and check of an invocation asks again."""
+    paths = tuple(dataset.store.uri(name) for name in dataset.meta["train"])
+    return _local_split(paths, dataset.fingerprint, map_tasks)
+
+
+@functools.lru_cache(maxsize=8)
+def _local_split(paths, fingerprint, map_tasks):
+    """:func:`local_split` of the training shards at ``paths`` (``fingerprint``: the
+    dataset's version, so a replaced dataset is read again)."""
     shards = [(line_ends(path), os.path.splitext(path)[1] in DECOMPRESS) for path in paths]
 
     def cut(split_bytes):  # mrjob never cuts a compressed file
         return [lines for ends, whole in shards
                 for lines in ([len(ends)] if whole else pieces(ends, split_bytes))]
     if not map_tasks:
-        split_bytes = sum(dataset.store.size(name) for name in dataset.meta["train"])
-        split_bytes = max(1, split_bytes // LOCAL_MAP_TASKS)
+        split_bytes = max(1, sum(os.path.getsize(path) for path in paths) // LOCAL_MAP_TASKS)
         return split_bytes, cut(split_bytes)
     most = max(map_tasks, len(shards))
     # the pieces only get fewer as S grows; at the largest shard's size each shard is one
