@@ -137,10 +137,11 @@ def ets_forecast(history, norm, horizon, meta):
     """The ETS forecast (horizon, F) in original units of ``history`` (L, F) normalized by
     ``norm``: each column fitted (form by AICc, season from the calendar) on its whole
     history."""
-    from jobs.scoring import series_season
+    from jobs.series_scoring import fit_season, season_statistics
 
     values = series_io.denormalize(history, norm)
-    season, _ = series_season([history], None, meta.get("calendar"))
+    calendar = meta.get("calendar")
+    season, _ = fit_season(season_statistics(history, calendar), None, calendar)
     predicted = np.empty((horizon, values.shape[1]))
     for f in range(values.shape[1]):
         ets = smoothing.fit_ets(values[:, f], season)

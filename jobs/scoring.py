@@ -10,25 +10,28 @@
   part: the training part for the validation part, the training and validation parts for
   the test part, as a user would fit them before forecasting it.
 
-The model's one-step sums come from this process or from the MapReduce job
-:mod:`jobs.mr.score` on a runner (for validation sets too large for one machine); both add
-the same :class:`jobs.mr.loss_sums.LossSums` sums. The series baselines and H-step forecasts need
-whole sequences and are computed in this process. :func:`report` turns sums into metrics.
+A text model's sums come from this process or from the MapReduce job :mod:`jobs.mr.score`
+on a runner (for validation sets too large for one machine); both add the same
+:class:`jobs.mr.loss_sums.LossSums` sums. A series model is scored series by series, the
+model beside ETS, AR and the rest (:mod:`jobs.series_scoring`), in this process or by the
+MapReduce job :mod:`jobs.mr.series_score`: the driver holds a row of sums per series, never
+the data. :func:`report` and :func:`series_report` turn sums into metrics.
 """
 import json
 import math
 
 import numpy as np
 
-from rnn_core import baselines
-from jobs.data.chunks import scored_positions, sequences_of
-from jobs.data.series_io import sequence_normalization
+from functools import partial
+
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
+from jobs.series_scoring import (add_history, add_rows, fit_history, history_from_json,
+                                 history_statistics, plan_bytes, row_from_json, score_part,
+                                 sequence_parts)
 from jobs.storage import is_hdfs
-from rnn_core import forecast_batch, smoothing
-from rnn_core.autoregression import AR, fit_ar
+from rnn_core.autoregression import AR
 
 AUTO = "auto"  # evaluate's default runner: the hadoop runner for data on HDFS, else in process
 
@@ -76,55 +79,7 @@ def score_with_job(state, dataset, split, runner, job_args=(), detailed=True):
     return sums, int(result.counters.get(COUNTERS, {}).get("bad records", 0))
 
 
-# -- series: whole sequences -----------------------------------------------------------------
-
-def split_sequences(dataset, split, cfg):
-    """[(seq, sequence (L, F), fit length, target positions (n,), the first row of each
-    target's record (n,), the split's records)], one per sequence.
-
-    The targets are the positions that the split's records score; records that are bad for
-    the model ``cfg`` are left out, as the model's scoring leaves them out. The fit length
-    is where the part after the one the baselines are fitted on begins: the validation part
-    (scoring train or valid), the test part (scoring test).
-    """
-    records = {name: list(dataset.iter_chunks(name, cfg)) for name in dataset.splits()}
-    every = [r for name in dataset.splits() for r in records[name]]
-    sequences, positions = sequences_of(every), scored_positions(every)
-    held_out = "test" if split == "test" else "valid"
-    out = []
-    for seq, sequence in sorted(sequences.items()):
-        by_key = positions[seq]
-        starts = [by_key[r.key][0] for r in records[held_out]
-                  if r.key in by_key and len(by_key[r.key])]
-        fit_end = min(starts, default=len(sequence))
-        mine = [r for r in records[split] if r.key in by_key and len(by_key[r.key])]
-        wanted = [by_key[r.key] for r in mine]
-        targets = np.concatenate(wanted) if wanted else np.zeros(0, dtype=np.int64)
-        # a record's first row: its warm-up and the step before its first target precede it
-        starts = (np.concatenate([np.full(len(p), p[0] - r.warmup - 1) for r, p in zip(mine, wanted)])
-                  if wanted else np.zeros(0, dtype=np.int64))
-        out.append((seq, sequence, fit_end, targets, starts, mine))
-    return out
-
-
-def model_forecasts(state, sequence, targets, starts, horizon):
-    """The model's ``horizon``-step forecasts (n, F) of x[targets], each from the steps of
-    ``sequence`` from its record's first row (``starts``, (n,)) up to its origin t - H, its
-    own forecasts fed back for the H - 1 steps after: for H = 1 exactly the history the
-    model's one-step score of the record conditions on (:class:`jobs.mr.loss_sums.LossSums`
-    runs the record from a zero state). An origin before its record's first row conditions
-    on the steps from the sequence's start."""
-    origins = targets - horizon
-    starts = np.where(starts <= origins, starts, 0)
-    predicted = np.empty((len(targets), sequence.shape[1]))
-    lengths = origins + 1 - starts
-    for length in np.unique(lengths):                  # one batch per history length
-        rows = np.flatnonzero(lengths == length)
-        index = origins[rows, None] + np.arange(1 - length, 1)[None, :]
-        predicted[rows] = forecast_batch(state.theta, state.model, sequence[index],
-                                         horizon)[:, -1]
-    return predicted
-
+# -- series: series by series ----------------------------------------------------------------
 
 def dataset_ar(dataset):
     """The AR(p) that ``prepare`` fitted on the training parts (:mod:`jobs.mr.series_ar`), the
@@ -133,35 +88,72 @@ def dataset_ar(dataset):
     return AR(ar["order"], np.array(ar["coef"])) if ar else None
 
 
-def series_season(history, season, calendar):
-    """(S or None, where it came from) of the seasonal naive baseline: ``season`` if given
-    (0: none), else the calendar's season that forecasts ``history`` best, else (no
-    timestamps) the autocorrelation's."""
-    if season is not None:
-        return season or None, "--season"
-    if calendar is not None:
-        return baselines.choose_season(history, calendar["seasons"]), f"calendar ({calendar['step']})"
-    return baselines.detect_season(history), "autocorrelation (no timestamps)"
+def series_rows_in_process(state, dataset, split, horizon, season, network):
+    """(rows, fitted, bad records) of :func:`series_scores`, computed in this process."""
+    bad = {}
+    parts = [p for p in sequence_parts(dataset, split, state.model, bad) if p is not None]
+    stats = {}
+    for part in parts:
+        stats = add_history(stats, history_statistics(part, dataset.meta.get("calendar")))
+    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+    rows = [score_part(state, dataset.meta, part, horizon, fitted, network) for part in parts]
+    return [row for row in rows if row is not None], fitted, sum(bad.values())
 
 
-def ets_forecasts(sequence, fit_end, targets, horizon, season, norm):
-    """The ``horizon``-step ETS forecasts (n, F) of x[targets], normalized, each column
-    fitted on its first ``fit_end`` steps in original units (:mod:`rnn_core.smoothing`);
-    (None, None) if a column's history is too short. Also the forms, one per column."""
-    mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
-    original = sequence * std + mean
-    out, forms = np.empty((len(targets), sequence.shape[1])), []
-    for f in range(sequence.shape[1]):
-        fitted = smoothing.fit_ets(original[:fit_end, f], season)
-        if fitted is None:
-            return None, None
-        predicted = smoothing.ahead(fitted, original[:, f], targets - horizon, horizon)
-        out[:, f] = (predicted - mean[f]) / std[f]
-        forms.append(fitted.name())
-    return out, forms
+def series_rows_with_job(state, dataset, split, horizon, season, network, runner):
+    """(rows, fitted, bad records) of :func:`series_scores`, by the two passes of the
+    MapReduce job :class:`jobs.mr.series_score.MRSeriesScore` on ``runner``: the history
+    statistics summed over its reducers, the pooled baselines fitted here, then the rows."""
+    from jobs.mr.series_score import HISTORY, MRSeriesScore
+
+    splits = {name: dataset.shard_uris(name) for name in dataset.splits()}
+    inputs = [uri for uris in splits.values() for uri in uris]
+    args = ["--reducers", str(max(1, len(inputs)))]
+
+    def run(plan):
+        files = {"--meta": json.dumps(dataset.meta).encode(), "--plan": plan}
+        return run_job_with_state(MRSeriesScore, state, args, inputs, runner, files=files)
+
+    history = run(plan_bytes(split, horizon, splits=splits))
+    stats = {}
+    for key, value in history.output:
+        if key == HISTORY:
+            stats = add_history(stats, history_from_json(value))
+    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+    scored = run(plan_bytes(split, horizon, fitted, network, splits))
+    rows = sorted((row_from_json(value) for _, value in scored.output), key=lambda r: r["seq"])
+    return rows, fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
 
 
-def fallback_forecaster(state, dataset):
+def prepared_ar(dataset, split):
+    """The pooled AR(p) baseline that need not be fitted again: prepare's, of the training
+    parts, when the baselines are fitted on them (scoring train or valid); else None."""
+    return dataset_ar(dataset) if split != "test" else None
+
+
+def series_scores(state, dataset, split, horizon, season, runner=None, base_alone=None):
+    """({name: error sums}, {"season": S, "ar_order": p, ...}, [per-series rows], bad records)
+    of the model and the baselines, series by series (:mod:`jobs.series_scoring`).
+
+    runner: a RunnerOptions to compute the rows with the MapReduce job on it, None for this
+    process (the same numbers). season: S, 0 for no seasonal naive, None to choose it. The
+    baselines (and the pooled AR, the season) are fitted on everything before the scored
+    part. base_alone: {seq: the forecaster the run uses, None: that of the others}
+    (:func:`fallback_forecaster`) when its network was not chosen: the model's sums are
+    that forecaster's, refitted on everything before the scored part, as the baseline is.
+    """
+    rows_of = series_rows_in_process if runner is None else partial(series_rows_with_job,
+                                                                     runner=runner)
+    rows, fitted, bad = rows_of(state, dataset, split, horizon, season, network=not base_alone)
+    totals, forms = add_rows(rows, base_alone)
+    ar = fitted["ar"]
+    summary = {"season": fitted["season"], "season_from": fitted["season_from"],
+               "ar_order": ar.order if ar else None,
+               "ets": (forms[0] if len(forms) == 1 else forms) if forms else None}
+    return totals, summary, rows, bad
+
+
+def fallback_forecaster(state, dataset, runner=None):
     """(forecasters, {name: validation MSE}) of the classical forecasters a run uses where
     its network did not clearly beat its base on the validation part.
 
@@ -169,12 +161,14 @@ def fallback_forecaster(state, dataset):
     base the mean of the AR and ETS forecasts ("ar_ets"), each fitted on the training part,
     the one that forecasts the validation part best one step ahead: over all the series
     (``forecasters[None]``, and the MSEs), and for each series its own
-    (``forecasters[seq]``), as a user picks a method per series of a panel.
+    (``forecasters[seq]``), as a user picks a method per series of a panel. runner: as for
+    :func:`series_scores`.
     """
     base = "ar" if state.model.ar is not None else "persistence"
     if "valid" not in dataset.splits():
         return {None: base}, {}
-    totals, _, rows = series_scores(state, dataset, "valid", 1, None, base_alone={None: base})
+    totals, _, rows, _ = series_scores(state, dataset, "valid", 1, None, runner,
+                                       base_alone={None: base})
     names = [name for name in (base, "ets", "ar_ets") if name in totals]
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
               for name in names}
@@ -196,98 +190,6 @@ def per_series_forecasters(forecasters):
     if len(own) < 2:
         return {}
     return {"by_series": {name: own.count(name) for name in sorted(set(own))}}
-
-
-def mase_scale(history, season):
-    """The in-sample MAE (F,) of the seasonal naive forecast (lag ``season``, or 1) on a
-    sequence's history (L, F), the denominator of MASE (Hyndman & Koehler 2006); NaN where
-    the history is too short or constant."""
-    lag = season if season and len(history) > season else 1
-    if len(history) <= lag:
-        return np.full(history.shape[1], np.nan)
-    scale = np.mean(np.abs(history[lag:] - history[:-lag]), axis=0)
-    return np.where(scale > 0, scale, np.nan)
-
-
-def series_scores(state, dataset, split, horizon, season, model_sums=None, base_alone=None):
-    """({name: error sums}, {"season": S, "ar_order": p, ...}, [per-series rows]) of the
-    model and the baselines.
-
-    model_sums: the model's one-step sums from a MapReduce job (None: computed here). The
-    model's one-step sums of a sequence are :class:`jobs.mr.loss_sums.LossSums` over its
-    records, the numbers the job adds up; H-step forecasts condition on the same history,
-    each target's record up to the origin (:func:`model_forecasts`). season: S, 0 for no
-    seasonal naive, None to choose it (:func:`series_season`). ETS is fitted per sequence, and scored only when every
-    sequence's history is long enough, so that all forecasters score the same steps.
-    A row per sequence: its sums and MASE scale. base_alone: {seq: the baseline that the
-    model is, None: that of the others} (:func:`fallback_forecaster`) when its network was
-    not chosen: refitted on everything before the scored part, as the baseline is.
-    """
-    from jobs.mr.loss_sums import LossSums
-
-    parts = split_sequences(dataset, split, state.model)
-    history = [sequence[:fit_end] for _, sequence, fit_end, _, _, _ in parts if fit_end > 1]
-    season, season_from = series_season(history, season, dataset.meta.get("calendar"))
-    # the AR(p) of prepare is the training parts'; scoring the test part, the baseline is
-    # fitted again on everything before it
-    ar = (dataset_ar(dataset) if split != "test" else None) or (
-        fit_ar(history) if history else None)
-    rows, ets_forms, with_ets = [], [], True
-    for seq, sequence, fit_end, targets, starts, records in parts:
-        starts = starts[targets >= horizon]
-        targets = targets[targets >= horizon]           # every forecaster needs an origin
-        if not len(targets):
-            continue
-        actual = sequence[targets]
-        norm = sequence_normalization(dataset.meta, int(seq))
-        predicted = baselines.forecasts(sequence, targets, horizon, season, ar)
-        if with_ets:
-            predicted["ets"], forms = ets_forecasts(sequence, fit_end, targets, horizon,
-                                                    season, norm)
-            with_ets = predicted["ets"] is not None
-            ets_forms += forms or []
-            if with_ets and "ar" in predicted:   # the two combined: Comb of the M competitions
-                predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
-        sums = {name: baselines.error_sums(values, actual)
-                for name, values in predicted.items() if values is not None}
-        if base_alone:
-            chosen = forecaster_of(base_alone, int(seq))
-            if chosen not in sums:     # ETS could not be fitted on a short history
-                chosen = "ar" if "ar" in sums else "persistence"
-            sums["model"] = dict(sums[chosen])
-        elif horizon > 1:
-            sums["model"] = baselines.error_sums(
-                model_forecasts(state, sequence, targets, starts, horizon), actual)
-        else:
-            with np.errstate(over="ignore", invalid="ignore"):
-                scored = LossSums(state.theta, state.model, dataset.meta).add_chunks(records)
-            sums["model"] = {"sse": scored["sse"], "sae": scored["sae"],
-                             "count": float(scored["count"])}
-        std = np.asarray(norm["std"])
-        for values in sums.values():                  # original units, this series' scale
-            values.update(sse_original=np.asarray(values["sse"]) * std ** 2,
-                          sae_original=np.asarray(values["sae"]) * std)
-        rows.append({"seq": int(seq), "sums": sums,
-                     "scale": mase_scale(sequence[:fit_end], season)})
-    if not with_ets:
-        for row in rows:
-            for name in ("ets", "ar_ets"):
-                row["sums"].pop(name, None)
-    totals = {}
-    for row in rows:
-        for name, values in row["sums"].items():
-            add_to(totals.setdefault(name, {}), values)
-    if model_sums is not None and not base_alone:     # (one table scale: see evaluate)
-        std = np.asarray(dataset.meta["normalization"]["std"])
-        totals["model"] = {"sse": model_sums["sse"], "sae": model_sums["sae"],
-                           "count": float(model_sums["count"]),
-                           "sse_original": np.asarray(model_sums["sse"]) * std ** 2,
-                           "sae_original": np.asarray(model_sums["sae"]) * std}
-    forms = sorted(set(ets_forms), key=ets_forms.count, reverse=True)
-    fitted = {"season": season, "season_from": season_from,
-              "ar_order": ar.order if ar else None,
-              "ets": (forms[0] if len(forms) == 1 else forms) if with_ets and forms else None}
-    return totals, fitted, rows
 
 
 def mase(sums, scale):
@@ -374,9 +276,10 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
     RunnerOptions to score the model's one-step predictions with the MapReduce job on it,
     None to score in this process, or :data:`AUTO` (the default): the job on the hadoop
     runner (``hadoop``, a RunnerOptions; default: mrjob's configuration) for data on HDFS, in
-    this process for local data; the numbers are the same. checkpoint: "best", "latest" or
-    an epoch number. Series only: horizon: steps ahead (> 1: fed-back forecasts, always in
-    this process); season: the seasonal naive forecast's period (None: chosen, 0: none);
+    this process for local data; the numbers are the same. A series model is scored series
+    by series with its baselines (:func:`series_scores`: on a runner, by the MapReduce job
+    :mod:`jobs.mr.series_score`). checkpoint: "best", "latest" or an epoch number. Series
+    only: horizon: steps ahead (> 1: fed-back forecasts); season: the seasonal naive forecast's period (None: chosen, 0: none);
     network: score the network even where it did not beat its base on the validation part
     (:func:`jobs.run.trained.forecasting_state`; ``base_choice`` and the note say which).
     The metrics' ``runner`` says where the model was scored ("process" or a runner).
@@ -387,42 +290,28 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
     if split not in dataset.splits():
         raise ScoringError(f"{dataset.store.uri()} has no {split} split (its splits: "
                            f"{', '.join(dataset.splits())}; prepare --test holds out a test part)")
-    own_scale = bool(dataset.meta.get("series_normalization"))
-    runner = (None if (horizon > 1 or own_scale) and runner == AUTO
-              else scoring_runner(runner, dataset.store.uri(), hadoop))
+    runner = scoring_runner(runner, dataset.store.uri(), hadoop)
     if horizon < 1:
         raise ValueError(f"--horizon must be at least 1, got {horizon}")
     if dataset.kind == "text" and (horizon != 1 or season is not None):
         raise ValueError("--horizon and --season are for series models")
-    if horizon > 1 and runner is not None:
-        raise ValueError("--horizon > 1 forecasts in this process: drop --runner")
-    if own_scale and runner is not None:
-        raise ValueError("a dataset prepared with --scale series is scored in this process "
-                         "(each series in its own units): drop --runner")
-    if horizon == 1:
-        sums, bad = (score_in_process(state, dataset, split) if runner is None
-                     else score_with_job(state, dataset, split, runner))
-        if float(sums["count"]) == 0:
-            records = dataset.meta["counts"][split]["records"]
-            why = (f"it holds no chunks (prepared with --{split} 0, or a part shorter than "
-                   "one chunk)" if records == 0 else
-                   f"{bad:,} of its {records:,} records are bad" if bad else
-                   f"its {records:,} records have no step past their warm-up")
-            raise ScoringError(f"the {split} split of {dataset.store.uri()} has nothing to "
-                               f"score: {why}")
-    else:
-        sums, bad = None, 0
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         if dataset.kind == "text":
+            sums, bad = (score_in_process(state, dataset, split) if runner is None
+                         else score_with_job(state, dataset, split, runner))
+            if float(sums["count"]) == 0:
+                raise nothing_to_score(dataset, split, bad)
             metrics = report(sums, dataset.meta)
         else:
             base_alone = None
             if choice and choice["uses_base"] and not choice.get("network_asked"):
-                base_alone, errors = fallback_forecaster(state, dataset)
+                base_alone, errors = fallback_forecaster(state, dataset, runner)
                 choice.update(forecaster=base_alone[None], valid_mse=errors,
                               **per_series_forecasters(base_alone))
-            scores, fitted, rows = series_scores(state, dataset, split, horizon, season, sums,
-                                                 base_alone)
+            scores, fitted, rows, bad = series_scores(state, dataset, split, horizon, season,
+                                                      runner, base_alone)
+            if "model" not in scores and horizon == 1:
+                raise nothing_to_score(dataset, split, bad)
             if "model" not in scores:
                 raise ScoringError(f"the {split} split of {dataset.store.uri()} has no step to "
                                    f"forecast {horizon} step(s) ahead")
@@ -439,6 +328,16 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
                    note=selection_note(split, checkpoint, dataset.splits()),
                    base_choice=choice, model_note=base_line(state, choice))
     return metrics
+
+
+def nothing_to_score(dataset, split, bad):
+    """The ScoringError of a split with no step to score, saying why."""
+    records = dataset.meta["counts"][split]["records"]
+    why = (f"it holds no chunks (prepared with --{split} 0, or a part shorter than one chunk)"
+           if records == 0 else
+           f"{bad:,} of its {records:,} records are bad" if bad else
+           f"its {records:,} records have no step past their warm-up")
+    return ScoringError(f"the {split} split of {dataset.store.uri()} has nothing to score: {why}")
 
 
 def series_names(meta):

@@ -27,39 +27,86 @@ SEASON_MIN_ACF = 0.2     # a season's autocorrelation (of the differences) must 
 SEASON_NEAR_BEST = 0.9   # the shortest peak this close to the highest is the season (52, not 104)
 
 
-def detect_season(parts, max_season=MAX_SEASON):
-    """The seasonal period of the training parts [(L_i, F)], or None if there is none.
+def autocorrelation_statistics(part, max_season=MAX_SEASON):
+    """The sums :func:`season_of_autocorrelation` decides from, of one part (L, F), L > 6
+    (else {}): its columns detrended (a least-squares quadratic in time removed), the lagged
+    products of the residuals for lags 1 .. max_season + 1 (0 past the part), their energy,
+    its steps and length ``shortest``. Summed over parts (:func:`add_season_statistics`)."""
+    if len(part) <= 6:
+        return {}
+    time = np.linspace(-1, 1, len(part))
+    trend = np.polynomial.polynomial.polyvander(time, 2)          # (L, 3)
+    coef, *_ = np.linalg.lstsq(trend, part, rcond=None)
+    r = part - trend @ coef
+    products = np.zeros(max_season + 1)
+    for lag in range(1, min(max_season + 1, len(part) - 1) + 1):
+        products[lag - 1] = float(np.sum(r[lag:] * r[:-lag]))
+    return {"products": products, "energy": float(np.sum(r * r)), "steps": float(len(part)),
+            "shortest": float(len(part))}
 
-    Each part's columns are detrended (a least-squares quadratic in time removed), and their
-    autocorrelation (pooled over parts and columns) is computed for lags 2 .. a third of the
-    shortest part. Its local maxima at a period of :data:`CALENDAR_PERIODS` above
-    ``SEASON_MIN_ACF`` and 3 / sqrt(steps) are candidates, and the shortest one within
-    ``SEASON_NEAR_BEST`` of the highest is the season (a multiple of the season is about as
-    high). For data without timestamps; other cycles (the sunspots' 11 years) are left to
-    the AR fit: they are not a calendar's, and their length drifts.
-    """
-    parts = [part for part in parts if len(part) > 6]
-    if not parts:
+
+def seasonal_errors(part, seasons):
+    """The sums :func:`season_of_errors` decides from, of one part (L, F): for each season S
+    that fits twice into it, the squared error of its seasonal naive forecast and the number
+    of values it forecasts. Summed over parts (:func:`add_season_statistics`)."""
+    out = {}
+    for season in seasons:
+        if len(part) >= 2 * season:
+            d = part[season:] - part[:-season]
+            out[f"sse.{season}"], out[f"count.{season}"] = float(np.sum(d * d)), float(d.size)
+    return out
+
+
+def add_season_statistics(a, b):
+    """The statistics of the parts of ``a`` and of ``b`` together: sums, and the shorter
+    ``shortest``."""
+    out = dict(a)
+    for name, value in b.items():
+        if name not in out:
+            out[name] = value
+        else:
+            out[name] = min(out[name], value) if name == "shortest" else out[name] + value
+    return out
+
+
+def season_of_autocorrelation(stats, max_season=MAX_SEASON):
+    """The season of parts whose :func:`autocorrelation_statistics` add up to ``stats``, or
+    None: their pooled autocorrelation for lags 2 .. a third of the shortest part; its
+    local maxima at a period of :data:`CALENDAR_PERIODS` above ``SEASON_MIN_ACF`` and
+    3 / sqrt(steps) are candidates, and the shortest one within ``SEASON_NEAR_BEST`` of the
+    highest is the season (a multiple of the season is about as high)."""
+    if not stats:
         return None
-    top = min(max_season, min(len(part) for part in parts) // 3)
+    top = min(max_season, int(stats["shortest"]) // 3)
     if top < 3:
         return None
-    residuals = []
-    for part in parts:
-        time = np.linspace(-1, 1, len(part))
-        trend = np.polynomial.polynomial.polyvander(time, 2)          # (L, 3)
-        coef, *_ = np.linalg.lstsq(trend, part, rcond=None)
-        residuals.append(part - trend @ coef)
-    energy = sum(float(np.sum(r * r)) for r in residuals) or 1.0
-    acf = np.array([sum(float(np.sum(r[lag:] * r[:-lag])) for r in residuals) / energy
-                    for lag in range(1, top + 2)])            # acf[k] is lag k + 1
-    floor = max(SEASON_MIN_ACF, 3 / np.sqrt(sum(len(part) for part in parts)))
+    acf = np.asarray(stats["products"])[:top + 1] / (stats["energy"] or 1.0)  # acf[k]: lag k + 1
+    floor = max(SEASON_MIN_ACF, 3 / np.sqrt(stats["steps"]))
     peaks = [lag for lag in CALENDAR_PERIODS if lag <= top
              and acf[lag - 1] >= max(acf[lag - 2], acf[lag]) and acf[lag - 1] >= floor]
     if not peaks:
         return None
     best = max(acf[lag - 1] for lag in peaks)
     return min(lag for lag in peaks if acf[lag - 1] >= SEASON_NEAR_BEST * best)
+
+
+def season_of_errors(stats):
+    """The season whose :func:`seasonal_errors`, added up to ``stats``, are the lowest per
+    value forecast, or None if no season fitted twice into any part."""
+    errors = {int(name.split(".")[1]): value / stats["count." + name.split(".")[1]]
+              for name, value in stats.items() if name.startswith("sse.")}
+    return min(errors, key=errors.get) if errors else None
+
+
+def detect_season(parts, max_season=MAX_SEASON):
+    """The seasonal period of the training parts [(L_i, F)], or None if there is none
+    (:func:`season_of_autocorrelation`). For data without timestamps; other cycles (the
+    sunspots' 11 years) are left to the AR fit: they are not a calendar's, and their length
+    drifts."""
+    stats = {}
+    for part in parts:
+        stats = add_season_statistics(stats, autocorrelation_statistics(part, max_season))
+    return season_of_autocorrelation(stats, max_season)
 
 
 DAY = 86400.0
@@ -93,12 +140,10 @@ def choose_season(parts, seasons):
     """The season of ``seasons`` whose seasonal naive forecast has the lowest squared error
     on the parts [(L_i, F)] (the history the baselines are fitted on), or None if no
     season fits twice into the longest part."""
-    errors = {}
-    for season in seasons:
-        pairs = [(part[season:] - part[:-season]) for part in parts if len(part) >= 2 * season]
-        if pairs:
-            errors[season] = sum(float(np.sum(d * d)) for d in pairs) / sum(d.size for d in pairs)
-    return min(errors, key=errors.get) if errors else None
+    stats = {}
+    for part in parts:
+        stats = add_season_statistics(stats, seasonal_errors(part, seasons))
+    return season_of_errors(stats)
 
 
 def forecasts(sequence, targets, horizon, season, ar):

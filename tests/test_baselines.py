@@ -106,24 +106,26 @@ def test_the_table_shows_every_baseline_and_the_ratio_to_the_best(fresh_residual
         assert row in out
 
 
-def test_horizon_with_a_job_runner_is_a_clear_error(fresh_residual_run):
-    with pytest.raises(ValueError, match="--horizon > 1 forecasts in this process"):
-        run_evaluate("--run", fresh_residual_run[1], "--horizon", 2, "--runner", "inline")
+def test_h_step_scores_of_the_mapreduce_job_are_the_in_process_ones(fresh_residual_run):
+    here = run_evaluate("--run", fresh_residual_run[1], "--horizon", 3)
+    job = run_evaluate("--run", fresh_residual_run[1], "--horizon", 3, "--runner", "inline")
+    assert (here["runner"], job["runner"]) == ("process", "inline")
+    assert job["mse"] == here["mse"] and job["baselines"] == here["baselines"]
 
 
 def test_h_step_forecasts_at_h_1_condition_on_what_the_one_step_score_does(tmp_path):
     from jobs.data.dataset import Dataset
     from jobs.mr.loss_sums import LossSums
     from jobs.run.trained import load_run
-    from jobs.scoring import model_forecasts, split_sequences
+    from jobs.series_scoring import model_forecasts, sequence_parts
 
     data, run = str(tmp_path / "data"), str(tmp_path / "run")
     prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 8,
                 "--valid", 0.3, "--out", data)
     train_cli("--data", data, "--run", run, "--epochs", 2, "--hidden", 8, "--dtype", "float64")
     state, dataset = load_run(run)
-    (_, sequence, _, targets, starts, records), = split_sequences(Dataset(data), "valid",
-                                                                  state.model)
+    (_, sequence, _, targets, starts, records), = sequence_parts(Dataset(data), "valid",
+                                                                 state.model)
     predicted = model_forecasts(state, sequence, targets, starts, 1)
     scored = LossSums(state.theta, state.model, dataset.meta).add_chunks(records)
     assert np.sum((predicted - sequence[targets]) ** 2) == pytest.approx(float(scored["sse"][0]),

@@ -343,8 +343,6 @@ def test_evaluate_of_own_scales_reports_each_series_in_its_own_units(table_dir, 
     steps = np.concatenate([np.diff(station_values(name)[cut - 1:]) for name in STATIONS])
     assert m["baselines"]["persistence"]["mse"] == pytest.approx(np.mean(steps ** 2), rel=1e-9)
     assert m["series"]["count"] == len(STATIONS) and m["runner"] == "process"
-    with pytest.raises(ValueError, match="scored in this process"):
-        evaluate(str(tmp_path / "run"), runner=RunnerOptions(runner="inline"))
 
 
 def test_where_the_network_lost_each_series_of_a_table_gets_its_own_forecaster(

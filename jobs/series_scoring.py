@@ -1,0 +1,297 @@
+"""Scoring a series model series by series, next to the classical forecasters: the same
+code in this process and in the reducers of the MapReduce job :mod:`jobs.mr.series_score`.
+
+Scoring a split takes two passes over the sequences, each of which needs a whole sequence
+(its records of every split joined back, :func:`sequence_part`), never more than one:
+
+1. **history**: each sequence's history, the steps the baselines are fitted on (before the
+   validation part when scoring train or valid, before the test part when scoring test),
+   gives sums that add across sequences (:func:`history_statistics`); from their total the
+   driver fits the forecasters pooled over all series, the AR(p) and the season
+   (:func:`fit_history`), O(p² + seasons) whatever the number of series.
+2. **score**: each sequence is forecast by persistence, seasonal naive, AR, ETS (fitted on
+   its own history in original units, :mod:`rnn_core.smoothing`), the mean of AR and ETS,
+   and the model (one step: :class:`jobs.mr.loss_sums.LossSums` over its records; H steps:
+   :func:`model_forecasts`), all on the same target steps, giving one row of error sums
+   per sequence (:func:`score_part`). The driver adds the rows (:func:`add_rows`).
+
+So the driver holds O(p²) and a row per series, never the data; in this process the data
+is read as it is for a small dataset, on a runner the tasks read it where it lives.
+"""
+import json
+from typing import NamedTuple
+
+import numpy as np
+
+from jobs.data.chunks import SPLITS, scored_positions, sequences_of
+from jobs.data.series_io import sequence_normalization
+from rnn_core import baselines, forecast_batch, smoothing
+from rnn_core.autoregression import AR, add_statistics, ar_statistics, fit_ar_statistics
+
+
+class SequencePart(NamedTuple):
+    """One sequence as a split scores it: its steps (L, F), where its history (the part
+    the baselines are fitted on) ends, the target positions (n,), the first row of each
+    target's record (n,), and the split's records of it."""
+
+    seq: int
+    sequence: np.ndarray
+    fit_end: int
+    targets: np.ndarray
+    starts: np.ndarray
+    records: list
+
+
+def sequence_part(seq, records, split):
+    """The :class:`SequencePart` of sequence ``seq`` from its validated records
+    {split name: [Record]} (any order): the targets are the positions the split's records
+    score; None if it has no record of any split."""
+    every = [r for name in SPLITS for r in records.get(name, [])]
+    if not every:
+        return None
+    sequence, = sequences_of(every).values()
+    by_key, = scored_positions(every).values()
+    held_out = "test" if split == "test" else "valid"
+    starts = [by_key[r.key][0] for r in records.get(held_out, []) if len(by_key[r.key])]
+    fit_end = min(starts, default=len(sequence))
+    mine = sorted((r for r in records.get(split, []) if len(by_key[r.key])), key=lambda r: r.key)
+    wanted = [by_key[r.key] for r in mine]
+    targets = np.concatenate(wanted) if wanted else np.zeros(0, dtype=np.int64)
+    # a record's first row: its warm-up and the step before its first target precede it
+    firsts = (np.concatenate([np.full(len(p), p[0] - r.warmup - 1) for r, p in zip(mine, wanted)])
+              if wanted else np.zeros(0, dtype=np.int64))
+    return SequencePart(int(seq), sequence, fit_end, targets, firsts, mine)
+
+
+def sequence_parts(dataset, split, cfg, bad_counts=None):
+    """The :class:`SequencePart` of every sequence of ``dataset`` for ``split``, read in this
+    process; records that are bad for the model ``cfg`` are left out and counted by reason
+    in ``bad_counts``, as the model's scoring leaves them out."""
+    by_sequence = {}
+    for name in dataset.splits():
+        for record in dataset.iter_chunks(name, cfg, bad_counts):
+            seq = record.key.split("/")[0]
+            by_sequence.setdefault(seq, {}).setdefault(name, []).append(record)
+    return [sequence_part(seq, records, split) for seq, records in sorted(by_sequence.items())]
+
+
+# -- pass 1: the history ---------------------------------------------------------------------
+
+def season_statistics(history, calendar):
+    """The sums a history (L, F) adds to the choice of the season: the calendar seasons'
+    errors (:func:`rnn_core.baselines.seasonal_errors`), or without timestamps (``calendar``
+    None) the autocorrelation's."""
+    return (baselines.seasonal_errors(history, calendar["seasons"]) if calendar
+            else baselines.autocorrelation_statistics(history))
+
+
+def history_statistics(part, calendar):
+    """Sums of one sequence's history that add across sequences (:func:`add_history`): the
+    AR fit's (``ar.*``) and the season's (``season.*``, :func:`season_statistics`). {} for
+    a history of one step."""
+    history = part.sequence[:part.fit_end]
+    if len(history) < 2:
+        return {}
+    return {**{f"ar.{k}": v for k, v in ar_statistics(history).items()},
+            **{f"season.{k}": v for k, v in season_statistics(history, calendar).items()}}
+
+
+def group(stats, prefix):
+    """The statistics of ``stats`` named ``prefix``*, without the prefix."""
+    return {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}
+
+
+def add_history(a, b):
+    """The history statistics of the sequences of ``a`` and of ``b`` together."""
+    ar = add_statistics(group(a, "ar."), group(b, "ar."))
+    season = baselines.add_season_statistics(group(a, "season."), group(b, "season."))
+    return {**{f"ar.{k}": v for k, v in ar.items()},
+            **{f"season.{k}": v for k, v in season.items()}}
+
+
+def fit_season(stats, season, calendar):
+    """(S or None, where it came from) of the seasonal naive forecast: ``season`` if given (0:
+    none), else from the summed :func:`season_statistics` ``stats``: the calendar season that
+    forecast the histories best, or without timestamps the autocorrelation's."""
+    if season is not None:
+        return season or None, "--season"
+    if calendar is not None:
+        return baselines.season_of_errors(stats), f"calendar ({calendar['step']})"
+    return baselines.season_of_autocorrelation(stats), "autocorrelation (no timestamps)"
+
+
+def fit_history(stats, season, calendar, ar=None):
+    """{"season", "season_from", "ar"} of the summed history statistics: the season
+    (:func:`fit_season`) and the pooled AR(p) (``ar`` if given: prepare's of the training
+    parts; else fitted here, None without history)."""
+    chosen, where = fit_season(group(stats, "season."), season, calendar)
+    ar_stats = group(stats, "ar.")
+    if ar is None and ar_stats:
+        ar = fit_ar_statistics(ar_stats)
+    return {"season": chosen, "season_from": where, "ar": ar}
+
+
+# -- pass 2: the scores ----------------------------------------------------------------------
+
+def model_forecasts(state, sequence, targets, starts, horizon):
+    """The model's ``horizon``-step forecasts (n, F) of x[targets], each from the steps of
+    ``sequence`` from its record's first row (``starts``, (n,)) up to its origin t - H, its
+    own forecasts fed back for the H - 1 steps after: for H = 1 exactly the history the
+    model's one-step score of the record conditions on (:class:`jobs.mr.loss_sums.LossSums`
+    runs the record from a zero state). An origin before its record's first row conditions
+    on the steps from the sequence's start."""
+    origins = targets - horizon
+    starts = np.where(starts <= origins, starts, 0)
+    predicted = np.empty((len(targets), sequence.shape[1]))
+    lengths = origins + 1 - starts
+    for length in np.unique(lengths):                  # one batch per history length
+        rows = np.flatnonzero(lengths == length)
+        index = origins[rows, None] + np.arange(1 - length, 1)[None, :]
+        predicted[rows] = forecast_batch(state.theta, state.model, sequence[index],
+                                         horizon)[:, -1]
+    return predicted
+
+
+def ets_forecasts(sequence, fit_end, targets, horizon, season, norm):
+    """The ``horizon``-step ETS forecasts (n, F) of x[targets], normalized, each column
+    fitted on its first ``fit_end`` steps in original units (:mod:`rnn_core.smoothing`);
+    (None, None) if a column's history is too short. Also the forms, one per column."""
+    mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
+    original = sequence * std + mean
+    out, forms = np.empty((len(targets), sequence.shape[1])), []
+    for f in range(sequence.shape[1]):
+        fitted = smoothing.fit_ets(original[:fit_end, f], season)
+        if fitted is None:
+            return None, None
+        predicted = smoothing.ahead(fitted, original[:, f], targets - horizon, horizon)
+        out[:, f] = (predicted - mean[f]) / std[f]
+        forms.append(fitted.name())
+    return out, forms
+
+
+def mase_scale(history, season):
+    """The in-sample MAE (F,) of the seasonal naive forecast (lag ``season``, or 1) on a
+    sequence's history (L, F), the denominator of MASE (Hyndman & Koehler 2006); NaN where
+    the history is too short or constant."""
+    lag = season if season and len(history) > season else 1
+    if len(history) <= lag:
+        return np.full(history.shape[1], np.nan)
+    scale = np.mean(np.abs(history[lag:] - history[:-lag]), axis=0)
+    return np.where(scale > 0, scale, np.nan)
+
+
+def score_part(state, meta, part, horizon, fitted, network=True):
+    """The row of one sequence, or None if no target has an origin: {"seq", "sums": {name:
+    error sums (normalized and, ``*_original``, in the series' own units)}, "scale": its
+    MASE scale (F,), "ets_forms": one per column, or None where ETS could not be fitted}.
+
+    fitted: :func:`fit_history`'s. network: score the model too (else only the classical
+    forecasters: the run uses one of them, :func:`jobs.scoring.fallback_forecaster`).
+    """
+    from jobs.mr.loss_sums import LossSums
+
+    keep = part.targets >= horizon                    # every forecaster needs an origin
+    targets, starts = part.targets[keep], part.starts[keep]
+    if not len(targets):
+        return None
+    sequence, season, ar = part.sequence, fitted["season"], fitted["ar"]
+    actual, norm = sequence[targets], sequence_normalization(meta, part.seq)
+    predicted = baselines.forecasts(sequence, targets, horizon, season, ar)
+    predicted["ets"], forms = ets_forecasts(sequence, part.fit_end, targets, horizon, season, norm)
+    if predicted["ets"] is not None and "ar" in predicted:  # Comb of the M competitions
+        predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
+    sums = {name: baselines.error_sums(values, actual)
+            for name, values in predicted.items() if values is not None}
+    if network and horizon > 1:
+        sums["model"] = baselines.error_sums(
+            model_forecasts(state, sequence, targets, starts, horizon), actual)
+    elif network:
+        with np.errstate(over="ignore", invalid="ignore"):
+            scored = LossSums(state.theta, state.model, meta).add_chunks(part.records)
+        sums["model"] = {"sse": scored["sse"], "sae": scored["sae"],
+                         "count": float(scored["count"])}
+    std = np.asarray(norm["std"])
+    for values in sums.values():
+        values.update(sse_original=np.asarray(values["sse"]) * std ** 2,
+                      sae_original=np.asarray(values["sae"]) * std)
+    return {"seq": part.seq, "sums": sums, "ets_forms": forms,
+            "scale": mase_scale(sequence[:part.fit_end], season)}
+
+
+def add_rows(rows, base_alone=None):
+    """({name: error sums over the rows}, the ETS forms) of the rows of :func:`score_part`.
+
+    ETS (and the mean of AR and ETS) is left out of every row unless every sequence's
+    history was long enough for it, so that all forecasters score the same steps.
+    base_alone: {seq: the forecaster the run uses, None: that of the others}
+    (:func:`jobs.scoring.fallback_forecaster`), whose sums become the model's in each row.
+    """
+    with_ets = all(row["ets_forms"] is not None for row in rows)
+    forms = [form for row in rows for form in row["ets_forms"] or []] if with_ets else []
+    totals = {}
+    for row in rows:
+        sums = row["sums"]
+        if not with_ets:
+            for name in ("ets", "ar_ets"):
+                sums.pop(name, None)
+        if base_alone:
+            chosen = base_alone.get(row["seq"], base_alone[None])
+            if chosen not in sums:     # ETS could not be fitted on a short history
+                chosen = "ar" if "ar" in sums else "persistence"
+            sums["model"] = dict(sums[chosen])
+        for name, values in sums.items():
+            total = totals.setdefault(name, {})
+            for key, value in values.items():
+                total[key] = total.get(key, 0) + value
+    return totals, sorted(set(forms), key=forms.count, reverse=True)
+
+
+# -- rows as JSON, for the job's output ------------------------------------------------------
+
+def to_json(value):
+    """``value`` with its numpy arrays and numbers as lists and floats (NaN kept)."""
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def row_from_json(row):
+    """A row of :func:`score_part` read back from :func:`to_json`."""
+    def arrays(sums):
+        return {k: (float(v) if k == "count" else np.asarray(v, dtype=np.float64))
+                for k, v in sums.items()}
+
+    return {**row, "seq": int(row["seq"]), "scale": np.asarray(row["scale"], dtype=np.float64),
+            "sums": {name: arrays(sums) for name, sums in row["sums"].items()}}
+
+
+def history_from_json(stats):
+    """History statistics read back from :func:`to_json`."""
+    return {k: np.asarray(v, dtype=np.float64) if isinstance(v, list) else v
+            for k, v in stats.items()}
+
+
+def plan_bytes(split, horizon, fitted=None, network=True, splits=None):
+    """The ``--plan`` file of :mod:`jobs.mr.series_score`: which pass (history without
+    ``fitted``, else score), the split, horizon, the fitted season and AR, whether the model
+    is scored, and which shard URIs hold which split ({split: [uri]})."""
+    plan = {"pass": "score" if fitted else "history", "split": split, "horizon": horizon,
+            "network": network, "splits": splits or {}}
+    if fitted:
+        ar = fitted["ar"]
+        plan.update(season=fitted["season"], season_from=fitted["season_from"],
+                    ar={"order": ar.order, "coef": ar.coef.tolist()} if ar else None)
+    return json.dumps(plan).encode()
+
+
+def fitted_of_plan(plan):
+    """The :func:`fit_history` dict a ``--plan`` carries."""
+    ar = plan.get("ar")
+    return {"season": plan.get("season"), "season_from": plan.get("season_from"),
+            "ar": AR(ar["order"], np.asarray(ar["coef"], dtype=np.float64)) if ar else None}
