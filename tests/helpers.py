@@ -262,3 +262,35 @@ def unused_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+STATIONS = {"north": 0.0, "south": 1.0, "east-2": 2.0}   # a panel: the phase of each station
+DAYS = 120
+
+
+def station_values(name):
+    """Daily values of one station: a seasonal wave with noise, (DAYS,)."""
+    rng = np.random.default_rng(len(name))
+    t = np.arange(DAYS)
+    return 10 + 5 * np.sin(t / 9 + STATIONS[name]) + rng.standard_normal(DAYS)
+
+
+def write_station_table(directory):
+    """The stations' rows shuffled into two Parquet files (station, day as a date, temp) in
+    ``directory``; returns it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [(name, np.datetime64("2026-01-01") + np.timedelta64(day, "D"), value)
+            for name in STATIONS
+            for day, value in enumerate(station_values(name))]
+    order = np.random.default_rng(0).permutation(len(rows))
+    directory = Path(directory)
+    directory.mkdir(parents=True)
+    for part, idx in enumerate(np.array_split(order, 2)):
+        pq.write_table(pa.table({"station": [rows[i][0] for i in idx],
+                                 "day": pa.array(np.array([rows[i][1] for i in idx],
+                                                          "datetime64[D]"), pa.date32()),
+                                 "temp": [float(rows[i][2]) for i in idx]}),
+                       directory / f"part-{part}.parquet")
+    return directory

@@ -1,12 +1,11 @@
 """`prepare --kind series` as MapReduce jobs: a table of many series (--id, --time) in any row
 order and over several files becomes one sequence per series, sorted by time and normalized
 with the training parts only; forecast --id picks a series."""
-import json
 import uuid
 
 import numpy as np
 import pytest
-from helpers import require_dev_cluster
+from helpers import DAYS, STATIONS, require_dev_cluster, station_values, write_station_table
 
 from jobs.preparing import api as preparing
 from jobs.data import chunks
@@ -18,36 +17,10 @@ from jobs.preparing.series import combine
 from rnn_core import autoregression
 from jobs.storage import open_store
 
-STATIONS = {"north": 0.0, "south": 1.0, "east-2": 2.0}
-DAYS = 120
-
-
-def station_values(name):
-    """Daily values of one station: a seasonal wave with noise, (DAYS,)."""
-    rng = np.random.default_rng(len(name))
-    t = np.arange(DAYS)
-    return 10 + 5 * np.sin(t / 9 + STATIONS[name]) + rng.standard_normal(DAYS)
-
-
 @pytest.fixture
 def table_dir(tmp_path):
     """The stations' rows shuffled into two Parquet files (station, day as a date, temp)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = [(name, np.datetime64("2026-01-01") + np.timedelta64(day, "D"), value)
-            for name in STATIONS
-            for day, value in enumerate(station_values(name))]
-    order = np.random.default_rng(0).permutation(len(rows))
-    d = tmp_path / "table"
-    d.mkdir()
-    for part, idx in enumerate(np.array_split(order, 2)):
-        pq.write_table(pa.table({"station": [rows[i][0] for i in idx],
-                                 "day": pa.array(np.array([rows[i][1] for i in idx],
-                                                          "datetime64[D]"), pa.date32()),
-                                 "temp": [float(rows[i][2]) for i in idx]}),
-                       d / f"part-{part}.parquet")
-    return d
+    return write_station_table(tmp_path / "table")
 
 
 def prepare_table(inputs, out, runner=RunnerOptions(), log=lambda message: None, **options):

@@ -1,0 +1,127 @@
+"""Scoring a series run series by series (jobs.series_scoring): the MapReduce job
+jobs.mr.series_score gives the numbers of this process, the driver gets a row per series and
+one record of sums per reducer, never the data, and the sums of the histories fit what the
+histories fit together."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from helpers import STATIONS, write_station_table
+
+from jobs import scoring
+from jobs.data.dataset import Dataset
+from jobs.hadoop.launch import RunnerOptions
+from jobs.mr.series_score import HISTORY, MRSeriesScore
+from jobs.preparing import api as preparing
+from jobs.run.trained import load_run
+from jobs.series_scoring import (SequencePart, add_history, fit_history, history_statistics,
+                                 plan_bytes, sequence_parts)
+from jobs.training import RunSpec, train
+from rnn_core import baselines
+from rnn_core.autoregression import fit_ar
+
+INLINE = RunnerOptions(runner="inline")
+
+
+@pytest.fixture(scope="module")
+def panel_run(tmp_path_factory):
+    """(data, run) of a small network trained one epoch on the stations' table, each series
+    in its own units, with a test part."""
+    tmp = tmp_path_factory.mktemp("panel")
+    table = write_station_table(tmp / "table")
+    preparing.prepare([str(table)], str(tmp / "data"), "series", columns=["temp"],
+                      id_column="station", time_column="day", chunk=10, context=5, valid=0.2,
+                      test=0.2, shards=2, log=lambda message: None)
+    train(str(tmp / "data"), str(tmp / "run"), epochs=1, spec=RunSpec(hidden=4),
+          log=lambda message: None)
+    return str(tmp / "data"), str(tmp / "run")
+
+
+def same_series_tables(a, b):
+    assert [row["id"] for row in a["series"]["table"]] == [row["id"] for row in b["series"]["table"]]
+    for mine, theirs in zip(a["series"]["table"], b["series"]["table"]):
+        numbers = {name: value for name, value in mine.items() if name != "id"}
+        assert numbers == pytest.approx({name: theirs[name] for name in numbers}, rel=1e-9)
+
+
+def test_a_panel_is_scored_by_the_mapreduce_job_with_the_numbers_of_this_process(panel_run):
+    here = scoring.evaluate(panel_run[1], runner=None, network=True)
+    job = scoring.evaluate(panel_run[1], runner=INLINE, network=True)
+    assert (here["runner"], job["runner"]) == ("process", "inline") and job["split"] == "test"
+    assert job["series"]["count"] == len(STATIONS)
+    same_series_tables(here, job)
+    assert job["mse"] == pytest.approx(here["mse"], rel=1e-12)
+    assert (job["season"], job["ar_order"]) == (here["season"], here["ar_order"])
+
+
+def test_a_run_that_uses_its_classical_forecaster_is_scored_by_the_job_as_in_this_process(
+        panel_run, monkeypatch):
+    loaded = scoring.load_run
+
+    def losing(*args, **kwargs):
+        state, dataset = loaded(*args, **kwargs)
+        history = [{**h, "valid_loss": 1.0, "valid_base_loss": 0.5} for h in state.history]
+        return replace(state, history=history), dataset
+    monkeypatch.setattr(scoring, "load_run", losing)
+    here = scoring.evaluate(panel_run[1], runner=None)
+    job = scoring.evaluate(panel_run[1], runner=INLINE)
+    assert job["base_choice"]["uses_base"]
+    assert job["base_choice"]["forecaster"] == here["base_choice"]["forecaster"]
+    same_series_tables(here, job)
+
+
+def test_a_reducer_emits_one_record_of_history_sums_whatever_its_number_of_series(panel_run,
+                                                                                   tmp_path):
+    from rnn_core.serialization import save_arrays
+
+    state, dataset = load_run(panel_run[1])
+    save_arrays(tmp_path / "state.npz", state.to_arrays())
+    (tmp_path / "meta.json").write_bytes(dataset.store.read_bytes("meta.json"))
+    (tmp_path / "plan.json").write_bytes(plan_bytes("test", 1))
+    job = MRSeriesScore(["--state", str(tmp_path / "state.npz"), "--meta",
+                         str(tmp_path / "meta.json"), "--plan", str(tmp_path / "plan.json")])
+    job.reducer_init()
+    lines = {}
+    for split in dataset.splits():
+        for line in dataset.iter_lines(split):
+            lines.setdefault(line.decode().split("/")[0], []).append([split, line.decode()])
+    for seq, values in sorted(lines.items()):
+        assert list(job.reducer(seq, values)) == []
+    (key, sums), = job.reducer_final()
+    assert key == HISTORY and len(lines) == len(STATIONS)
+    assert sums["ar.steps"] == sum(len(part.sequence[:part.fit_end]) for part in
+                                   sequence_parts(dataset, "test", state.model))
+
+
+def test_a_bad_record_is_skipped_and_counted_by_the_job_as_in_this_process(panel_run, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(panel_run[0], data)
+    shard = data / Dataset(str(data)).meta["test"][0]
+    lines = shard.read_bytes().splitlines(keepends=True)
+    shard.write_bytes(b"".join(lines[:1] + [b"not a record\n"] + lines[1:]))
+    here = scoring.evaluate(panel_run[1], data=str(data), runner=None, network=True)
+    job = scoring.evaluate(panel_run[1], data=str(data), runner=INLINE, network=True)
+    assert here["bad_records"] == job["bad_records"] == 1
+    same_series_tables(here, job)
+
+
+def test_history_sums_added_over_series_fit_the_ar_and_season_of_all_histories_together():
+    rng = np.random.default_rng(3)
+    t = np.arange(400)
+    histories = [(np.sin(2 * np.pi * t[:n] / 12) + 0.3 * rng.standard_normal(n))[:, None]
+                 for n in (400, 250, 90)]
+    parts = [SequencePart(seq, h, len(h), np.zeros(0, int), np.zeros(0, int), [])
+             for seq, h in enumerate(histories)]
+    for calendar in (None, {"step": "monthly", "seasons": [4, 12]}):
+        stats = {}
+        for part in parts:
+            stats = add_history(stats, history_statistics(part, calendar))
+        fitted = fit_history(stats, None, calendar)
+        whole = fit_ar(histories)
+        assert fitted["ar"].order == whole.order
+        assert np.allclose(fitted["ar"].coef, whole.coef, rtol=1e-9, atol=1e-12)
+        expected = (baselines.choose_season(histories, calendar["seasons"]) if calendar
+                    else baselines.detect_season(histories))
+        assert fitted["season"] == expected == 12
