@@ -125,3 +125,19 @@ def test_history_sums_added_over_series_fit_the_ar_and_season_of_all_histories_t
         expected = (baselines.choose_season(histories, calendar["seasons"]) if calendar
                     else baselines.detect_season(histories))
         assert fitted["season"] == expected == 12
+
+
+@pytest.mark.hadoop
+def test_a_panel_on_hdfs_is_scored_on_hadoop_by_default_with_the_numbers_of_this_process(
+        panel_run, hdfs_dir, local_framework_conf):
+    import json
+
+    from helpers import copy_to_store, hadoop_rnn
+
+    data = copy_to_store(panel_run[0], hdfs_dir + "/data").uri()
+    on_hadoop = json.loads(hadoop_rnn("evaluate", "--run", panel_run[1], "--data", data,
+                                      "--network", "--mrjob-conf", local_framework_conf,
+                                      "--json").stdout)
+    here = scoring.evaluate(panel_run[1], runner=None, network=True)
+    assert on_hadoop["runner"] == "hadoop" and on_hadoop["data"] == data
+    same_series_tables(here, on_hadoop)
