@@ -137,7 +137,7 @@ def ets_forecast(history, norm, horizon, meta):
     """The ETS forecast (horizon, F) in original units of ``history`` (L, F) normalized by
     ``norm``: each column fitted (form by AICc, season from the calendar) on its whole
     history."""
-    from jobs.series_scoring import fit_season, season_statistics
+    from jobs.mr.series_rows import fit_season, season_statistics
 
     values = series_io.denormalize(history, norm)
     calendar = meta.get("calendar")

@@ -13,7 +13,7 @@
 A text model's sums come from this process or from the MapReduce job :mod:`jobs.mr.score`
 on a runner (for validation sets too large for one machine); both add the same
 :class:`jobs.mr.loss_sums.LossSums` sums. A series model is scored series by series, the
-model beside ETS, AR and the rest (:mod:`jobs.series_scoring`), in this process or by the
+model beside ETS, AR and the rest (:mod:`jobs.mr.series_rows`), in this process or by the
 MapReduce job :mod:`jobs.mr.series_score`: the driver holds a row of sums per series, never
 the data. :func:`report` and :func:`series_report` turn sums into metrics.
 """
@@ -27,7 +27,7 @@ from functools import partial
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
-from jobs.series_scoring import (add_history, add_rows, fit_history, history_from_json,
+from jobs.mr.series_rows import (add_history, add_rows, fit_history, history_from_json,
                                  history_statistics, plan_bytes, row_from_json, score_part,
                                  sequence_parts)
 from jobs.storage import is_hdfs
@@ -133,7 +133,7 @@ def prepared_ar(dataset, split):
 
 def series_scores(state, dataset, split, horizon, season, runner=None, base_alone=None):
     """({name: error sums}, {"season": S, "ar_order": p, ...}, [per-series rows], bad records)
-    of the model and the baselines, series by series (:mod:`jobs.series_scoring`).
+    of the model and the baselines, series by series (:mod:`jobs.mr.series_rows`).
 
     runner: a RunnerOptions to compute the rows with the MapReduce job on it, None for this
     process (the same numbers). season: S, 0 for no seasonal naive, None to choose it. The

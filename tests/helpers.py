@@ -39,9 +39,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Yearly sunspot numbers 1700-1759, the start of statsmodels' sunspots data set.
 SUNSPOTS_CSV = os.path.join(os.path.dirname(__file__), "data", "sunspots_1700_1759.csv")
 # `hadoop-rnn prepare` flags of the sunspots series dataset: 12-year chunks, the last 20 % for
-# validation (add "--out DIR")
+# validation and no test part (add "--out DIR")
 SUNSPOTS_SERIES = ["--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 12,
-                   "--valid", 0.2]
+                   "--valid", 0.2, "--test", 0]
 
 # `hadoop-rnn train` flags of a tiny model (the cell, bptt and seed are the defaults)
 TINY = ["--hidden", "8", "--batch", "4", "--dtype", "float64", "--lr", "0.01"]

@@ -64,7 +64,7 @@ def fresh_run(tmp_path_factory, residual):
     tmp = tmp_path_factory.mktemp("fresh")
     data, run = str(tmp / "data"), str(tmp / "run")
     prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 8,
-                "--valid", 0.3, "--out", data)
+                "--valid", 0.3, "--test", 0, "--out", data)
     train_cli("--data", data, "--run", run, "--epochs", 1, "--lr", 1e-12, "--hidden", 8,
               "--dtype", "float64", "--residual", residual)
     return data, run
@@ -117,7 +117,7 @@ def test_h_step_forecasts_at_h_1_condition_on_what_the_one_step_score_does(tmp_p
     from jobs.data.dataset import Dataset
     from jobs.mr.loss_sums import LossSums
     from jobs.run.trained import load_run
-    from jobs.series_scoring import model_forecasts, sequence_parts
+    from jobs.mr.series_rows import model_forecasts, sequence_parts
 
     data, run = str(tmp_path / "data"), str(tmp_path / "run")
     prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 8,

@@ -13,7 +13,7 @@ def prepared(tmp_path, shards):
     """The sunspots series (7 training records) in ``shards`` shards (7 at most)."""
     data = str(tmp_path / "data")
     prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--valid", 0.2,
-                "--shards", shards, "--out", data)
+                "--test", 0, "--shards", shards, "--out", data)
     return data
 
 

@@ -191,7 +191,7 @@ def test_existing_output_directory_needs_force(text_files, tmp_path):
 
 def test_series_is_normalized_with_training_statistics_only(sunspots_csv, tmp_path):
     meta = run_prepare("--kind", "series", sunspots_csv, "--column", "SUNACTIVITY",
-                       "--out", tmp_path / "data", "--chunk", 10, "--valid", 0.25)
+                       "--out", tmp_path / "data", "--chunk", 10, "--valid", 0.25, "--test", 0)
     train = np.array(SUNSPOTS[:45])
     assert meta["normalization"]["mean"] == pytest.approx([train.mean()])
     assert meta["normalization"]["std"] == pytest.approx([train.std()])
@@ -199,6 +199,28 @@ def test_series_is_normalized_with_training_statistics_only(sunspots_csv, tmp_pa
     assert meta["context"] == 32  # the default for series: 2 x chunk, at least 32
     restored = valid[:, 0] * train.std() + train.mean()
     assert restored == pytest.approx(SUNSPOTS[44 - 32:])
+
+
+def test_a_series_dataset_holds_out_the_last_tenth_of_each_series_for_the_test_by_default(
+        sunspots_csv, tmp_path):
+    from jobs.data.chunks import split_points
+
+    meta = run_prepare("--kind", "series", sunspots_csv, "--column", "SUNACTIVITY",
+                       "--out", tmp_path / "data", "--chunk", 10)
+    assert meta["test"] and meta["test_fraction"] == 0.1
+    valid_start, test_start = split_points(len(SUNSPOTS), 0.1, 0.1)
+    held_out = SUNSPOTS[test_start - 1:]           # the test part starts at the last valid step
+    test = joined(records(tmp_path / "data", "test"))[-len(held_out):, 0]
+    norm = meta["normalization"]
+    assert test * norm["std"][0] + norm["mean"][0] == pytest.approx(held_out)
+    assert meta["normalization"]["mean"] == pytest.approx([np.mean(SUNSPOTS[:valid_start])])
+
+
+def test_a_text_dataset_has_no_test_part_by_default(tmp_path):
+    (tmp_path / "a.txt").write_text("hello world, " * 50)
+    meta = run_prepare("--kind", "text", tmp_path / "a.txt", "--out", tmp_path / "data")
+    assert "test" not in meta and set(Dataset(str(tmp_path / "data")).splits()) == {"train",
+                                                                                   "valid"}
 
 
 def test_parquet_series_reads_like_csv(sunspots_csv, tmp_path):

@@ -24,7 +24,7 @@ def table_dir(tmp_path):
 
 
 def prepare_table(inputs, out, runner=RunnerOptions(), log=lambda message: None, **options):
-    options = {"chunk": 10, "context": 5, "valid": 0.25, "shards": 2, **options}
+    options = {"chunk": 10, "context": 5, "valid": 0.25, "test": 0.0, "shards": 2, **options}
     return preparing.prepare([str(path) for path in inputs], str(out), "series",
                              columns=["temp"], id_column="station", time_column="day",
                              runner=runner, log=log, **options)
@@ -65,7 +65,7 @@ def test_a_single_series_is_normalized_exactly_as_in_memory(tmp_path):
     values = station_values("north")
     (tmp_path / "one.csv").write_text("temp\n" + "\n".join(repr(float(v)) for v in values) + "\n")
     meta = preparing.prepare([str(tmp_path / "one.csv")], str(tmp_path / "data"), "series",
-                             columns=["temp"], chunk=10, valid=0.2, log=lambda m: None)
+                             columns=["temp"], chunk=10, valid=0.2, test=0.0, log=lambda m: None)
     train = values[:chunks.split_point(DAYS, 0.2)]
     assert meta["normalization"] == {"mean": [train.mean()], "std": [train.std()]}
 

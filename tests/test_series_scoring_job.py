@@ -1,4 +1,4 @@
-"""Scoring a series run series by series (jobs.series_scoring): the MapReduce job
+"""Scoring a series run series by series (jobs.mr.series_rows): the MapReduce job
 jobs.mr.series_score gives the numbers of this process, the driver gets a row per series and
 one record of sums per reducer, never the data, and the sums of the histories fit what the
 histories fit together."""
@@ -14,7 +14,7 @@ from jobs.hadoop.launch import RunnerOptions
 from jobs.mr.series_score import HISTORY, MRSeriesScore
 from jobs.preparing import api as preparing
 from jobs.run.trained import load_run
-from jobs.series_scoring import (SequencePart, add_history, fit_history, history_statistics,
+from jobs.mr.series_rows import (SequencePart, add_history, fit_history, history_statistics,
                                  plan_bytes, sequence_parts)
 from jobs.training import RunSpec, train
 from rnn_core import baselines

@@ -195,7 +195,7 @@ def test_warm_up_steps_run_forward_but_are_not_scored(tmp_path):
     from rnn_core import loss_only, predict
 
     prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--chunk", 6,
-                "--context", 4, "--valid", 0.2, "--out", tmp_path / "data")
+                "--context", 4, "--valid", 0.2, "--test", 0, "--out", tmp_path / "data")
     cfg = ModelConfig(cell="gru", hidden=5, input_size=1, output_size=1, dtype="float64")
     theta = init_params(cfg, seed=1)
     records = list(Dataset(str(tmp_path / "data")).iter_chunks("train", cfg))

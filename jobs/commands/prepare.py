@@ -46,10 +46,10 @@ def add_arguments(parser):
                         help="normalize each series by its own training part's mean and std "
                         "(series), or all of them by one (table) (default: series with --id, "
                         "else table)")
-    series.add_argument("--test", type=fraction, default=0.0,
+    series.add_argument("--test", type=fraction,
                         help="fraction of each series, from its end, held out for the final "
                         "test after the validation part: no choice of a run sees it, "
-                        "evaluate scores it (default 0: no test part)")
+                        "evaluate scores it (default 0.1; 0: no test part)")
 
 
 def prepare_kwargs(args):

@@ -6,6 +6,9 @@
                                 mean change
 * :mod:`jobs.mr.score`          scoring a model on a split (evaluate on a runner, the last θ's
                                 validation)
+* :mod:`jobs.mr.series_score`   evaluate of a series run on a runner: a reducer per series
+* :mod:`jobs.mr.series_rows`    a series run scored series by series, in those reducers and
+                                in process: history sums, the pooled baselines, a row per series
 * :mod:`jobs.mr.validation`     which map tasks read validation shards; mrjob's input cut
 * :mod:`jobs.mr.loss_sums`      loss and baseline sums (also used in process)
 * :mod:`jobs.mr.char_count`     the survey pass of ``prepare --kind text``: characters and

@@ -1,5 +1,5 @@
 """Scoring a series model series by series as a MapReduce job: ``hadoop-rnn evaluate`` of a
-series run on a runner (:mod:`jobs.series_scoring` has the two passes it runs).
+series run on a runner (:mod:`jobs.mr.series_rows` has the two passes it runs).
 
 The map tasks read the records of every split and send each to the reducer of its sequence
 (key: the sequence id, value: [split, record line]); the split is the one whose shards hold
@@ -9,7 +9,7 @@ one sequence, and with the ``--plan``'s pass
 
 * ``history``: adds the sequence's history statistics to its own and emits their sum
   once, in ``reducer_final`` (O(p²) per reducer, whatever the number of series);
-* ``score``: emits the sequence's row of error sums (:func:`jobs.series_scoring.score_part`),
+* ``score``: emits the sequence's row of error sums (:func:`jobs.mr.series_rows.score_part`),
   a few numbers per forecaster.
 
 Bad records are skipped and counted, as in training. Run standalone::
@@ -28,7 +28,7 @@ from jobs.data.records import BadRecord
 from jobs.mr.counters import count_bad_record, input_path
 from jobs.mr.task import TaskJob
 from jobs.run.state import read_state_file
-from jobs.series_scoring import (add_history, fitted_of_plan, history_statistics,
+from jobs.mr.series_rows import (add_history, fitted_of_plan, history_statistics,
                                  score_part, sequence_part, to_json)
 
 HISTORY = "history"   # the key of a reducer's summed history statistics
@@ -43,7 +43,7 @@ class MRSeriesScore(TaskJob):
         self.add_file_arg("--state", required=True, help="checkpoint .npz of the trained run")
         self.add_file_arg("--meta", required=True, help="the dataset's meta.json")
         self.add_file_arg("--plan", required=True, help="a JSON file: the pass, split, "
-                          "horizon, fitted baselines and shards (jobs.series_scoring.plan_bytes)")
+                          "horizon, fitted baselines and shards (jobs.mr.series_rows.plan_bytes)")
         self.add_passthru_arg("--reducers", type=int, default=1, help="reduce tasks")
 
     def jobconf(self):

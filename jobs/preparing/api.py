@@ -223,9 +223,15 @@ def check_options(chunk, context, valid, shards, test=0.0):
         raise PrepareError(f"--shards must be at least 1, got {shards}")
 
 
+# the part of each sequence held out for the final test unless told: a series forecaster is
+# scored on steps no choice of its run saw; a text model keeps two parts (its validation
+# loss is what it is trained for, and nothing but the best epoch is chosen on it)
+DEFAULT_TEST = {"series": 0.1, "text": 0.0}
+
+
 def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max_vocab=None,
             columns=None, missing="interpolate", runner=RunnerOptions(), log=print,
-            context=None, id_column=None, time_column=None, test=0.0, scale=None):
+            context=None, id_column=None, time_column=None, test=None, scale=None):
     """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
 
     inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
@@ -237,14 +243,15 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     None for either: :func:`default_chunking`. valid: the fraction of each sequence kept for
     validation, before its ``test`` part (series only): the fraction of its end held out for
     the final test, seen by no choice of a run (the best epoch, patience, the AR order, the
-    normalization), and scored by ``evaluate``; shards: files per split. ``force`` replaces
+    normalization), and scored by ``evaluate`` (None: :data:`DEFAULT_TEST`); shards: files per split. ``force`` replaces
     the dataset in a non-empty ``out``. scale (series): "series" normalizes each series by its
     own training part, "table" all of them by one mean and std (default: "series" for a
     table with ``id_column``, else "table").
     """
-    check_options(chunk or 2, context or 0, valid, shards, test)
     if kind not in ("text", "series"):
         raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
+    test = DEFAULT_TEST[kind] if test is None else test
+    check_options(chunk or 2, context or 0, valid, shards, test)
     if kind == "text" and scale:
         raise PrepareError("--scale is for series: text has no normalization")
     if kind == "text" and test:
