@@ -5,7 +5,8 @@ import uuid
 
 import numpy as np
 import pytest
-from helpers import DAYS, STATIONS, require_dev_cluster, station_values, write_station_table
+from helpers import (DAYS, STATIONS, network_lost, require_dev_cluster, station_values,
+                     write_station_table)
 
 from jobs.preparing import api as preparing
 from jobs.data import chunks
@@ -320,20 +321,13 @@ def test_evaluate_of_own_scales_reports_each_series_in_its_own_units(table_dir, 
 
 def test_where_the_network_lost_each_series_of_a_table_gets_its_own_forecaster(
         table_dir, tmp_path, monkeypatch):
-    from dataclasses import replace
-
     from jobs import scoring
     from jobs.training import RunSpec, train
 
     prepare_table([table_dir], tmp_path / "data")
     train(str(tmp_path / "data"), str(tmp_path / "run"), epochs=1, spec=RunSpec(hidden=4),
           log=lambda m: None)
-    loaded = scoring.load_run
-
-    def losing(*args, **kwargs):
-        state, dataset = loaded(*args, **kwargs)
-        history = [{**h, "valid_loss": 1.0, "valid_base_loss": 0.5} for h in state.history]
-        return replace(state, history=history), dataset
+    losing = network_lost(scoring.load_run)
     monkeypatch.setattr(scoring, "load_run", losing)
     m = scoring.evaluate(str(tmp_path / "run"))
     state, dataset = losing(str(tmp_path / "run"))

@@ -2,11 +2,9 @@
 jobs.mr.series_score gives the numbers of this process, the driver gets a row per series and
 one record of sums per reducer, never the data, and the sums of the histories fit what the
 histories fit together."""
-from dataclasses import replace
-
 import numpy as np
 import pytest
-from helpers import STATIONS, write_station_table
+from helpers import STATIONS, network_lost, write_station_table
 
 from jobs import scoring
 from jobs.data.dataset import Dataset
@@ -56,13 +54,7 @@ def test_a_panel_is_scored_by_the_mapreduce_job_with_the_numbers_of_this_process
 
 def test_a_run_that_uses_its_classical_forecaster_is_scored_by_the_job_as_in_this_process(
         panel_run, monkeypatch):
-    loaded = scoring.load_run
-
-    def losing(*args, **kwargs):
-        state, dataset = loaded(*args, **kwargs)
-        history = [{**h, "valid_loss": 1.0, "valid_base_loss": 0.5} for h in state.history]
-        return replace(state, history=history), dataset
-    monkeypatch.setattr(scoring, "load_run", losing)
+    monkeypatch.setattr(scoring, "load_run", network_lost(scoring.load_run))
     here = scoring.evaluate(panel_run[1], runner=None)
     job = scoring.evaluate(panel_run[1], runner=INLINE)
     assert job["base_choice"]["uses_base"]
