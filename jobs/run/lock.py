@@ -27,7 +27,10 @@ Residual races, which no lock built on create/delete/rename can close:
 * on HDFS a heartbeat rewrite deletes the file before renaming the new one in (WebHDFS cannot
   rename over a file): a driver that tries to acquire in that instant gets the lock, and the
   old holder finds its rename failing or the token changed, and aborts as above;
-* reading a token and then deleting the file (release, takeover) are two steps.
+* reading a token and then deleting the file (release, takeover) are two steps, as are a
+  heartbeat's reading of the token and its rewrite: a taker of a lock it found stale that
+  writes its own between the two finds it replaced when it next reads its token (its
+  confirmation, heartbeat or verify) and stops without committing.
 """
 import json
 import math
