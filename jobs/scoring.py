@@ -27,7 +27,7 @@ from functools import partial
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
-from jobs.mr.series_rows import (add_history, add_rows, fit_history, history_from_json,
+from jobs.mr.series_rows import (RowTotals, add_history, fit_history, history_from_json,
                                  history_statistics, plan_bytes, row_from_json, score_part,
                                  sequence_parts)
 from jobs.storage import is_hdfs
@@ -88,41 +88,46 @@ def dataset_ar(dataset):
     return AR(ar["order"], np.array(ar["coef"])) if ar else None
 
 
-def series_rows_in_process(state, dataset, split, horizon, season, network):
-    """(rows, fitted, bad records) of :func:`series_scores`, computed in this process."""
+def series_rows_in_process(state, dataset, split, horizon, season, network, totals):
+    """(fitted, bad records) of :func:`series_scores`, its rows added to ``totals`` (a
+    RowTotals), computed in this process."""
     bad = {}
     parts = [p for p in sequence_parts(dataset, split, state.model, bad) if p is not None]
     stats = {}
     for part in parts:
         stats = add_history(stats, history_statistics(part, dataset.meta.get("calendar")))
     fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
-    rows = [score_part(state, dataset.meta, part, horizon, fitted, network) for part in parts]
-    return [row for row in rows if row is not None], fitted, sum(bad.values())
+    for part in parts:
+        row = score_part(state, dataset.meta, part, horizon, fitted, network)
+        if row is not None:
+            totals.add(row)
+    return fitted, sum(bad.values())
 
 
-def series_rows_with_job(state, dataset, split, horizon, season, network, runner):
-    """(rows, fitted, bad records) of :func:`series_scores`, by the two passes of the
-    MapReduce job :class:`jobs.mr.series_score.MRSeriesScore` on ``runner``: the history
-    statistics summed over its reducers, the pooled baselines fitted here, then the rows."""
+def series_rows_with_job(state, dataset, split, horizon, season, network, totals, runner):
+    """(fitted, bad records) of :func:`series_scores`, by the two passes of the MapReduce job
+    :class:`jobs.mr.series_score.MRSeriesScore` on ``runner``: the history statistics summed
+    over its reducers, the pooled baselines fitted here, then the rows, added to ``totals``
+    (a RowTotals) as they are read."""
     from jobs.mr.series_score import HISTORY, MRSeriesScore
 
     splits = {name: dataset.shard_uris(name) for name in dataset.splits()}
     inputs = [uri for uris in splits.values() for uri in uris]
     args = ["--reducers", str(max(1, len(inputs)))]
 
-    def run(plan):
+    def run(plan, collect=list):
         files = {"--meta": json.dumps(dataset.meta).encode(), "--plan": plan}
-        return run_job_with_state(MRSeriesScore, state, args, inputs, runner, files=files)
+        return run_job_with_state(MRSeriesScore, state, args, inputs, runner, files=files,
+                                  collect=collect)
 
-    history = run(plan_bytes(split, horizon, splits=splits))
     stats = {}
-    for key, value in history.output:
+    for key, value in run(plan_bytes(split, horizon, splits=splits)).output:
         if key == HISTORY:
             stats = add_history(stats, history_from_json(value))
     fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
-    scored = run(plan_bytes(split, horizon, fitted, network, splits))
-    rows = sorted((row_from_json(value) for _, value in scored.output), key=lambda r: r["seq"])
-    return rows, fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
+    scored = run(plan_bytes(split, horizon, fitted, network, splits),
+                 collect=lambda pairs: [totals.add(row_from_json(row)) for _, row in pairs][:0])
+    return fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
 
 
 def prepared_ar(dataset, split):
@@ -132,8 +137,9 @@ def prepared_ar(dataset, split):
 
 
 def series_scores(state, dataset, split, horizon, season, runner=None, base_alone=None):
-    """({name: error sums}, {"season": S, "ar_order": p, ...}, [per-series rows], bad records)
-    of the model and the baselines, series by series (:mod:`jobs.mr.series_rows`).
+    """({name: error sums}, {"season": S, "ar_order": p, ...}, the per-series table, bad
+    records) of the model and the baselines, series by series (:mod:`jobs.mr.series_rows`;
+    the table: :meth:`jobs.mr.series_rows.RowTotals.result`).
 
     runner: a RunnerOptions to compute the rows with the MapReduce job on it, None for this
     process (the same numbers). season: S, 0 for no seasonal naive, None to choose it. The
@@ -142,15 +148,16 @@ def series_scores(state, dataset, split, horizon, season, runner=None, base_alon
     (:func:`fallback_forecaster`) when its network was not chosen: the model's sums are
     that forecaster's, refitted on everything before the scored part, as the baseline is.
     """
+    totals = RowTotals(base_alone)
     rows_of = series_rows_in_process if runner is None else partial(series_rows_with_job,
                                                                      runner=runner)
-    rows, fitted, bad = rows_of(state, dataset, split, horizon, season, network=not base_alone)
-    totals, forms = add_rows(rows, base_alone)
+    fitted, bad = rows_of(state, dataset, split, horizon, season, not base_alone, totals)
+    scores, forms, table = totals.result()
     ar = fitted["ar"]
     summary = {"season": fitted["season"], "season_from": fitted["season_from"],
                "ar_order": ar.order if ar else None,
                "ets": (forms[0] if len(forms) == 1 else forms) if forms else None}
-    return totals, summary, rows, bad
+    return scores, summary, table, bad
 
 
 def fallback_forecaster(state, dataset, runner=None):
@@ -167,13 +174,13 @@ def fallback_forecaster(state, dataset, runner=None):
     base = "ar" if state.model.ar is not None else "persistence"
     if "valid" not in dataset.splits():
         return {None: base}, {}
-    totals, _, rows, _ = series_scores(state, dataset, "valid", 1, None, runner,
-                                       base_alone={None: base})
+    totals, _, table, _ = series_scores(state, dataset, "valid", 1, None, runner,
+                                        base_alone={None: base})
     names = [name for name in (base, "ets", "ar_ets") if name in totals]
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
               for name in names}
-    forecasters = {row["seq"]: min(names, key=lambda name: float(np.sum(row["sums"][name]["sse"])))
-                   for row in rows}
+    columns = table["sse"][:, [table["names"].index(name) for name in names]]
+    forecasters = {int(seq): names[int(np.argmin(sse))] for seq, sse in zip(table["seq"], columns)}
     return {None: min(errors, key=errors.get), **forecasters}, errors
 
 
@@ -192,47 +199,35 @@ def per_series_forecasters(forecasters):
     return {"by_series": {name: own.count(name) for name in sorted(set(own))}}
 
 
-def mase(sums, scale):
-    """MASE of one sequence's error sums: its MAE over the scale, averaged over columns
-    (normalized units on both sides, so the normalization cancels); NaN if unscaled."""
-    return float(np.mean(np.asarray(sums["sae"]) / float(sums["count"]) / scale))
-
-
 CLASSICAL = ("persistence", "seasonal_naive", "ar", "ets")   # the single forecasters
 
 
-def per_series(rows, names):
-    """The per-series comparison of a table of series: MASE of every forecaster per series
-    and its mean; the best classical forecaster (:data:`CLASSICAL`) by mean MASE; the share
-    of series where the model's MASE is at most that forecaster's (a model that is that
-    forecaster ties it) and strictly below it; the five series where the model does worst
-    against it. Series without a MASE scale (:func:`mase_scale`) are left out and counted
-    (``unscaled``); None if no series has one. names: the series' names by sequence
-    number."""
-    table = [{"id": names[row["seq"]] if row["seq"] < len(names) else str(row["seq"]),
-              **{name: mase(sums, row["scale"]) for name, sums in row["sums"].items()}}
-             for row in rows]
-    scaled = [row for row in table if np.isfinite(row["model"])]
-    unscaled, table = len(table) - len(scaled), scaled
-    if not table:
+def per_series(table, names):
+    """The per-series comparison of a table of series (:func:`series_scores`'): MASE of every
+    forecaster per series and its mean; the best classical forecaster (:data:`CLASSICAL`) by
+    mean MASE; the share of series where the model's MASE is at most that forecaster's (a
+    model that is that forecaster ties it) and strictly below it; the five series where the
+    model does worst against it. Series without a MASE scale (:func:`jobs.mr.series_rows.mase_scale`) are left
+    out and counted (``unscaled``); None if no series has one. names: the series' names by
+    sequence number."""
+    forecasters, model = table["names"], table["names"].index("model")
+    scaled = np.isfinite(table["mase"][:, model])
+    mase, seqs = table["mase"][scaled], table["seq"][scaled]
+    if not len(mase):
         return None
-    forecasters = [name for name in table[0] if name != "id"]
-    means = {name: float(np.mean([row[name] for row in table])) for name in forecasters}
+    ids = [names[seq] if seq < len(names) else str(seq) for seq in seqs]
+    means = dict(zip(forecasters, np.mean(mase, axis=0).tolist()))
     best = min((name for name in forecasters if name in CLASSICAL), key=means.get)
-    ratios = sorted(((ratio(row["model"], row[best]), row["id"]) for row in table
-                     if row["model"] > 0 or row[best] > 0), reverse=True)
-    return {"count": len(table), "unscaled": unscaled, "mean_mase": means, "best_baseline": best,
-            "share_model_at_most_best": float(np.mean([row["model"] <= row[best]
-                                                       for row in table])),
-            "share_model_below_best": float(np.mean([row["model"] < row[best]
-                                                     for row in table])),
+    mine, theirs = mase[:, model], mase[:, forecasters.index(best)]
+    ratios = sorted(((ratio(a, b), name) for a, b, name in zip(mine, theirs, ids)
+                     if a > 0 or b > 0), reverse=True)
+    return {"count": len(mase), "unscaled": int(np.sum(~scaled)), "mean_mase": means,
+            "best_baseline": best,
+            "share_model_at_most_best": float(np.mean(mine <= theirs)),
+            "share_model_below_best": float(np.mean(mine < theirs)),
             "worst": [{"id": name, "ratio": value} for value, name in ratios[:5]],
-            "table": table}
-
-
-def add_to(total, sums):
-    for name, value in sums.items():
-        total[name] = total.get(name, 0) + value
+            "table": [{"id": name, **dict(zip(forecasters, row.tolist()))}
+                      for name, row in zip(ids, mase)]}
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -308,8 +303,8 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
                 base_alone, errors = fallback_forecaster(state, dataset, runner)
                 choice.update(forecaster=base_alone[None], valid_mse=errors,
                               **per_series_forecasters(base_alone))
-            scores, fitted, rows, bad = series_scores(state, dataset, split, horizon, season,
-                                                      runner, base_alone)
+            scores, fitted, table, bad = series_scores(state, dataset, split, horizon, season,
+                                                       runner, base_alone)
             if "model" not in scores and horizon == 1:
                 raise nothing_to_score(dataset, split, bad)
             if "model" not in scores:
@@ -317,7 +312,7 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
                                    f"forecast {horizon} step(s) ahead")
             metrics = series_report(scores, dataset.meta, horizon)
             metrics.update(fitted)
-            add_mase(metrics, rows, series_names(dataset.meta))
+            add_mase(metrics, table, series_names(dataset.meta))
     if not math.isfinite(metrics["loss"]):
         raise ScoringError(f"the model in {run} has a non-finite loss ({metrics['loss']}) on the "
                            f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
@@ -345,17 +340,17 @@ def series_names(meta):
     return [str(name) for name in meta.get("series_ids") or meta.get("sources") or []]
 
 
-def add_mase(metrics, rows, names):
+def add_mase(metrics, table, names):
     """Add MASE to a series report: the model's and each baseline's mean over the series
     (``mase``), and for a table of series the per-series comparison (``series``,
-    :func:`per_series`)."""
-    compared = per_series(rows, names)
+    :func:`per_series`) of ``table`` (:func:`series_scores`')."""
+    compared = per_series(table, names)
     if compared is None:
         return
     metrics["mase"] = compared["mean_mase"]["model"]
     for name, values in metrics["baselines"].items():
         values["mase"] = compared["mean_mase"].get(name)
-    if len(rows) > 1:
+    if len(table["seq"]) > 1:
         metrics["series"] = compared
 
 

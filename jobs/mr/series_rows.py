@@ -13,12 +13,16 @@ Scoring a split takes two passes over the sequences, each of which needs a whole
    its own history in original units, :mod:`rnn_core.smoothing`), the mean of AR and ETS,
    and the model (one step: :class:`jobs.mr.loss_sums.LossSums` over its records; H steps:
    :func:`model_forecasts`), all on the same target steps, giving one row of error sums
-   per sequence (:func:`score_part`). The driver adds the rows (:func:`add_rows`).
+   per sequence (:func:`score_part`). The driver adds the rows up as they come
+   (:class:`RowTotals`).
 
-So the driver holds O(p²) and a row per series, never the data; in this process the data
-is read as it is for a small dataset, on a runner the tasks read it where it lives.
+So the driver holds O(p²) and, per series, its MASE and squared error per forecaster, never
+the data or the rows; in this process the data is read as it is for a small dataset, on a
+runner the tasks read it where it lives.
 """
 import json
+from array import array
+from collections import Counter
 from typing import NamedTuple
 
 import numpy as np
@@ -218,32 +222,81 @@ def score_part(state, meta, part, horizon, fitted, network=True):
             "scale": mase_scale(sequence[:part.fit_end], season)}
 
 
-def add_rows(rows, base_alone=None):
-    """({name: error sums over the rows}, the ETS forms) of the rows of :func:`score_part`.
+FORECASTERS = ("model", "persistence", "seasonal_naive", "ar", "ets", "ar_ets")  # a row's
+WITH_ETS = ("ets", "ar_ets")   # left out of every row unless ETS could be fitted on every one
 
-    ETS (and the mean of AR and ETS) is left out of every row unless every sequence's
+
+def mase(sums, scale):
+    """MASE of one sequence's error sums: its MAE over the scale, averaged over columns
+    (normalized units on both sides, so the normalization cancels); NaN if unscaled."""
+    return float(np.mean(np.asarray(sums["sae"]) / float(sums["count"]) / scale))
+
+
+class RowTotals:
+    """The rows of :func:`score_part` added up as they come, so that the driver keeps a few
+    numbers per series (its MASE and squared error per forecaster), never the rows.
+
+    ETS (and the mean of AR and ETS) is left out of the result unless every sequence's
     history was long enough for it, so that all forecasters score the same steps.
     base_alone: {seq: the forecaster the run uses, None: that of the others}
-    (:func:`jobs.scoring.fallback_forecaster`), whose sums become the model's in each row.
+    (:func:`jobs.scoring.fallback_forecaster`), whose sums become the model's in each row:
+    where it is ETS or the mean and ETS is left out, its base (AR, else persistence).
     """
-    with_ets = all(row["ets_forms"] is not None for row in rows)
-    forms = [form for row in rows for form in row["ets_forms"] or []] if with_ets else []
-    totals = {}
-    for row in rows:
-        sums = row["sums"]
-        if not with_ets:
-            for name in ("ets", "ar_ets"):
-                sums.pop(name, None)
-        if base_alone:
-            chosen = base_alone.get(row["seq"], base_alone[None])
-            if chosen not in sums:     # ETS could not be fitted on a short history
-                chosen = "ar" if "ar" in sums else "persistence"
-            sums["model"] = dict(sums[chosen])
+
+    def __init__(self, base_alone=None):
+        self.base_alone = base_alone
+        self.totals, self.model_without_ets = {}, {}
+        # per series, flat (8 bytes a number): its number, and its MASE and squared error of
+        # every forecaster of FORECASTERS (NaN where it has none)
+        self.seqs, self.mase, self.sse = array("q"), array("d"), array("d")
+        self.chosen, self.forms, self.with_ets = [], Counter(), True
+
+    def add(self, row):
+        sums, seq = row["sums"], row["seq"]
+        if row["ets_forms"] is None:
+            self.with_ets = False
+        self.forms.update(row["ets_forms"] or [])
+        if self.base_alone:
+            chosen = self.base_alone.get(seq, self.base_alone[None])
+            base = "ar" if "ar" in sums else "persistence"
+            chosen = chosen if chosen in sums else base   # ETS not fitted on a short history
+            self.chosen.append(chosen)
+            add_sums_to(self.model_without_ets, sums[base if chosen in WITH_ETS else chosen])
+            sums = {**sums, "model": sums[chosen]}
         for name, values in sums.items():
-            total = totals.setdefault(name, {})
-            for key, value in values.items():
-                total[key] = total.get(key, 0) + value
-    return totals, sorted(set(forms), key=forms.count, reverse=True)
+            add_sums_to(self.totals.setdefault(name, {}), values)
+        self.seqs.append(seq)
+        self.mase.extend(mase(sums[n], row["scale"]) if n in sums else np.nan
+                         for n in FORECASTERS)
+        self.sse.extend(float(np.sum(sums[n]["sse"])) if n in sums else np.nan
+                        for n in FORECASTERS)
+
+    def result(self):
+        """({name: error sums over the rows}, the ETS forms by frequency, the per-series table:
+        {"seq": (n,), "names": forecasters, "mase": (n, k), "sse": (n, k)})."""
+        totals = dict(self.totals)
+        mase_table = np.frombuffer(self.mase).reshape(-1, len(FORECASTERS)).copy()
+        names, forms = [n for n in FORECASTERS if n in totals], self.forms
+        if not self.with_ets:
+            names, forms = [n for n in names if n not in WITH_ETS], Counter()
+            for name in WITH_ETS:
+                totals.pop(name, None)
+            if self.base_alone:
+                totals["model"] = self.model_without_ets
+                base = FORECASTERS.index("ar" if "ar" in totals else "persistence")
+                refit = [i for i, name in enumerate(self.chosen) if name in WITH_ETS]
+                mase_table[refit, 0] = mase_table[refit, base]
+        keep, order = [FORECASTERS.index(n) for n in names], np.argsort(self.seqs)
+        table = {"seq": np.frombuffer(self.seqs, dtype=np.int64)[order], "names": names,
+                 "mase": mase_table[order][:, keep],
+                 "sse": np.frombuffer(self.sse).reshape(-1, len(FORECASTERS))[order][:, keep]}
+        return totals, [form for form, _ in forms.most_common()], table
+
+
+def add_sums_to(total, sums):
+    """Add error sums {"sse", "sae", "count", ...} to ``total`` in place."""
+    for key, value in sums.items():
+        total[key] = total.get(key, 0) + value
 
 
 # -- rows as JSON, for the job's output ------------------------------------------------------
