@@ -36,6 +36,12 @@ def sigmoid_(x):
     return x
 
 
+def contiguous_UT(p):
+    """U transposed into its own array, once per window: the per-step product with a
+    transposed view of U runs a slower BLAS kernel."""
+    return np.ascontiguousarray(p["U"].T)
+
+
 def stacked_dU(Hs, dA):
     """Σ_t h[t-1]^T @ dA[t] as one product. Hs (K+1, B, H) with Hs[0] = h0,
     dA (K, B, N) -> (H, N)."""
@@ -65,14 +71,15 @@ class RNN:
     def backward(p, cache, dHout):
         Hs = cache
         K, B, H = dHout.shape
-        UT = p["U"].T
+        UT = contiguous_UT(p)
         dtanh = 1.0 - Hs[1:] ** 2          # (K, B, H), all steps at once
         dA = np.empty_like(dHout)          # gradient of the pre-activation
         dh = np.zeros((B, H), dtype=dHout.dtype)   # from step t+1 through U
         for t in reversed(range(K)):
             dh += dHout[t]
             np.multiply(dh, dtanh[t], out=dA[t])
-            np.matmul(dA[t], UT, out=dh)
+            if t > 0:                      # (what reaches h0 is dropped)
+                np.matmul(dA[t], UT, out=dh)
         return dA, {"U": stacked_dU(Hs, dA)}
 
 
@@ -117,7 +124,7 @@ class LSTM:
     def backward(p, cache, dHout):
         A, Hs, Cs, tanh_C = cache
         K, B, H = dHout.shape
-        UT = p["U"].T
+        UT = contiguous_UT(p)
         i, f, g, o = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
         # Everything that does not depend on the incoming gradient, for all steps at
         # once: dA[t] = dc[t] * local_c[t] on the (i, f, g) blocks and
@@ -141,7 +148,8 @@ class LSTM:
             np.multiply(dc[:, None, :], local4[t, :, :3], out=dA4[t, :, :3])
             np.multiply(dh, local4[t, :, 3], out=dA4[t, :, 3])
             dc *= f[t]
-            np.matmul(dA[t], UT, out=dh)
+            if t > 0:
+                np.matmul(dA[t], UT, out=dh)
         return dA, {"U": stacked_dU(Hs, dA)}
 
 
@@ -184,7 +192,7 @@ class GRU:
     def backward(p, cache, dHout):
         A, Hs, hU = cache
         K, B, H = dHout.shape
-        UT = p["U"].T
+        UT = contiguous_UT(p)
         r, z, n = A[..., :H], A[..., H:2 * H], A[..., 2 * H:]
         hn = hU[..., 2 * H:]
         # Gradient-independent factors for all steps at once.
@@ -203,9 +211,10 @@ class GRU:
             np.multiply(dh, dz_dh[t], out=dHU[t, :, H:2 * H])
             np.multiply(dA_n, dr_dn[t], out=dHU[t, :, :H])
             np.multiply(dA_n, r[t], out=dHU[t, :, 2 * H:])
-            np.matmul(dHU[t], UT, out=dh_U)
-            dh *= z[t]
-            dh += dh_U
+            if t > 0:
+                np.matmul(dHU[t], UT, out=dh_U)
+                dh *= z[t]
+                dh += dh_U
         dXP[..., :2 * H] = dHU[..., :2 * H]     # r and z see XP and h @ U alike
         grads = {"U": stacked_dU(Hs, dHU), "bn": dHU[..., 2 * H:].sum(axis=(0, 1))}
         return dXP, grads
