@@ -25,10 +25,13 @@ With --map-task it also runs a training map task (jobs.mr.train_epoch, gradient 
 this process under mrjob's sandbox) over the records of --map-batches such batches, and
 bare loss_and_grad over the same batches already decoded: one JSON line per cell and dtype,
 
-    {"map_task_tokens_per_s", "bptt_tokens_per_s", "map_task_of_bptt", "decode_ms", ...}
+    {"map_task_tokens_per_s", "bptt_tokens_per_s", "map_task_of_bptt", "per_batch_of_bptt",
+     "empty_task_ms", "decode_ms", "add_up_ms", ...}
 
-where the map task's extra time is split into decoding and batching the records
-(jobs.data.batches), adding up the gradients, and emitting the slices of θ.
+with the map task's own work timed alone: a task over no records (empty_task_ms: reading
+the state, emitting θ's slices; once per task, whatever its input), decoding and batching
+the records (jobs.data.batches), adding up the gradients. per_batch_of_bptt leaves the
+once-per-task cost out: the map task's rate over a split far longer than this one.
 
 Usage: python scripts/bench_bptt.py [--threads 1] [--repeats 7] [--cells ...] [--dtypes ...]
                                     [--map-task] [--map-batches 16]
@@ -232,12 +235,11 @@ def map_task(cell, dtype, lines, work):
 
 
 def bench_map_task(cell, dtype, args, work):
-    """The map task against bare loss_and_grad on the same minibatches, and the parts of the
-    map task's work beside BPTT timed alone."""
+    """The map task against bare loss_and_grad on the same minibatches; the map task's own
+    work timed alone: a task with no records (loading the state, emitting θ's slices: a cost
+    per task), decoding and batching the records, adding up the gradients."""
     import numpy as np
     from jobs.data.batches import iter_batches, read_chunk
-    from jobs.mr.slices import plan_slices
-    from jobs.mr.protocol import Record, SliceProtocol
     from rnn_core import loss_and_grad
 
     lines = chunk_lines(np.random.default_rng(0), args.map_batches)
@@ -257,22 +259,17 @@ def bench_map_task(cell, dtype, args, work):
         for g in grads:
             total += g
 
-    def emit():
-        plan = plan_slices(theta.size, theta.itemsize * 4, 1)
-        protocol = SliceProtocol()
-        for s in range(plan.count):
-            lo, hi = plan.range(s)
-            protocol.write(plan.key(s), Record("t00000", {"grad": theta[lo:hi]}))
-
-    t = medians({"map_task": map_task(cell, dtype, lines, work), "bptt": bptt,
-                 "decode": decode, "add_up": add_up, "emit": emit}, args.repeats)
+    t = medians({"map_task": map_task(cell, dtype, lines, work),
+                 "empty_task": map_task(cell, dtype, [], work),
+                 "bptt": bptt, "decode": decode, "add_up": add_up}, args.repeats)
     tokens = args.map_batches * BATCH * T
-    return {"cell": cell, "dtype": dtype, "tokens": tokens,
+    return {"cell": cell, "dtype": dtype, "minibatches": args.map_batches, "tokens": tokens,
             "map_task_tokens_per_s": round(tokens / t["map_task"]),
             "bptt_tokens_per_s": round(tokens / t["bptt"]),
             "map_task_of_bptt": round(t["bptt"] / t["map_task"], 3),
+            "per_batch_of_bptt": round(t["bptt"] / (t["map_task"] - t["empty_task"]), 3),
             **{f"{part}_ms": round(t[part] * 1e3, 1)
-               for part in ("map_task", "bptt", "decode", "add_up", "emit")}}
+               for part in ("map_task", "bptt", "empty_task", "decode", "add_up")}}
 
 
 def main():
