@@ -50,10 +50,13 @@ def times_dtanh(a, t, out, tmp):
     np.multiply(a, tmp, out=out)
 
 
-def contiguous_UT(p):
-    """U transposed into its own array, once per window: the per-step product with a
-    transposed view of U runs a slower BLAS kernel."""
-    return np.ascontiguousarray(p["U"].T)
+def backward_UT(p):
+    """Uᵀ for the backward's per-step products. In float32 a contiguous copy, once per
+    window: OpenBLAS's sgemm runs a slower kernel on a transposed operand. float64's dgemm
+    does not, and there the view keeps the summation order of the stored format-1 θ
+    (tests/test_checkpoint_formats.py), which the copy changes for small batches."""
+    UT = p["U"].T
+    return np.ascontiguousarray(UT) if UT.dtype == np.float32 else UT
 
 
 def stacked_dU(Hs, dA):
@@ -85,7 +88,7 @@ class RNN:
     def backward(p, cache, dHout):
         Hs = cache
         K, B, H = dHout.shape
-        UT = contiguous_UT(p)
+        UT = backward_UT(p)
         dA = np.empty_like(dHout)          # gradient of the pre-activation
         dh = np.zeros((B, H), dtype=dHout.dtype)   # from step t+1 through U
         tmp = np.empty_like(dh)
@@ -144,7 +147,7 @@ class LSTM:
     def backward(p, cache, dHout):
         A, Hs, Cs, tanh_C = cache
         K, B, H = dHout.shape
-        UT = contiguous_UT(p)
+        UT = backward_UT(p)
         dA = np.empty_like(A)
         dh = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through U
         dc = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through f
@@ -209,7 +212,7 @@ class GRU:
     def backward(p, cache, dHout):
         A, Hs, hU = cache
         K, B, H = dHout.shape
-        UT = contiguous_UT(p)
+        UT = backward_UT(p)
         dXP = np.empty_like(A)                  # gradient of XP
         dHU = np.empty_like(A)                  # gradient of h[t-1] @ U + (0, 0, bn)
         dh = np.zeros((B, H), dtype=A.dtype)
