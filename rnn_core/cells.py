@@ -152,6 +152,8 @@ class LSTM:
         dh = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through U
         dc = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through f
         x, y = np.empty_like(dh), np.empty_like(dh)
+        # do = dh·tanh c·σ'(o); dc += dh·o·tanh'(c); di = dc·g·σ'(i); df = dc·c[t-1]·σ'(f);
+        # dg = dc·i·tanh'(g): computed per step, while A[t] is in cache
         for t in reversed(range(K)):
             i, f, g, o = (A[t, :, k * H:(k + 1) * H] for k in range(4))
             di, df, dg, do = (dA[t, :, k * H:(k + 1) * H] for k in range(4))
@@ -217,6 +219,8 @@ class GRU:
         dHU = np.empty_like(A)                  # gradient of h[t-1] @ U + (0, 0, bn)
         dh = np.zeros((B, H), dtype=A.dtype)
         x, y, dh_U = np.empty_like(dh), np.empty_like(dh), np.empty_like(dh)
+        # dA_n = dh·(1 - z)·tanh'(n); dz = dh·(h[t-1] - n)·σ'(z); then through the n gate,
+        # dr = dA_n·(h[t-1] @ U_n + bn)·σ'(r) and dn (of h[t-1] @ U_n + bn) = dA_n·r
         for t in reversed(range(K)):
             r, z, n = (A[t, :, k * H:(k + 1) * H] for k in range(3))
             dr, dz, dn = (dHU[t, :, k * H:(k + 1) * H] for k in range(3))

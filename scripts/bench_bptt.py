@@ -199,8 +199,10 @@ def bench_cell(cell, dtype, inputs, targets, args):
         "mflop_per_token": round(flops / (BATCH * T) / 1e6, 3),
         "gflops": round(gflops, 1), "gemm_gflops": round(gemm_gflops, 1),
         "of_gemm": round(gflops / gemm_gflops, 3),
-        "large_gemm_gflops": round(large_gflops, 1), "of_large_gemm": round(gflops / large_gflops, 3),
-        "gemm_ms": round(t["gemms"] * 1e3, 2), "rest_ms": round((t["ours"] - t["gemms"]) * 1e3, 2),
+        "large_gemm_gflops": round(large_gflops, 1),
+        "of_large_gemm": round(gflops / large_gflops, 3),
+        "gemm_ms": round(t["gemms"] * 1e3, 2),
+        "rest_ms": round((t["ours"] - t["gemms"]) * 1e3, 2),
     }
 
 
