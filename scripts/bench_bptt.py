@@ -34,7 +34,7 @@ the records (jobs.data.batches), adding up the gradients. per_batch_of_bptt leav
 once-per-task cost out: the map task's rate over a split far longer than this one.
 
 Usage: python scripts/bench_bptt.py [--threads 1] [--repeats 7] [--cells ...] [--dtypes ...]
-                                    [--map-task] [--map-batches 16]
+                                    [--map-task] [--map-batches 16] [--work DIR]
 """
 
 import argparse
@@ -42,8 +42,9 @@ import io
 import json
 import os
 import sys
-import tempfile
 import time
+
+from workdir import add_work_flag, work_dir
 
 VOCAB, HIDDEN, T, BATCH = 65, 256, 64, 32
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -60,6 +61,7 @@ def parse_args():
                    help="also time a training map task against bare BPTT on the same data")
     p.add_argument("--map-batches", type=int, default=16,
                    help="minibatches in the map task's input (default 16)")
+    add_work_flag(p)
     return p.parse_args()
 
 
@@ -287,7 +289,7 @@ def main():
         for dtype in args.dtypes:
             print(json.dumps(bench_cell(cell, dtype, inputs, targets, args)), flush=True)
     if args.map_task:
-        with tempfile.TemporaryDirectory(prefix="bench-bptt-") as work:
+        with work_dir(args.work, "bench-bptt-") as work:
             for cell in args.cells:
                 for dtype in args.dtypes:
                     print(json.dumps(bench_map_task(cell, dtype, args, work)), flush=True)
