@@ -144,6 +144,7 @@ def window_gemms(cell, dtype):
     """The matrix products of one window of loss_and_grad as (count, a, b): operands of the
     shapes and memory layouts rnn_core uses (.T: a transposed view)."""
     import numpy as np
+    from rnn_core.cells import backward_UT
 
     rng = np.random.default_rng(0)
     N, H, G, V = T * BATCH, HIDDEN, GATES[cell] * HIDDEN, VOCAB
@@ -153,8 +154,9 @@ def window_gemms(cell, dtype):
     return [
         # forward: the lookup table E @ W, the recurrence, the output layer
         (1, m(V, H), m(H, G)), (T, m(BATCH, H), m(H, G)), (1, m(N, H), m(H, V)),
-        # backward: the output layer's dW and dH, the recurrence (Uᵀ copied once),
-        (1, m(N, H).T, m(N, V)), (1, m(N, V), m(H, V).T), (T, m(BATCH, G), m(G, H)),
+        # backward: the output layer's dW and dH, the recurrence (Uᵀ as the cells take it),
+        (1, m(N, H).T, m(N, V)), (1, m(N, V), m(H, V).T),
+        (T, m(BATCH, G), backward_UT({"U": m(H, G)})),
         # dU over the window, the table's rows by id (one-hot), its dW and dE
         (1, m(N, H).T, m(N, G)), (1, m(N, V).T, m(N, G)), (1, m(V, H).T, m(V, G)),
         (1, m(V, G), m(H, G).T),
