@@ -36,6 +36,29 @@ def sigmoid_(x):
     return x
 
 
+def times_dsigmoid(a, s, out, tmp):
+    """out = a * s * (1 - s): a times σ' where σ = s."""
+    np.multiply(a, s, out=out)
+    np.subtract(1.0, s, out=tmp)
+    out *= tmp
+
+
+def times_dtanh(a, t, out, tmp):
+    """out = a * (1 - t²): a times tanh' where tanh = t."""
+    np.multiply(t, t, out=tmp)
+    np.subtract(1.0, tmp, out=tmp)
+    np.multiply(a, tmp, out=out)
+
+
+def backward_UT(p):
+    """Uᵀ for the backward's per-step products. In float32 a contiguous copy, once per
+    window: OpenBLAS's sgemm runs a slower kernel on a transposed operand. float64's dgemm
+    does not, and there the view keeps the summation order of the stored format-1 θ
+    (tests/test_checkpoint_formats.py), which the copy changes for small batches."""
+    UT = p["U"].T
+    return np.ascontiguousarray(UT) if UT.dtype == np.float32 else UT
+
+
 def stacked_dU(Hs, dA):
     """Σ_t h[t-1]^T @ dA[t] as one product. Hs (K+1, B, H) with Hs[0] = h0,
     dA (K, B, N) -> (H, N)."""
@@ -65,14 +88,15 @@ class RNN:
     def backward(p, cache, dHout):
         Hs = cache
         K, B, H = dHout.shape
-        UT = p["U"].T
-        dtanh = 1.0 - Hs[1:] ** 2          # (K, B, H), all steps at once
+        UT = backward_UT(p)
         dA = np.empty_like(dHout)          # gradient of the pre-activation
         dh = np.zeros((B, H), dtype=dHout.dtype)   # from step t+1 through U
+        tmp = np.empty_like(dh)
         for t in reversed(range(K)):
             dh += dHout[t]
-            np.multiply(dh, dtanh[t], out=dA[t])
-            np.matmul(dA[t], UT, out=dh)
+            times_dtanh(dh, Hs[t + 1], dA[t], tmp)
+            if t > 0:                      # (what reaches h0 is dropped)
+                np.matmul(dA[t], UT, out=dh)
         return dA, {"U": stacked_dU(Hs, dA)}
 
 
@@ -98,13 +122,19 @@ class LSTM:
         Hs[0], Cs[0] = state
         hU = np.empty((B, G), dtype=XP.dtype)
         ig = np.empty((B, H), dtype=XP.dtype)
+        # σ(x) = tanh(x / 2) / 2 + 1/2 (as sigmoid_): one tanh over all four blocks, with
+        # scale 1 and shift 0 on g's
+        scale = np.full(G, 0.5, dtype=XP.dtype)
+        shift = np.full(G, 0.5, dtype=XP.dtype)
+        scale[2 * H:3 * H], shift[2 * H:3 * H] = 1.0, 0.0
         for t in range(K):
             a = A[t]
             np.matmul(Hs[t], U, out=hU)
             a += hU
-            sigmoid_(a[:, :2 * H])
-            np.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
-            sigmoid_(a[:, 3 * H:])
+            a *= scale
+            np.tanh(a, out=a)
+            a *= scale
+            a += shift
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
             np.multiply(f, Cs[t], out=Cs[t + 1])
             np.multiply(i, g, out=ig)
@@ -117,31 +147,31 @@ class LSTM:
     def backward(p, cache, dHout):
         A, Hs, Cs, tanh_C = cache
         K, B, H = dHout.shape
-        UT = p["U"].T
-        i, f, g, o = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
-        # Everything that does not depend on the incoming gradient, for all steps at
-        # once: dA[t] = dc[t] * local_c[t] on the (i, f, g) blocks and
-        # dA[t] = dh[t] * local_h[t] on the o block.
-        local = np.empty_like(A)
-        local[..., :H] = g * i * (1.0 - i)
-        local[..., H:2 * H] = Cs[:-1] * f * (1.0 - f)
-        local[..., 2 * H:3 * H] = i * (1.0 - g * g)
-        local[..., 3 * H:] = tanh_C * o * (1.0 - o)
-        dc_dh = o * (1.0 - tanh_C * tanh_C)     # ∂c[t]/∂h[t] along the tanh path
-
+        UT = backward_UT(p)
         dA = np.empty_like(A)
-        local4, dA4 = local.reshape(K, B, 4, H), dA.reshape(K, B, 4, H)  # views
         dh = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through U
         dc = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through f
-        tmp = np.empty((B, H), dtype=A.dtype)
+        x, y = np.empty_like(dh), np.empty_like(dh)
+        # do = dh·tanh c·σ'(o); dc += dh·o·tanh'(c); di = dc·g·σ'(i); df = dc·c[t-1]·σ'(f);
+        # dg = dc·i·tanh'(g): computed per step, while A[t] is in cache
         for t in reversed(range(K)):
+            i, f, g, o = (A[t, :, k * H:(k + 1) * H] for k in range(4))
+            di, df, dg, do = (dA[t, :, k * H:(k + 1) * H] for k in range(4))
             dh += dHout[t]
-            np.multiply(dh, dc_dh[t], out=tmp)
-            dc += tmp
-            np.multiply(dc[:, None, :], local4[t, :, :3], out=dA4[t, :, :3])
-            np.multiply(dh, local4[t, :, 3], out=dA4[t, :, 3])
-            dc *= f[t]
-            np.matmul(dA[t], UT, out=dh)
+            times_dsigmoid(tanh_C[t], o, x, y)
+            np.multiply(dh, x, out=do)
+            times_dtanh(o, tanh_C[t], x, y)     # ∂h[t]/∂c[t]
+            x *= dh
+            dc += x
+            times_dsigmoid(g, i, x, y)
+            np.multiply(dc, x, out=di)
+            times_dsigmoid(Cs[t], f, x, y)
+            np.multiply(dc, x, out=df)
+            times_dtanh(i, g, x, y)
+            np.multiply(dc, x, out=dg)
+            dc *= f
+            if t > 0:
+                np.matmul(dA[t], UT, out=dh)
         return dA, {"U": stacked_dU(Hs, dA)}
 
 
@@ -184,28 +214,31 @@ class GRU:
     def backward(p, cache, dHout):
         A, Hs, hU = cache
         K, B, H = dHout.shape
-        UT = p["U"].T
-        r, z, n = A[..., :H], A[..., H:2 * H], A[..., 2 * H:]
-        hn = hU[..., 2 * H:]
-        # Gradient-independent factors for all steps at once.
-        dn_dh = (1.0 - z) * (1.0 - n * n)       # dA_n = dh * dn_dh
-        dz_dh = (Hs[:-1] - n) * z * (1.0 - z)   # dA_z = dh * dz_dh
-        dr_dn = hn * r * (1.0 - r)              # dA_r = dA_n * dr_dn
-
+        UT = backward_UT(p)
         dXP = np.empty_like(A)                  # gradient of XP
         dHU = np.empty_like(A)                  # gradient of h[t-1] @ U + (0, 0, bn)
         dh = np.zeros((B, H), dtype=A.dtype)
-        dh_U = np.empty((B, H), dtype=A.dtype)
+        x, y, dh_U = np.empty_like(dh), np.empty_like(dh), np.empty_like(dh)
+        # dA_n = dh·(1 - z)·tanh'(n); dz = dh·(h[t-1] - n)·σ'(z); then through the n gate,
+        # dr = dA_n·(h[t-1] @ U_n + bn)·σ'(r) and dn (of h[t-1] @ U_n + bn) = dA_n·r
         for t in reversed(range(K)):
-            dh += dHout[t]
+            r, z, n = (A[t, :, k * H:(k + 1) * H] for k in range(3))
+            dr, dz, dn = (dHU[t, :, k * H:(k + 1) * H] for k in range(3))
             dA_n = dXP[t, :, 2 * H:]
-            np.multiply(dh, dn_dh[t], out=dA_n)
-            np.multiply(dh, dz_dh[t], out=dHU[t, :, H:2 * H])
-            np.multiply(dA_n, dr_dn[t], out=dHU[t, :, :H])
-            np.multiply(dA_n, r[t], out=dHU[t, :, 2 * H:])
-            np.matmul(dHU[t], UT, out=dh_U)
-            dh *= z[t]
-            dh += dh_U
+            dh += dHout[t]
+            np.subtract(1.0, z, out=x)
+            times_dtanh(x, n, x, y)
+            np.multiply(dh, x, out=dA_n)
+            np.subtract(Hs[t], n, out=x)
+            times_dsigmoid(x, z, x, y)
+            np.multiply(dh, x, out=dz)
+            times_dsigmoid(hU[t, :, 2 * H:], r, x, y)
+            np.multiply(dA_n, x, out=dr)
+            np.multiply(dA_n, r, out=dn)
+            if t > 0:
+                np.matmul(dHU[t], UT, out=dh_U)
+                dh *= z
+                dh += dh_U
         dXP[..., :2 * H] = dHU[..., :2 * H]     # r and z see XP and h @ U alike
         grads = {"U": stacked_dU(Hs, dHU), "bn": dHU[..., 2 * H:].sum(axis=(0, 1))}
         return dXP, grads
