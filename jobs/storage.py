@@ -71,10 +71,10 @@ def webhdfs_urls(uri, environ):
         conf = read_conf(conf_dir(environ))
     except ClusterConfError as e:
         raise StoreError(f"{uri}: {e}") from None
-    if conf.security != "simple":  # InsecureClient would get HTTP 401 on the first call
+    if conf.security not in ("simple", "kerberos"):
         raise StoreError(f"{uri}: the cluster uses hadoop.security.authentication="
-                         f"{conf.security} ({conf.directory}); hadoop-rnn does not support "
-                         "Kerberos yet (issue #27)")
+                         f"{conf.security} ({conf.directory}); hadoop-rnn knows simple and "
+                         "kerberos")
     override = [url.strip() for url in environ.get("HADOOP_RNN_WEBHDFS_URL", "").split(",")]
     if any(override):
         return [url for url in override if url]
@@ -202,17 +202,29 @@ class LocalStore:
             pass
 
 
+def webhdfs_client(uri, environ):
+    """A WebHDFS client (:class:`jobs.hadoop.namenodes.FailoverClient`) of the NameNodes of
+    the ``hdfs://`` URI ``uri``, authenticating as the cluster's configuration says
+    (:mod:`jobs.hadoop.kerberos`; without Kerberos as ``HADOOP_USER_NAME`` or the login
+    name). Raises :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
+    from jobs.hadoop import kerberos  # imported here: local runs need no hdfs
+    from jobs.hadoop.namenodes import FailoverClient
+
+    namenodes = webhdfs_urls(uri, environ)
+    kerberized = read_conf(conf_dir(environ)).security == "kerberos"
+    user = environ.get("HADOOP_USER_NAME") or getpass.getuser()
+    return FailoverClient(namenodes, kerberos.session(kerberized, user, environ),
+                          verify=kerberos.ca_bundle(environ))
+
+
 class HdfsStore:
     """A directory on HDFS, reached through WebHDFS."""
 
     def __init__(self, uri):
-        from jobs.hadoop.namenodes import FailoverClient  # imported here: local runs need no hdfs
-
         parsed = urlparse(uri)
         self.netloc = parsed.netloc
         self.root = posixpath.normpath(parsed.path or "/")
-        self.client = FailoverClient(webhdfs_urls(uri, os.environ),
-                                     user=os.environ.get("HADOOP_USER_NAME") or getpass.getuser())
+        self.client = webhdfs_client(uri, os.environ)
 
     def _path(self, name):
         return posixpath.join(self.root, name) if name else self.root
@@ -223,8 +235,12 @@ class HdfsStore:
     def _call(self, what, name, fn, *args, **kwargs):
         from hdfs.util import HdfsError
 
+        from jobs.hadoop.kerberos import NoTicket
+
         try:
             return fn(*args, **kwargs)
+        except NoTicket:
+            raise
         except (HdfsError, OSError) as e:
             raise StoreError(f"cannot {what} {self.uri(name)}: {e}") from None
 
@@ -256,9 +272,13 @@ class HdfsStore:
     def read_bytes(self, name):
         from hdfs.util import HdfsError
 
+        from jobs.hadoop.kerberos import NoTicket
+
         try:
             with self.client.read(self._path(name)) as reader:
                 return reader.read()
+        except NoTicket:
+            raise
         except HdfsError as e:
             if getattr(e, "exception", None) == "FileNotFoundException" or not self.exists(name):
                 raise MissingFile(f"cannot read {self.uri(name)}: no such file") from None

@@ -61,6 +61,9 @@ public class DevCluster {
       client.set("dfs.data.transfer.protection", "authentication");
       client.set("dfs.http.policy", "HTTPS_ONLY");
       client.set("dfs.client.https.keystore.resource", "ssl-client.xml");
+      // a job client names the renewer of its HDFS delegation tokens, also in Hadoop's
+      // local framework (no ResourceManager here to renew them)
+      client.set("yarn.resourcemanager.principal", "hdfs/localhost@" + realm);
     }
 
     MiniDFSCluster.Builder builder = new MiniDFSCluster.Builder(conf, new File(state, "data"))
