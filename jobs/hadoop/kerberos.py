@@ -36,12 +36,16 @@ def check_ticket():
     """Raise :class:`NoTicket` unless the ticket cache holds a ticket valid for a while."""
     import gssapi  # imported here: clusters without Kerberos need no GSSAPI
 
+    expired = kinit_message(f"the ticket in {os.environ.get('KRB5CCNAME', 'the default cache')} "
+                            "has expired")
     try:
         lifetime = gssapi.Credentials(usage="initiate").lifetime
+    except gssapi.exceptions.ExpiredCredentialsError:
+        raise NoTicket(expired) from None
     except gssapi.exceptions.GSSError as e:
         raise NoTicket(kinit_message(gss_reason(e))) from None
     if lifetime is not None and lifetime <= 0:
-        raise NoTicket(kinit_message("the ticket has expired"))
+        raise NoTicket(expired)
 
 
 def gss_reason(error):
