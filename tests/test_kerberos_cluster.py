@@ -8,7 +8,10 @@ runner with the run directory on HDFS: the hadoop runner's jobs cannot run on a 
 cluster here (its shuffle needs Hadoop's native libraries; see README "Running on a real
 cluster").
 """
+import os
+import shutil
 import subprocess
+import sys
 import time
 import uuid
 
@@ -78,3 +81,29 @@ def test_an_expired_ticket_is_the_kinit_message(cluster, tmp_path):
     done = run_hadoop_rnn("evaluate", "--run", f"{hdfs}/run", env=short)
     assert done.returncode == EXIT_NO_TICKET
     assert "has expired); run kinit" in done.stderr
+
+
+def test_cron_with_a_keytab_logs_in_and_again_during_a_run_that_outlives_its_ticket(
+        cluster, tmp_path):
+    env, _, hdfs = cluster
+    (tmp_path / "in.txt").write_text(open(f"{REPO}/README.md").read()[:6000])
+    ok("prepare", "--kind", "text", tmp_path / "in.txt", "--chunk", 33, "--valid", 0.2,
+       "--out", tmp_path / "data", env=env)
+    keytab = f"{env['HADOOP_RNN_DEV_CLUSTER_DIR']}/rnn.keytab"
+    cron_env = {k: v for k, v in env.items() if k != "KRB5CCNAME"}
+    cron_env.update(PYTHONPATH=REPO, TMPDIR=str(tmp_path), HADOOP_RNN_CRON_KINIT_LIFETIME="10s",
+                    HADOOP_RNN_BIN=shutil.which("hadoop-rnn", path=os.path.dirname(sys.executable)))
+    log = tmp_path / "cron.log"
+    started = time.monotonic()
+    done = subprocess.run([f"{REPO}/scripts/hadoop-rnn-cron", "--log", log, "--keytab", keytab,
+                           "--principal", "rnn", "--data", tmp_path / "data", "--run",
+                           f"{hdfs}/run", "--epochs", "12", *TINY],
+                          env=cron_env, capture_output=True, timeout=300)
+    lines = log.read_text().splitlines()
+    assert done.returncode == 0, lines[-5:]
+    assert time.monotonic() - started > 12   # longer than the first ticket
+    assert any("kinit again as rnn" in line for line in lines)
+    assert any("epoch 12/12" in line for line in lines)
+    secret = open(keytab, "rb").read()
+    assert secret not in log.read_bytes() + done.stdout + done.stderr
+    assert not list(tmp_path.glob("hadoop-rnn-cron-krb.*"))  # the private cache is gone
