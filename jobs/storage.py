@@ -21,6 +21,7 @@ import getpass
 import os
 import posixpath
 import shutil
+import sys
 import tempfile
 import uuid
 from urllib.parse import urlparse
@@ -202,19 +203,54 @@ class LocalStore:
             pass
 
 
-def webhdfs_client(uri, environ):
-    """A WebHDFS client (:class:`jobs.hadoop.namenodes.FailoverClient`) of the NameNodes of
-    the ``hdfs://`` URI ``uri``, authenticating as the cluster's configuration says
-    (:mod:`jobs.hadoop.kerberos`; without Kerberos as ``HADOOP_USER_NAME`` or the login
-    name). Raises :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
+_webhdfs_usable = {}  # tuple of a cluster's WebHDFS URLs -> None (usable) or why not
+
+
+def hdfs_client(uri, environ):
+    """The client of the ``hdfs://`` URI ``uri``'s file system that :class:`HdfsStore` uses:
+    a WebHDFS client (:class:`jobs.hadoop.namenodes.FailoverClient`) of its NameNodes,
+    authenticating as the cluster's configuration says (:mod:`jobs.hadoop.kerberos`; without
+    Kerberos as ``HADOOP_USER_NAME`` or the login name); or, where WebHDFS is off or none of
+    the NameNodes' HTTP addresses can be connected to, ``hadoop fs``
+    (:class:`jobs.hadoop.fs_shell.HadoopFsClient`), which is said once per process on
+    stderr. Raises :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
     from jobs.hadoop import kerberos  # imported here: local runs need no hdfs
-    from jobs.hadoop.namenodes import FailoverClient
+    from jobs.hadoop.fs_shell import HadoopFsClient
+    from jobs.hadoop.namenodes import FailoverClient, NoActiveNameNode
 
     namenodes = webhdfs_urls(uri, environ)
-    kerberized = read_conf(conf_dir(environ)).security == "kerberos"
+    conf = read_conf(conf_dir(environ))
     user = environ.get("HADOOP_USER_NAME") or getpass.getuser()
-    return FailoverClient(namenodes, kerberos.session(kerberized, user, environ),
-                          verify=kerberos.ca_bundle(environ))
+    client = FailoverClient(namenodes, kerberos.session(conf.security == "kerberos", user, environ),
+                            verify=kerberos.ca_bundle(environ))
+    key = tuple(namenodes)
+    if key not in _webhdfs_usable:
+        why_not = None if conf.webhdfs_enabled else f"dfs.webhdfs.enabled is false in {conf.directory}"
+        if why_not is None:
+            try:
+                client.status("/", strict=False)
+            except NoActiveNameNode as e:
+                if not e.unreachable:
+                    raise StoreError(f"{uri}: {e}") from None
+                why_not = str(e)
+        hadoop = hadoop_command(environ)
+        if why_not is not None and hadoop is None:
+            raise StoreError(f"{uri}: WebHDFS cannot be used ({why_not}) and there is no "
+                             "`hadoop` command (PATH, HADOOP_HOME/bin) to fall back to")
+        if why_not is not None:
+            print(f"hadoop-rnn: WebHDFS cannot be used ({why_not}): HDFS operations go "
+                  f"through `{hadoop} fs` instead, slower (a JVM each)", file=sys.stderr)
+        _webhdfs_usable[key] = why_not
+    return client if _webhdfs_usable[key] is None else HadoopFsClient(urlparse(uri).netloc,
+                                                                      hadoop_command(environ))
+
+
+def hadoop_command(environ):
+    """The ``hadoop`` command: ``HADOOP_HOME/bin/hadoop``, else ``hadoop`` on PATH, else None."""
+    home = environ.get("HADOOP_HOME")
+    if home and os.access(os.path.join(home, "bin", "hadoop"), os.X_OK):
+        return os.path.join(home, "bin", "hadoop")
+    return shutil.which("hadoop", path=environ.get("PATH"))
 
 
 class HdfsStore:
@@ -224,7 +260,7 @@ class HdfsStore:
         parsed = urlparse(uri)
         self.netloc = parsed.netloc
         self.root = posixpath.normpath(parsed.path or "/")
-        self.client = webhdfs_client(uri, os.environ)
+        self.client = hdfs_client(uri, os.environ)
 
     def _path(self, name):
         return posixpath.join(self.root, name) if name else self.root
@@ -307,11 +343,16 @@ class HdfsStore:
         written under a temporary name and renamed into place on success."""
         path = self._path(name)
         tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}")
+        from hdfs.util import HdfsError
+
         try:
             with self._call("write", name, self.client.write, tmp, overwrite=True) as f:
                 yield f
             self._call("replace", name, self.client.delete, path)
             self._call("rename into", name, self.client.rename, tmp, path)
+        except HdfsError as e:  # raised on closing the file
+            self.client.delete(tmp)
+            raise StoreError(f"cannot write {self.uri(name)}: {e}") from None
         except BaseException:
             self.client.delete(tmp)
             raise

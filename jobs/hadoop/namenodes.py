@@ -33,7 +33,12 @@ _active = {}  # tuple of a cluster's NameNode URLs -> the one that took the last
 
 
 class NoActiveNameNode(ConnectionError):
-    """No NameNode took a request; the message says what each answered."""
+    """No NameNode took a request; the message says what each answered, ``unreachable``
+    whether none of them could be connected to."""
+
+    def __init__(self, message, unreachable=False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class NameNodeFailover:
@@ -73,7 +78,8 @@ class NameNodeFailover:
                     return response
                 answers[namenode] = f"answered standby ({standby})"
         raise NoActiveNameNode("no NameNode took the request: " + "; ".join(
-            f"{nn} {answers[nn]}" for nn in cluster) + f" (each tried {ATTEMPTS} times)")
+            f"{nn} {answers[nn]}" for nn in cluster) + f" (each tried {ATTEMPTS} times)",
+            unreachable=all(a.startswith("could not connect") for a in answers.values()))
 
 
 class FailoverClient(NameNodeFailover, Client):

@@ -28,7 +28,9 @@ import org.apache.hadoop.security.UserGroupInformation;
  *                   transfer protection and HTTPS_ONLY (what lets a DataNode run secure
  *                   without privileged ports), WebHDFS over SPNEGO;
  *   --ha            two NameNodes of nameservice "rnn-ns" (nn1 active);
- *   --no-webhdfs    dfs.webhdfs.enabled=false.
+ *   --no-webhdfs    WebHDFS unreachable: the client configuration names NameNode HTTP
+ *                   addresses nothing listens on (Hadoop 3's NameNode serves WebHDFS whatever
+ *                   dfs.webhdfs.enabled says, so "off" is in practice a firewalled port).
  *
  * Usage: DevCluster STATE [--kerberos] [--ha] [--no-webhdfs]. STATE/conf/ssl-server.xml and
  * ssl-client.xml (with --kerberos) are written by the script before, and STATE/conf must be on
@@ -50,7 +52,6 @@ public class DevCluster {
     File confDir = new File(state, "conf");
 
     HdfsConfiguration conf = new HdfsConfiguration();
-    conf.setBoolean("dfs.webhdfs.enabled", webhdfs);
     conf.setInt("dfs.replication", 1);
     conf.set("hadoop.proxyuser." + System.getProperty("user.name") + ".hosts", "*");
     Configuration client = new Configuration(false);
@@ -87,10 +88,12 @@ public class DevCluster {
       String key = suffix + nnIds[i];
       client.set("dfs.namenode.rpc-address" + key, address(nn.getNameNodeAddress()));
       if (nn.getHttpAddress() != null) {
-        client.set("dfs.namenode.http-address" + key, address(nn.getHttpAddress()));
+        client.set("dfs.namenode.http-address" + key,
+            webhdfs ? address(nn.getHttpAddress()) : "localhost:" + closedPort());
       }
       if (nn.getHttpsAddress() != null) {
-        client.set("dfs.namenode.https-address" + key, address(nn.getHttpsAddress()));
+        client.set("dfs.namenode.https-address" + key,
+            webhdfs ? address(nn.getHttpsAddress()) : "localhost:" + closedPort());
       }
     }
     if (ha) {
@@ -174,6 +177,13 @@ public class DevCluster {
     UserGroupInformation.setConfiguration(conf);
     UserGroupInformation.loginUserFromKeytab(principal, serviceKeytab.getPath());
     return realm;
+  }
+
+  /** A local port nothing listens on (connecting to it is refused). */
+  static int closedPort() throws Exception {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
   }
 
   static String address(InetSocketAddress a) {
