@@ -203,46 +203,23 @@ class LocalStore:
             pass
 
 
-_webhdfs_usable = {}  # tuple of a cluster's WebHDFS URLs -> None (usable) or why not
-
-
 def hdfs_client(uri, environ):
-    """The client of the ``hdfs://`` URI ``uri``'s file system that :class:`HdfsStore` uses:
-    a WebHDFS client (:class:`jobs.hadoop.namenodes.FailoverClient`) of its NameNodes,
+    """The client of the ``hdfs://`` URI ``uri``'s file system that :class:`HdfsStore` uses: a
+    WebHDFS client (:class:`jobs.hadoop.namenodes.FailoverClient`) of its NameNodes,
     authenticating as the cluster's configuration says (:mod:`jobs.hadoop.kerberos`; without
-    Kerberos as ``HADOOP_USER_NAME`` or the login name); or, where WebHDFS is off or none of
-    the NameNodes' HTTP addresses can be connected to, ``hadoop fs``
-    (:class:`jobs.hadoop.fs_shell.HadoopFsClient`), which is said once per process on
-    stderr. Raises :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
+    Kerberos as ``HADOOP_USER_NAME`` or the login name), which falls back to ``hadoop fs``
+    where WebHDFS cannot be reached (:class:`jobs.hadoop.fs_shell.WebHdfsOrShell`). Raises
+    :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
     from jobs.hadoop import kerberos  # imported here: local runs need no hdfs
-    from jobs.hadoop.fs_shell import HadoopFsClient
-    from jobs.hadoop.namenodes import FailoverClient, NoActiveNameNode
+    from jobs.hadoop.fs_shell import WebHdfsOrShell
+    from jobs.hadoop.namenodes import FailoverClient
 
-    namenodes = webhdfs_urls(uri, environ)
+    namenodes = webhdfs_urls(uri, environ)  # first: it says what is wrong with the configuration
     conf = read_conf(conf_dir(environ))
     user = environ.get("HADOOP_USER_NAME") or getpass.getuser()
     client = FailoverClient(namenodes, kerberos.session(conf.security == "kerberos", user, environ),
                             verify=kerberos.ca_bundle(environ))
-    key = tuple(namenodes)
-    if key not in _webhdfs_usable:
-        why_not = None if conf.webhdfs_enabled else f"dfs.webhdfs.enabled is false in {conf.directory}"
-        if why_not is None:
-            try:
-                client.status("/", strict=False)
-            except NoActiveNameNode as e:
-                if not e.unreachable:
-                    raise StoreError(f"{uri}: {e}") from None
-                why_not = str(e)
-        hadoop = hadoop_command(environ)
-        if why_not is not None and hadoop is None:
-            raise StoreError(f"{uri}: WebHDFS cannot be used ({why_not}) and there is no "
-                             "`hadoop` command (PATH, HADOOP_HOME/bin) to fall back to")
-        if why_not is not None:
-            print(f"hadoop-rnn: WebHDFS cannot be used ({why_not}): HDFS operations go "
-                  f"through `{hadoop} fs` instead, slower (a JVM each)", file=sys.stderr)
-        _webhdfs_usable[key] = why_not
-    return client if _webhdfs_usable[key] is None else HadoopFsClient(urlparse(uri).netloc,
-                                                                      hadoop_command(environ))
+    return WebHdfsOrShell(client, urlparse(uri).netloc, hadoop_command(environ))
 
 
 def hadoop_command(environ):

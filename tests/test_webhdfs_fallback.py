@@ -33,5 +33,5 @@ def test_without_webhdfs_the_store_works_through_hadoop_fs_and_says_so_once():
                           text=True, env={**env, "PYTHONPATH": REPO}, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines() == ["one ['y.txt'] DIRECTORY", "False"]
-    said = [line for line in done.stderr.splitlines() if "WebHDFS cannot be used" in line]
+    said = [line for line in done.stderr.splitlines() if "WebHDFS cannot be reached" in line]
     assert len(said) == 1 and "through `" in said[0] and "hadoop fs` instead" in said[0]

@@ -113,11 +113,6 @@ class ClusterConf:
         return self.get("dfs.http.policy", "HTTP_ONLY").upper() == "HTTPS_ONLY"
 
     @property
-    def webhdfs_enabled(self):
-        """``dfs.webhdfs.enabled`` (default true): false says the NameNodes serve no WebHDFS."""
-        return self.get("dfs.webhdfs.enabled", "true").lower() != "false"
-
-    @property
     def nameservices(self):
         return _names(self.get("dfs.nameservices"))
 

@@ -1,5 +1,10 @@
 """The driver's HDFS operations through ``hadoop fs``, where WebHDFS cannot be used.
 
+:class:`WebHdfsOrShell` is the client :class:`jobs.storage.HdfsStore` gets: the WebHDFS client,
+until a request finds none of the NameNodes' HTTP addresses reachable while none of them has
+answered this process before (WebHDFS is off or firewalled, not a NameNode outage); from then
+on, for that cluster and this process, :class:`HadoopFsClient`, said once on stderr.
+
 :class:`HadoopFsClient` answers the part of the ``hdfs`` package's client API that
 :class:`jobs.storage.HdfsStore` uses (status, list, read, write, delete, rename, makedirs,
 upload, checksum) with ``hadoop fs`` commands: one JVM each, a second or two, so a run is
@@ -11,9 +16,12 @@ import contextlib
 import io
 import os
 import subprocess
+import sys
 import tempfile
 
 from hdfs.util import HdfsError
+
+from jobs.hadoop import namenodes
 
 TYPES = {"directory": "DIRECTORY", "regular file": "FILE", "regular empty file": "FILE"}
 
@@ -115,3 +123,56 @@ class HadoopFsClient:
         """As WebHDFS's GETFILECHECKSUM: the same algorithm and bytes."""
         _, algorithm, hex_bytes = self._fs("-checksum", self._uri(path)).decode().split()
         return {"algorithm": algorithm, "bytes": hex_bytes, "length": len(hex_bytes) // 2}
+
+
+_shell_clusters = {}  # tuple of NameNode URLs -> why WebHDFS could not be used
+
+
+class WebHdfsOrShell:
+    """The WebHDFS client ``webhdfs`` (a FailoverClient), falling back to ``hadoop fs``
+    (``hadoop_bin``, None: no fallback) on the file system of ``netloc``."""
+
+    def __init__(self, webhdfs, netloc, hadoop_bin):
+        self.webhdfs, self.cluster = webhdfs, tuple(webhdfs.namenodes)
+        self.shell = HadoopFsClient(netloc, hadoop_bin) if hadoop_bin else None
+
+    def _fall_back(self, error):
+        """Switch this cluster to ``hadoop fs`` if ``error`` (NoActiveNameNode) says WebHDFS
+        is unreachable and it never answered; else raise ``error``."""
+        if not (error.unreachable and self.shell and self.cluster not in namenodes.answered):
+            raise error
+        if self.cluster not in _shell_clusters:
+            _shell_clusters[self.cluster] = str(error)
+            print(f"hadoop-rnn: WebHDFS cannot be reached ({error}): HDFS operations go "
+                  f"through `{self.shell.hadoop_bin} fs` instead, slower (a JVM each)",
+                  file=sys.stderr)
+
+    def __getattr__(self, name):
+        if self.cluster in _shell_clusters:
+            return getattr(self.shell, name)
+        if not callable(getattr(self.webhdfs, name)):
+            return getattr(self.webhdfs, name)
+
+        def call(*args, **kwargs):
+            try:
+                result = getattr(self.webhdfs, name)(*args, **kwargs)
+            except namenodes.NoActiveNameNode as e:
+                self._fall_back(e)
+                return getattr(self.shell, name)(*args, **kwargs)
+            if hasattr(result, "__enter__"):  # read(), write(): the request is sent on entry
+                return self._entered(result, name, args, kwargs)
+            return result
+        return call
+
+    @contextlib.contextmanager
+    def _entered(self, context, name, args, kwargs):
+        try:
+            value = context.__enter__()
+        except namenodes.NoActiveNameNode as e:
+            self._fall_back(e)
+            with getattr(self.shell, name)(*args, **kwargs) as value:
+                yield value
+            return
+        with contextlib.ExitStack() as stack:
+            stack.push(context)
+            yield value

@@ -30,6 +30,7 @@ PAUSE = 1.0  # seconds between two rounds over the NameNodes
 TIMEOUT = (10, 300)
 
 _active = {}  # tuple of a cluster's NameNode URLs -> the one that took the last request
+answered = set()  # tuples of NameNode URLs of which one answered this process (any answer)
 
 
 class NoActiveNameNode(ConnectionError):
@@ -72,6 +73,7 @@ class NameNodeFailover:
                     continue
                 if response.status_code == 401:  # SPNEGO failed: the ticket ran out
                     raise NoTicket(kinit_message(f"{namenode} answered HTTP 401"))
+                answered.add(cluster)
                 standby = standby_message(response)
                 if standby is None:
                     _active[cluster] = namenode
