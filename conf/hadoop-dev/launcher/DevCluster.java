@@ -27,12 +27,14 @@ import org.apache.hadoop.security.UserGroupInformation;
  *   --kerberos      a MiniKdc; Kerberos authentication, block access tokens, SASL data
  *                   transfer protection and HTTPS_ONLY (what lets a DataNode run secure
  *                   without privileged ports), WebHDFS over SPNEGO;
+ *   --http          (with --kerberos) WebHDFS over plain HTTP; the DataNode then needs
+ *                   privileged ports, which ignore.secure.ports.for.testing waives here;
  *   --ha            two NameNodes of nameservice "rnn-ns" (nn1 active);
  *   --no-webhdfs    WebHDFS unreachable: the client configuration names NameNode HTTP
  *                   addresses nothing listens on (Hadoop 3's NameNode serves WebHDFS whatever
  *                   dfs.webhdfs.enabled says, so "off" is in practice a firewalled port).
  *
- * Usage: DevCluster STATE [--kerberos] [--ha] [--no-webhdfs]. STATE/conf/ssl-server.xml and
+ * Usage: DevCluster STATE [--kerberos [--http]] [--ha] [--no-webhdfs]. STATE/conf/ssl-server.xml and
  * ssl-client.xml (with --kerberos) are written by the script before, and STATE/conf must be on
  * the classpath. When up, it writes the client configuration (STATE/conf/core-site.xml,
  * hdfs-site.xml), with --kerberos STATE/krb5.conf and the keytabs hdfs.keytab and rnn.keytab
@@ -49,6 +51,7 @@ public class DevCluster {
     List<String> flags = List.of(args).subList(1, args.length);
     boolean kerberos = flags.contains("--kerberos"), ha = flags.contains("--ha");
     boolean webhdfs = !flags.contains("--no-webhdfs");
+    boolean https = kerberos && !flags.contains("--http");
     File confDir = new File(state, "conf");
 
     HdfsConfiguration conf = new HdfsConfiguration();
@@ -57,10 +60,10 @@ public class DevCluster {
     Configuration client = new Configuration(false);
     if (kerberos) {
       client.set("hadoop.security.authentication", "kerberos");
-      String realm = startKdc(state, conf);
+      String realm = startKdc(state, conf, https);
       client.set("dfs.namenode.kerberos.principal", "hdfs/localhost@" + realm);
       client.set("dfs.data.transfer.protection", "authentication");
-      client.set("dfs.http.policy", "HTTPS_ONLY");
+      client.set("dfs.http.policy", https ? "HTTPS_ONLY" : "HTTP_ONLY");
       client.set("dfs.client.https.keystore.resource", "ssl-client.xml");
       // a job client names the renewer of its HDFS delegation tokens, also in Hadoop's
       // local framework (no ResourceManager here to renew them)
@@ -125,7 +128,7 @@ public class DevCluster {
   }
 
   /** Starts the KDC, writes the keytabs and STATE/krb5.conf, sets the servers' security. */
-  static String startKdc(File state, Configuration conf) throws Exception {
+  static String startKdc(File state, Configuration conf, boolean https) throws Exception {
     File kdcDir = new File(state, "kdc");
     kdcDir.mkdirs();
     Properties kdcConf = MiniKdc.createConf();
@@ -168,7 +171,10 @@ public class DevCluster {
     conf.setBoolean("hadoop.http.authentication.simple.anonymous.allowed", false);
     conf.setBoolean("dfs.block.access.token.enable", true);
     conf.set("dfs.data.transfer.protection", "authentication");
-    conf.set("dfs.http.policy", "HTTPS_ONLY");
+    conf.set("dfs.http.policy", https ? "HTTPS_ONLY" : "HTTP_ONLY");
+    // a secure DataNode needs SASL with HTTPS_ONLY, or privileged ports; the dev cluster
+    // waives the latter for --http
+    conf.setBoolean("ignore.secure.ports.for.testing", !https);
     conf.set("dfs.namenode.https-address", "localhost:0");
     conf.set("dfs.datanode.https.address", "localhost:0");
     conf.set("dfs.client.https.keystore.resource", "ssl-client.xml");
