@@ -1,7 +1,8 @@
 """Files the driver reads and writes: on the local disk or on HDFS through WebHDFS.
 
-The driver never spawns ``hadoop fs`` (each call would start a JVM): HDFS paths go through the
-``hdfs`` package's WebHDFS client. ``open_store("hdfs:///runs/x")`` or
+The driver does not spawn ``hadoop fs`` (each call would start a JVM): HDFS paths go through the
+``hdfs`` package's WebHDFS client, and through ``hadoop fs`` only where WebHDFS cannot be
+reached (:mod:`jobs.hadoop.fs_shell`). ``open_store("hdfs:///runs/x")`` or
 ``open_store("/tmp/runs/x")`` gives a :class:`Store` rooted at that directory; every name
 passed to it is relative to the root.
 
@@ -11,7 +12,8 @@ NameNodes of nameservice ``ns``; :mod:`jobs.hadoop.cluster_conf`), or from
 ``HADOOP_RNN_WEBHDFS_URL`` when set (e.g. ``http://namenode:9870``, or a comma-separated
 list); without either, from the host of the ``hdfs://`` URI on port 9870. Every request
 fails over between the NameNodes (:mod:`jobs.hadoop.namenodes`). The user is
-``HADOOP_USER_NAME`` or the login name.
+``HADOOP_USER_NAME`` or the login name; on a Kerberos cluster, the ticket cache's principal
+(:mod:`jobs.hadoop.kerberos`).
 
 Besides files, a store can move or remove its whole directory: :func:`replace_dir` swaps a
 directory written beside the target (e.g. a new dataset) into the target's place.
@@ -208,7 +210,8 @@ def hdfs_client(uri, environ):
     WebHDFS client (:class:`jobs.hadoop.namenodes.FailoverClient`) of its NameNodes,
     authenticating as the cluster's configuration says (:mod:`jobs.hadoop.kerberos`; without
     Kerberos as ``HADOOP_USER_NAME`` or the login name), which falls back to ``hadoop fs``
-    where WebHDFS cannot be reached (:class:`jobs.hadoop.fs_shell.WebHdfsOrShell`). Raises
+    where the configuration's WebHDFS cannot be reached
+    (:class:`jobs.hadoop.fs_shell.WebHdfsOrShell`). Raises
     :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
     from jobs.hadoop import kerberos  # imported here: local runs need no hdfs
     from jobs.hadoop.fs_shell import WebHdfsOrShell
@@ -219,7 +222,9 @@ def hdfs_client(uri, environ):
     user = environ.get("HADOOP_USER_NAME") or getpass.getuser()
     client = FailoverClient(namenodes, kerberos.session(conf.security == "kerberos", user, environ),
                             verify=kerberos.ca_bundle(environ))
-    return WebHdfsOrShell(client, urlparse(uri).netloc, hadoop_command(environ))
+    # WebHDFS named by the user (HADOOP_RNN_WEBHDFS_URL) is used, never passed over
+    fallback = None if environ.get("HADOOP_RNN_WEBHDFS_URL") else hadoop_command(environ)
+    return WebHdfsOrShell(client, urlparse(uri).netloc, fallback)
 
 
 def hadoop_command(environ):
