@@ -213,15 +213,15 @@ def hdfs_client(uri, environ):
     where the configuration's WebHDFS cannot be reached
     (:class:`jobs.hadoop.fs_shell.WebHdfsOrShell`). Raises
     :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
-    from jobs.hadoop import kerberos  # imported here: local runs need no hdfs
-    from jobs.hadoop.fs_shell import WebHdfsOrShell
+    from jobs.hadoop.fs_shell import WebHdfsOrShell  # imported here: local runs need no hdfs
+    from jobs.hadoop.kerberos import ca_bundle, session
     from jobs.hadoop.namenodes import FailoverClient
 
     namenodes = webhdfs_urls(uri, environ)  # first: it says what is wrong with the configuration
     conf = read_conf(conf_dir(environ))
     user = environ.get("HADOOP_USER_NAME") or getpass.getuser()
-    client = FailoverClient(namenodes, kerberos.session(conf.security == "kerberos", user, environ),
-                            verify=kerberos.ca_bundle(environ))
+    client = FailoverClient(namenodes, session(conf.security == "kerberos", user, environ),
+                            verify=ca_bundle(environ))
     # WebHDFS named by the user (HADOOP_RNN_WEBHDFS_URL) is used, never passed over
     fallback = None if environ.get("HADOOP_RNN_WEBHDFS_URL") else hadoop_command(environ)
     return WebHdfsOrShell(client, urlparse(uri).netloc, fallback)

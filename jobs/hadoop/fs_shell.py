@@ -21,7 +21,7 @@ import tempfile
 
 from hdfs.util import HdfsError
 
-from jobs.hadoop import namenodes
+from jobs.hadoop.namenodes import NoActiveNameNode, answered
 
 TYPES = {"directory": "DIRECTORY", "regular file": "FILE", "regular empty file": "FILE"}
 
@@ -139,7 +139,7 @@ class WebHdfsOrShell:
     def _fall_back(self, error):
         """Switch this cluster to ``hadoop fs`` if ``error`` (NoActiveNameNode) says WebHDFS
         is unreachable and it never answered; else raise ``error``."""
-        if not (error.unreachable and self.shell and self.cluster not in namenodes.answered):
+        if not (error.unreachable and self.shell and self.cluster not in answered):
             raise error
         if self.cluster not in _shell_clusters:
             _shell_clusters[self.cluster] = str(error)
@@ -156,7 +156,7 @@ class WebHdfsOrShell:
         def call(*args, **kwargs):
             try:
                 result = getattr(self.webhdfs, name)(*args, **kwargs)
-            except namenodes.NoActiveNameNode as e:
+            except NoActiveNameNode as e:
                 self._fall_back(e)
                 return getattr(self.shell, name)(*args, **kwargs)
             if hasattr(result, "__enter__"):  # read(), write(): the request is sent on entry
@@ -168,7 +168,7 @@ class WebHdfsOrShell:
     def _entered(self, context, name, args, kwargs):
         try:
             value = context.__enter__()
-        except namenodes.NoActiveNameNode as e:
+        except NoActiveNameNode as e:
             self._fall_back(e)
             with getattr(self.shell, name)(*args, **kwargs) as value:
                 yield value
