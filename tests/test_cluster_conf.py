@@ -143,6 +143,7 @@ def test_an_unknown_authentication_method_is_a_one_line_store_error(environ):
 
 def test_kerberos_without_a_ticket_is_the_kinit_message_before_any_request(environ,
                                                                            monkeypatch):
+    pytest.importorskip("requests_gssapi", reason="the kerberos extra is not installed")
     write_hadoop_conf(environ, core={"hadoop.security.authentication": "kerberos"})
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{environ}/no-such-cache")
     with pytest.raises(NoTicket, match=r"^no valid Kerberos ticket \(.*no-such-cache.*\); "

@@ -62,8 +62,12 @@ def session(kerberos, user, environ):
 
     s = requests.Session()
     if kerberos:
-        from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
-
+        try:
+            from requests_gssapi import OPTIONAL, HTTPSPNEGOAuth
+        except ImportError:
+            raise RuntimeError("the cluster uses Kerberos (hadoop.security.authentication="
+                               "kerberos) and requests-gssapi is not installed: pip install "
+                               "'hadoop-rnn[kerberos]'") from None
         check_ticket()
         # OPTIONAL: Hadoop's SPNEGO answer carries no mutual-authentication token on
         # redirects and errors, which REQUIRED would reject
