@@ -24,6 +24,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-xdist>=3"],
+        # WebHDFS over SPNEGO on a Kerberos cluster (jobs/hadoop/kerberos.py); gssapi builds
+        # against MIT Kerberos (Debian: apt-get install libkrb5-dev)
+        "kerberos": ["requests-gssapi>=1.2"],
         "plot": ["matplotlib>=3.5"],
         "mutation": ["mutmut==3.8.1"],
         # scripts/benchmark_series.py converts R's datasets (pickled pandas frames) once

@@ -18,6 +18,7 @@ import json
 import math
 import sys
 
+from jobs.hadoop.kerberos import EXIT_NO_TICKET, NoTicket
 from jobs.hadoop.launch import RUNNERS, RunnerOptions, default_blas_threads
 from jobs.interrupts import (EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, raise_if_received,
                              signals_raise)
@@ -33,7 +34,8 @@ COMMANDS = {
     "demo": ("jobs.commands.demo", "prepare the built-in corpus, train on it inline and print a sample"),
 }
 
-# Exit codes (documented in docs/operations.md for cron users); argparse usage errors exit 2.
+# Exit codes (documented in docs/operations.md for cron users); argparse usage errors exit 2;
+# no valid Kerberos ticket: EXIT_NO_TICKET (5, jobs.hadoop.kerberos)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING_TO_DO, EXIT_LOCKED = 0, 1, 2, 3, 4
 # Ctrl-C exits EXIT_INTERRUPTED (130), SIGTERM EXIT_TERMINATED (143): see jobs.interrupts
 
@@ -208,6 +210,9 @@ def run_command(module, args):
     (a traceback would only hide it) and exit 1."""
     try:
         return module.main(args)
+    except NoTicket as e:
+        print(f"hadoop-rnn {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_NO_TICKET
     except (ValueError, OSError, RuntimeError) as e:
         print(f"hadoop-rnn {args.command}: error: {e}", file=sys.stderr)
         return EXIT_FAILED

@@ -1,7 +1,8 @@
 """Files the driver reads and writes: on the local disk or on HDFS through WebHDFS.
 
-The driver never spawns ``hadoop fs`` (each call would start a JVM): HDFS paths go through the
-``hdfs`` package's WebHDFS client. ``open_store("hdfs:///runs/x")`` or
+The driver does not spawn ``hadoop fs`` (each call would start a JVM): HDFS paths go through the
+``hdfs`` package's WebHDFS client, and through ``hadoop fs`` only where WebHDFS cannot be
+reached (:mod:`jobs.hadoop.fs_shell`). ``open_store("hdfs:///runs/x")`` or
 ``open_store("/tmp/runs/x")`` gives a :class:`Store` rooted at that directory; every name
 passed to it is relative to the root.
 
@@ -11,7 +12,8 @@ NameNodes of nameservice ``ns``; :mod:`jobs.hadoop.cluster_conf`), or from
 ``HADOOP_RNN_WEBHDFS_URL`` when set (e.g. ``http://namenode:9870``, or a comma-separated
 list); without either, from the host of the ``hdfs://`` URI on port 9870. Every request
 fails over between the NameNodes (:mod:`jobs.hadoop.namenodes`). The user is
-``HADOOP_USER_NAME`` or the login name.
+``HADOOP_USER_NAME`` or the login name; on a Kerberos cluster, the ticket cache's principal
+(:mod:`jobs.hadoop.kerberos`).
 
 Besides files, a store can move or remove its whole directory: :func:`replace_dir` swaps a
 directory written beside the target (e.g. a new dataset) into the target's place.
@@ -21,6 +23,7 @@ import getpass
 import os
 import posixpath
 import shutil
+import sys
 import tempfile
 import uuid
 from urllib.parse import urlparse
@@ -71,10 +74,10 @@ def webhdfs_urls(uri, environ):
         conf = read_conf(conf_dir(environ))
     except ClusterConfError as e:
         raise StoreError(f"{uri}: {e}") from None
-    if conf.security != "simple":  # InsecureClient would get HTTP 401 on the first call
+    if conf.security not in ("simple", "kerberos"):
         raise StoreError(f"{uri}: the cluster uses hadoop.security.authentication="
-                         f"{conf.security} ({conf.directory}); hadoop-rnn does not support "
-                         "Kerberos yet (issue #27)")
+                         f"{conf.security} ({conf.directory}); hadoop-rnn knows simple and "
+                         "kerberos")
     override = [url.strip() for url in environ.get("HADOOP_RNN_WEBHDFS_URL", "").split(",")]
     if any(override):
         return [url for url in override if url]
@@ -202,17 +205,44 @@ class LocalStore:
             pass
 
 
+def hdfs_client(uri, environ):
+    """The client of the ``hdfs://`` URI ``uri``'s file system that :class:`HdfsStore` uses: a
+    WebHDFS client (:class:`jobs.hadoop.namenodes.FailoverClient`) of its NameNodes,
+    authenticating as the cluster's configuration says (:mod:`jobs.hadoop.kerberos`; without
+    Kerberos as ``HADOOP_USER_NAME`` or the login name), which falls back to ``hadoop fs``
+    where the configuration's WebHDFS cannot be reached
+    (:class:`jobs.hadoop.fs_shell.WebHdfsOrShell`). Raises
+    :class:`~jobs.hadoop.kerberos.NoTicket` without a valid ticket."""
+    from jobs.hadoop.fs_shell import WebHdfsOrShell  # imported here: local runs need no hdfs
+    from jobs.hadoop.kerberos import ca_bundle, session
+    from jobs.hadoop.namenodes import FailoverClient
+
+    namenodes = webhdfs_urls(uri, environ)  # first: it says what is wrong with the configuration
+    conf = read_conf(conf_dir(environ))
+    user = environ.get("HADOOP_USER_NAME") or getpass.getuser()
+    client = FailoverClient(namenodes, session(conf.security == "kerberos", user, environ),
+                            verify=ca_bundle(environ))
+    # WebHDFS named by the user (HADOOP_RNN_WEBHDFS_URL) is used, never passed over
+    fallback = None if environ.get("HADOOP_RNN_WEBHDFS_URL") else hadoop_command(environ)
+    return WebHdfsOrShell(client, urlparse(uri).netloc, fallback)
+
+
+def hadoop_command(environ):
+    """The ``hadoop`` command: ``HADOOP_HOME/bin/hadoop``, else ``hadoop`` on PATH, else None."""
+    home = environ.get("HADOOP_HOME")
+    if home and os.access(os.path.join(home, "bin", "hadoop"), os.X_OK):
+        return os.path.join(home, "bin", "hadoop")
+    return shutil.which("hadoop", path=environ.get("PATH"))
+
+
 class HdfsStore:
     """A directory on HDFS, reached through WebHDFS."""
 
     def __init__(self, uri):
-        from jobs.hadoop.namenodes import FailoverClient  # imported here: local runs need no hdfs
-
         parsed = urlparse(uri)
         self.netloc = parsed.netloc
         self.root = posixpath.normpath(parsed.path or "/")
-        self.client = FailoverClient(webhdfs_urls(uri, os.environ),
-                                     user=os.environ.get("HADOOP_USER_NAME") or getpass.getuser())
+        self.client = hdfs_client(uri, os.environ)
 
     def _path(self, name):
         return posixpath.join(self.root, name) if name else self.root
@@ -223,8 +253,12 @@ class HdfsStore:
     def _call(self, what, name, fn, *args, **kwargs):
         from hdfs.util import HdfsError
 
+        from jobs.hadoop.kerberos import NoTicket
+
         try:
             return fn(*args, **kwargs)
+        except NoTicket:
+            raise
         except (HdfsError, OSError) as e:
             raise StoreError(f"cannot {what} {self.uri(name)}: {e}") from None
 
@@ -256,9 +290,13 @@ class HdfsStore:
     def read_bytes(self, name):
         from hdfs.util import HdfsError
 
+        from jobs.hadoop.kerberos import NoTicket
+
         try:
             with self.client.read(self._path(name)) as reader:
                 return reader.read()
+        except NoTicket:
+            raise
         except HdfsError as e:
             if getattr(e, "exception", None) == "FileNotFoundException" or not self.exists(name):
                 raise MissingFile(f"cannot read {self.uri(name)}: no such file") from None
@@ -287,11 +325,16 @@ class HdfsStore:
         written under a temporary name and renamed into place on success."""
         path = self._path(name)
         tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex}")
+        from hdfs.util import HdfsError
+
         try:
             with self._call("write", name, self.client.write, tmp, overwrite=True) as f:
                 yield f
             self._call("replace", name, self.client.delete, path)
             self._call("rename into", name, self.client.rename, tmp, path)
+        except HdfsError as e:  # raised on closing the file
+            self.client.delete(tmp)
+            raise StoreError(f"cannot write {self.uri(name)}: {e}") from None
         except BaseException:
             self.client.delete(tmp)
             raise

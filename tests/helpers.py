@@ -136,15 +136,20 @@ def make_run(tmp, prepare_argv, epochs=2):
     return data, run
 
 
-def hadoop_rnn(*args, env=None):
-    """``python -m jobs.cli args...`` in a subprocess, which must succeed; the finished process.
+def run_hadoop_rnn(*args, env=None):
+    """``python -m jobs.cli args...`` in a subprocess; the finished process (text output).
 
     It runs in a directory of its own: Hadoop's local framework links a job's files into its
     client's working directory, and keeps a link that is already there."""
     with tempfile.TemporaryDirectory(prefix="hadoop-rnn-cli-") as cwd:
-        done = subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=cwd,
+        return subprocess.run([sys.executable, "-m", "jobs.cli", *map(str, args)], cwd=cwd,
                               env={**(os.environ if env is None else env), "PYTHONPATH": REPO},
                               capture_output=True, text=True, timeout=900)
+
+
+def hadoop_rnn(*args, env=None):
+    """:func:`run_hadoop_rnn`, which must succeed; the finished process."""
+    done = run_hadoop_rnn(*args, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
 
@@ -194,6 +199,50 @@ def require_dev_cluster():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
+
+
+def shape_cluster_env(shape):
+    """os.environ with the exports of the dev cluster started with ``start --<shape>``
+    (kerberos, ha, no-webhdfs) in the state directory named by HADOOP_RNN_<SHAPE>_CLUSTER_DIR;
+    skips the test when that variable is not set, fails when that cluster is not running."""
+    var = f"HADOOP_RNN_{shape.upper().replace('-', '_')}_CLUSTER_DIR"
+    if not os.environ.get(var):
+        pytest.skip(f"no {shape} dev cluster: set {var} to the state directory of "
+                    f"`scripts/hadoop-dev-cluster start --{shape}`")
+    done = subprocess.run(
+        ["bash", "-c", 'eval "$(scripts/hadoop-dev-cluster env)" && env -0'], cwd=REPO,
+        env={**os.environ, "HADOOP_RNN_DEV_CLUSTER_DIR": os.environ[var]},
+        capture_output=True, text=True)
+    if done.returncode:
+        pytest.fail(f"{var}={os.environ[var]}: {done.stderr.strip()}", pytrace=False)
+    return dict(line.split("=", 1) for line in done.stdout.split("\0") if "=" in line)
+
+
+def kinit(env, cache):
+    """``env`` with the ticket cache ``cache`` (a path) holding the dev KDC's user rnn's ticket,
+    from its keytab."""
+    env = {**env, "KRB5CCNAME": f"FILE:{cache}"}
+    keytab = os.path.join(env["HADOOP_RNN_DEV_CLUSTER_DIR"], "rnn.keytab")
+    subprocess.run(["kinit", "-kt", keytab, "rnn"], env=env, check=True)
+    return env
+
+
+_HDFS_TREE = """
+import sys
+from jobs.storage import open_store
+store = open_store(sys.argv[1])
+for (root, _), dirs, files in store.client.walk(store.root, status=True):
+    for name, status in dirs + files:
+        print(root, name, status["length"], status["modificationTime"])
+"""
+
+
+def hdfs_tree(uri, env):
+    """Sorted lines "directory name length modification-time" of everything under the
+    hdfs:// ``uri``, listed by a subprocess with ``env`` (e.g. a shape cluster's)."""
+    done = subprocess.run([sys.executable, "-c", _HDFS_TREE, str(uri)], check=True,
+                          env={**env, "PYTHONPATH": REPO}, capture_output=True, text=True)
+    return sorted(done.stdout.splitlines())
 
 
 def copy_to_store(local_dir, uri):

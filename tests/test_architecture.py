@@ -9,9 +9,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # package (or module) -> the project packages/modules it may import (besides itself)
 ALLOWED = {
     "rnn_core": set(),
-    "jobs.storage": {"jobs.hadoop.cluster_conf", "jobs.hadoop.namenodes"},
+    "jobs.storage": {"jobs.hadoop.cluster_conf", "jobs.hadoop.namenodes",
+                     "jobs.hadoop.kerberos", "jobs.hadoop.fs_shell"},
     "jobs.hadoop.cluster_conf": set(),
-    "jobs.hadoop.namenodes": set(),
+    "jobs.hadoop.namenodes": {"jobs.hadoop.kerberos"},
+    "jobs.hadoop.kerberos": set(),
+    "jobs.hadoop.fs_shell": {"jobs.hadoop.namenodes"},
     "jobs.interrupts": set(),
     "jobs.data": {"rnn_core", "jobs.storage"},
     "jobs.run": {"rnn_core", "jobs.storage", "jobs.data"},

@@ -16,6 +16,7 @@ from helpers import STANDBY, fake_namenode, require_dev_cluster, unused_port, wr
 
 from jobs.hadoop import namenodes
 from jobs.hadoop.cluster_conf import ClusterConfError, conf_dir, read_conf
+from jobs.hadoop.kerberos import NoTicket
 from jobs.storage import StoreError, open_store, webhdfs_urls
 
 HA = {"dfs.nameservices": "prodns",
@@ -132,12 +133,21 @@ def test_malformed_xml_is_a_one_line_store_error_naming_the_file(environ):
     assert "\n" not in message
 
 
-def test_kerberos_is_a_one_line_store_error_saying_it_is_not_supported_yet(environ):
-    write_hadoop_conf(environ, core={"hadoop.security.authentication": "kerberos"})
+def test_an_unknown_authentication_method_is_a_one_line_store_error(environ):
+    write_hadoop_conf(environ, core={"hadoop.security.authentication": "token"})
     with pytest.raises(StoreError, match=r"^hdfs://master/x: the cluster uses "
-                                         r"hadoop\.security\.authentication=kerberos \(.*\); "
-                                         r"hadoop-rnn does not support Kerberos yet "
-                                         r"\(issue #27\)$"):
+                                         r"hadoop\.security\.authentication=token \(.*\); "
+                                         r"hadoop-rnn knows simple and kerberos$"):
+        open_store("hdfs://master/x")
+
+
+def test_kerberos_without_a_ticket_is_the_kinit_message_before_any_request(environ,
+                                                                           monkeypatch):
+    pytest.importorskip("requests_gssapi", reason="the kerberos extra is not installed")
+    write_hadoop_conf(environ, core={"hadoop.security.authentication": "kerberos"})
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{environ}/no-such-cache")
+    with pytest.raises(NoTicket, match=r"^no valid Kerberos ticket \(.*no-such-cache.*\); "
+                                       r"run kinit first"):
         open_store("hdfs://master/x")
 
 

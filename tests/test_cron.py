@@ -137,6 +137,18 @@ def test_cron_wrapper_without_log_is_a_usage_error(tmp_path):
     assert cron("--data", "x") == 2
 
 
+def test_cron_wrapper_keytab_without_principal_is_a_usage_error(tmp_path):
+    assert cron("--log", str(tmp_path / "cron.log"), "--keytab", str(tmp_path / "k")) == 2
+
+
+def test_cron_wrapper_with_an_unreadable_keytab_exits_2_before_running(tmp_path, env_file):
+    log_file = tmp_path / "cron.log"
+    assert cron("--log", str(log_file), "--env", env_file, "--keytab", str(tmp_path / "none"),
+                "--principal", "rnn", "--run", "x") == 2
+    assert log_file.read_text().splitlines()[-1].endswith(
+        f"exit 2: cannot read the keytab {tmp_path / 'none'}")
+
+
 def test_cron_wrapper_forwards_sigterm_and_the_driver_releases_the_lock(text_data, tmp_path,
                                                                         env_file):
     log_file, run = tmp_path / "cron.log", LocalStore(tmp_path / "run")

@@ -27,8 +27,8 @@ class FakeWebHdfs:
     # method -> exception raised by its next call
     files, dirs, calls, fail = {}, set(), [], {}
 
-    def __init__(self, namenodes, user=None):
-        self.namenodes, self.user = namenodes, user
+    def __init__(self, namenodes, session, verify=True):
+        self.namenodes, self.user = namenodes, session.params.get("user.name")
         FakeWebHdfs.instances.append(self)
 
     @classmethod

@@ -6,4 +6,7 @@
 * :mod:`jobs.hadoop.cluster_conf`  the cluster's client configuration (``HADOOP_CONF_DIR``):
   where an ``hdfs://`` URI's NameNodes serve WebHDFS, HTTPS, the security mode
 * :mod:`jobs.hadoop.namenodes`  a WebHDFS client that fails over between the NameNodes
+* :mod:`jobs.hadoop.kerberos`   SPNEGO from the ticket cache (``NoTicket``: exit 5), the CAs of HTTPS
+* :mod:`jobs.hadoop.fs_shell`   the driver's HDFS operations through ``hadoop fs`` where WebHDFS
+  cannot be reached
 """

@@ -17,8 +17,10 @@ NameNodes, so the next client (each store makes one) starts there.
 import time
 
 import requests
-from hdfs import InsecureClient
+from hdfs import Client
 from urllib3.exceptions import NewConnectionError
+
+from jobs.hadoop.kerberos import NoTicket, kinit_message
 
 ATTEMPTS = 2  # per NameNode and request
 PAUSE = 1.0  # seconds between two rounds over the NameNodes
@@ -28,10 +30,16 @@ PAUSE = 1.0  # seconds between two rounds over the NameNodes
 TIMEOUT = (10, 300)
 
 _active = {}  # tuple of a cluster's NameNode URLs -> the one that took the last request
+answered = set()  # tuples of NameNode URLs of which one answered this process (any answer)
 
 
 class NoActiveNameNode(ConnectionError):
-    """No NameNode took a request; the message says what each answered."""
+    """No NameNode took a request; the message says what each answered, ``unreachable``
+    whether none of them could be connected to."""
+
+    def __init__(self, message, unreachable=False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class NameNodeFailover:
@@ -39,10 +47,13 @@ class NameNodeFailover:
     client) whose ``namenodes`` are the WebHDFS base URLs of one cluster's NameNodes."""
 
     namenodes = ()
+    verify = True  # requests' verify= of every request (a CA bundle)
 
     def _request(self, method, url, **kwargs):
         # every HTTP request of the hdfs package's client comes here: its NameNode requests
-        # are built on namenodes[0], the base it was created with
+        # are built on namenodes[0], the base it was created with. verify= per request: a
+        # session's is overridden by REQUESTS_CA_BUNDLE
+        kwargs.setdefault("verify", self.verify)
         base = next((nn for nn in self.namenodes if url.startswith(nn + "/webhdfs/")), None)
         if base is None:
             return super()._request(method, url, **kwargs)
@@ -60,23 +71,29 @@ class NameNodeFailover:
                         raise
                     answers[namenode] = f"could not connect ({connect_failure(e)})"
                     continue
+                if response.status_code == 401:  # SPNEGO failed: the ticket ran out
+                    raise NoTicket(kinit_message(f"{namenode} answered HTTP 401"))
+                answered.add(cluster)
                 standby = standby_message(response)
                 if standby is None:
                     _active[cluster] = namenode
                     return response
                 answers[namenode] = f"answered standby ({standby})"
         raise NoActiveNameNode("no NameNode took the request: " + "; ".join(
-            f"{nn} {answers[nn]}" for nn in cluster) + f" (each tried {ATTEMPTS} times)")
+            f"{nn} {answers[nn]}" for nn in cluster) + f" (each tried {ATTEMPTS} times)",
+            unreachable=all(a.startswith("could not connect") for a in answers.values()))
 
 
-class FailoverClient(NameNodeFailover, InsecureClient):
-    """A WebHDFS client of the NameNodes ``namenodes`` (base URLs, ``http://host:port``)
-    as ``user``, without authentication (``hadoop.security.authentication=simple``), its
+class FailoverClient(NameNodeFailover, Client):
+    """A WebHDFS client of the NameNodes ``namenodes`` (base URLs, ``http://host:port`` or
+    https) through the requests ``session`` (its authentication:
+    :func:`jobs.hadoop.kerberos.session`), checking certificates against ``verify``, its
     requests bounded by :data:`TIMEOUT`."""
 
-    def __init__(self, namenodes, user):
-        super().__init__(namenodes[0], user=user, timeout=TIMEOUT)
+    def __init__(self, namenodes, session, verify=True):
+        super().__init__(namenodes[0], timeout=TIMEOUT, session=session)
         self.namenodes = [nn.rstrip("/") for nn in namenodes]
+        self.verify = verify
 
 
 def never_connected(error):

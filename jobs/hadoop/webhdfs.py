@@ -11,9 +11,8 @@ version`` once per process. Only ``hadoop jar``, which submits the job, still st
 
 It is used when ``HADOOP_RNN_WEBHDFS_URL`` is set (the dev cluster sets it; on a real
 cluster point it at the NameNodes' HTTP addresses); otherwise mrjob's own ``hadoop fs``
-calls run unchanged: they work where WebHDFS is off, for a run whose files are all local,
-until the driver can fall back to ``hadoop fs`` itself (issue #27). Globs and other URI
-schemes always go to ``hadoop fs``.
+calls run unchanged (they work where WebHDFS is off). Globs and other URI schemes always go
+to ``hadoop fs``.
 """
 import functools
 import os
