@@ -4,19 +4,18 @@ Needs ``eval "$(scripts/hadoop-dev-cluster start)"``; skipped without it, failin
 One test runs on real YARN containers; the others use Hadoop's local framework
 (``mapreduce.framework.name=local``: Streaming in one JVM against HDFS), which is faster.
 """
-import inspect
 import os
-import textwrap
 
 import numpy as np
 import pytest
-from helpers import REPO, SMALL, copy_to_store, hadoop_rnn, load_run_state, prepare_cli
+from helpers import SMALL, copy_to_store, hadoop_rnn, load_run_state
 
 from jobs.storage import open_store
 
 pytestmark = pytest.mark.hadoop
 
 
+@pytest.mark.yarn
 def test_gradient_epoch_on_yarn_equals_the_inline_runner(train_only_text_data, hdfs_dir,
                                                          tmp_path):
     text_data = train_only_text_data   # no validation split: no scoring job after the epoch
@@ -63,6 +62,7 @@ def test_driver_writes_hdfs_checkpoints_through_webhdfs_without_spawning_hadoop(
     assert len(metrics) == 2
 
 
+@pytest.mark.yarn
 def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs_dir):
     from test_train_job import average_mode_reference
 
@@ -102,31 +102,23 @@ def dev_cluster_nodemanagers():
     return int(fields.get("NODEMANAGERS", 1))
 
 
-def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(hdfs_dir,
-                                                                              tmp_path):
+@pytest.mark.yarn
+def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(
+        eight_shard_epochs_on_yarn, hdfs_dir, tmp_path):
     if dev_cluster_nodemanagers() < 2:
         message = ("the dev cluster has one NodeManager: start it with "
                    "`scripts/hadoop-dev-cluster start --nodemanagers 2`")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    source = tmp_path / "textwrap.txt"   # 8 shards, one map task each, to spread over nodes
-    source.write_text(inspect.getsource(textwrap))
-    prepare_cli("--kind", "text", source, "--out", tmp_path / "eight", "--shards", 8,
-                "--chunk", 33, "--valid", 0)     # no validation split: no scoring jobs
-    data = copy_to_store(tmp_path / "eight", hdfs_dir + "/data").uri()
-    conf = tmp_path / "split-per-shard.conf"
-    conf.write_text(f"include: {REPO}/conf/mrjob.conf\nrunners:\n  hadoop:\n    jobconf:\n"
-                    "      mapreduce.input.fileinputformat.split.minsize: 1073741824\n")
+    epoch = eight_shard_epochs_on_yarn   # 8 map tasks in task containers, to spread over nodes
     one_process = tmp_path / "local-framework.conf"   # Hadoop's LocalJobRunner, same splits
-    one_process.write_text(f"include: {conf}\nrunners:\n  hadoop:\n"
+    one_process.write_text(f"include: {epoch['conf']}\nrunners:\n  hadoop:\n"
                            f"    hadoop_tmp_dir: file://{tmp_path}/hadoop-tmp\n    jobconf:\n"
                            "      mapreduce.framework.name: local\n")
-    common = ["--runner", "hadoop", "--data", data, *SMALL, "--mode", "average", "--epochs", "1",
-              "--no-uber"]   # task containers, to spread over the nodes
-    hadoop_rnn("train", *common, "--mrjob-conf", str(conf), "--run", f"{hdfs_dir}/yarn")
-    hadoop_rnn("train", *common, "--mrjob-conf", str(one_process), "--run", f"{hdfs_dir}/one")
-    on_yarn = load_run_state(f"{hdfs_dir}/yarn")
+    hadoop_rnn("train", *epoch["flags"], "--mrjob-conf", str(one_process),
+               "--run", f"{hdfs_dir}/one")
+    on_yarn = load_run_state(epoch["runs"]["containers"])
     metrics = on_yarn.history[-1]
     assert metrics["nodes"] == 2, metrics["tasks_by_node"]
     assert sum(metrics["tasks_by_node"].values()) == 8
