@@ -2,13 +2,10 @@
 runs, HDFS directories. The functions and constants they use are in tests/helpers.py."""
 import inspect
 import textwrap
-import uuid
 
 import pytest
-from helpers import (REPO, SMALL, SUNSPOTS_SERIES, copy_to_store, hadoop_rnn, make_run,
-                     prepare_cli, require_dev_cluster, write_text_data)
-
-from jobs.storage import open_store
+from helpers import (REPO, SMALL, SUNSPOTS_SERIES, copy_to_store, hadoop_rnn, hdfs_test_dir,
+                     make_run, prepare_cli, write_local_framework_conf, write_text_data)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -53,19 +50,10 @@ def series_run(tmp_path_factory):
     return make_run(tmp, SUNSPOTS_SERIES, epochs=3)
 
 
-def fresh_hdfs_dir():
-    require_dev_cluster()
-    uri = f"hdfs:///tmp/hadoop-rnn-tests/{uuid.uuid4().hex}"
-    store = open_store(uri)
-    store.makedirs()
-    yield uri
-    store.client.delete(store.root, recursive=True)
-
-
 @pytest.fixture
 def hdfs_dir():
     """A fresh HDFS directory, as an hdfs:// URI, removed afterwards (needs the dev cluster)."""
-    yield from fresh_hdfs_dir()
+    yield from hdfs_test_dir()
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +69,7 @@ def eight_shard_epochs_on_yarn(tmp_path_factory):
     marked ``yarn`` use it, so under xdist it runs once, on their worker.
     """
     tmp = tmp_path_factory.mktemp("eight-shards")
-    for hdfs in fresh_hdfs_dir():
+    for hdfs in hdfs_test_dir():
         source = tmp / "textwrap.txt"
         source.write_text(inspect.getsource(textwrap))
         prepare_cli("--kind", "text", source, "--out", tmp / "data", "--shards", 8,
@@ -102,12 +90,4 @@ def eight_shard_epochs_on_yarn(tmp_path_factory):
 @pytest.fixture
 def local_framework_conf(tmp_path):
     """An mrjob.conf that runs the hadoop runner's jobs in Hadoop's local framework."""
-    path = tmp_path / "mrjob-local-framework.conf"
-    path.write_text(f"""include: {REPO}/conf/mrjob.conf
-runners:
-  hadoop:
-    hadoop_tmp_dir: file://{tmp_path}/hadoop-tmp
-    jobconf:
-      mapreduce.framework.name: local
-""")
-    return str(path)
+    return write_local_framework_conf(tmp_path)

@@ -8,7 +8,8 @@ import os
 
 import numpy as np
 import pytest
-from helpers import SMALL, copy_to_store, hadoop_rnn, load_run_state
+from helpers import (SMALL, copy_to_store, hadoop_rnn, hdfs_test_dir, load_run_state,
+                     write_local_framework_conf, write_text_data)
 
 from jobs.storage import open_store
 
@@ -127,25 +128,48 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(
     assert on_yarn.theta.tobytes() == one.theta.tobytes()
 
 
-@pytest.mark.parametrize("map_tasks", [[], ["--map-tasks", "2"]])
-def test_validation_on_hadoop_and_evaluate_by_default_give_the_inline_numbers(
-        text_data, hdfs_dir, local_framework_conf, tmp_path, map_tasks):
+@pytest.fixture(scope="module")
+def validated_on_hadoop(tmp_path_factory):
+    """Two gradient-mode epochs of the :data:`SMALL` model on :func:`write_text_data`'s data
+    (it has a validation split) on HDFS, in Hadoop's local framework, without and with
+    ``--map-tasks 2``, and the same two epochs on the inline runner from the local copy:
+    (runs {"": URI, "2": URI}, the inline run's directory, the local framework's mrjob.conf).
+    """
+    tmp = tmp_path_factory.mktemp("validated")
+    data_dir = write_text_data(tmp / "data")[0]
+    conf = write_local_framework_conf(tmp)
+    for hdfs in hdfs_test_dir():
+        data = copy_to_store(data_dir, hdfs + "/data").uri()
+        runs = {}
+        for map_tasks in ("", "2"):
+            runs[map_tasks] = f"{hdfs}/run{map_tasks}"
+            hadoop_rnn("train", "--runner", "hadoop", "--mrjob-conf", conf, "--data", data,
+                       "--run", runs[map_tasks], *SMALL, "--mode", "gradient", "--epochs", "2",
+                       *(["--map-tasks", map_tasks] if map_tasks else []))
+        inline = str(tmp / "inline")
+        hadoop_rnn("train", "--runner", "inline", "--data", data_dir, "--run", inline, *SMALL,
+                   "--mode", "gradient", "--epochs", "2")
+        yield runs, inline, conf
+
+
+@pytest.mark.parametrize("map_tasks", ["", "2"])
+def test_validation_on_hadoop_gives_the_inline_numbers(validated_on_hadoop, map_tasks):
     # without --map-tasks the epoch job's map tasks score the validation shards; with it
     # (CombineTextInputFormat) the scoring job does, after the epoch job
-    import json
-
-    data = copy_to_store(text_data[0], hdfs_dir + "/data").uri()
-    run, inline = f"{hdfs_dir}/run", str(tmp_path / "inline")
-    hadoop_rnn("train", "--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data",
-               data, "--run", run, *SMALL, "--mode", "gradient", "--epochs", "2", *map_tasks)
-    hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
-               "--mode", "gradient", "--epochs", "2")
-    on_hadoop = [m["valid_loss"] for m in load_run_state(run).history]
+    runs, inline, _ = validated_on_hadoop
+    on_hadoop = [m["valid_loss"] for m in load_run_state(runs[map_tasks]).history]
     reference = load_run_state(inline)
     assert on_hadoop == pytest.approx([m["valid_loss"] for m in reference.history], rel=1e-9)
-    by_default = json.loads(hadoop_rnn("evaluate", "--run", run, "--mrjob-conf",
-                                       local_framework_conf, "--json").stdout)
-    here = json.loads(hadoop_rnn("evaluate", "--run", run, "--runner", "process",
+
+
+def test_evaluate_of_a_run_on_hdfs_runs_on_hadoop_by_default_and_gives_the_loss_in_process(
+        validated_on_hadoop):
+    import json
+
+    runs, _, conf = validated_on_hadoop
+    by_default = json.loads(hadoop_rnn("evaluate", "--run", runs[""], "--mrjob-conf", conf,
+                                       "--json").stdout)
+    here = json.loads(hadoop_rnn("evaluate", "--run", runs[""], "--runner", "process",
                                  "--json").stdout)
     assert (by_default["runner"], here["runner"]) == ("hadoop", "process")
     assert by_default["loss"] == pytest.approx(here["loss"], rel=1e-12, abs=0)
