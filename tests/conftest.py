@@ -7,6 +7,11 @@ import pytest
 from helpers import (REPO, SMALL, SUNSPOTS_SERIES, copy_to_store, hadoop_rnn, hdfs_test_dir,
                      make_run, prepare_cli, write_local_framework_conf, write_text_data)
 
+try:
+    from _pytest.nodeid import coerce_node_id   # pytest 9 and later
+except ImportError:
+    coerce_node_id = None
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
@@ -17,10 +22,15 @@ def pytest_collection_modifyitems(config, items):
     workers share them; YARN jobs never run side by side, since one job would wait for the
     other's containers and the two-NodeManager test counts the nodes its tasks ran on."""
     for item in items:
-        if item.get_closest_marker("yarn"):
-            item.add_marker(pytest.mark.xdist_group("yarn"))
-        elif item.get_closest_marker("hadoop"):
-            item.add_marker(pytest.mark.xdist_group("hadoop"))
+        group = ("yarn" if item.get_closest_marker("yarn")
+                 else "hadoop" if item.get_closest_marker("hadoop") else None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+            # pytest-xdist 3.8 tells the scheduler a test's group by appending it to
+            # item._nodeid, which pytest 9 no longer reads (its node id is item._id): without
+            # this, --dist loadgroup spreads a group's tests over every worker
+            if coerce_node_id and getattr(config.option, "loadgroup", False):
+                item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture
