@@ -1,1 +1,0 @@
-/tmp/devcluster/client-tmp/mapred/local/job_local971084368_0001_6a057c4d-b1e0-4a92-9d8c-83722b5ec58d/setup-wrapper.sh

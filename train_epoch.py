@@ -1,1 +1,0 @@
-/tmp/devcluster/client-tmp/mapred/local/job_local971084368_0001_19e5863b-2ee7-4ca3-a8d8-30d2b3fe682a/train_epoch.py
