@@ -18,6 +18,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import uuid
 from xml.sax.saxutils import escape
 from pathlib import Path
 
@@ -243,6 +244,31 @@ def hdfs_tree(uri, env):
     done = subprocess.run([sys.executable, "-c", _HDFS_TREE, str(uri)], check=True,
                           env={**env, "PYTHONPATH": REPO}, capture_output=True, text=True)
     return sorted(done.stdout.splitlines())
+
+
+def hdfs_test_dir():
+    """A generator for a fixture: yields a fresh HDFS directory as an hdfs:// URI, removes it
+    when resumed (needs the dev cluster)."""
+    require_dev_cluster()
+    uri = f"hdfs:///tmp/hadoop-rnn-tests/{uuid.uuid4().hex}"
+    store = open_store(uri)
+    store.makedirs()
+    yield uri
+    store.client.delete(store.root, recursive=True)
+
+
+def write_local_framework_conf(directory):
+    """An mrjob.conf in ``directory`` that runs the hadoop runner's jobs in Hadoop's local
+    framework; returns its path as a string."""
+    path = Path(directory) / "mrjob-local-framework.conf"
+    path.write_text(f"""include: {REPO}/conf/mrjob.conf
+runners:
+  hadoop:
+    hadoop_tmp_dir: file://{directory}/hadoop-tmp
+    jobconf:
+      mapreduce.framework.name: local
+""")
+    return str(path)
 
 
 def copy_to_store(local_dir, uri):

@@ -143,6 +143,7 @@ def _yarn_history_jobs():
     return set(re.findall(r"(job_\d+_\d+)[^/\s]*\.jhist", proc.stdout))
 
 
+@pytest.mark.yarn
 def test_mrjob_wordcount_on_yarn(hdfs_path):
     before = _yarn_history_jobs()
     counts, elapsed = _run_wordcount(hdfs_path)

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SMALL, copy_to_store, load_run_state, train_small
+from helpers import SMALL, load_run_state, train_small
 
 from jobs.data.dataset import write_dataset
 from jobs.run.checkpoint import FAULT_ENV
 from jobs.training import TrainingError
 from jobs.data.records import encode_record
-from jobs.storage import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 EPOCHS = 3
@@ -354,18 +353,18 @@ def test_no_code_unpickles_what_it_reads():
 # -- a failed map task attempt on Hadoop -----------------------------------------------------
 
 @pytest.mark.hadoop
-def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(train_only_text_data,
+@pytest.mark.yarn
+def test_failed_first_map_attempt_is_rerun_and_theta_is_unchanged(eight_shard_epochs_on_yarn,
                                                                   hdfs_dir):
-    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data")
-    thetas = {}
-    for fault in ("", "fail-first-map-attempt"):
-        run = open_store(f"{hdfs_dir}/run-{fault or 'clean'}")
-        done = subprocess.run(
-            [sys.executable, "-m", "jobs.cli", "train", "--runner", "hadoop", "--data", data.uri(),
-             "--run", run.uri(), *SMALL, "--mode", "gradient", "--epochs", "1"],
-            env={**os.environ, FAULT_ENV: fault}, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, done.stderr[-3000:]
-        state = load_run_state(run.uri())
-        thetas[fault] = state.theta
-        assert (state.history[0]["failed_map_attempts"] >= 1) == bool(fault)
-    assert thetas[""].tobytes() == thetas["fail-first-map-attempt"].tobytes()
+    epoch = eight_shard_epochs_on_yarn
+    run = f"{hdfs_dir}/run"
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "train", *epoch["flags"], "--mrjob-conf",
+         epoch["conf"], "--run", run],
+        env={**os.environ, FAULT_ENV: "fail-first-map-attempt"}, capture_output=True, text=True,
+        timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    faulted, clean = load_run_state(run), load_run_state(epoch["runs"]["containers"])
+    assert faulted.history[0]["failed_map_attempts"] >= 1
+    assert clean.history[0]["failed_map_attempts"] == 0
+    assert faulted.theta.tobytes() == clean.theta.tobytes()

@@ -69,6 +69,7 @@ def small_text_dataset(tmp_path, hdfs_dir):
 BIG = ["--cell", "lstm", "--hidden", "512", "--layers", "2"]
 
 
+@pytest.mark.yarn
 def test_lstm_512x2_epoch_on_yarn_with_default_flags(tmp_path, hdfs_dir):
     """Issue 17: every map attempt of this model used to die of Java heap exhaustion."""
     _, data = small_text_dataset(tmp_path, hdfs_dir)
@@ -81,6 +82,7 @@ def test_lstm_512x2_epoch_on_yarn_with_default_flags(tmp_path, hdfs_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.yarn
 @pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
                     reason="slow (~5 min on YARN): set HADOOP_RNN_SLOW_TESTS=1; in CI, "
                     "test_hadoop_training's YARN gradient test checks 3 slices")

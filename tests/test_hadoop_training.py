@@ -4,19 +4,19 @@ Needs ``eval "$(scripts/hadoop-dev-cluster start)"``; skipped without it, failin
 One test runs on real YARN containers; the others use Hadoop's local framework
 (``mapreduce.framework.name=local``: Streaming in one JVM against HDFS), which is faster.
 """
-import inspect
 import os
-import textwrap
 
 import numpy as np
 import pytest
-from helpers import REPO, SMALL, copy_to_store, hadoop_rnn, load_run_state, prepare_cli
+from helpers import (SMALL, copy_to_store, hadoop_rnn, hdfs_test_dir, load_run_state,
+                     write_local_framework_conf, write_text_data)
 
 from jobs.storage import open_store
 
 pytestmark = pytest.mark.hadoop
 
 
+@pytest.mark.yarn
 def test_gradient_epoch_on_yarn_equals_the_inline_runner(train_only_text_data, hdfs_dir,
                                                          tmp_path):
     text_data = train_only_text_data   # no validation split: no scoring job after the epoch
@@ -63,6 +63,7 @@ def test_driver_writes_hdfs_checkpoints_through_webhdfs_without_spawning_hadoop(
     assert len(metrics) == 2
 
 
+@pytest.mark.yarn
 def test_average_epoch_on_yarn_equals_the_plain_python_reference(text_data, hdfs_dir):
     from test_train_job import average_mode_reference
 
@@ -102,31 +103,23 @@ def dev_cluster_nodemanagers():
     return int(fields.get("NODEMANAGERS", 1))
 
 
-def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(hdfs_dir,
-                                                                              tmp_path):
+@pytest.mark.yarn
+def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(
+        eight_shard_epochs_on_yarn, hdfs_dir, tmp_path):
     if dev_cluster_nodemanagers() < 2:
         message = ("the dev cluster has one NodeManager: start it with "
                    "`scripts/hadoop-dev-cluster start --nodemanagers 2`")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    source = tmp_path / "textwrap.txt"   # 8 shards, one map task each, to spread over nodes
-    source.write_text(inspect.getsource(textwrap))
-    prepare_cli("--kind", "text", source, "--out", tmp_path / "eight", "--shards", 8,
-                "--chunk", 33, "--valid", 0)     # no validation split: no scoring jobs
-    data = copy_to_store(tmp_path / "eight", hdfs_dir + "/data").uri()
-    conf = tmp_path / "split-per-shard.conf"
-    conf.write_text(f"include: {REPO}/conf/mrjob.conf\nrunners:\n  hadoop:\n    jobconf:\n"
-                    "      mapreduce.input.fileinputformat.split.minsize: 1073741824\n")
+    epoch = eight_shard_epochs_on_yarn   # 8 map tasks in task containers, to spread over nodes
     one_process = tmp_path / "local-framework.conf"   # Hadoop's LocalJobRunner, same splits
-    one_process.write_text(f"include: {conf}\nrunners:\n  hadoop:\n"
+    one_process.write_text(f"include: {epoch['conf']}\nrunners:\n  hadoop:\n"
                            f"    hadoop_tmp_dir: file://{tmp_path}/hadoop-tmp\n    jobconf:\n"
                            "      mapreduce.framework.name: local\n")
-    common = ["--runner", "hadoop", "--data", data, *SMALL, "--mode", "average", "--epochs", "1",
-              "--no-uber"]   # task containers, to spread over the nodes
-    hadoop_rnn("train", *common, "--mrjob-conf", str(conf), "--run", f"{hdfs_dir}/yarn")
-    hadoop_rnn("train", *common, "--mrjob-conf", str(one_process), "--run", f"{hdfs_dir}/one")
-    on_yarn = load_run_state(f"{hdfs_dir}/yarn")
+    hadoop_rnn("train", *epoch["flags"], "--mrjob-conf", str(one_process),
+               "--run", f"{hdfs_dir}/one")
+    on_yarn = load_run_state(epoch["runs"]["containers"])
     metrics = on_yarn.history[-1]
     assert metrics["nodes"] == 2, metrics["tasks_by_node"]
     assert sum(metrics["tasks_by_node"].values()) == 8
@@ -135,25 +128,48 @@ def test_an_epoch_on_two_nodemanagers_uses_both_and_equals_the_one_process_run(h
     assert on_yarn.theta.tobytes() == one.theta.tobytes()
 
 
-@pytest.mark.parametrize("map_tasks", [[], ["--map-tasks", "2"]])
-def test_validation_on_hadoop_and_evaluate_by_default_give_the_inline_numbers(
-        text_data, hdfs_dir, local_framework_conf, tmp_path, map_tasks):
+@pytest.fixture(scope="module")
+def validated_on_hadoop(tmp_path_factory):
+    """Two gradient-mode epochs of the :data:`SMALL` model on :func:`write_text_data`'s data
+    (it has a validation split) on HDFS, in Hadoop's local framework, without and with
+    ``--map-tasks 2``, and the same two epochs on the inline runner from the local copy:
+    (runs {"": URI, "2": URI}, the inline run's directory, the local framework's mrjob.conf).
+    """
+    tmp = tmp_path_factory.mktemp("validated")
+    data_dir = write_text_data(tmp / "data")[0]
+    conf = write_local_framework_conf(tmp)
+    for hdfs in hdfs_test_dir():
+        data = copy_to_store(data_dir, hdfs + "/data").uri()
+        runs = {}
+        for map_tasks in ("", "2"):
+            runs[map_tasks] = f"{hdfs}/run{map_tasks}"
+            hadoop_rnn("train", "--runner", "hadoop", "--mrjob-conf", conf, "--data", data,
+                       "--run", runs[map_tasks], *SMALL, "--mode", "gradient", "--epochs", "2",
+                       *(["--map-tasks", map_tasks] if map_tasks else []))
+        inline = str(tmp / "inline")
+        hadoop_rnn("train", "--runner", "inline", "--data", data_dir, "--run", inline, *SMALL,
+                   "--mode", "gradient", "--epochs", "2")
+        yield runs, inline, conf
+
+
+@pytest.mark.parametrize("map_tasks", ["", "2"])
+def test_validation_on_hadoop_gives_the_inline_numbers(validated_on_hadoop, map_tasks):
     # without --map-tasks the epoch job's map tasks score the validation shards; with it
     # (CombineTextInputFormat) the scoring job does, after the epoch job
-    import json
-
-    data = copy_to_store(text_data[0], hdfs_dir + "/data").uri()
-    run, inline = f"{hdfs_dir}/run", str(tmp_path / "inline")
-    hadoop_rnn("train", "--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data",
-               data, "--run", run, *SMALL, "--mode", "gradient", "--epochs", "2", *map_tasks)
-    hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
-               "--mode", "gradient", "--epochs", "2")
-    on_hadoop = [m["valid_loss"] for m in load_run_state(run).history]
+    runs, inline, _ = validated_on_hadoop
+    on_hadoop = [m["valid_loss"] for m in load_run_state(runs[map_tasks]).history]
     reference = load_run_state(inline)
     assert on_hadoop == pytest.approx([m["valid_loss"] for m in reference.history], rel=1e-9)
-    by_default = json.loads(hadoop_rnn("evaluate", "--run", run, "--mrjob-conf",
-                                       local_framework_conf, "--json").stdout)
-    here = json.loads(hadoop_rnn("evaluate", "--run", run, "--runner", "process",
+
+
+def test_evaluate_of_a_run_on_hdfs_runs_on_hadoop_by_default_and_gives_the_loss_in_process(
+        validated_on_hadoop):
+    import json
+
+    runs, _, conf = validated_on_hadoop
+    by_default = json.loads(hadoop_rnn("evaluate", "--run", runs[""], "--mrjob-conf", conf,
+                                       "--json").stdout)
+    here = json.loads(hadoop_rnn("evaluate", "--run", runs[""], "--runner", "process",
                                  "--json").stdout)
     assert (by_default["runner"], here["runner"]) == ("hadoop", "process")
     assert by_default["loss"] == pytest.approx(here["loss"], rel=1e-12, abs=0)

@@ -303,6 +303,7 @@ def test_meta_json_is_readable_by_dataset(sunspots_csv, tmp_path):
 # -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
 
 @pytest.mark.hadoop
+@pytest.mark.yarn
 def test_hadoop_runner_builds_the_same_dataset_on_hdfs(text_files, tmp_path):
     import uuid
 

@@ -261,6 +261,7 @@ def test_text_keeps_two_parts_and_refuses_a_test_part(tmp_path):
 # -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
 
 @pytest.mark.hadoop
+@pytest.mark.yarn
 @pytest.mark.parametrize("test", [0.0, 0.2])  # without and with a test part (3 parts' shards)
 def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path, test):
     require_dev_cluster()

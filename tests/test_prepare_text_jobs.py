@@ -181,6 +181,7 @@ def hdfs_corpus(corpus_dir):
 
 
 @pytest.mark.hadoop
+@pytest.mark.yarn
 def test_raw_text_on_hdfs_in_many_splits_prepares_the_bytes_of_the_local_inline_run(
         corpus_dir, hdfs_corpus, tmp_path):
     local = prepare_text([corpus_dir], tmp_path / "local")

@@ -4,7 +4,7 @@ jobs.hadoop.resources.uber_jobconf decides from the job's input, map tasks, redu
 hadoop-marked test at the end runs the same epoch both ways on the dev cluster.
 """
 import pytest
-from helpers import SMALL, copy_to_store, hadoop_rnn, load_run_state
+from helpers import load_run_state
 
 from jobs.hadoop.resources import (JVM_OVERHEAD_MB, UBER_MAX_LOST_SECONDS, task_memory, uber_jobconf,
                             _xmx_mb)
@@ -103,13 +103,11 @@ def test_a_failed_job_that_was_not_uber_is_not_run_again():
 
 
 @pytest.mark.hadoop
+@pytest.mark.yarn
 def test_an_uber_epoch_on_yarn_gives_the_theta_of_the_same_epoch_in_task_containers(
-        train_only_text_data, hdfs_dir):
-    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data").uri()
-    common = ["--runner", "hadoop", "--data", data, *SMALL, "--mode", "average", "--epochs", "1"]
-    hadoop_rnn("train", *common, "--run", f"{hdfs_dir}/uber")
-    hadoop_rnn("train", *common, "--run", f"{hdfs_dir}/containers", "--no-uber")
-    uber_run = load_run_state(f"{hdfs_dir}/uber")
-    containers = load_run_state(f"{hdfs_dir}/containers")
+        eight_shard_epochs_on_yarn):
+    runs = eight_shard_epochs_on_yarn["runs"]
+    uber_run = load_run_state(runs["uber"])
+    containers = load_run_state(runs["containers"])
     assert uber_run.history[-1]["uber"] and not containers.history[-1]["uber"]
     assert uber_run.theta.tobytes() == containers.theta.tobytes()
