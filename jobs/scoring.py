@@ -92,7 +92,7 @@ def series_rows_in_process(state, dataset, split, horizon, season, network, tota
     """(fitted, bad records) of :func:`series_scores`, its rows added to ``totals`` (a
     RowTotals), computed in this process."""
     bad = {}
-    parts = [p for p in sequence_parts(dataset, split, state.model, bad) if p is not None]
+    parts = sequence_parts(dataset, split, state.model, bad)
     stats = {}
     for part in parts:
         stats = add_history(stats, history_statistics(part, dataset.meta.get("calendar")))

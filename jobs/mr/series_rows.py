@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jobs.data.chunks import SPLITS, scored_positions, sequences_of
+from jobs.data.chunks import SPLITS, scored_positions, sequence_id, sequences_of
 from jobs.data.series_io import sequence_normalization
 from rnn_core import baselines, forecast_batch, smoothing
 from rnn_core.autoregression import AR, add_statistics, ar_statistics, fit_ar_statistics
@@ -74,8 +74,7 @@ def sequence_parts(dataset, split, cfg, bad_counts=None):
     by_sequence = {}
     for name in dataset.splits():
         for record in dataset.iter_chunks(name, cfg, bad_counts):
-            seq = record.key.split("/")[0]
-            by_sequence.setdefault(seq, {}).setdefault(name, []).append(record)
+            by_sequence.setdefault(sequence_id(record.key), {}).setdefault(name, []).append(record)
     return [sequence_part(seq, records, split) for seq, records in sorted(by_sequence.items())]
 
 
