@@ -24,6 +24,7 @@ import numpy as np
 
 from functools import partial
 
+from jobs.data.covariates import target_count
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
@@ -95,8 +96,8 @@ def series_rows_in_process(state, dataset, split, horizon, season, network, tota
     parts = sequence_parts(dataset, split, state.model, bad)
     stats = {}
     for part in parts:
-        stats = add_history(stats, history_statistics(part, dataset.meta.get("calendar")))
-    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+        stats = add_history(stats, history_statistics(part, dataset.meta))
+    fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     for part in parts:
         row = score_part(state, dataset.meta, part, horizon, fitted, network)
         if row is not None:
@@ -124,7 +125,7 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
     for key, value in run(plan_bytes(split, horizon, splits=splits)).output:
         if key == HISTORY:
             stats = add_history(stats, history_from_json(value))
-    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+    fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     scored = run(plan_bytes(split, horizon, fitted, network, splits),
                  collect=lambda pairs: [totals.add(row_from_json(row)) for _, row in pairs][:0])
     return fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
@@ -156,6 +157,7 @@ def series_scores(state, dataset, split, horizon, season, runner=None, base_alon
     ar = fitted["ar"]
     summary = {"season": fitted["season"], "season_from": fitted["season_from"],
                "ar_order": ar.order if ar else None,
+               **({"arx_order": fitted["arx"].order} if fitted.get("arx") else {}),
                "ets": (forms[0] if len(forms) == 1 else forms) if forms else None}
     return scores, summary, table, bad
 
@@ -391,7 +393,8 @@ def series_report(scores, meta, horizon=1):
     ``ratio_to_best_baseline`` is the model's normalized MSE over it. ``baseline_mse`` etc.
     are persistence's.
     """
-    std = np.asarray(meta["normalization"]["std"])
+    targets = target_count(meta)
+    std = np.asarray(meta["normalization"]["std"])[:targets]
     model = errors(scores["model"], std)
     others = {name: errors(sums, std) for name, sums in scores.items() if name != "model"}
     best = min(others, key=lambda name: others[name]["mse_normalized"])
@@ -410,5 +413,5 @@ def series_report(scores, meta, horizon=1):
            "baseline_mse_normalized": persistence["mse_normalized"]}
     persistence_columns = errors(scores["persistence"], std)["columns_mse"]
     out["columns"] = {name: {"mse": model_columns[f], "baseline_mse": persistence_columns[f]}
-                      for f, name in enumerate(meta["columns"])}
+                      for f, name in enumerate(meta["columns"][:targets])}
     return out

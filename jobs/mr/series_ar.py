@@ -1,5 +1,5 @@
 """The third pass of ``prepare --kind series``: the sufficient statistics of the AR(p) fit
-of the training parts (:func:`rnn_core.autoregression.ar_statistics`), for the AR base of a
+of the training parts' target columns (:func:`rnn_core.autoregression.ar_statistics`), for the AR base of a
 model and evaluate's AR baseline.
 
 Map-only over the first pass's lines (:mod:`jobs.mr.series_sort`): each series is normalized
@@ -45,6 +45,7 @@ class MRSeriesAR(SeriesPassJob):
         if len(values) < 2 or len(train) < 2:
             return
         part = normalize(train, self.norm.get("series", {}).get(key, self.norm)).astype(np.float64)
+        part = part[:, :self.options.targets or part.shape[1]]    # an AR of the targets only
         self.stats = add_statistics(self.stats, ar_statistics(part, self.options.max_order))
 
     def mapper_final(self):
