@@ -201,7 +201,7 @@ def per_series_forecasters(forecasters):
     return {"by_series": {name: own.count(name) for name in sorted(set(own))}}
 
 
-CLASSICAL = ("persistence", "seasonal_naive", "ar", "ets")   # the single forecasters
+CLASSICAL = ("persistence", "seasonal_naive", "ar", "arx", "ets")   # the single forecasters
 
 
 def per_series(table, names):

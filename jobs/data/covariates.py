@@ -65,3 +65,8 @@ def target_count(meta):
     """The number of target columns of a series dataset: the first ones of its columns
     (all of them for a series without inputs)."""
     return int(meta.get("targets", len(meta["columns"])))
+
+
+def target_normalization(norm, targets):
+    """The normalization {"mean", "std"} of the first ``targets`` columns."""
+    return {k: list(norm[k])[:targets] for k in ("mean", "std")}

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jobs.data.chunks import SPLITS, scored_positions, sequence_id, sequences_of
-from jobs.data.covariates import target_count
+from jobs.data.covariates import target_count, target_normalization
 from jobs.data.series_io import sequence_normalization
 from rnn_core import baselines, forecast_batch, smoothing
 from rnn_core.arx import ARX, arx_forecasts, arx_statistics, fit_arx
@@ -222,7 +222,7 @@ def score_part(state, meta, part, horizon, fitted, network=True):
         return None
     outputs, season, ar = target_count(meta), fitted["season"], fitted["ar"]
     values = part.sequence[:, :outputs]                # the targets; the inputs drive them
-    norm = outputs_normalization(sequence_normalization(meta, part.seq), outputs)
+    norm = target_normalization(sequence_normalization(meta, part.seq), outputs)
     actual = values[targets]
     predicted = baselines.forecasts(values, targets, horizon, season, ar)
     if fitted.get("arx") is not None:
@@ -246,11 +246,6 @@ def score_part(state, meta, part, horizon, fitted, network=True):
                      sae_original=np.asarray(error["sae"]) * std)
     return {"seq": part.seq, "sums": sums, "ets_forms": forms,
             "scale": mase_scale(values[:part.fit_end], season)}
-
-
-def outputs_normalization(norm, outputs):
-    """The normalization {"mean", "std"} of the first ``outputs`` columns (the targets)."""
-    return {k: list(norm[k])[:outputs] for k in ("mean", "std")}
 
 
 FORECASTERS = ("model", "persistence", "seasonal_naive", "ar", "arx", "ets", "ar_ets")  # a row's
