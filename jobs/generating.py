@@ -20,7 +20,8 @@ from jobs.data.chunks import sequence_id, sequences_of
 from jobs.data.series_table import NO_ID_COLUMN, future_inputs, series_rows, some, table_spec
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
 from rnn_core import smoothing
-from rnn_core.autoregression import fit_ar
+from rnn_core.arx import arx_ahead, arx_statistics, fit_arx
+from rnn_core.autoregression import add_statistics, fit_ar
 from rnn_core.generate import MAX_HORIZON, forecast, sample_tokens
 
 
@@ -124,6 +125,28 @@ def refit_ar(dataset):
     return fit_ar([sequence[:, :targets] for _, sequence in sorted(sequences_of(records).items())])
 
 
+def refit_arx(dataset):
+    """The ARX of a driven series dataset (:mod:`rnn_core.arx`) fitted on every part of every
+    sequence (read in this process), pooled as evaluate's."""
+    from jobs.mr.series_rows import arx_order
+
+    records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
+    targets, order = covariates.target_count(dataset.meta), arx_order(dataset.meta)
+    stats = {}
+    for _, sequence in sorted(sequences_of(records).items()):
+        stats = add_statistics(stats, arx_statistics(sequence, order, targets))
+    return fit_arx(stats, order)
+
+
+def arx_forecast(arx, history, ahead, horizon):
+    """The ARX forecast (horizon, O), normalized, of the steps after ``history`` (L, F) whose
+    last row holds the inputs of the first; ``ahead`` (horizon, F - O): those of every step."""
+    targets = history.shape[1] - ahead.shape[1]
+    unknown = np.full((horizon - 1, targets), np.nan)       # fed back, never read from here
+    sequence = np.concatenate([history, np.concatenate([unknown, ahead[1:]], axis=1)])
+    return arx_ahead(sequence, np.array([len(history) - 1]), horizon, arx, targets)[0]
+
+
 def ets_forecast(history, norm, horizon, meta):
     """The ETS forecast (horizon, F) in original units of ``history`` (L, F) normalized by
     ``norm``: each column fitted (form by AICc, season from the calendar) on its whole
@@ -202,6 +225,9 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
                              None if ahead is None else ahead[1:])
         norm = covariates.target_normalization(norm, targets)
         values = series_io.denormalize(predicted.astype(float), norm)
+    if forecaster == "arx":
+        values = series_io.denormalize(arx_forecast(refit_arx(dataset), history, ahead, horizon),
+                                       norm)
     if forecaster in ("ets", "ar_ets"):
         ets = ets_forecast(history[:, :targets], norm, horizon, meta)
         values = ets if forecaster == "ets" else (values + ets) / 2

@@ -166,8 +166,9 @@ def fallback_forecaster(state, dataset, runner=None):
     """(forecasters, {name: validation MSE}) of the classical forecasters a run uses where
     its network did not clearly beat its base on the validation part.
 
-    Of the base itself ("ar", or "persistence" for the last-value base), ETS, and for an AR
-    base the mean of the AR and ETS forecasts ("ar_ets"), each fitted on the training part,
+    Of the base itself ("ar", or "persistence" for the last-value base), for a series driven
+    by inputs ARX, ETS, and for an AR base the mean of the AR and ETS forecasts ("ar_ets"),
+    each fitted on the training part,
     the one that forecasts the validation part best one step ahead: over all the series
     (``forecasters[None]``, and the MSEs), and for each series its own
     (``forecasters[seq]``), as a user picks a method per series of a panel. runner: as for
@@ -178,7 +179,7 @@ def fallback_forecaster(state, dataset, runner=None):
         return {None: base}, {}
     totals, _, table, _ = series_scores(state, dataset, "valid", 1, None, runner,
                                         base_alone={None: base})
-    names = [name for name in (base, "ets", "ar_ets") if name in totals]
+    names = [name for name in (base, "arx", "ets", "ar_ets") if name in totals]
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
               for name in names}
     columns = table["sse"][:, [table["names"].index(name) for name in names]]

@@ -61,16 +61,22 @@ def fit_arx(stats, order):
     return ARX(order, solve(stats["gram"], stats["moment"]))
 
 
-def arx_forecasts(sequence, positions, horizon, arx, targets):
-    """The ``horizon``-step forecasts (n, O) of the targets at ``positions`` (n,), each from
-    its origin position - horizon: the forecasts of the steps between are fed back as the
-    last values, the inputs are the sequence's own (known ahead)."""
-    origins = positions - horizon
+def arx_ahead(sequence, origins, horizon, arx, targets):
+    """The forecasts (n, horizon, O) of the targets of the ``horizon`` steps after each
+    origin (n,): the forecasts of the steps between are fed back as the last values, the
+    inputs are the sequence's own (known ahead: the sequence must reach origin + horizon - 1)."""
     p = arx.order
     history = lagged(sequence[:, :targets], origins + 1, np.arange(1, p + 1))     # (n, p, O)
     a, b = arx.coef[:, 1:p + 1], arx.coef[:, p + 1:]
-    for step in range(1, horizon + 1):
-        inputs = sequence[origins + step - 1, targets:]                            # (n, k)
-        predicted = arx.coef[:, 0] + np.einsum("npo,op->no", history, a) + inputs @ b.T
-        history = np.concatenate([predicted[:, None], history[:, :-1]], axis=1)
-    return predicted
+    out = np.empty((len(origins), horizon, targets))
+    for step in range(horizon):
+        inputs = sequence[origins + step, targets:]                                # (n, k)
+        out[:, step] = arx.coef[:, 0] + np.einsum("npo,op->no", history, a) + inputs @ b.T
+        history = np.concatenate([out[:, step, None], history[:, :-1]], axis=1)
+    return out
+
+
+def arx_forecasts(sequence, positions, horizon, arx, targets):
+    """The ``horizon``-step forecasts (n, O) of the targets at ``positions`` (n,), each from
+    its origin position - horizon (:func:`arx_ahead`)."""
+    return arx_ahead(sequence, positions - horizon, horizon, arx, targets)[:, -1]

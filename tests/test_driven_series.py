@@ -254,3 +254,20 @@ def test_the_prepare_flags_take_comma_separated_inputs_and_targets(tmp_path):
                 "--time", "day", "--calendar", "dow,month", "--out", str(tmp_path / "d"))
     meta = json.loads((tmp_path / "d" / "meta.json").read_text())
     assert meta["columns"] == ["load", "temp", "dow_sin", "dow_cos", "month_sin", "month_cos"]
+
+
+def test_a_driven_run_whose_network_lost_forecasts_with_arx_when_it_forecast_valid_best(
+        driven_run, tmp_path, monkeypatch):
+    from helpers import network_lost
+
+    from jobs import generating
+    path, data, run = driven_run
+    monkeypatch.setattr(generating, "load_run", network_lost(generating.load_run))
+    days = pd.date_range("2021-01-01", periods=DAYS + 2)[DAYS:]
+    pd.DataFrame({"day": days, "temp": [30.0, -5.0]}).to_csv(tmp_path / "f.csv", index=False)
+    result = forecast_run(run, 2, future=str(tmp_path / "f.csv"))
+    assert "ARX" in result["note"]
+    frame = pd.read_csv(path)                       # the system itself: 5 + 1.5 temp + 0.3 load
+    first = 5 + 1.5 * 30.0 + 0.3 * frame["load"].iloc[-1]
+    second = 5 + 1.5 * -5.0 + 0.3 * first
+    assert np.ravel(result["forecast"]) == pytest.approx([first, second], rel=0.02)
