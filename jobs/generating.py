@@ -218,14 +218,15 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
         choice.update(forecaster=forecaster, valid_mse=errors)
         note = base_line(state, choice)     # of the base the run trained with
         if state.model.ar is not None:
-            state = with_base_coefficients(state, refit_ar(dataset))
+            refit = refit_arx(dataset) if state.model.ar_inputs else refit_ar(dataset)
+            state = with_base_coefficients(state, refit)
             context = max(context, state.model.ar_order)
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         predicted = forecast(state.theta, state.model, history[-context:], horizon,
                              None if ahead is None else ahead[1:])
         norm = covariates.target_normalization(norm, targets)
         values = series_io.denormalize(predicted.astype(float), norm)
-    if forecaster == "arx":
+    if forecaster == "arx" and not state.model.ar_inputs:   # (else the base is this ARX)
         values = series_io.denormalize(arx_forecast(refit_arx(dataset), history, ahead, horizon),
                                        norm)
     if forecaster in ("ets", "ar_ets"):

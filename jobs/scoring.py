@@ -174,12 +174,15 @@ def fallback_forecaster(state, dataset, runner=None):
     (``forecasters[seq]``), as a user picks a method per series of a panel. runner: as for
     :func:`series_scores`.
     """
-    base = "ar" if state.model.ar is not None else "persistence"
+    base = (("arx" if state.model.ar_inputs else "ar") if state.model.ar is not None
+            else "persistence")
     if "valid" not in dataset.splits():
         return {None: base}, {}
     totals, _, table, _ = series_scores(state, dataset, "valid", 1, None, runner,
                                         base_alone={None: base})
-    names = [name for name in (base, "arx", "ets", "ar_ets") if name in totals]
+    # (the mean of AR and ETS is a candidate beside an AR base, whose forecast it takes)
+    candidates = (base, "arx", "ets") + (("ar_ets",) if base == "ar" else ())
+    names = [name for name in dict.fromkeys(candidates) if name in totals]
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
               for name in names}
     columns = table["sse"][:, [table["names"].index(name) for name in names]]

@@ -271,3 +271,18 @@ def test_a_driven_run_whose_network_lost_forecasts_with_arx_when_it_forecast_val
     first = 5 + 1.5 * 30.0 + 0.3 * frame["load"].iloc[-1]
     second = 5 + 1.5 * -5.0 + 0.3 * first
     assert np.ravel(result["forecast"]) == pytest.approx([first, second], rel=0.02)
+
+
+def test_a_driven_series_network_corrects_the_arx_prepare_fitted_on_the_training_part(
+        driven_run):
+    from jobs.run.trained import load_run
+    from rnn_core.arx import ARX, arx_ahead
+    state, dataset = load_run(driven_run[2], None, kind="series")
+    meta = dataset.meta
+    assert meta["arx"]["order"] == meta["ar"]["order"] and state.model.ar_inputs
+    assert np.array_equal(np.asarray(state.model.ar), np.asarray(meta["arx"]["coef"]))
+    sequence, _, _ = dataset_series(dataset)
+    base = network.predict_base(state.model, sequence[None])[0, :, 0]
+    arx = ARX(meta["arx"]["order"], np.asarray(meta["arx"]["coef"]))
+    origins = np.arange(arx.order, len(sequence) - 1)
+    assert np.allclose(base[origins], arx_ahead(sequence, origins, 1, arx, 1)[:, 0, 0])

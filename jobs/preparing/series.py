@@ -14,7 +14,8 @@ rows.
    one record per map task; the driver adds them and fits AR(p), p chosen by AIC on the
    training parts (:mod:`rnn_core.autoregression`): the base of an AR-residual model
    and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
-   normalization is.
+   normalization is. For a series driven by inputs (:mod:`jobs.data.covariates`) the same
+   job runs again for the sums of the ARX(p) fit (:mod:`rnn_core.arx`), its network's base.
 4. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
    (:func:`jobs.preparing.sharding.run_sharding_job`).
 
@@ -35,6 +36,7 @@ from jobs.hadoop.launch import job_files_dir, run_job
 from jobs.preparing.sharding import job_inputs, refuse_shell_unsafe, run_sharding_job
 from jobs.storage import open_store
 from rnn_core import autoregression, baselines
+from rnn_core.arx import fit_arx
 
 
 def combine(stats):
@@ -64,6 +66,16 @@ def fit_ar(output):
         return None
     ar = autoregression.fit_ar_statistics(stats)
     return {"order": ar.order, "coef": ar.coef.tolist()}
+
+
+def fit_arx_of(output, order):
+    """The ARX(p) of the ARX run of the AR job's output, {"order": p, "coef": (O, 1 + p + k)
+    lists}, or None if no series has a training part longer than p."""
+    stats = {}
+    for _, arrays in output:
+        stats = autoregression.add_statistics(stats, arrays)
+    arx = fit_arx(stats, order)
+    return {"order": arx.order, "coef": arx.coef.tolist()} if arx else None
 
 
 def table_calendar(stats):
@@ -184,6 +196,11 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
                 json.dump({**norm, **({"series": own} if own else {})}, f)
             ar = fit_ar(run_job(MRSeriesAR, parts + ["--normalization", norm_file],
                                 [sorted_uri], runner).output)
+            arx = None
+            if ar is not None and len(all_columns) > len(columns):  # the base of a driven one
+                arx = fit_arx_of(run_job(MRSeriesAR, parts + [
+                    "--normalization", norm_file, "--arx-order", str(ar["order"])],
+                    [sorted_uri], runner).output, ar["order"])
             train_steps = sum(split_point(int(s["length"]), valid, test) for s in stats.values())
             chunk, context = chunking(train_steps, ar["order"] if ar else 0)
             splits = splits_with(test)
@@ -219,6 +236,8 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
                     calendar_features=list(calendar))
     if ar is not None:
         meta["ar"] = ar
+    if arx is not None:
+        meta["arx"] = arx
     if own:
         meta["scale"] = "series"
         meta["series_normalization"] = [own[key] for key in keys]

@@ -142,7 +142,9 @@ SHORT_NAMES = {"ar": "AR", "persistence": "last value", "arx": "ARX", "ets": "ET
 
 def base_name(cfg):
     """The base of a series model ``cfg`` in words."""
-    return f"AR(p={cfg.ar_order}) base" if cfg.ar is not None else "last-value base"
+    if cfg.ar is not None:
+        return f"{'ARX' if cfg.ar_inputs else 'AR'}(p={cfg.ar_order}) base"
+    return "last-value base"
 
 
 def base_line(state, choice):
