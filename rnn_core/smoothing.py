@@ -93,20 +93,38 @@ def one_step(ets, sequence):
 
 def ahead(ets, sequence, origins, horizon):
     """The ``horizon``-step forecasts (n,) of ``ets`` from each of ``origins`` (n,) of
-    ``sequence`` (L,) in original units: each from the values up to its origin."""
+    ``sequence`` (L,) in original units: each from the values up to its origin.
+
+    One pass over the sequence gives the states (level l, trend b, season s) after each step;
+    the forecast from origin o is ETS's point forecast from the state there,
+    (l_o + (φ + .. + φ^h) b_o) + or × s_{o + h - m(k + 1)}, k = (h - 1) // m (Hyndman &
+    Athanasopoulos, "Forecasting: principles and practice", 8.7): the states up to o depend
+    on the values up to o only, so this is a pass per origin's forecast, for O(L) not O(n·L).
+    A forecast that is not a number (a multiplicative form after a value <= 0) is the last
+    value (persistence), as in :func:`one_step`."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     sequence = np.asarray(sequence, dtype=np.float64)
+    origins = np.asarray(origins)
     if horizon == 1:
-        return one_step(ets, sequence)[np.asarray(origins) + 1]
-    out = np.empty(len(origins))
-    for i, origin in enumerate(origins):
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            smoothed = ETSModel(sequence[:origin + 1], **ets.form).smooth(ets.params)
-            out[i] = np.asarray(smoothed.forecast(horizon))[-1]
+        return one_step(ets, sequence)[origins + 1]
+    form = ets.form
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        model = ETSModel(sequence, **form)
+        states = np.asarray(model.smooth(ets.params).states, dtype=np.float64)
+        out = states[origins, 0]
+        if form.get("trend"):
+            phi = (ets.params[list(model.param_names).index("damping_trend")]
+                   if form.get("damped_trend") else 1.0)
+            out = out + np.sum(phi ** np.arange(1, horizon + 1)) * states[origins, 1]
+        if form.get("seasonal"):
+            m = form["seasonal_periods"]
+            # (>= 0: a seasonal form is fitted on two seasons at least, so an origin is past m)
+            season = states[origins + horizon - m * ((horizon - 1) // m + 1), -1]
+            out = out + season if form["seasonal"] == "add" else out * season
     broken = ~np.isfinite(out)
-    out[broken] = sequence[np.asarray(origins)[broken]]          # persistence, as one_step
+    out[broken] = sequence[origins[broken]]
     return out
 
 
