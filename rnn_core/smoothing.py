@@ -9,13 +9,16 @@ corrected Akaike criterion among
 
 the seasonal forms only when the history holds at least two whole seasons, as the
 statsforecast and forecast-package AutoETS do (they also try undamped trends, which forecast
-worse on average: Hyndman & Athanasopoulos, *Forecasting: principles and practice*, 8.4).
+worse on average: Hyndman & Athanasopoulos, *Forecasting: principles and practice*, 8.4),
+and a season of at most :data:`MAX_SEASON` steps: the likelihood has one initial state per
+step of the season, so a weekly season of half-hourly data (336) is a 340-parameter fit
+(R's ``ets`` stops at 24 and ignores longer seasons, as this does past 52).
 
 A forecaster here is fitted once on a history (the values before the scored part, original
 units, one column) and then run over the whole sequence with those parameters fixed, so that
 its forecast of every scored step uses the values up to its origin, as the model's does:
-one step ahead from one pass over the sequence (:func:`one_step`), H steps ahead from a pass
-per origin (:func:`ahead`, O(n L): for the scored parts of evaluate, not for bulk use).
+one step ahead from one pass over the sequence (:func:`one_step`), H steps ahead from the
+states of that pass (:func:`ahead`).
 """
 import warnings
 from dataclasses import dataclass
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_HISTORY = 8          # fewer steps than this: no ETS (nothing to fit a level and a trend on)
+MAX_SEASON = 52          # the longest season of a seasonal form (weekly of a year, daily of
+                         # half-hourly data)
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class ETS:
 
 def candidate_forms(history, season):
     """The ETSModel keyword arguments tried on ``history`` (L,)."""
-    seasonal = season and season >= 2 and len(history) >= 2 * season + 2
+    seasonal = (season and 2 <= season <= MAX_SEASON and len(history) >= 2 * season + 2)
     trends = [{}, {"trend": "add", "damped_trend": True}]
     forms = [{"error": "add", **trend} for trend in trends]
     if seasonal:

@@ -108,3 +108,11 @@ def test_ets_h_step_forecasts_from_the_states_are_statsmodels_forecasts_from_eac
                                    .forecast(horizon))[-1] for o in origins]
             np.testing.assert_allclose(smoothing.ahead(ets, series, origins, horizon), expected,
                                        rtol=1e-10)
+
+
+def test_ets_tries_no_seasonal_form_for_a_season_longer_than_its_limit():
+    history = np.abs(np.random.default_rng(0).standard_normal(1000)) + 1
+    assert all("seasonal" not in form for form in
+               smoothing.candidate_forms(history, smoothing.MAX_SEASON + 1))
+    assert any("seasonal" in form for form in
+               smoothing.candidate_forms(history, smoothing.MAX_SEASON))
