@@ -38,7 +38,7 @@ def add_arguments(parser):
     series.add_argument("--against", metavar="RUN",
                         help="also score RUN, a model of the same series prepared with other "
                         "inputs (e.g. without prepare --inputs), on the same steps, and report "
-                        "the model's MSE over its: the value of the inputs")
+                        "the model's MSE over its: the value of the inputs (default: none)")
     add_runner_flags(parser, runners=(AUTO, IN_PROCESS) + RUNNERS, default=AUTO,
                      help="auto (default): the MapReduce job on the hadoop runner for data on "
                      "HDFS, this process for local data; process: score here; otherwise the "
