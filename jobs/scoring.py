@@ -24,6 +24,7 @@ import numpy as np
 
 from functools import partial
 
+from jobs.data.covariates import target_count
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
@@ -95,8 +96,8 @@ def series_rows_in_process(state, dataset, split, horizon, season, network, tota
     parts = sequence_parts(dataset, split, state.model, bad)
     stats = {}
     for part in parts:
-        stats = add_history(stats, history_statistics(part, dataset.meta.get("calendar")))
-    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+        stats = add_history(stats, history_statistics(part, dataset.meta))
+    fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     for part in parts:
         row = score_part(state, dataset.meta, part, horizon, fitted, network)
         if row is not None:
@@ -124,7 +125,7 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
     for key, value in run(plan_bytes(split, horizon, splits=splits)).output:
         if key == HISTORY:
             stats = add_history(stats, history_from_json(value))
-    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+    fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     scored = run(plan_bytes(split, horizon, fitted, network, splits),
                  collect=lambda pairs: [totals.add(row_from_json(row)) for _, row in pairs][:0])
     return fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
@@ -156,6 +157,7 @@ def series_scores(state, dataset, split, horizon, season, runner=None, base_alon
     ar = fitted["ar"]
     summary = {"season": fitted["season"], "season_from": fitted["season_from"],
                "ar_order": ar.order if ar else None,
+               **({"arx_order": fitted["arx"].order} if fitted.get("arx") else {}),
                "ets": (forms[0] if len(forms) == 1 else forms) if forms else None}
     return scores, summary, table, bad
 
@@ -164,19 +166,23 @@ def fallback_forecaster(state, dataset, runner=None):
     """(forecasters, {name: validation MSE}) of the classical forecasters a run uses where
     its network did not clearly beat its base on the validation part.
 
-    Of the base itself ("ar", or "persistence" for the last-value base), ETS, and for an AR
-    base the mean of the AR and ETS forecasts ("ar_ets"), each fitted on the training part,
+    Of the base itself ("ar", or "persistence" for the last-value base), for a series driven
+    by inputs ARX, ETS, and for an AR base the mean of the AR and ETS forecasts ("ar_ets"),
+    each fitted on the training part,
     the one that forecasts the validation part best one step ahead: over all the series
     (``forecasters[None]``, and the MSEs), and for each series its own
     (``forecasters[seq]``), as a user picks a method per series of a panel. runner: as for
     :func:`series_scores`.
     """
-    base = "ar" if state.model.ar is not None else "persistence"
+    base = (("arx" if state.model.ar_inputs else "ar") if state.model.ar is not None
+            else "persistence")
     if "valid" not in dataset.splits():
         return {None: base}, {}
     totals, _, table, _ = series_scores(state, dataset, "valid", 1, None, runner,
                                         base_alone={None: base})
-    names = [name for name in (base, "ets", "ar_ets") if name in totals]
+    # (the mean of AR and ETS is a candidate beside an AR base, whose forecast it takes)
+    candidates = (base, "arx", "ets") + (("ar_ets",) if base == "ar" else ())
+    names = [name for name in dict.fromkeys(candidates) if name in totals]
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
               for name in names}
     columns = table["sse"][:, [table["names"].index(name) for name in names]]
@@ -199,7 +205,7 @@ def per_series_forecasters(forecasters):
     return {"by_series": {name: own.count(name) for name in sorted(set(own))}}
 
 
-CLASSICAL = ("persistence", "seasonal_naive", "ar", "ets")   # the single forecasters
+CLASSICAL = ("persistence", "seasonal_naive", "ar", "arx", "ets")   # the single forecasters
 
 
 def per_series(table, names):
@@ -263,7 +269,7 @@ def selection_note(split, checkpoint, splits):
 
 
 def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon=1,
-             season=None, hadoop=None, network=False):
+             season=None, hadoop=None, network=False, against=None):
     """The metrics dict of the run in ``run`` on ``split`` ("test", "valid" or "train";
     None: :func:`default_split`).
 
@@ -278,6 +284,8 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
     network: score the network even where it did not beat its base on the validation part
     (:func:`jobs.run.trained.forecasting_state`; ``base_choice`` and the note say which).
     The metrics' ``runner`` says where the model was scored ("process" or a runner).
+    against: another series run, of the same series prepared with other inputs (e.g. none):
+    scored the same way on the same steps, its MSE and the model's over it are ``against``.
     """
     state, dataset = load_run(run, data, checkpoint=checkpoint)
     state, choice = forecasting_state(state, network)
@@ -317,12 +325,36 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
         raise ScoringError(f"the model in {run} has a non-finite loss ({metrics['loss']}) on the "
                            f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
                            "holds values it cannot score; no metrics to report")
+    if against is not None:
+        metrics["against"] = compared_run(metrics, dataset, evaluate(
+            against, split=split, runner=runner, checkpoint=checkpoint, horizon=horizon,
+            season=season, hadoop=hadoop, network=network), against)
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
                    data=dataset.store.uri(), run=run, checkpoint=checkpoint,
                    runner="process" if runner is None else runner.runner,
                    note=selection_note(split, checkpoint, dataset.splits()),
                    base_choice=choice, model_note=base_line(state, choice))
     return metrics
+
+
+def compared_run(metrics, dataset, other, run):
+    """The ``against`` entry of a series report: ``other``'s (the report of ``run``) MSE on
+    the same steps, the model's over it, and its columns; ScoringError unless both scored the
+    same steps of the same series (original units, so other normalizations compare)."""
+    if dataset.kind != "series" or other["kind"] != "series":
+        raise ScoringError("--against compares two series runs")
+    mine, theirs = metrics["columns"], other["columns"]
+    if (list(mine) != list(theirs) or other["steps"] != metrics["steps"]
+            or len(other.get("series", {}).get("table", [])) != len(
+                metrics.get("series", {}).get("table", []))):
+        raise ScoringError(f"--against {run}: it scored {other['steps']:,} steps of "
+                           f"{', '.join(theirs)}, the model {metrics['steps']:,} of "
+                           f"{', '.join(mine)}: prepare both from the same series with the "
+                           "same --valid and --test")
+    from jobs.data.dataset import Dataset
+    return {"run": run, "columns": Dataset(other["data"]).meta["columns"], "mse": other["mse"],
+            "mse_normalized": other["mse_normalized"], "epoch": other["epoch"],
+            "ratio": ratio(metrics["mse"], other["mse"])}
 
 
 def nothing_to_score(dataset, split, bad):
@@ -391,7 +423,8 @@ def series_report(scores, meta, horizon=1):
     ``ratio_to_best_baseline`` is the model's normalized MSE over it. ``baseline_mse`` etc.
     are persistence's.
     """
-    std = np.asarray(meta["normalization"]["std"])
+    targets = target_count(meta)
+    std = np.asarray(meta["normalization"]["std"])[:targets]
     model = errors(scores["model"], std)
     others = {name: errors(sums, std) for name, sums in scores.items() if name != "model"}
     best = min(others, key=lambda name: others[name]["mse_normalized"])
@@ -410,5 +443,5 @@ def series_report(scores, meta, horizon=1):
            "baseline_mse_normalized": persistence["mse_normalized"]}
     persistence_columns = errors(scores["persistence"], std)["columns_mse"]
     out["columns"] = {name: {"mse": model_columns[f], "baseline_mse": persistence_columns[f]}
-                      for f, name in enumerate(meta["columns"])}
+                      for f, name in enumerate(meta["columns"][:targets])}
     return out

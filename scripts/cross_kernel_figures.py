@@ -40,7 +40,7 @@ MACHINES = (
     "sandybridge:OPENBLAS_CORETYPE=Sandybridge,"
     f"NPY_DISABLE_CPU_FEATURES=X86_V3 {NEWER_THAN_AVX2},OPENBLAS_NUM_THREADS=1",
 )
-HEADINGS = {"sunspots": "Yearly sunspots", "co2": "Weekly CO2"}
+HEADINGS = {"sunspots": "Yearly sunspots", "co2": "Weekly CO2", "electricity": "Electricity demand"}
 
 # the demo with its model in a given dtype, and the README's `hadoop-rnn` as this checkout's
 DEMO = ("import dataclasses, sys, jobs.demo as d; "
@@ -78,6 +78,7 @@ def run_walkthrough(walkthrough, dtype, epochs, env, work):
         flags = (f" --epochs {epochs}" if epochs else "") + f" --dtype {dtype}"
         script = re.sub(r"^(hadoop-rnn train .*)$", rf"\1{flags}",
                         sh_block(HEADINGS[walkthrough]).replace("/tmp/ex", work)
+                        .replace("python scripts/", f"python {ROOT}/scripts/")
                         .replace("\\\n", " "), flags=re.M)
         cmd = ["bash", "-e", "-c", PREAMBLE + script]
     done = subprocess.run(cmd, cwd=work, env=full_env, capture_output=True, text=True)

@@ -114,14 +114,15 @@ def assert_losses_printed(losses, out):
 
 @pytest.mark.parametrize("heading, kernels", [
     ("Yearly sunspots", "this CPU's kernels"), ("Yearly sunspots", "an older CPU's kernels"),
-    ("Weekly CO2", "this CPU's kernels")])  # CO2 on other kernels: scripts/cross_kernel_figures.py
+    ("Weekly CO2", "this CPU's kernels"), ("Electricity demand", "this CPU's kernels")])
+# CO2 and electricity on other kernels: scripts/cross_kernel_figures.py
 def test_the_series_walkthrough_prints_what_the_readme_shows_up_to_its_best_epoch(
         heading, kernels, tmp_path):
     pytest.importorskip("statsmodels")
     if not shutil.which("hadoop-rnn"):
         pytest.skip("hadoop-rnn is not installed (pip install -e .)")
     env = KERNELS[kernels]()
-    block = sh_block(heading)
+    block = sh_block(heading).replace("python scripts/", f"python {ROOT}/scripts/")
     out = run_block(block, tmp_path, train_flags=f"--epochs {epochs_to_run(block)}", env=env)
     shown = exact_lines(block, tmp_path)
     assert len(shown) > 3, "the block shows no more than prepare's output"

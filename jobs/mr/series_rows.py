@@ -28,8 +28,10 @@ from typing import NamedTuple
 import numpy as np
 
 from jobs.data.chunks import SPLITS, scored_positions, sequence_id, sequences_of
+from jobs.data.covariates import target_count, target_normalization
 from jobs.data.series_io import sequence_normalization
 from rnn_core import baselines, forecast_batch, smoothing
+from rnn_core.arx import ARX, arx_forecasts, arx_statistics, fit_arx
 from rnn_core.autoregression import AR, add_statistics, ar_statistics, fit_ar_statistics
 
 
@@ -88,15 +90,29 @@ def season_statistics(history, calendar):
             else baselines.autocorrelation_statistics(history))
 
 
-def history_statistics(part, calendar):
+def arx_order(meta):
+    """The p of a driven series' ARX baseline: the order of the AR base ``prepare`` fitted
+    (the lags the network's base has), 1 without one."""
+    return int(meta["ar"]["order"]) if meta.get("ar") else 1
+
+
+def history_statistics(part, meta):
     """Sums of one sequence's history that add across sequences (:func:`add_history`): the
-    AR fit's (``ar.*``) and the season's (``season.*``, :func:`season_statistics`). {} for
-    a history of one step."""
+    AR fit's (``ar.*``) and the season's (``season.*``, :func:`season_statistics`) of its
+    target columns, and for a driven series (``prepare --inputs``) the ARX fit's
+    (``arx.*``). {} for a history of one step."""
     history = part.sequence[:part.fit_end]
     if len(history) < 2:
         return {}
-    return {**{f"ar.{k}": v for k, v in ar_statistics(history).items()},
-            **{f"season.{k}": v for k, v in season_statistics(history, calendar).items()}}
+    targets = target_count(meta)
+    values = history[:, :targets]
+    stats = {**{f"ar.{k}": v for k, v in ar_statistics(values).items()},
+             **{f"season.{k}": v
+                for k, v in season_statistics(values, meta.get("calendar")).items()}}
+    if targets < history.shape[1]:
+        stats.update({f"arx.{k}": v
+                      for k, v in arx_statistics(history, arx_order(meta), targets).items()})
+    return stats
 
 
 def group(stats, prefix):
@@ -107,8 +123,10 @@ def group(stats, prefix):
 def add_history(a, b):
     """The history statistics of the sequences of ``a`` and of ``b`` together."""
     ar = add_statistics(group(a, "ar."), group(b, "ar."))
+    arx = add_statistics(group(a, "arx."), group(b, "arx."))
     season = baselines.add_season_statistics(group(a, "season."), group(b, "season."))
     return {**{f"ar.{k}": v for k, v in ar.items()},
+            **{f"arx.{k}": v for k, v in arx.items()},
             **{f"season.{k}": v for k, v in season.items()}}
 
 
@@ -123,35 +141,40 @@ def fit_season(stats, season, calendar):
     return baselines.season_of_autocorrelation(stats), "autocorrelation (no timestamps)"
 
 
-def fit_history(stats, season, calendar, ar=None):
-    """{"season", "season_from", "ar"} of the summed history statistics: the season
-    (:func:`fit_season`) and the pooled AR(p) (``ar`` if given: prepare's of the training
-    parts; else fitted here, None without history)."""
-    chosen, where = fit_season(group(stats, "season."), season, calendar)
+def fit_history(stats, season, meta, ar=None):
+    """{"season", "season_from", "ar", "arx"} of the summed history statistics: the season
+    (:func:`fit_season`), the pooled AR(p) (``ar`` if given: prepare's of the training
+    parts; else fitted here, None without history) and for a driven series the pooled ARX
+    (else None)."""
+    chosen, where = fit_season(group(stats, "season."), season, meta.get("calendar"))
     ar_stats = group(stats, "ar.")
     if ar is None and ar_stats:
         ar = fit_ar_statistics(ar_stats)
-    return {"season": chosen, "season_from": where, "ar": ar}
+    return {"season": chosen, "season_from": where, "ar": ar,
+            "arx": fit_arx(group(stats, "arx."), arx_order(meta))}
 
 
 # -- pass 2: the scores ----------------------------------------------------------------------
 
 def model_forecasts(state, sequence, targets, starts, horizon):
-    """The model's ``horizon``-step forecasts (n, F) of x[targets], each from the steps of
+    """The model's ``horizon``-step forecasts (n, O) of x[targets], each from the steps of
     ``sequence`` from its record's first row (``starts``, (n,)) up to its origin t - H, its
-    own forecasts fed back for the H - 1 steps after: for H = 1 exactly the history the
+    own forecasts fed back for the H - 1 steps after (with the sequence's own inputs, known
+    ahead, for a driven series): for H = 1 exactly the history the
     model's one-step score of the record conditions on (:class:`jobs.mr.loss_sums.LossSums`
     runs the record from a zero state). An origin before its record's first row conditions
     on the steps from the sequence's start."""
     origins = targets - horizon
     starts = np.where(starts <= origins, starts, 0)
-    predicted = np.empty((len(targets), sequence.shape[1]))
+    outputs = state.model.output_size
+    predicted = np.empty((len(targets), outputs))
     lengths = origins + 1 - starts
     for length in np.unique(lengths):                  # one batch per history length
         rows = np.flatnonzero(lengths == length)
         index = origins[rows, None] + np.arange(1 - length, 1)[None, :]
-        predicted[rows] = forecast_batch(state.theta, state.model, sequence[index],
-                                         horizon)[:, -1]
+        ahead = origins[rows, None] + np.arange(1, horizon)[None, :]   # the rows fed back
+        predicted[rows] = forecast_batch(state.theta, state.model, sequence[index], horizon,
+                                         sequence[ahead, outputs:])[:, -1]
     return predicted
 
 
@@ -197,31 +220,35 @@ def score_part(state, meta, part, horizon, fitted, network=True):
     targets, starts = part.targets[keep], part.starts[keep]
     if not len(targets):
         return None
-    sequence, season, ar = part.sequence, fitted["season"], fitted["ar"]
-    actual, norm = sequence[targets], sequence_normalization(meta, part.seq)
-    predicted = baselines.forecasts(sequence, targets, horizon, season, ar)
-    predicted["ets"], forms = ets_forecasts(sequence, part.fit_end, targets, horizon, season, norm)
+    outputs, season, ar = target_count(meta), fitted["season"], fitted["ar"]
+    values = part.sequence[:, :outputs]                # the targets; the inputs drive them
+    norm = target_normalization(sequence_normalization(meta, part.seq), outputs)
+    actual = values[targets]
+    predicted = baselines.forecasts(values, targets, horizon, season, ar)
+    if fitted.get("arx") is not None:
+        predicted["arx"] = arx_forecasts(part.sequence, targets, horizon, fitted["arx"], outputs)
+    predicted["ets"], forms = ets_forecasts(values, part.fit_end, targets, horizon, season, norm)
     if predicted["ets"] is not None and "ar" in predicted:  # Comb of the M competitions
         predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
     sums = {name: baselines.error_sums(values, actual)
             for name, values in predicted.items() if values is not None}
     if network and horizon > 1:
         sums["model"] = baselines.error_sums(
-            model_forecasts(state, sequence, targets, starts, horizon), actual)
+            model_forecasts(state, part.sequence, targets, starts, horizon), actual)
     elif network:
         with np.errstate(over="ignore", invalid="ignore"):
             scored = LossSums(state.theta, state.model, meta).add_chunks(part.records)
         sums["model"] = {"sse": scored["sse"], "sae": scored["sae"],
                          "count": float(scored["count"])}
     std = np.asarray(norm["std"])
-    for values in sums.values():
-        values.update(sse_original=np.asarray(values["sse"]) * std ** 2,
-                      sae_original=np.asarray(values["sae"]) * std)
+    for error in sums.values():
+        error.update(sse_original=np.asarray(error["sse"]) * std ** 2,
+                     sae_original=np.asarray(error["sae"]) * std)
     return {"seq": part.seq, "sums": sums, "ets_forms": forms,
-            "scale": mase_scale(sequence[:part.fit_end], season)}
+            "scale": mase_scale(values[:part.fit_end], season)}
 
 
-FORECASTERS = ("model", "persistence", "seasonal_naive", "ar", "ets", "ar_ets")  # a row's
+FORECASTERS = ("model", "persistence", "seasonal_naive", "ar", "arx", "ets", "ar_ets")  # a row's
 WITH_ETS = ("ets", "ar_ets")   # left out of every row unless ETS could be fitted on every one
 
 
@@ -338,12 +365,15 @@ def plan_bytes(split, horizon, fitted=None, network=True, splits=None):
     if fitted:
         ar = fitted["ar"]
         plan.update(season=fitted["season"], season_from=fitted["season_from"],
-                    ar={"order": ar.order, "coef": ar.coef.tolist()} if ar else None)
+                    ar={"order": ar.order, "coef": ar.coef.tolist()} if ar else None,
+                    arx=({"order": fitted["arx"].order, "coef": fitted["arx"].coef.tolist()}
+                         if fitted.get("arx") else None))
     return json.dumps(plan).encode()
 
 
 def fitted_of_plan(plan):
     """The :func:`fit_history` dict a ``--plan`` carries."""
-    ar = plan.get("ar")
+    ar, arx = plan.get("ar"), plan.get("arx")
     return {"season": plan.get("season"), "season_from": plan.get("season_from"),
-            "ar": AR(ar["order"], np.asarray(ar["coef"], dtype=np.float64)) if ar else None}
+            "ar": AR(ar["order"], np.asarray(ar["coef"], dtype=np.float64)) if ar else None,
+            "arx": ARX(arx["order"], np.asarray(arx["coef"], dtype=np.float64)) if arx else None}

@@ -84,7 +84,7 @@ class MRSeriesScore(TaskJob):
             return
         if self.plan["pass"] == HISTORY:
             self.history = add_history(self.history,
-                                       history_statistics(part, self.meta.get("calendar")))
+                                       history_statistics(part, self.meta))
             return
         row = score_part(self.state, self.meta, part, self.plan["horizon"], self.fitted,
                          network=self.plan["network"])
