@@ -84,7 +84,8 @@ def run_walkthrough(walkthrough, dtype, epochs, env, work):
     done = subprocess.run(cmd, cwd=work, env=full_env, capture_output=True, text=True)
     seconds = time.monotonic() - started[0], cpu_seconds() - started[1]
     if done.returncode != 0:
-        sys.exit(f"{walkthrough} failed under {env}: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        sys.exit(f"cross_kernel_figures: {walkthrough} failed under {env or 'this CPU'}: {last}")
     return done.stdout, seconds
 
 
