@@ -91,6 +91,9 @@ class ModelConfig(DictConfig):
                  coefficients (O, p + 1), row o = (c, a_1 .. a_p) of output column o over
                  input column o (a tuple of tuples of floats; lists are converted). None: the
                  last value.
+    target_inputs: series: the network reads its targets' past values, the first O input
+                 columns (an autoregressive model; the default); False: a system driven by
+                 the other inputs alone (needs input_size > output_size and no residual).
     ar_inputs:   with ar: the base also weighs the inputs after the first O (a series
                  driven by inputs, whose row t holds the inputs of t + 1): an ARX base,
                  rows (c, a_1 .. a_p, b_1 .. b_k), k = input_size - output_size.
@@ -106,6 +109,7 @@ class ModelConfig(DictConfig):
     residual: bool = False
     ar: tuple = None
     ar_inputs: bool = False
+    target_inputs: bool = True
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -144,11 +148,26 @@ class ModelConfig(DictConfig):
                              f"b_1 .. b_k), p >= 1, k = input_size - output_size = "
                              f"{self.base_inputs if self.ar is not None else '?'}")
 
+        if not isinstance(self.target_inputs, bool):
+            raise ValueError(f"target_inputs must be a bool, got {self.target_inputs!r}")
+        if not self.target_inputs and (self.vocab_size is not None or self.residual
+                                       or self.input_size <= self.output_size):
+            raise ValueError("target_inputs=False (a system driven by its inputs alone) needs "
+                             "a series model with inputs beside its targets (input_size > "
+                             "output_size) and no residual base (it reads the targets)")
+
     def to_dict(self):
         d = asdict(self)
-        if not self.ar_inputs:   # absent when False: the configs of AR bases read as before
-            del d["ar_inputs"]
+        for name in ("ar_inputs", "target_inputs"):   # absent at their defaults: the configs
+            if d[name] == (name == "target_inputs"):  # of earlier models read as before
+                del d[name]
         return d
+
+    @property
+    def network_inputs(self):
+        """The input columns the network reads: all I, or without its targets' past values
+        the last I - O."""
+        return self.input_size if self.target_inputs else self.input_size - self.output_size
 
     @property
     def base_inputs(self):

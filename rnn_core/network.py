@@ -114,6 +114,12 @@ def layer_params(views, k):
     return {name: views[f"l{k}.{name}"] for name in ("U", "bn") if f"l{k}.{name}" in views}
 
 
+def network_input(cfg, x):
+    """The columns of series inputs x (K, B, I) the network reads: all of them, or for a
+    system driven by its inputs alone (cfg.target_inputs False) those after the targets."""
+    return x if cfg.target_inputs else x[..., cfg.output_size:]
+
+
 def forward(views, cfg, x, state):
     """x: ids (K, B) or series (K, B, I); state: tuple of (layers, B, H) (and the lags of an
     AR base).
@@ -124,7 +130,7 @@ def forward(views, cfg, x, state):
     if cfg.kind == "tokens":
         X, XP = None, embed_project(views, cfg, x)
     else:
-        X = linear(x, views["in.W"], views["in.b"])
+        X = linear(network_input(cfg, x), views["in.W"], views["in.b"])
         XP = linear(X, views["l0.W"], views["l0.b"])
     layers, new_state = [], []
     for k in range(cfg.layers):
@@ -162,7 +168,7 @@ def backward(views, grads, cfg, cache, d_out):
         else:
             dH = linear_backward(X, views[f"l{k}.W"], dXP, grads[f"l{k}.W"], grads[f"l{k}.b"])
     if cfg.kind == "series":
-        linear_backward(x, views["in.W"], dH, grads["in.W"], grads["in.b"])
+        linear_backward(network_input(cfg, x), views["in.W"], dH, grads["in.W"], grads["in.b"])
 
 
 def predict(theta, cfg, inputs):

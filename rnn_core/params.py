@@ -5,7 +5,8 @@ gradients and optimizers can update everything with vector arithmetic. The tenso
 in θ order (H = hidden, G = gates of the cell: rnn 1, lstm 4, gru 3):
 
     embed    (V, H)     token models: row v is the input vector of token v
-    in.W     (I, H)     series models: input projection x @ in.W + in.b
+    in.W     (I, H)     series models: input projection x @ in.W + in.b (I - O rows for a
+                        model that does not read its targets: cfg.network_inputs)
     in.b     (H,)
     l{k}.W   (H, G*H)   layer k, input-to-gates weights (x @ W)
     l{k}.U   (H, G*H)   layer k, hidden-to-gates weights (h @ U)
@@ -31,7 +32,7 @@ def param_shapes(cfg):
     if cfg.kind == "tokens":
         shapes = [("embed", (cfg.vocab_size, H))]
     else:
-        shapes = [("in.W", (cfg.input_size, H)), ("in.b", (H,))]
+        shapes = [("in.W", (cfg.network_inputs, H)), ("in.b", (H,))]
     for k in range(cfg.layers):
         shapes += [(f"l{k}.W", (H, G * H)), (f"l{k}.U", (H, G * H)), (f"l{k}.b", (G * H,))]
         if cfg.cell == "gru":

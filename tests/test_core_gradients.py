@@ -268,3 +268,26 @@ def test_ar_residual_output_is_the_plain_output_plus_each_columns_ar_forecast():
     coef = np.array(AR3)
     base = coef[:, 0] + coef[:, 1] * lag(0) + coef[:, 2] * lag(1) + coef[:, 3] * lag(2)
     np.testing.assert_allclose(predict(theta, cfg, x), plain + base, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gradient_of_a_system_driven_by_its_inputs_alone_matches_central_differences(cell):
+    cfg = ModelConfig(cell=cell, hidden=5, input_size=3, output_size=1, target_inputs=False)
+    theta = init_params(cfg, 0) + 0.1 * np.random.default_rng(0).standard_normal(
+        init_params(cfg).size)
+    x, y, mask = make_batch(cfg, B=3, T=5)
+    _, _, grad = loss_and_grad(theta, cfg, x, y, mask)
+    num = numerical_grad(lambda th: loss_only(th, cfg, x, y, mask)[0], theta)
+    assert rel_error(grad, num) < 1e-6
+
+
+def test_a_system_driven_by_its_inputs_alone_does_not_read_its_targets_past_values():
+    from rnn_core import predict
+    cfg = ModelConfig(cell="gru", hidden=5, input_size=3, output_size=1, target_inputs=False)
+    theta = init_params(cfg, 0)
+    x, _, _ = make_batch(cfg, B=2, T=6)
+    changed = x.copy()
+    changed[..., 0] += 10.0
+    np.testing.assert_array_equal(predict(theta, cfg, x), predict(theta, cfg, changed))
+    assert init_params(cfg).size == init_params(ModelConfig(
+        cell="gru", hidden=5, input_size=2, output_size=1)).size

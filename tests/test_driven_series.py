@@ -305,3 +305,27 @@ def test_evaluate_against_a_run_of_other_steps_is_refused(driven_run, tmp_path):
     with pytest.raises(scoring.ScoringError, match="prepare both from the same series with the "
                                                    "same --valid and --test"):
         scoring.evaluate(driven_run[2], against=str(tmp_path / "other"))
+
+
+def test_a_system_driven_by_its_inputs_alone_trains_without_a_base_and_forecasts(tmp_path):
+    from jobs.run.trained import load_run
+    path, data = prepare_driven(tmp_path, driven_table())
+    train(data, str(tmp_path / "run"), epochs=1, spec=RunSpec(hidden=4, target_inputs=False),
+          log=lambda line: None)
+    state, _ = load_run(str(tmp_path / "run"), None, kind="series")
+    assert not state.model.target_inputs and not state.model.residual
+    days = pd.date_range("2021-01-01", periods=DAYS + 2)[DAYS:]
+    pd.DataFrame({"day": days, "temp": [1.0, 2.0]}).to_csv(tmp_path / "f.csv", index=False)
+    assert len(forecast_run(str(tmp_path / "run"), 2, future=str(tmp_path / "f.csv"))
+               ["forecast"]) == 2
+
+
+def test_a_system_driven_by_its_inputs_alone_refuses_a_base_of_its_targets(tmp_path):
+    _, data = prepare_driven(tmp_path, driven_table())
+    with pytest.raises(ValueError, match="--no-target-inputs does not read: use --residual none"):
+        train(data, str(tmp_path / "run"), epochs=1,
+              spec=RunSpec(hidden=4, target_inputs=False, residual="ar"), log=lambda line: None)
+    _, alone = prepare_driven(tmp_path, driven_table(), name="alone", input_columns=[])
+    with pytest.raises(ValueError, match="needs a series driven by inputs"):
+        train(alone, str(tmp_path / "run2"), epochs=1, spec=RunSpec(target_inputs=False),
+              log=lambda line: None)

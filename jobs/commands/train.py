@@ -81,6 +81,12 @@ def add_arguments(parser):
                        "the checkpoint's)")
     model.add_argument("--no-residual", dest="residual", action="store_const", const="none",
                        help="the same as --residual none")
+    model.add_argument("--no-target-inputs", dest="target_inputs", action="store_const",
+                       const=False,
+                       help="series driven by inputs: the network reads the inputs only, not "
+                       "the targets' past values (a system driven by its inputs alone; "
+                       "implies --residual none) (default for a new run: it reads both; on "
+                       "resume: the checkpoint's)")
     opt = parser.add_argument_group("optimizer (fixed for a run)")
     opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="optimizer" + default("optimizer"))
     opt.add_argument("--lr", type=positive_float, help="learning rate (default for a new run: "

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from jobs.data.covariates import target_count
 from jobs.mr.outer import AUTO, INNER_STATES, init_outer_state
 from jobs.run.state import RunSettings, TrainingState
 from rnn_core import ModelConfig, init_params
@@ -43,6 +44,8 @@ class RunSpec:
                              # RESIDUALS: "ar" (the dataset's AR(p) forecast), "last" (the
                              # last value), "none"; default "ar" for series, "none" (the only
                              # choice) for text. True and False mean "last" and "none".
+    target_inputs: bool = None  # series: the network reads its targets' past values; False:
+                                # a system driven by its inputs alone; default True
     # the optimizer (rnn_core.optimizers)
     optimizer: str = None    # default "adam"
     lr: float = None
@@ -78,7 +81,7 @@ class RunSpec:
 
 # The RunSpec fields of each group, with their defaults for a new run.
 MODEL_DEFAULTS = {"cell": "lstm", "hidden": 128, "layers": 1, "dtype": "float32",
-                  "residual": None}
+                  "residual": None, "target_inputs": True}
 
 
 OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nesterov": False,
@@ -175,6 +178,8 @@ def data_defaults(spec, dataset, map_tasks=None):
     records = dataset.meta["counts"]["train"]["records"]
     per_task = records_per_task(dataset, map_tasks)
     residual = SERIES_RESIDUAL if "ar" in dataset.meta else "last"   # (data before the AR fit)
+    if spec.target_inputs is False:          # a base is of the targets, which it does not read
+        residual = "none"
     chosen = {"hidden": SERIES_HIDDEN, "residual": residual,
               "batch": int(np.clip(per_task // STEPS_PER_TASK, 1, 32))}
     chosen = {k: v for k, v in chosen.items() if getattr(spec, k) is None}
@@ -270,6 +275,14 @@ def run_configs(spec, dataset, map_tasks=None):
     if settings["valid_horizon"] > 1 and dataset.kind != "series":
         raise ValueError("--valid-horizon is for series: a text model's validation loss is "
                          "of the next character")
+    if not model_flags["target_inputs"] and residual_name(model_flags["residual"]) != "none":
+        raise ValueError(f"--residual {residual_name(model_flags['residual'])} adds the "
+                         "network's output to a base of the targets' past values, which "
+                         "--no-target-inputs does not read: use --residual none")
+    if not model_flags["target_inputs"] and dataset.kind == "series" and \
+            target_count(dataset.meta) == len(dataset.meta["columns"]):
+        raise ValueError("--no-target-inputs needs a series driven by inputs (prepare "
+                         "--inputs or --calendar): this dataset has only its targets")
     model_flags.update(residual_config(model_flags["residual"], dataset))
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]
@@ -306,7 +319,7 @@ def check_resumable(state, spec, dataset):
     """Raise TrainingError if the spec's given fields (or the data's sizes) contradict ``state``."""
     have = {**state.model.to_dict(), **state.settings.to_dict(), **state.optimizer.to_dict()}
     have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0,
-                residual=model_residual(state.model))
+                residual=model_residual(state.model), target_inputs=state.model.target_inputs)
     model_kind = "text" if state.model.vocab_size else "series"
     sizes = {k: v for k, v in dataset.model_sizes().items() if have.get(k) != v}
     if model_kind != dataset.kind or sizes:
