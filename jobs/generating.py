@@ -20,7 +20,7 @@ import numpy as np
 from jobs.data import corpus, series_io
 from jobs.data.chunks import sequence_id, sequences_of
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
-from rnn_core import smoothing
+from rnn_core import intervals, smoothing
 from rnn_core.autoregression import fit_ar
 from rnn_core.generate import MAX_HORIZON, forecast, sample_tokens
 
@@ -176,7 +176,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
     note = base_line(state, choice)
-    forecaster = None
+    forecaster, calibration_state = None, state
     if choice and choice["uses_base"] and not choice.get("network_asked"):
         # the classical forecaster chosen on validation, refitted on every part
         forecasters, errors = fallback_forecaster(state, dataset)
@@ -195,8 +195,77 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     if not np.all(np.isfinite(values)):
         raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
                          "train a new run with a lower --lr or --clip")
+    own = seq if input is None else input_calibration_seq(meta, seq)
+    calibrated = ({} if own is None else
+                  forecast_intervals(calibration_state, dataset, own, forecaster or "model",
+                                     values, norm))
     return {"columns": meta["columns"], "horizon": horizon,
             **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
             "last": series_io.denormalize(history[-1:], norm)[0].tolist(),
-            "forecast": values.tolist(), "note": note}
+            "forecast": values.tolist(), **calibrated, "note": note}
+
+
+# the longest horizon with intervals: calibrating step h runs the forecaster h steps from
+# every origin of the validation part, so all H steps cost O(H²) forecast steps per origin
+MAX_INTERVAL_HORIZON = 1000
+
+
+def input_calibration_seq(meta, seq):
+    """The sequence whose validation part calibrates the intervals of a forecast of an
+    ``--input`` file: its series' own (``seq``), or for a dataset of one series per file
+    (no ``--id``) the last, as the forecast of the dataset itself; None for a series the
+    dataset does not hold."""
+    if seq is not None or meta.get("series_ids"):
+        return seq
+    return len(meta.get("sources") or [None]) - 1
+
+
+def validation_part(dataset, seq, cfg):
+    """The :class:`jobs.mr.series_rows.SequencePart` of the validation part of sequence
+    ``seq``, read in this process; None without a validation part."""
+    from jobs.mr.series_rows import sequence_part
+
+    if "valid" not in dataset.splits():
+        return None
+    records = {name: [r for r in dataset.iter_chunks(name, cfg) if int(sequence_id(r.key)) == seq]
+               for name in dataset.splits()}
+    return sequence_part(seq, records, "valid")
+
+
+def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
+    """{"intervals": {"80": {"lower": (H, F), "upper": (H, F)}, "95": ...}, "calibration":
+    {"forecaster", "errors": validation errors per step ahead (H,), "gaussian": the steps
+    where a level fell back to the normal approximation}} of ``forecast`` (H, F) in the
+    original units of ``norm``, from the h-step errors of ``forecaster`` ("model" or a
+    classical one, :func:`jobs.scoring.fallback_forecaster`) on the validation part of
+    sequence ``seq`` (:mod:`rnn_core.intervals`); bounds are None
+    where there is no interval. {} without a validation part."""
+    from jobs.mr.series_rows import calibration_errors, fit_season, season_statistics
+    from jobs.scoring import dataset_ar
+
+    part = validation_part(dataset, seq, state.model)
+    if part is None:
+        return {}
+    meta, horizon = dataset.meta, len(forecast)
+    calendar = meta.get("calendar")
+    season, _ = fit_season(season_statistics(part.sequence[:part.fit_end], calendar), None,
+                           calendar)
+    fitted = {"season": season, "ar": dataset_ar(dataset)}
+    steps = range(1, min(horizon, MAX_INTERVAL_HORIZON) + 1)
+    errors = calibration_errors(state, meta, part, steps, fitted, [forecaster]).get(forecaster)
+    if errors is None:     # ETS on a history too short for it
+        return {}
+    std = np.asarray(norm["std"])
+    out, gaussian = {}, set()
+    for level in intervals.LEVELS:
+        lower, upper = np.full(forecast.shape, np.nan), np.full(forecast.shape, np.nan)
+        for h, calibration in enumerate(errors):
+            low, high, fallback = intervals.bounds(calibration, level)
+            lower[h], upper[h] = forecast[h] + low * std, forecast[h] + high * std
+            if fallback:
+                gaussian.add(h + 1)
+        out[intervals.level_name(level)] = {"lower": lower.tolist(), "upper": upper.tolist()}
+    return {"intervals": out,
+            "calibration": {"forecaster": forecaster, "errors": [len(e) for e in errors],
+                            "gaussian": sorted(gaussian)}}
