@@ -229,14 +229,14 @@ def score_part(state, meta, part, horizon, fitted, network=True, calibration=Non
         predicted["model"] = model_forecasts(state, sequence, targets, starts, horizon)
     sums = {name: baselines.error_sums(values, actual)
             for name, values in predicted.items() if values is not None}
-    if calibration:
-        add_coverage(sums, calibration, predicted, actual,
-                     lambda: model_forecasts(state, sequence, targets, starts, horizon))
     if network and horizon == 1:
         with np.errstate(over="ignore", invalid="ignore"):
             scored = LossSums(state.theta, state.model, meta).add_chunks(part.records)
         sums["model"] = {"sse": scored["sse"], "sae": scored["sae"],
                          "count": float(scored["count"])}
+    if calibration:
+        add_coverage(sums, calibration, predicted, actual,
+                     lambda: model_forecasts(state, sequence, targets, starts, horizon))
     std = np.asarray(norm["std"])
     for values in sums.values():
         values.update(sse_original=np.asarray(values["sse"]) * std ** 2,
