@@ -257,15 +257,17 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     if errors is None:     # ETS on a history too short for it
         return {}
     std = np.asarray(norm["std"])
-    out, gaussian = {}, set()
-    for level in intervals.LEVELS:
-        lower, upper = np.full(forecast.shape, np.nan), np.full(forecast.shape, np.nan)
-        for h, calibration in enumerate(errors):
-            low, high, fallback = intervals.bounds(calibration, level)
-            lower[h], upper[h] = forecast[h] + low * std, forecast[h] + high * std
+    lower, upper = (np.full((len(intervals.LEVELS),) + forecast.shape, np.nan) for _ in "lu")
+    gaussian = set()
+    for h, calibration in enumerate(errors):
+        nested = intervals.nested_bounds(calibration)
+        for i, level in enumerate(intervals.LEVELS):
+            low, high, fallback = nested[level]
+            lower[i, h], upper[i, h] = forecast[h] + low * std, forecast[h] + high * std
             if fallback:
                 gaussian.add(h + 1)
-        out[intervals.level_name(level)] = {"lower": lower.tolist(), "upper": upper.tolist()}
+    out = {intervals.level_name(level): {"lower": lower[i].tolist(), "upper": upper[i].tolist()}
+           for i, level in enumerate(intervals.LEVELS)}
     return {"intervals": out,
             "calibration": {"forecaster": forecaster, "errors": [len(e) for e in errors],
                             "gaussian": sorted(gaussian)}}

@@ -15,14 +15,22 @@ from jobs.generating import forecast_run
 from jobs.mr.series_rows import sequence_parts
 from jobs.run.trained import load_run
 from rnn_core import forecast
-from rnn_core.intervals import bounds, conformal_rank, coverage_counts
+from rnn_core.intervals import bounds, conformal_rank, coverage_counts, nested_bounds
 
 
 # -- the math --------------------------------------------------------------------------------
 
-def test_the_half_width_is_the_ceil_of_n_plus_1_times_the_level_th_smallest_absolute_error():
+def test_the_bounds_are_the_errors_of_rank_floor_and_ceil_of_n_plus_1_times_the_tails():
+    errors = np.arange(-19.0, 20.0)[:, None]                    # 39 errors: -19, ..., 19
+    assert bounds(errors, 0.95)[:2] == ([-19.0], [19.0])        # ⌊40 · .025⌋ = 1, ⌈40 · .975⌉ = 39
+    assert bounds(errors, 0.80)[:2] == ([-16.0], [16.0])        # ⌊40 · .1⌋ = 4, ⌈40 · .9⌉ = 36
+    assert bounds(errors + 10, 0.80)[:2] == ([-6.0], [26.0])    # follows a bias
+    assert bounds(errors[1:], 0.95)[:2] == ([-19.0], [19.0])    # 38 < 39: symmetric, 38th |e|
+
+
+def test_the_symmetric_half_width_is_the_ceil_of_n_plus_1_times_the_level_th_absolute_error():
     errors = np.arange(1.0, 21.0)[:, None] * np.where(np.arange(20) % 2, 1, -1)[:, None]
-    assert bounds(errors, 0.80)[:2] == ([-17.0], [17.0])       # ⌈21 · 0.8⌉ = 17
+    assert bounds(errors, 0.80, symmetric=True)[:2] == ([-17.0], [17.0])   # ⌈21 · 0.8⌉ = 17
     assert bounds(errors, 0.95)[:2] == ([-20.0], [20.0])       # ⌈21 · 0.95⌉ = 20
     assert conformal_rank(19, 0.95) == 19 and conformal_rank(20, 0.95) == 20
 
@@ -32,21 +40,29 @@ def test_errors_too_few_for_a_level_fall_back_to_the_normal_approximation():
     lower, upper, gaussian = bounds(errors, 0.95)              # 5 < 19 errors
     width = 1.959964 * math.sqrt(np.mean(errors ** 2)) * math.sqrt(1 + 1 / 5)
     assert gaussian and upper == pytest.approx([width]) and lower == pytest.approx([-width])
-    assert not bounds(errors, 0.80)[2]                          # ⌈6 · 0.8⌉ = 5 ≤ 5
+    assert not bounds(errors, 0.80)[2]                          # symmetric: ⌈6 · 0.8⌉ = 5 ≤ 5
     assert np.isnan(bounds(errors[:1], 0.80)[0]).all()         # one error: no interval
 
 
 def test_signed_bounds_follow_a_biased_error():
     errors = np.linspace(1.0, 2.0, 99)[:, None]                # always under-forecast
-    lower, upper, _ = bounds(errors, 0.80, symmetric=False)
-    assert lower[0] > 0 and upper[0] < 2.0
-    assert bounds(errors, 0.80)[0][0] < 0                      # the symmetric one is not
+    lower, upper, _ = bounds(errors, 0.80)
+    assert lower[0] == 0 and upper[0] < 2.0                    # widened to hold the forecast
+    assert bounds(errors, 0.80, symmetric=True)[0][0] < -1     # the symmetric one is wider
+
+
+def test_the_95_percent_interval_holds_the_80_percent_one():
+    errors = np.array([[-3.0], [0.1], [0.2], [0.1], [0.0], [0.1], [-0.1], [0.2], [0.1], [0.2]])
+    inner, outer = nested_bounds(errors).values()   # signed at 80 %, normal at 95 %
+    assert bounds(errors, 0.95)[0][0] > -3.0 and outer[0][0] == inner[0][0] == -3.0
+    assert outer[1][0] >= inner[1][0]
 
 
 def test_coverage_counts_the_new_errors_inside_each_interval():
     calibration = np.arange(-10.0, 11.0)[:, None]               # 21 errors, |e| up to 10
     counts = coverage_counts(calibration, np.array([[0.0], [9.5], [10.5], [-8.0]]))
-    # 80 %: ⌈22 · 0.8⌉ = 18th smallest |e| = 8; 95 %: 21st = 10
+    # 80 %: the 2nd and 20th smallest e, -9 and 9; 95 %: too few for the signed bounds, the
+    # ⌈22 · 0.95⌉ = 21st smallest |e|, 10
     assert counts["covered_80"] == [2] and counts["covered_95"] == [3]
     assert counts["interval_count"] == 4 and counts["gaussian"] == 0
 
@@ -109,12 +125,13 @@ def test_evaluate_coverage_is_the_share_of_test_steps_inside_the_validation_inte
                          for t, s in zip(part.targets, part.starts)])
 
     valid, test = errors("valid"), errors("test")
-    n = len(valid)
-    inner = np.sort(np.abs(valid))[math.ceil((n + 1) * 0.8) - 1]
+    n = len(valid)                  # 12: the 80 % bounds are the 1st and 12th smallest errors
     outer = 1.959964 * np.sqrt(np.mean(valid ** 2)) * math.sqrt(1 + 1 / n)   # n < 19
     metrics = scoring.evaluate(sun_run[1], runner=None, network=True)
-    assert metrics["coverage"] == pytest.approx({"80": np.mean(np.abs(test) <= inner),
-                                                 "95": np.mean(np.abs(test) <= outer)})
+    low, high = min(valid.min(), 0), max(valid.max(), 0)
+    assert metrics["coverage"] == pytest.approx(   # the 95 % interval holds the 80 % one
+        {"80": np.mean((test >= low) & (test <= high)),
+         "95": np.mean((test >= min(low, -outer)) & (test <= max(high, outer)))})
     assert metrics["coverage_steps"] == len(test) and metrics["coverage_gaussian"] == 1
 
 
