@@ -257,6 +257,8 @@ def calibration_errors(state, meta, part, horizons, fitted, names):
     classical = [name for name in names if name != "model"]
     fits = (ets_fits(part.sequence, part.fit_end, fitted["season"], norm)
             if {"ets", "ar_ets"} & set(classical) else None)
+    paths = (ets_paths(part, fits, norm, max(horizons))
+             if fits and len(horizons) > 1 else None)
     out = {name: [] for name in names}
     for h in horizons:
         keep = part.targets >= h
@@ -264,7 +266,12 @@ def calibration_errors(state, meta, part, horizons, fitted, names):
         actual, predicted = part.sequence[targets], {}
         if classical:
             predicted, _ = classical_forecasts(part.sequence, part.fit_end, targets, h, fitted,
-                                               norm, fits, with_ets=fits is not None)
+                                               norm, fits, with_ets=fits is not None and
+                                               paths is None)
+        if paths is not None:
+            predicted["ets"] = paths[targets - h, h - 1]
+            if "ar" in predicted:
+                predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
         if "model" in names:
             predicted["model"] = model_forecasts(state, part.sequence, targets, starts, h)
         for name in list(out):
@@ -272,6 +279,21 @@ def calibration_errors(state, meta, part, horizons, fitted, names):
                 del out[name]
             else:
                 out[name].append(actual - predicted[name])
+    return out
+
+
+def ets_paths(part, fits, norm, horizon):
+    """(L, horizon, F): the ETS forecasts ``fits`` (normalized) 1 to ``horizon`` steps from
+    each origin of ``part``'s sequence up to its last validation target (NaN elsewhere),
+    for :func:`calibration_errors` of many horizons at once (:func:`rnn_core.smoothing.paths`)."""
+    mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
+    original = part.sequence * std + mean
+    out = np.full((len(part.sequence), horizon, len(fits)), np.nan)
+    if len(part.targets):
+        origins = np.arange(max(int(part.targets.min()) - horizon, 0), int(part.targets.max()))
+        for f, fitted in enumerate(fits):
+            out[origins, :, f] = (smoothing.paths(fitted, original[:, f], origins, horizon)
+                                  - mean[f]) / std[f]
     return out
 
 
