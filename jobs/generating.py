@@ -196,7 +196,9 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
         raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
                          "train a new run with a lower --lr or --clip")
     own = seq if input is None else input_calibration_seq(meta, seq)
-    calibrated = ({} if own is None else
+    calibrated = ({"intervals_note": "the series is not in the dataset, so it has no "
+                                     "validation errors to calibrate intervals on"}
+                  if own is None else
                   forecast_intervals(calibration_state, dataset, own, forecaster or "model",
                                      values, norm))
     return {"columns": meta["columns"], "horizon": horizon,
@@ -230,7 +232,8 @@ def validation_part(dataset, seq, cfg):
         return None
     records = {name: [r for r in dataset.iter_chunks(name, cfg) if int(sequence_id(r.key)) == seq]
                for name in dataset.splits()}
-    return sequence_part(seq, records, "valid")
+    part = sequence_part(seq, records, "valid")
+    return part if part is not None and len(part.targets) else None
 
 
 def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
@@ -240,13 +243,14 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     original units of ``norm``, from the h-step errors of ``forecaster`` ("model" or a
     classical one, :func:`jobs.scoring.fallback_forecaster`) on the validation part of
     sequence ``seq`` (:mod:`rnn_core.intervals`); bounds are None
-    where there is no interval. {} without a validation part."""
+    where there is no interval. Without them, {"intervals_note": why}."""
     from jobs.mr.series_rows import calibration_errors, fit_season, season_statistics
     from jobs.scoring import dataset_ar
 
     part = validation_part(dataset, seq, state.model)
     if part is None:
-        return {}
+        return {"intervals_note": "the dataset has no validation part to calibrate them on "
+                                  "(prepare --valid)"}
     meta, horizon = dataset.meta, len(forecast)
     calendar = meta.get("calendar")
     season, _ = fit_season(season_statistics(part.sequence[:part.fit_end], calendar), None,
@@ -255,7 +259,7 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     steps = range(1, min(horizon, MAX_INTERVAL_HORIZON) + 1)
     errors = calibration_errors(state, meta, part, steps, fitted, [forecaster]).get(forecaster)
     if errors is None:     # ETS on a history too short for it
-        return {}
+        return {"intervals_note": f"{forecaster} cannot be fitted on the training part"}
     std = np.asarray(norm["std"])
     lower, upper = (np.full((len(intervals.LEVELS),) + forecast.shape, np.nan) for _ in "lu")
     gaussian = set()

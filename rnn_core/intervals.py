@@ -51,7 +51,8 @@ def bounds(errors, level, symmetric=False):
     ``level`` from calibration errors (n, F) = actual − forecast: the signed conformal
     quantiles, else the symmetric ones, else the normal approximation (``gaussian`` True),
     whichever the first that n errors allow (module docstring); NaN where n < 2."""
-    errors = np.asarray(errors, dtype=np.float64).reshape(len(errors), -1)
+    errors = np.asarray(errors, dtype=np.float64)
+    errors = errors[:, None] if errors.ndim == 1 else errors
     n, alpha = len(errors), 1 - level
     low, high = math.floor((n + 1) * alpha / 2 + 1e-9), conformal_rank(n, 1 - alpha / 2)
     if not symmetric and low >= 1 and high <= n:

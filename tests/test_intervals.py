@@ -12,7 +12,7 @@ from test_series_scoring_job import INLINE, panel_run  # noqa: F401 (a fixture)
 from jobs import scoring
 from jobs.commands.forecast import forecast_kwargs, format_forecast
 from jobs.generating import forecast_run
-from jobs.mr.series_rows import sequence_parts
+from jobs.mr.series_rows import calibration_errors, sequence_parts
 from jobs.run.trained import load_run
 from rnn_core import forecast
 from rnn_core.intervals import bounds, conformal_rank, coverage_counts, nested_bounds
@@ -162,3 +162,15 @@ def test_a_panel_reports_each_series_coverage_and_their_pooled_share(panel_run, 
         assert here["coverage"][level] == pytest.approx(np.mean(shares))
         assert job["coverage"][level] == pytest.approx(here["coverage"][level])
     assert all(row["coverage_80"] <= row["coverage_95"] for row in table)
+
+
+def test_calibrating_many_steps_ahead_at_once_gives_the_errors_of_each_step_alone(sun_run):
+    state, dataset = load_run(sun_run[1])
+    part, = sequence_parts(dataset, "valid", state.model)
+    fitted = {"season": None, "season_from": None, "ar": scoring.dataset_ar(dataset)}
+    names = ["ar", "ets", "ar_ets", "model"]
+    together = calibration_errors(state, dataset.meta, part, [1, 2, 3], fitted, names)
+    for h in (1, 2, 3):
+        alone = calibration_errors(state, dataset.meta, part, [h], fitted, names)
+        for name in names:
+            assert np.allclose(together[name][h - 1], alone[name][0], rtol=1e-9, atol=1e-12)

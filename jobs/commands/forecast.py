@@ -58,6 +58,8 @@ def format_forecast(result):
     calibration = result.get("calibration")
     if calibration:
         lines.append(calibration_note(calibration))
+    if result.get("intervals_note"):
+        lines.append(f"intervals: none, {result['intervals_note']}")
     if result.get("note"):
         lines.append(f"note: {result['note']}")
     return "\n".join(lines)
