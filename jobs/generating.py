@@ -13,15 +13,15 @@
   columns, read with the dataset's missing-value policy and normalization (for a table of
   series: its rows of ``series_id``, sorted by time, as prepare read them).
 """
-import json
-
 import numpy as np
 
-from jobs.data import corpus, series_io
+from jobs.data import corpus, covariates, series_io
 from jobs.data.chunks import sequence_id, sequences_of
+from jobs.data.series_table import NO_ID_COLUMN, future_inputs, series_rows, some, table_spec
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
 from rnn_core import intervals, smoothing
-from rnn_core.autoregression import fit_ar
+from rnn_core.arx import arx_ahead, arx_statistics, fit_arx
+from rnn_core.autoregression import add_statistics, fit_ar
 from rnn_core.generate import MAX_HORIZON, forecast, sample_tokens
 
 
@@ -48,14 +48,6 @@ def sample(run, data=None, prime="\n", length=500, temperature=1.0, seed=0, chec
     return prime + corpus.decode(ids, vocab)
 
 
-NO_ID_COLUMN = "--id: the dataset was prepared without --id: it has one series per input file"
-
-
-def some(names):
-    """A few of ``names``, for an error message: "'a', 'b', 'c'"."""
-    return ", ".join(repr(name) for name in names[:3])
-
-
 def dataset_series(dataset, series_id=None):
     """(a sequence of the dataset, normalized: (L, F), its normalization, its number).
     series_id: a value of the ``--id`` column the data was prepared with (default: the last
@@ -79,58 +71,80 @@ def dataset_series(dataset, series_id=None):
 
 
 def input_rows(path, meta, series_id=None):
-    """(the rows of the series to forecast in the file ``path``: (L, F), NaN where missing,
-    its id or None).
+    """(the rows of the series to forecast in the file ``path``: (L, F), NaN where missing
+    in a target column, the time of its last row (None without a time column), its id or
+    None).
 
     The whole file, as each file was a series at prepare time; for a dataset prepared with
     ``--id`` the file is a table like the prepared ones: the rows of ``series_id`` (needed
     when it holds several series), sorted by the ``--time`` column prepare was given (file
-    order without one), read by prepare's own reader (:func:`jobs.mr.series_sort.read_rows`).
+    order without one), read by prepare's own reader (:mod:`jobs.data.series_table`). The
+    columns are the targets, then the inputs of a driven series.
     """
-    from jobs.mr.series_sort import read_rows
-
-    options = meta.get("options", {})
-    if not options.get("id"):
+    spec = table_spec(meta)
+    if not spec["id"] and not spec["inputs"] and not spec["calendar"]:
         if series_id is not None:
             raise ValueError(NO_ID_COLUMN)
-        return series_io.read_series(path, meta["columns"]), None
-    spec = {"columns": meta["columns"], "id": options["id"], "time": options.get("time")}
-    ids, time, values = read_rows(path, spec, 0, path)
-    names = sorted({json.loads(key) for key in ids})
-    if not names:
+        return series_io.read_series(path, meta["columns"]), None, None
+    time, values, name = series_rows(path, spec, series_id)
+    if not len(time):
         raise series_io.SeriesError(f"{path}: no data rows")
-    if series_id is None and len(names) > 1:
-        raise ValueError(f"{path} holds {len(names)} series; pick one with --id (e.g. "
-                         f"{some(names)})")
-    series_id = names[0] if series_id is None else str(series_id)
-    if series_id not in names:
-        raise ValueError(f"--id: no series {series_id!r} in {path} ({len(names)} series, "
-                         f"e.g. {some(names)})")
-    rows = ids == json.dumps(series_id)
-    order = np.argsort(time[rows], kind="stable")
-    return values[rows][order], series_id   # (read_rows refuses a time repeated in a series)
+    return values, time, name
 
 
 def input_series(path, meta, series_id=None):
     """(the series of ``path`` (:func:`input_rows`), missing values filled as at prepare
-    time, normalized: (L, F), the normalization, its sequence number in the dataset or None):
+    time, normalized: (L, F), the normalization, its sequence number in the dataset or None,
+    the time of its last row or None):
     the dataset's normalization, or for a dataset of series each scaled by its own (``--scale
     series``) the series' own mean and std."""
-    values, name = input_rows(path, meta, series_id)
-    values, _ = series_io.fill_missing(values, meta["missing"]["policy"], meta["columns"], path)
+    from jobs.mr.series_sort import fill_targets, with_inputs
+
+    values, time, name = input_rows(path, meta, series_id)
+    if time is None:
+        values, _ = series_io.fill_missing(values, meta["missing"]["policy"], meta["columns"],
+                                           path)
+    else:
+        spec = table_spec(meta)
+        values, _, time = fill_targets(values, time, spec, path)
+        values = with_inputs(values, time, spec, path)
     norm = meta["normalization"]
     if meta.get("series_normalization"):
         mean, std = series_io.normalization(values, meta["columns"])
         norm = {"mean": mean.tolist(), "std": std.tolist()}
     ids = meta.get("series_ids") or []
-    return series_io.normalize(values, norm), norm, ids.index(name) if name in ids else None
+    return (series_io.normalize(values, norm), norm, ids.index(name) if name in ids else None,
+            None if time is None else float(time[-1]))
 
 
 def refit_ar(dataset):
     """AR(p) fitted (p by AIC) on every part of every sequence of a series dataset (read in
-    this process)."""
+    this process), of its target columns."""
     records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
-    return fit_ar([sequence for _, sequence in sorted(sequences_of(records).items())])
+    targets = covariates.target_count(dataset.meta)
+    return fit_ar([sequence[:, :targets] for _, sequence in sorted(sequences_of(records).items())])
+
+
+def refit_arx(dataset):
+    """The ARX of a driven series dataset (:mod:`rnn_core.arx`) fitted on every part of every
+    sequence (read in this process), pooled as evaluate's."""
+    from jobs.mr.series_rows import arx_order
+
+    records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
+    targets, order = covariates.target_count(dataset.meta), arx_order(dataset.meta)
+    stats = {}
+    for _, sequence in sorted(sequences_of(records).items()):
+        stats = add_statistics(stats, arx_statistics(sequence, order, targets))
+    return fit_arx(stats, order)
+
+
+def arx_forecast(arx, history, ahead, horizon):
+    """The ARX forecast (horizon, O), normalized, of the steps after ``history`` (L, F) whose
+    last row holds the inputs of the first; ``ahead`` (horizon, F - O): those of every step."""
+    targets = history.shape[1] - ahead.shape[1]
+    unknown = np.full((horizon - 1, targets), np.nan)       # fed back, never read from here
+    sequence = np.concatenate([history, np.concatenate([unknown, ahead[1:]], axis=1)])
+    return arx_ahead(sequence, np.array([len(history) - 1]), horizon, arx, targets)[0]
 
 
 def ets_forecast(history, norm, horizon, meta):
@@ -152,7 +166,7 @@ def ets_forecast(history, norm, horizon, meta):
 
 
 def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best",
-                 series_id=None, network=False):
+                 series_id=None, network=False, future=None):
     """A JSON-able dict: columns, context, last observed values and the forecast.
 
     ``forecast`` is (horizon, F) in original units, horizon 1 to
@@ -162,6 +176,10 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     context: steps of history to condition on (default: the dataset's context plus chunk).
     network: forecast with the network even where it did not beat its base on the
     validation part (:func:`jobs.run.trained.forecasting_state`); ``note`` says which.
+    future: for a series driven by inputs (``prepare --inputs`` or ``--calendar``), a CSV or
+    Parquet file with the time column and the inputs of the ``horizon`` steps after the
+    history (:func:`jobs.data.series_table.future_inputs`); the forecast feeds back its
+    predicted targets, never predicted inputs.
     """
     from jobs.scoring import fallback_forecaster, forecaster_of
 
@@ -170,8 +188,24 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     state, dataset = load_run(run, data, kind="series", checkpoint=checkpoint)
     state, choice = forecasting_state(state, network)
     meta = dataset.meta
-    history, norm, seq = (input_series(input, meta, series_id) if input
-                          else dataset_series(dataset, series_id))
+    if input:
+        history, norm, seq, last_time = input_series(input, meta, series_id)
+    else:
+        history, norm, seq = dataset_series(dataset, series_id)
+        last_time = meta.get("last_times", [None] * (seq + 1))[seq]
+    targets = covariates.target_count(meta)
+    ahead = None
+    if targets < history.shape[1]:       # driven by inputs: those of the forecast steps
+        if future is None:
+            raise ValueError(f"the dataset's series are driven by inputs "
+                             f"({', '.join(meta['columns'][targets:])}): --future FILE must "
+                             f"give them for the {horizon} step(s) to forecast")
+        ahead = future_inputs(future, meta, norm, horizon, series_id, last_time)
+        history = history.copy()
+        history[-1, targets:] = ahead[0]   # the last row holds the inputs of the next step
+    elif future is not None:
+        raise ValueError("--future gives the inputs of a series driven by inputs (prepare "
+                         "--inputs or --calendar); this dataset has none")
     context = context or dataset.context + meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
@@ -184,13 +218,19 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
         choice.update(forecaster=forecaster, valid_mse=errors)
         note = base_line(state, choice)     # of the base the run trained with
         if state.model.ar is not None:
-            state = with_base_coefficients(state, refit_ar(dataset))
+            refit = refit_arx(dataset) if state.model.ar_inputs else refit_ar(dataset)
+            state = with_base_coefficients(state, refit)
             context = max(context, state.model.ar_order)
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        predicted = forecast(state.theta, state.model, history[-context:], horizon)
+        predicted = forecast(state.theta, state.model, history[-context:], horizon,
+                             None if ahead is None else ahead[1:])
+        norm = covariates.target_normalization(norm, targets)
         values = series_io.denormalize(predicted.astype(float), norm)
+    if forecaster == "arx" and not state.model.ar_inputs:   # (else the base is this ARX)
+        values = series_io.denormalize(arx_forecast(refit_arx(dataset), history, ahead, horizon),
+                                       norm)
     if forecaster in ("ets", "ar_ets"):
-        ets = ets_forecast(history, norm, horizon, meta)
+        ets = ets_forecast(history[:, :targets], norm, horizon, meta)
         values = ets if forecaster == "ets" else (values + ets) / 2
     if not np.all(np.isfinite(values)):
         raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
@@ -201,10 +241,10 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
                   if own is None else
                   forecast_intervals(calibration_state, dataset, own, forecaster or "model",
                                      values, norm))
-    return {"columns": meta["columns"], "horizon": horizon,
+    return {"columns": meta["columns"][:targets], "horizon": horizon,
             **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
-            "last": series_io.denormalize(history[-1:], norm)[0].tolist(),
+            "last": series_io.denormalize(history[-1:, :targets], norm)[0].tolist(),
             "forecast": values.tolist(), **calibrated, "note": note}
 
 
@@ -245,7 +285,7 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     sequence ``seq`` (:mod:`rnn_core.intervals`); bounds are None
     where there is no interval. Without them, {"intervals_note": why}."""
     from jobs.mr.series_rows import calibration_errors, fit_season, season_statistics
-    from jobs.scoring import dataset_ar
+    from jobs.scoring import calibration_fitted
 
     part = validation_part(dataset, seq, state.model)
     if part is None:
@@ -253,9 +293,10 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
                                   "(prepare --valid)"}
     meta, horizon = dataset.meta, len(forecast)
     calendar = meta.get("calendar")
-    season, _ = fit_season(season_statistics(part.sequence[:part.fit_end], calendar), None,
-                           calendar)
-    fitted = {"season": season, "ar": dataset_ar(dataset)}
+    history = part.sequence[:part.fit_end, :covariates.target_count(meta)]
+    season, where = fit_season(season_statistics(history, calendar), None, calendar)
+    fitted = calibration_fitted(dataset, "test", {"season": season, "season_from": where,
+                                                  "ar": None, "arx": None})
     steps = range(1, min(horizon, MAX_INTERVAL_HORIZON) + 1)
     errors = calibration_errors(state, meta, part, steps, fitted, [forecaster]).get(forecaster)
     if errors is None:     # ETS on a history too short for it

@@ -24,6 +24,7 @@ import numpy as np
 
 from functools import partial
 
+from jobs.data.covariates import target_count
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
@@ -31,6 +32,7 @@ from jobs.mr.series_rows import (RowTotals, add_history, coverage_shares, fit_hi
                                  history_from_json, history_statistics, plan_bytes,
                                  row_calibration, row_from_json, score_part, sequence_parts)
 from jobs.storage import is_hdfs
+from rnn_core.arx import ARX
 from rnn_core.autoregression import AR
 from rnn_core.intervals import LEVELS, level_name
 
@@ -96,8 +98,8 @@ def series_rows_in_process(state, dataset, split, horizon, season, network, tota
     parts = sequence_parts(dataset, split, state.model, bad)
     stats = {}
     for part in parts:
-        stats = add_history(stats, history_statistics(part, dataset.meta.get("calendar")))
-    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+        stats = add_history(stats, history_statistics(part, dataset.meta))
+    fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     calibration = calibration_fitted(dataset, split, fitted)
     valid_parts = ({p.seq: p for p in sequence_parts(dataset, "valid", state.model) if p}
                    if calibration else {})
@@ -130,7 +132,7 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
     for key, value in run(plan_bytes(split, horizon, splits=splits)).output:
         if key == HISTORY:
             stats = add_history(stats, history_from_json(value))
-    fitted = fit_history(stats, season, dataset.meta.get("calendar"), prepared_ar(dataset, split))
+    fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     calibration = calibration_fitted(dataset, split, fitted)
     scored = run(plan_bytes(split, horizon, fitted, network, splits, calibration),
                  collect=lambda pairs: [totals.add(row_from_json(row)) for _, row in pairs][:0])
@@ -140,11 +142,13 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
 def calibration_fitted(dataset, split, fitted):
     """The fitted baselines (:func:`jobs.mr.series_rows.fit_history`) that the intervals are
     calibrated with on the validation part when the test part is scored, else None: the
-    season of ``fitted`` (the test part's) and the AR of the training parts (prepare's), as
-    the run's forecaster was fitted when the validation part chose it."""
+    season of ``fitted`` (the test part's) and the AR and ARX of the training parts
+    (prepare's), as the run's forecaster was fitted when the validation part chose it."""
     if split != "test" or "valid" not in dataset.splits():
         return None
-    return {**fitted, "ar": dataset_ar(dataset) or fitted["ar"]}
+    arx = dataset.meta.get("arx")
+    return {**fitted, "ar": dataset_ar(dataset) or fitted["ar"],
+            "arx": ARX(arx["order"], np.array(arx["coef"])) if arx else fitted.get("arx")}
 
 
 def prepared_ar(dataset, split):
@@ -173,6 +177,7 @@ def series_scores(state, dataset, split, horizon, season, runner=None, base_alon
     ar = fitted["ar"]
     summary = {"season": fitted["season"], "season_from": fitted["season_from"],
                "ar_order": ar.order if ar else None,
+               **({"arx_order": fitted["arx"].order} if fitted.get("arx") else {}),
                "ets": (forms[0] if len(forms) == 1 else forms) if forms else None}
     return scores, summary, table, bad
 
@@ -181,19 +186,23 @@ def fallback_forecaster(state, dataset, runner=None):
     """(forecasters, {name: validation MSE}) of the classical forecasters a run uses where
     its network did not clearly beat its base on the validation part.
 
-    Of the base itself ("ar", or "persistence" for the last-value base), ETS, and for an AR
-    base the mean of the AR and ETS forecasts ("ar_ets"), each fitted on the training part,
+    Of the base itself ("ar", or "persistence" for the last-value base), for a series driven
+    by inputs ARX, ETS, and for an AR base the mean of the AR and ETS forecasts ("ar_ets"),
+    each fitted on the training part,
     the one that forecasts the validation part best one step ahead: over all the series
     (``forecasters[None]``, and the MSEs), and for each series its own
     (``forecasters[seq]``), as a user picks a method per series of a panel. runner: as for
     :func:`series_scores`.
     """
-    base = "ar" if state.model.ar is not None else "persistence"
+    base = (("arx" if state.model.ar_inputs else "ar") if state.model.ar is not None
+            else "persistence")
     if "valid" not in dataset.splits():
         return {None: base}, {}
     totals, _, table, _ = series_scores(state, dataset, "valid", 1, None, runner,
                                         base_alone={None: base})
-    names = [name for name in (base, "ets", "ar_ets") if name in totals]
+    # (the mean of AR and ETS is a candidate beside an AR base, whose forecast it takes)
+    candidates = (base, "arx", "ets") + (("ar_ets",) if base == "ar" else ())
+    names = [name for name in dict.fromkeys(candidates) if name in totals]
     errors = {name: float(np.sum(totals[name]["sse"])) / float(totals[name]["count"])
               for name in names}
     columns = table["sse"][:, [table["names"].index(name) for name in names]]
@@ -216,7 +225,7 @@ def per_series_forecasters(forecasters):
     return {"by_series": {name: own.count(name) for name in sorted(set(own))}}
 
 
-CLASSICAL = ("persistence", "seasonal_naive", "ar", "ets")   # the single forecasters
+CLASSICAL = ("persistence", "seasonal_naive", "ar", "arx", "ets")   # the single forecasters
 
 
 def per_series(table, names):
@@ -431,7 +440,8 @@ def series_report(scores, meta, horizon=1):
     ``ratio_to_best_baseline`` is the model's normalized MSE over it. ``baseline_mse`` etc.
     are persistence's.
     """
-    std = np.asarray(meta["normalization"]["std"])
+    targets = target_count(meta)
+    std = np.asarray(meta["normalization"]["std"])[:targets]
     model = errors(scores["model"], std)
     others = {name: errors(sums, std) for name, sums in scores.items() if name != "model"}
     best = min(others, key=lambda name: others[name]["mse_normalized"])
@@ -450,5 +460,5 @@ def series_report(scores, meta, horizon=1):
            "baseline_mse_normalized": persistence["mse_normalized"]}
     persistence_columns = errors(scores["persistence"], std)["columns_mse"]
     out["columns"] = {name: {"mse": model_columns[f], "baseline_mse": persistence_columns[f]}
-                      for f, name in enumerate(meta["columns"])}
+                      for f, name in enumerate(meta["columns"][:targets])}
     return out

@@ -91,6 +91,9 @@ class ModelConfig(DictConfig):
                  coefficients (O, p + 1), row o = (c, a_1 .. a_p) of output column o over
                  input column o (a tuple of tuples of floats; lists are converted). None: the
                  last value.
+    ar_inputs:   with ar: the base also weighs the inputs after the first O (a series
+                 driven by inputs, whose row t holds the inputs of t + 1): an ARX base,
+                 rows (c, a_1 .. a_p, b_1 .. b_k), k = input_size - output_size.
     """
 
     cell: str
@@ -102,6 +105,7 @@ class ModelConfig(DictConfig):
     dtype: str = "float64"
     residual: bool = False
     ar: tuple = None
+    ar_inputs: bool = False
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -133,11 +137,28 @@ class ModelConfig(DictConfig):
             if not self.residual:
                 raise ValueError("ar (the coefficients of an AR residual base) needs "
                                  "residual=True")
+        if not isinstance(self.ar_inputs, bool):
+            raise ValueError(f"ar_inputs must be a bool, got {self.ar_inputs!r}")
+        if self.ar_inputs and (self.ar is None or len(self.ar[0]) < 2 + self.base_inputs):
+            raise ValueError("ar_inputs needs ar rows of 1 + p + k numbers (c, a_1 .. a_p, "
+                             f"b_1 .. b_k), p >= 1, k = input_size - output_size = "
+                             f"{self.base_inputs if self.ar is not None else '?'}")
+
+    def to_dict(self):
+        d = asdict(self)
+        if not self.ar_inputs:   # absent when False: the configs of AR bases read as before
+            del d["ar_inputs"]
+        return d
+
+    @property
+    def base_inputs(self):
+        """k, the inputs an ARX base weighs (0 without ar_inputs)."""
+        return self.input_size - self.output_size if self.ar_inputs else 0
 
     @property
     def ar_order(self):
         """p of the AR base, 0 without one."""
-        return len(self.ar[0]) - 1 if self.ar is not None else 0
+        return len(self.ar[0]) - 1 - self.base_inputs if self.ar is not None else 0
 
     @property
     def kind(self):

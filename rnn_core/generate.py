@@ -38,14 +38,29 @@ def sample_tokens(theta, cfg, prime_ids, length, temperature=1.0, rng=None):
     return ids
 
 
-def check_forecaster(cfg):
-    """Raise ValueError unless ``cfg`` is a model whose outputs can be fed back as inputs."""
+def check_forecaster(cfg, inputs=None, rows=0, horizon=1):
+    """Raise ValueError unless ``cfg`` is a model whose outputs can be fed back as inputs:
+    its input columns are its outputs, then (a driven series) inputs known ahead, of which
+    ``inputs`` (B, horizon - 1, input_size - output_size) must give the ``horizon`` - 1 rows
+    fed back; returns them as cfg.dtype, (B, horizon - 1, 0) for a series of outputs only."""
     if cfg.kind != "series":
         raise ValueError("forecast needs a series model (input_size/output_size set)")
-    if cfg.input_size != cfg.output_size:
+    if cfg.input_size < cfg.output_size:
         raise ValueError("forecast feeds predictions back as inputs, so it needs "
-                         f"input_size == output_size, got {cfg.input_size} and "
+                         f"input_size >= output_size, got {cfg.input_size} and "
                          f"{cfg.output_size}")
+    known = cfg.input_size - cfg.output_size
+    shape = (rows, max(horizon - 1, 0), known)
+    if inputs is None and (known == 0 or horizon <= 1):
+        return np.zeros(shape, dtype=cfg.dtype)
+    if inputs is None:
+        raise ValueError(f"a model with {known} input(s) beside its outputs needs the inputs "
+                         f"of the {horizon - 1} step(s) it feeds back")
+    inputs = np.asarray(inputs, dtype=cfg.dtype)
+    if inputs.shape != shape or not np.all(np.isfinite(inputs)):
+        raise ValueError(f"inputs must be finite of shape (B, horizon - 1, input_size - "
+                         f"output_size) = {shape}, got {inputs.shape}")
+    return inputs
 
 
 # The longest forecast(): its steps are computed one after the other, each from the ones
@@ -53,22 +68,24 @@ def check_forecaster(cfg):
 MAX_HORIZON = 10_000
 
 
-def forecast(theta, cfg, history, horizon):
+def forecast(theta, cfg, history, horizon, inputs=None):
     """Feed history (T, input_size), then predict `horizon` further steps (at most
-    :data:`MAX_HORIZON`), each prediction becoming the next input. Needs input_size ==
-    output_size. Returns (horizon, output_size)."""
+    :data:`MAX_HORIZON`), each prediction becoming the next input's first output_size
+    columns. A driven series (input_size > output_size) needs ``inputs`` (horizon - 1,
+    input_size - output_size), the rest of the rows fed back. Returns (horizon, output_size)."""
     if _check_count("horizon", horizon) > MAX_HORIZON:
         raise ValueError(f"horizon must be at most {MAX_HORIZON:,}, got {horizon}")
     check_forecaster(cfg)
     history = check_real(history, cfg.input_size, cfg.dtype, "history")
     if history.ndim != 2 or history.shape[0] == 0:
         raise ValueError(f"history must have shape (T >= 1, input_size), got {history.shape}")
-    return forecast_batch(theta, cfg, history[None], horizon)[0]
+    inputs = None if inputs is None else np.asarray(inputs)[None]
+    return forecast_batch(theta, cfg, history[None], horizon, inputs)[0]
 
 
-def forecast_batch(theta, cfg, histories, horizon):
-    """forecast() for B histories of the same length at once: (B, T, input_size) ->
-    (B, horizon, output_size)."""
+def forecast_batch(theta, cfg, histories, horizon, inputs=None):
+    """forecast() for B histories of the same length at once: (B, T, input_size) and
+    inputs (B, horizon - 1, input_size - output_size) or None -> (B, horizon, output_size)."""
     check_forecaster(cfg)
     theta = check_theta(theta, cfg)
     histories = check_real(histories, cfg.input_size, cfg.dtype, "histories")
@@ -76,12 +93,17 @@ def forecast_batch(theta, cfg, histories, horizon):
         raise ValueError("histories must have shape (B >= 1, T >= 1, input_size), got "
                          f"{histories.shape}")
     horizon = _check_count("horizon", horizon)
-    views = param_views(theta, cfg)
     B = histories.shape[0]
+    inputs = check_forecaster(cfg, inputs, B, horizon)
+    views = param_views(theta, cfg)
     preds = np.empty((horizon, B, cfg.output_size), dtype=cfg.dtype)
+    fed = np.empty((1, B, cfg.input_size), dtype=cfg.dtype)
     out, state, _ = network.forward(views, cfg, np.swapaxes(histories, 0, 1),
                                     network.init_state(cfg, B))
     for j in range(horizon):
         preds[j] = out[-1]
-        out, state, _ = network.forward(views, cfg, preds[j][None], state)
+        if j + 1 < horizon:
+            fed[0, :, :cfg.output_size] = preds[j]
+            fed[0, :, cfg.output_size:] = inputs[:, j]
+            out, state, _ = network.forward(views, cfg, fed, state)
     return np.swapaxes(preds, 0, 1)

@@ -5,6 +5,10 @@ output column o, the AR(p) forecast of that column from its last p inputs:
 
     base[t, o] = ar[o, 0] + Σ_{i=1..p} ar[o, i] x[t - i + 1, o]
 
+and with ``ar_inputs`` (an ARX base, for a series driven by inputs: coefficients
+(O, 1 + p + k)) also Σ_j ar[o, p + j] x[t, O + j - 1], the inputs of row t (those of the step
+it forecasts, :mod:`jobs.data.covariates`), as :mod:`rnn_core.arx` forecasts.
+
 The base depends on no parameter, so it adds nothing to the backward pass. Each step needs
 the p - 1 inputs before it, so the recurrent state carries them: ``lags`` (n, B, O), the last
 n <= p - 1 inputs seen (time-major, oldest first). A fresh state has none; before the first
@@ -45,4 +49,6 @@ def ar_base(cfg, x, lags):
     base[...] = coef[:, 0]
     for i in range(1, p + 1):          # x[t - i + 1] of output step k is seen[p - i + k]
         base += coef[:, i] * seen[p - i:p - i + K]
+    if cfg.ar_inputs:                  # ARX: the inputs a row holds are those of the next step
+        base += x[..., cfg.output_size:] @ coef[:, p + 1:].T
     return base, seen[len(seen) - (p - 1):]

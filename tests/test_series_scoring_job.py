@@ -107,10 +107,11 @@ def test_history_sums_added_over_series_fit_the_ar_and_season_of_all_histories_t
     parts = [SequencePart(seq, h, len(h), np.zeros(0, int), np.zeros(0, int), [])
              for seq, h in enumerate(histories)]
     for calendar in (None, {"step": "monthly", "seasons": [4, 12]}):
+        meta = {"columns": ["v"], **({"calendar": calendar} if calendar else {})}
         stats = {}
         for part in parts:
-            stats = add_history(stats, history_statistics(part, calendar))
-        fitted = fit_history(stats, None, calendar)
+            stats = add_history(stats, history_statistics(part, meta))
+        fitted = fit_history(stats, None, meta)
         whole = fit_ar(histories)
         assert fitted["ar"].order == whole.order
         assert np.allclose(fitted["ar"].coef, whole.coef, rtol=1e-9, atol=1e-12)

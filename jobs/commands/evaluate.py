@@ -61,6 +61,8 @@ def baseline_label(name, m):
         return f"AR(p={m['ar_order']})"
     if name == "ets":
         return m["ets"] if isinstance(m.get("ets"), str) else "ETS (per series)"
+    if name == "arx":
+        return f"ARX(p={m['arx_order']})"
     if name == "ar_ets":
         return "mean AR, ETS"
     return name

@@ -18,6 +18,12 @@ def add_arguments(parser):
                         "the dataset's columns; for data prepared with --id, a table: the rows "
                         "of --id, ordered by the --time column (default: the end of the "
                         "dataset's last sequence)")
+    parser.add_argument("--future", metavar="FILE",
+                        help="for a series driven by inputs (prepare --inputs or --calendar): "
+                        "a CSV or Parquet file with the time column and the input columns of "
+                        "the --horizon steps after the history (for data prepared with --id, "
+                        "the rows of --id); the forecast feeds back its predicted targets, "
+                        "never predicted inputs")
     parser.add_argument("--id", dest="series_id", metavar="VALUE",
                         help="forecast the series of this --id value (for data prepared with "
                         "prepare --id; default: the dataset's last series, or the only one of "
@@ -35,7 +41,7 @@ def forecast_kwargs(args):
     """The keyword arguments of :func:`jobs.generating.forecast_run` that the flags ask for."""
     return dict(run=args.run, data=args.data, horizon=args.horizon, input=args.input,
                 context=args.context, checkpoint=args.checkpoint, series_id=args.series_id,
-                network=args.network)
+                network=args.network, future=args.future)
 
 
 def format_forecast(result):

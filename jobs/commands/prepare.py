@@ -1,8 +1,21 @@
 """``hadoop-rnn prepare``: the flags of :func:`jobs.preparing.prepare`."""
+import argparse
+
 from jobs.cli import EXIT_OK, add_runner_flags, fraction, number_type, positive_int, runner_options
 from jobs.data.series_io import MISSING_POLICIES
 
 KINDS = ("text", "series")
+
+
+class ListAction(argparse.Action):
+    """A flag whose values add up: comma-separated, and repeatable (``--inputs a,b --inputs
+    c`` is a, b, c)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        names = [name.strip() for name in values.split(",")]
+        if not all(names):
+            parser.error(f"{option_string}: an empty column name in {values!r}")
+        setattr(namespace, self.dest, (getattr(namespace, self.dest) or []) + names)
 
 
 def add_arguments(parser):
@@ -34,6 +47,19 @@ def add_arguments(parser):
     series = parser.add_argument_group("series")
     series.add_argument("--column", action="append", dest="columns", metavar="NAME",
                         help="a numeric column to model (repeat for several)")
+    series.add_argument("--targets", action=ListAction, dest="columns", metavar="NAMES",
+                        help="the same as --column: comma-separated target columns")
+    series.add_argument("--inputs", action=ListAction, dest="input_columns", metavar="NAMES",
+                        help="comma-separated columns that drive the targets and are known "
+                        "ahead (a temperature, a price, a working-day flag): the model reads "
+                        "each step's inputs when it predicts that step's targets, and "
+                        "forecast needs them for the steps it forecasts (--future); no "
+                        "missing value allowed (default: none)")
+    series.add_argument("--calendar", action=ListAction, metavar="FEATURES",
+                        help="comma-separated calendar features of --time (dates or "
+                        "timestamps) added as inputs: hour (of day), dow (day of week), "
+                        "month (of year), each as the sine and cosine of its phase "
+                        "(default: none)")
     series.add_argument("--missing", choices=MISSING_POLICIES, default="interpolate",
                         help="missing values: interpolate (default) or drop their rows")
     series.add_argument("--id", dest="id_column", metavar="COLUMN",
@@ -58,7 +84,8 @@ def prepare_kwargs(args):
                 context=args.context, valid=args.valid, shards=args.shards, force=args.force,
                 max_vocab=args.max_vocab, columns=args.columns, missing=args.missing,
                 id_column=args.id_column, time_column=args.time_column, test=args.test,
-                scale=args.scale, runner=runner_options(args))
+                scale=args.scale, input_columns=args.input_columns, calendar=args.calendar,
+                runner=runner_options(args))
 
 
 def main(args):

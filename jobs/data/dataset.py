@@ -17,6 +17,7 @@ refuses a format 2 dataset with "unknown format" rather than misreading its reco
 import hashlib
 import json
 
+from jobs.data import covariates
 from jobs.data.batches import read_chunk
 from jobs.data.chunks import splits_with
 from jobs.data.records import BadRecord, Record, decode_record, encode_record
@@ -105,8 +106,8 @@ class Dataset:
         """Keyword arguments for ModelConfig that this data fixes."""
         if self.kind == "text":
             return {"vocab_size": len(self.meta["vocab"])}
-        width = len(self.meta["columns"])
-        return {"input_size": width, "output_size": width}
+        return {"input_size": len(self.meta["columns"]),
+                "output_size": covariates.target_count(self.meta)}
 
     def shard_uris(self, split):
         """URIs of the shard files of a split ("train", "valid" or "test")."""

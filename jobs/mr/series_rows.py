@@ -28,8 +28,10 @@ from typing import NamedTuple
 import numpy as np
 
 from jobs.data.chunks import SPLITS, scored_positions, sequence_id, sequences_of
+from jobs.data.covariates import target_count, target_normalization
 from jobs.data.series_io import sequence_normalization
 from rnn_core import baselines, forecast_batch, intervals, smoothing
+from rnn_core.arx import ARX, arx_forecasts, arx_statistics, fit_arx
 from rnn_core.autoregression import AR, add_statistics, ar_statistics, fit_ar_statistics
 
 
@@ -88,15 +90,29 @@ def season_statistics(history, calendar):
             else baselines.autocorrelation_statistics(history))
 
 
-def history_statistics(part, calendar):
+def arx_order(meta):
+    """The p of a driven series' ARX baseline: the order of the AR base ``prepare`` fitted
+    (the lags the network's base has), 1 without one."""
+    return int(meta["ar"]["order"]) if meta.get("ar") else 1
+
+
+def history_statistics(part, meta):
     """Sums of one sequence's history that add across sequences (:func:`add_history`): the
-    AR fit's (``ar.*``) and the season's (``season.*``, :func:`season_statistics`). {} for
-    a history of one step."""
+    AR fit's (``ar.*``) and the season's (``season.*``, :func:`season_statistics`) of its
+    target columns, and for a driven series (``prepare --inputs``) the ARX fit's
+    (``arx.*``). {} for a history of one step."""
     history = part.sequence[:part.fit_end]
     if len(history) < 2:
         return {}
-    return {**{f"ar.{k}": v for k, v in ar_statistics(history).items()},
-            **{f"season.{k}": v for k, v in season_statistics(history, calendar).items()}}
+    targets = target_count(meta)
+    values = history[:, :targets]
+    stats = {**{f"ar.{k}": v for k, v in ar_statistics(values).items()},
+             **{f"season.{k}": v
+                for k, v in season_statistics(values, meta.get("calendar")).items()}}
+    if targets < history.shape[1]:
+        stats.update({f"arx.{k}": v
+                      for k, v in arx_statistics(history, arx_order(meta), targets).items()})
+    return stats
 
 
 def group(stats, prefix):
@@ -107,8 +123,10 @@ def group(stats, prefix):
 def add_history(a, b):
     """The history statistics of the sequences of ``a`` and of ``b`` together."""
     ar = add_statistics(group(a, "ar."), group(b, "ar."))
+    arx = add_statistics(group(a, "arx."), group(b, "arx."))
     season = baselines.add_season_statistics(group(a, "season."), group(b, "season."))
     return {**{f"ar.{k}": v for k, v in ar.items()},
+            **{f"arx.{k}": v for k, v in arx.items()},
             **{f"season.{k}": v for k, v in season.items()}}
 
 
@@ -123,35 +141,40 @@ def fit_season(stats, season, calendar):
     return baselines.season_of_autocorrelation(stats), "autocorrelation (no timestamps)"
 
 
-def fit_history(stats, season, calendar, ar=None):
-    """{"season", "season_from", "ar"} of the summed history statistics: the season
-    (:func:`fit_season`) and the pooled AR(p) (``ar`` if given: prepare's of the training
-    parts; else fitted here, None without history)."""
-    chosen, where = fit_season(group(stats, "season."), season, calendar)
+def fit_history(stats, season, meta, ar=None):
+    """{"season", "season_from", "ar", "arx"} of the summed history statistics: the season
+    (:func:`fit_season`), the pooled AR(p) (``ar`` if given: prepare's of the training
+    parts; else fitted here, None without history) and for a driven series the pooled ARX
+    (else None)."""
+    chosen, where = fit_season(group(stats, "season."), season, meta.get("calendar"))
     ar_stats = group(stats, "ar.")
     if ar is None and ar_stats:
         ar = fit_ar_statistics(ar_stats)
-    return {"season": chosen, "season_from": where, "ar": ar}
+    return {"season": chosen, "season_from": where, "ar": ar,
+            "arx": fit_arx(group(stats, "arx."), arx_order(meta))}
 
 
 # -- pass 2: the scores ----------------------------------------------------------------------
 
 def model_forecasts(state, sequence, targets, starts, horizon):
-    """The model's ``horizon``-step forecasts (n, F) of x[targets], each from the steps of
+    """The model's ``horizon``-step forecasts (n, O) of x[targets], each from the steps of
     ``sequence`` from its record's first row (``starts``, (n,)) up to its origin t - H, its
-    own forecasts fed back for the H - 1 steps after: for H = 1 exactly the history the
+    own forecasts fed back for the H - 1 steps after (with the sequence's own inputs, known
+    ahead, for a driven series): for H = 1 exactly the history the
     model's one-step score of the record conditions on (:class:`jobs.mr.loss_sums.LossSums`
     runs the record from a zero state). An origin before its record's first row conditions
     on the steps from the sequence's start."""
     origins = targets - horizon
     starts = np.where(starts <= origins, starts, 0)
-    predicted = np.empty((len(targets), sequence.shape[1]))
+    outputs = state.model.output_size
+    predicted = np.empty((len(targets), outputs))
     lengths = origins + 1 - starts
     for length in np.unique(lengths):                  # one batch per history length
         rows = np.flatnonzero(lengths == length)
         index = origins[rows, None] + np.arange(1 - length, 1)[None, :]
-        predicted[rows] = forecast_batch(state.theta, state.model, sequence[index],
-                                         horizon)[:, -1]
+        ahead = origins[rows, None] + np.arange(1, horizon)[None, :]   # the rows fed back
+        predicted[rows] = forecast_batch(state.theta, state.model, sequence[index], horizon,
+                                         sequence[ahead, outputs:])[:, -1]
     return predicted
 
 
@@ -180,15 +203,18 @@ def ets_forecasts(sequence, fit_end, targets, horizon, season, norm, fits=None):
     return out, [fitted.name() for fitted in fits]
 
 
-def classical_forecasts(sequence, fit_end, targets, horizon, fitted, norm, fits=None,
+def classical_forecasts(sequence, outputs, fit_end, targets, horizon, fitted, norm, fits=None,
                         with_ets=True):
-    """({name: (n, F) ``horizon``-step forecasts of x[targets], or None}, the ETS forms) of
-    persistence, seasonal naive, AR, ETS (fitted on the first ``fit_end`` steps; ``fits``:
-    :func:`ets_fits`' if at hand; none without ``with_ets``) and the mean of AR and ETS.
-    fitted: :func:`fit_history`'s."""
-    season = fitted["season"]
-    predicted = baselines.forecasts(sequence, targets, horizon, season, fitted["ar"])
-    predicted["ets"], forms = (ets_forecasts(sequence, fit_end, targets, horizon, season, norm,
+    """({name: (n, O) ``horizon``-step forecasts of the targets x[targets, :outputs], or
+    None}, the ETS forms) of persistence, seasonal naive, AR, for a series driven by inputs
+    ARX (from the whole rows of ``sequence`` (L, F)), ETS (fitted on the first ``fit_end``
+    steps; ``fits``: :func:`ets_fits`' if at hand; none without ``with_ets``) and the mean
+    of AR and ETS. fitted: :func:`fit_history`'s; norm: the targets' normalization."""
+    season, values = fitted["season"], sequence[:, :outputs]
+    predicted = baselines.forecasts(values, targets, horizon, season, fitted["ar"])
+    if fitted.get("arx") is not None:
+        predicted["arx"] = arx_forecasts(sequence, targets, horizon, fitted["arx"], outputs)
+    predicted["ets"], forms = (ets_forecasts(values, fit_end, targets, horizon, season, norm,
                                              fits) if with_ets else (None, None))
     if predicted["ets"] is not None and "ar" in predicted:  # Comb of the M competitions
         predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
@@ -222,13 +248,16 @@ def score_part(state, meta, part, horizon, fitted, network=True, calibration=Non
     targets, starts = part.targets[keep], part.starts[keep]
     if not len(targets):
         return None
-    sequence, season = part.sequence, fitted["season"]
-    actual, norm = sequence[targets], sequence_normalization(meta, part.seq)
-    predicted, forms = classical_forecasts(sequence, part.fit_end, targets, horizon, fitted, norm)
+    outputs, season = target_count(meta), fitted["season"]
+    values = part.sequence[:, :outputs]                # the targets; the inputs drive them
+    norm = target_normalization(sequence_normalization(meta, part.seq), outputs)
+    actual = values[targets]
+    predicted, forms = classical_forecasts(part.sequence, outputs, part.fit_end, targets, horizon,
+                                           fitted, norm)
     if network and horizon > 1:
-        predicted["model"] = model_forecasts(state, sequence, targets, starts, horizon)
-    sums = {name: baselines.error_sums(values, actual)
-            for name, values in predicted.items() if values is not None}
+        predicted["model"] = model_forecasts(state, part.sequence, targets, starts, horizon)
+    sums = {name: baselines.error_sums(forecasts, actual)
+            for name, forecasts in predicted.items() if forecasts is not None}
     if network and horizon == 1:
         with np.errstate(over="ignore", invalid="ignore"):
             scored = LossSums(state.theta, state.model, meta).add_chunks(part.records)
@@ -236,38 +265,41 @@ def score_part(state, meta, part, horizon, fitted, network=True, calibration=Non
                          "count": float(scored["count"])}
     if calibration:
         add_coverage(sums, calibration, predicted, actual,
-                     lambda: model_forecasts(state, sequence, targets, starts, horizon))
+                     lambda: model_forecasts(state, part.sequence, targets, starts, horizon))
     std = np.asarray(norm["std"])
-    for values in sums.values():
-        values.update(sse_original=np.asarray(values["sse"]) * std ** 2,
-                      sae_original=np.asarray(values["sae"]) * std)
+    for error in sums.values():
+        error.update(sse_original=np.asarray(error["sse"]) * std ** 2,
+                     sae_original=np.asarray(error["sae"]) * std)
     return {"seq": part.seq, "sums": sums, "ets_forms": forms,
-            "scale": mase_scale(sequence[:part.fit_end], season)}
+            "scale": mase_scale(values[:part.fit_end], season)}
 
 
 # -- intervals: calibrated on the validation part, covered on the scored part -----------------
 
 def calibration_errors(state, meta, part, horizons, fitted, names):
-    """{name: [errors (n_h, F) per h of ``horizons``]}: actual − forecast, normalized, of the
-    forecasters ``names`` at the targets of ``part`` (a sequence's validation part: the
-    classical forecasters fitted on the steps before it, ``fitted`` as for it), each h
-    steps ahead with the conditioning of :func:`score_part` (the model: :func:`model_forecasts`).
-    A forecaster the sequence cannot have (ETS on a short history) is left out."""
-    norm = sequence_normalization(meta, part.seq)
+    """{name: [errors (n_h, O) per h of ``horizons``]}: actual − forecast of the targets,
+    normalized, of the forecasters ``names`` at the targets of ``part`` (a sequence's
+    validation part: the classical forecasters fitted on the steps before it, ``fitted`` as
+    for it), each h steps ahead with the conditioning of :func:`score_part` (the model:
+    :func:`model_forecasts`). A forecaster the sequence cannot have (ETS on a short
+    history) is left out."""
+    outputs = target_count(meta)
+    values = part.sequence[:, :outputs]
+    norm = target_normalization(sequence_normalization(meta, part.seq), outputs)
     classical = [name for name in names if name != "model"]
-    fits = (ets_fits(part.sequence, part.fit_end, fitted["season"], norm)
+    fits = (ets_fits(values, part.fit_end, fitted["season"], norm)
             if {"ets", "ar_ets"} & set(classical) else None)
-    paths = (ets_paths(part, fits, norm, max(horizons))
+    paths = (ets_paths(values, part.targets, fits, norm, max(horizons))
              if fits and len(horizons) > 1 else None)
     out = {name: [] for name in names}
     for h in horizons:
         keep = part.targets >= h
         targets, starts = part.targets[keep], part.starts[keep]
-        actual, predicted = part.sequence[targets], {}
+        actual, predicted = values[targets], {}
         if classical:
-            predicted, _ = classical_forecasts(part.sequence, part.fit_end, targets, h, fitted,
-                                               norm, fits, with_ets=fits is not None and
-                                               paths is None)
+            predicted, _ = classical_forecasts(part.sequence, outputs, part.fit_end, targets, h,
+                                               fitted, norm, fits,
+                                               with_ets=fits is not None and paths is None)
         if paths is not None:
             predicted["ets"] = paths[targets - h, h - 1]
             if "ar" in predicted:
@@ -282,22 +314,22 @@ def calibration_errors(state, meta, part, horizons, fitted, names):
     return out
 
 
-def ets_paths(part, fits, norm, horizon):
-    """(L, horizon, F): the ETS forecasts ``fits`` (normalized) 1 to ``horizon`` steps from
-    each origin of ``part``'s sequence up to its last validation target (NaN elsewhere),
-    for :func:`calibration_errors` of many horizons at once (:func:`rnn_core.smoothing.paths`)."""
+def ets_paths(values, targets, fits, norm, horizon):
+    """(L, horizon, O): the ETS forecasts ``fits`` (normalized) of ``values`` (L, O) 1 to
+    ``horizon`` steps from each origin up to the last of ``targets`` (NaN elsewhere), for
+    :func:`calibration_errors` of many horizons at once (:func:`rnn_core.smoothing.paths`)."""
     mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
-    original = part.sequence * std + mean
-    out = np.full((len(part.sequence), horizon, len(fits)), np.nan)
-    if len(part.targets):
-        origins = np.arange(max(int(part.targets.min()) - horizon, 0), int(part.targets.max()))
+    original = values * std + mean
+    out = np.full((len(values), horizon, len(fits)), np.nan)
+    if len(targets):
+        origins = np.arange(max(int(targets.min()) - horizon, 0), int(targets.max()))
         for f, fitted in enumerate(fits):
             out[origins, :, f] = (smoothing.paths(fitted, original[:, f], origins, horizon)
                                   - mean[f]) / std[f]
     return out
 
 
-CANDIDATES = ("persistence", "seasonal_naive", "ar", "ets", "ar_ets")  # calibrated classical
+CANDIDATES = ("persistence", "seasonal_naive", "ar", "arx", "ets", "ar_ets")  # classical
 
 
 def row_calibration(state, meta, part, horizon, fitted, network=True):
@@ -333,7 +365,7 @@ def coverage_shares(sums):
             else np.nan for level in intervals.LEVELS]
 
 
-FORECASTERS = ("model", "persistence", "seasonal_naive", "ar", "ets", "ar_ets")  # a row's
+FORECASTERS = ("model", "persistence", "seasonal_naive", "ar", "arx", "ets", "ar_ets")  # a row's
 WITH_ETS = ("ets", "ar_ets")   # left out of every row unless ETS could be fitted on every one
 
 
@@ -454,7 +486,7 @@ def history_from_json(stats):
 
 def plan_bytes(split, horizon, fitted=None, network=True, splits=None, calibration=None):
     """The ``--plan`` file of :mod:`jobs.mr.series_score`: which pass (history without
-    ``fitted``, else score), the split, horizon, the fitted season and AR, whether the model
+    ``fitted``, else score), the split, horizon, the fitted season, AR and ARX, whether the model
     is scored, which shard URIs hold which split ({split: [uri]}), and ``calibration``: the
     fitted baselines of the validation part, to calibrate intervals on (None: none)."""
     plan = {"pass": "score" if fitted else "history", "split": split, "horizon": horizon,
@@ -468,13 +500,15 @@ def plan_bytes(split, horizon, fitted=None, network=True, splits=None, calibrati
 
 def fitted_to_plan(fitted):
     """A :func:`fit_history` dict as JSON (:func:`fitted_of_plan` reads it back)."""
-    ar = fitted["ar"]
+    ar, arx = fitted["ar"], fitted.get("arx")
     return {"season": fitted["season"], "season_from": fitted["season_from"],
-            "ar": {"order": ar.order, "coef": ar.coef.tolist()} if ar else None}
+            "ar": {"order": ar.order, "coef": ar.coef.tolist()} if ar else None,
+            "arx": {"order": arx.order, "coef": arx.coef.tolist()} if arx else None}
 
 
 def fitted_of_plan(plan):
     """The :func:`fit_history` dict a ``--plan`` carries."""
-    ar = plan.get("ar")
+    ar, arx = plan.get("ar"), plan.get("arx")
     return {"season": plan.get("season"), "season_from": plan.get("season_from"),
-            "ar": AR(ar["order"], np.asarray(ar["coef"], dtype=np.float64)) if ar else None}
+            "ar": AR(ar["order"], np.asarray(ar["coef"], dtype=np.float64)) if ar else None,
+            "arx": ARX(arx["order"], np.asarray(arx["coef"], dtype=np.float64)) if arx else None}

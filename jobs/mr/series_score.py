@@ -88,7 +88,7 @@ class MRSeriesScore(TaskJob):
             return
         if self.plan["pass"] == HISTORY:
             self.history = add_history(self.history,
-                                       history_statistics(part, self.meta.get("calendar")))
+                                       history_statistics(part, self.meta))
             return
         calibration = self.calibration and row_calibration(
             self.state, self.meta, sequence_part(seq, records, "valid"), self.plan["horizon"],

@@ -36,7 +36,7 @@ import json
 
 import numpy as np
 
-from jobs.data import series_io
+from jobs.data import covariates, series_io
 from jobs.mr.counters import COUNTERS, input_path
 from jobs.mr.protocol import ArraysProtocol, Record, SliceProtocol
 from jobs.mr.task import TaskJob
@@ -115,11 +115,15 @@ def read_rows(path, spec, file_number, name):
     """(ids (rows,) of str, time (rows,), values (rows, F)) of one table file, sorted by id
     and time; ``name`` is what error messages call it."""
     columns, id_column, time_column = spec["columns"], spec.get("id"), spec.get("time")
-    wanted = list(columns) + [c for c in (id_column, time_column) if c]
+    inputs = spec.get("inputs", [])
+    wanted = list(columns) + inputs + [c for c in (id_column, time_column) if c]
     try:
         table = series_io.read_table(path, wanted)
-        values = np.stack([series_io.column_values(table.column(c), c, path) for c in columns],
-                          axis=1)
+        values = np.stack([series_io.column_values(table.column(c), c, path)
+                           for c in columns + inputs] or [np.empty(table.num_rows)], axis=1)
+        values = values[:, :len(columns) + len(inputs)]
+        for f, name in enumerate(inputs, len(columns)):  # what drives it is never guessed
+            refuse_empty(np.isnan(values[:, f]), f"input column {name!r}", path)
         time = (time_values(table.column(time_column), time_column, path) if time_column
                 else np.arange(table.num_rows, dtype=np.int64))
         ids = (series_keys(table.column(id_column), id_column, path) if id_column
@@ -135,6 +139,31 @@ def read_rows(path, spec, file_number, name):
         where = f"series {json.loads(ids[i])!r} in {name}" if id_column else name
         raise series_io.SeriesError(f"{where}: two rows at time {time_text(time[i])}: {rows}")
     return ids, time, values[order]
+
+
+def fill_targets(values, time, spec, name):
+    """(values with the target columns' missing values filled by the ``missing`` policy,
+    {column: n missing}, the times of the rows kept): rows (L, F) sorted by time, the target
+    columns first; the inputs have no missing value (:func:`read_rows` refuses them)."""
+    targets = len(spec["columns"])
+    filled, missing = series_io.fill_missing(values[:, :targets], spec["missing"],
+                                             spec["columns"], name)
+    if len(filled) == len(values):
+        return np.concatenate([filled, values[:, targets:]], axis=1), missing, time
+    kept = ~np.isnan(values[:, :targets]).any(axis=1)          # the "drop" policy
+    return np.concatenate([filled, values[kept, targets:]], axis=1), missing, time[kept]
+
+
+def with_inputs(values, time, spec, name):
+    """The rows of a series as its records hold them (:mod:`jobs.data.covariates`): the
+    targets, then the inputs and the calendar features (``spec["calendar"]``) of each row's
+    next time. values (L, F) sorted by ``time`` (L,)."""
+    features = spec.get("calendar") or []
+    if features and time.dtype.kind != "i":
+        raise series_io.SeriesError(f"{name}: --calendar needs dates or timestamps in the time "
+                                    f"column {spec.get('time')!r}; it holds numbers")
+    values = np.concatenate([values, covariates.calendar_features(time, features)], axis=1)
+    return covariates.lead(values, len(spec["columns"]))
 
 
 class MRSeriesSort(TaskJob):
@@ -205,11 +234,12 @@ class MRSeriesSort(TaskJob):
         name = f"series {series!r}" if self.spec.get("id") else self.spec["names"][int(series)]
         try:
             time, values = self.joined_rows(list(runs), name)
-            values, missing = series_io.fill_missing(values, self.spec["missing"], columns, name)
+            values, missing, time = fill_targets(values, time, self.spec, name)
+            values = with_inputs(values, time, self.spec, name)
         except series_io.SeriesError as e:
             yield ERROR, {"message": np.array(str(e))}
             return
-        yield key, {"values": values,
+        yield key, {"values": values, "last_time": np.array(time[-1]),
                     "missing": np.array([missing[c] for c in columns], np.int64),
                     **(time_steps(time) if self.spec.get("time") else no_calendar())}
 

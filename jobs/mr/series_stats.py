@@ -30,6 +30,9 @@ class SeriesPassJob(TaskJob):
         self.add_passthru_arg("--test", type=float, default=0.0,
                               help="the fraction of each series held out for the test, after "
                               "the validation part")
+        self.add_passthru_arg("--targets", type=int, default=0,
+                              help="the number of target columns, the first ones (0: all); "
+                              "the others are inputs (jobs.data.covariates)")
 
     def training_part(self, values):
         """The first ``split_point(L, valid, test)`` rows of a series' values (L, F)."""
@@ -50,7 +53,7 @@ class MRSeriesStats(SeriesPassJob):
                      "largest": np.max(np.abs(train), axis=0, initial=0.0),
                      "missing": arrays["missing"],
                      **{name: arrays.get(name, np.array(np.nan))
-                        for name in ("step", "per_day", "skips")}}
+                        for name in ("step", "per_day", "skips", "last_time")}}
         yield key, stats
 
 

@@ -25,7 +25,7 @@ import uuid
 
 import numpy as np
 
-from jobs.data import corpus
+from jobs.data import corpus, covariates
 from jobs.data.chunks import SPLITS
 from jobs.data.dataset import META, Dataset, DatasetError, write_meta
 from jobs.data.series_io import SCALES
@@ -90,7 +90,8 @@ def prepare_text(files, target, chunking, valid, shards, max_vocab, runner, log)
 
 
 def prepare_series(files, target, chunking, valid, shards, columns, missing_policy,
-                   id_column, time_column, runner, log, test=0.0, scale=None):
+                   id_column, time_column, runner, log, test=0.0, scale=None,
+                   input_columns=(), calendar=()):
     """Write the series dataset of ``files`` into the store ``target``; return its meta.
 
     Three MapReduce jobs on ``runner`` (see :mod:`jobs.preparing.series`): the driver holds
@@ -101,17 +102,24 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
 
     if not columns:
         raise PrepareError("--kind series needs at least one --column NAME")
-    named = list(columns) + [c for c in (id_column, time_column) if c]
+    named = list(columns) + list(input_columns) + [c for c in (id_column, time_column) if c]
     twice = sorted({name for name in named if named.count(name) > 1})
     if twice:
-        raise PrepareError(f"column {twice[0]!r} is named more than once (--column, --id, "
-                           "--time)")
+        raise PrepareError(f"column {twice[0]!r} is named more than once (--column, --inputs, "
+                           "--id, --time)")
+    try:
+        calendar = covariates.check_calendar(calendar)
+    except ValueError as e:
+        raise PrepareError(str(e)) from None
+    if calendar and not time_column:
+        raise PrepareError("--calendar needs --time: the column of dates or timestamps its "
+                           "features are computed from")
     scale = scale or ("series" if id_column else "table")
     if scale not in SCALES:
         raise PrepareError(f"--scale must be one of {', '.join(SCALES)}, got {scale!r}")
     meta, names, totals, chunk, context = run_series_jobs(
         files, target, chunking, valid, shards, columns, missing_policy, id_column,
-        time_column, runner, log, test, scale)
+        time_column, runner, log, test, scale, input_columns, calendar)
     options = {"columns": columns, "missing": missing_policy, "kind": "series", "chunk": chunk,
                "valid": valid, "shards": shards}
     if test:  # (absent when 0: the fingerprint of a dataset without a test part is unchanged)
@@ -122,6 +130,8 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
                     if value})
     if scale == "series":  # (absent for one table scale: those fingerprints are unchanged)
         options["scale"] = scale
+    options.update({name: list(value) for name, value in (("inputs", input_columns),
+                                                           ("calendar", calendar)) if value})
     if test:
         meta["test_fraction"] = test
     return write_meta(target, "series", names, totals, fingerprint(files, options),
@@ -231,7 +241,8 @@ DEFAULT_TEST = {"series": 0.1, "text": 0.0}
 
 def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max_vocab=None,
             columns=None, missing="interpolate", runner=RunnerOptions(), log=print,
-            context=None, id_column=None, time_column=None, test=None, scale=None):
+            context=None, id_column=None, time_column=None, test=None, scale=None,
+            input_columns=None, calendar=None):
     """Write a dataset to ``out`` from the files ``inputs``; return its meta dict.
 
     inputs: files, directories or globs, one sequence per file. kind: "text" (UTF-8
@@ -246,7 +257,9 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     normalization), and scored by ``evaluate`` (None: :data:`DEFAULT_TEST`); shards: files per split. ``force`` replaces
     the dataset in a non-empty ``out``. scale (series): "series" normalizes each series by its
     own training part, "table" all of them by one mean and std (default: "series" for a
-    table with ``id_column``, else "table").
+    table with ``id_column``, else "table"). input_columns (series): columns that drive the
+    ``columns`` and are known ahead (:mod:`jobs.data.covariates`); calendar: features of
+    the ``time_column`` ("hour", "dow", "month") added as inputs.
     """
     if kind not in ("text", "series"):
         raise PrepareError(f"kind must be 'text' or 'series', not {kind!r}")
@@ -254,6 +267,9 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     check_options(chunk or 2, context or 0, valid, shards, test)
     if kind == "text" and scale:
         raise PrepareError("--scale is for series: text has no normalization")
+    if kind == "text" and (input_columns or calendar):
+        raise PrepareError("--inputs and --calendar are for series: a text model's input is "
+                           "its characters")
     if kind == "text" and test:
         raise PrepareError("--test is for series: a text dataset has a training and a "
                            "validation part (evaluate scores the validation part)")
@@ -279,7 +295,7 @@ def prepare(inputs, out, kind, chunk=None, valid=0.1, shards=1, force=False, max
     else:
         meta = write_staged(target, lambda staging: prepare_series(
             files, staging, chunking, valid, shards, columns, missing, id_column,
-            time_column, runner, log, test, scale))
+            time_column, runner, log, test, scale, input_columns or (), calendar or ()))
     counts = meta["counts"]
     sequences = len(meta.get("series_ids") or meta["sources"])
     log(f"wrote {target.uri()}: {sequences} sequence(s); train "

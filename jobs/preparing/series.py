@@ -14,7 +14,8 @@ rows.
    one record per map task; the driver adds them and fits AR(p), p chosen by AIC on the
    training parts (:mod:`rnn_core.autoregression`): the base of an AR-residual model
    and evaluate's AR baseline. One AR(p) for all the series of a table (pooled), as the
-   normalization is.
+   normalization is. For a series driven by inputs (:mod:`jobs.data.covariates`) the same
+   job runs again for the sums of the ARX(p) fit (:mod:`rnn_core.arx`), its network's base.
 4. :mod:`jobs.mr.series_chunks`: each series normalized, cut into chunk records and sharded
    (:func:`jobs.preparing.sharding.run_sharding_job`).
 
@@ -29,12 +30,13 @@ import uuid
 
 import numpy as np
 
-from jobs.data import series_io
+from jobs.data import covariates, series_io
 from jobs.data.chunks import SequenceLayout, split_point, splits_with
 from jobs.hadoop.launch import job_files_dir, run_job
 from jobs.preparing.sharding import job_inputs, refuse_shell_unsafe, run_sharding_job
 from jobs.storage import open_store
 from rnn_core import autoregression, baselines
+from rnn_core.arx import fit_arx
 
 
 def combine(stats):
@@ -64,6 +66,16 @@ def fit_ar(output):
         return None
     ar = autoregression.fit_ar_statistics(stats)
     return {"order": ar.order, "coef": ar.coef.tolist()}
+
+
+def fit_arx_of(output, order):
+    """The ARX(p) of the ARX run of the AR job's output, {"order": p, "coef": (O, 1 + p + k)
+    lists}, or None if no series has a training part longer than p."""
+    stats = {}
+    for _, arrays in output:
+        stats = autoregression.add_statistics(stats, arrays)
+    arx = fit_arx(stats, order)
+    return {"order": arx.order, "coef": arx.coef.tolist()} if arx else None
 
 
 def table_calendar(stats):
@@ -132,7 +144,7 @@ def series_normalizations(stats, columns):
 
 
 def prepare_series(files, target, chunking, valid, shards, columns, missing_policy, id_column,
-                   time_column, runner, log, test=0.0, scale="table"):
+                   time_column, runner, log, test=0.0, scale="table", input_columns=(), calendar=()):
     """Write the series dataset of ``files`` into the store ``target``; return (meta fields,
     shard names, totals {split: {records, steps}}, chunk, context).
 
@@ -142,7 +154,9 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
     normalization and the AR fit see the training parts only. scale: "table", one
     normalization for all the series, or "series", each series by its own training part
     (level and scale, as DeepAR and ES-RNN do; the AR fit is then pooled over standardized
-    series).
+    series). input_columns, calendar: the columns and the calendar features that drive the
+    ``columns`` (:mod:`jobs.data.covariates`): a record's columns are ``columns``, then
+    ``input_columns``, then the calendar's, all normalized; the AR fit is of ``columns`` only.
     """
     from jobs.mr.series_ar import MRSeriesAR
     from jobs.mr.series_chunks import MRSeriesChunks
@@ -151,33 +165,42 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
 
     scratch = temporary_dir(runner)
     try:
-        with job_inputs(files, runner) as inputs, \
+        with job_inputs(files, runner) as job_paths, \
                 job_files_dir("hadoop-rnn-spec-") as tmp:
-            refuse_shell_unsafe(inputs, runner)
+            refuse_shell_unsafe(job_paths, runner)
             spec = {"columns": list(columns), "id": id_column, "time": time_column,
-                    "missing": missing_policy, "files": inputs, "names": list(files)}
+                    "missing": missing_policy, "files": job_paths, "names": list(files),
+                    "inputs": list(input_columns), "calendar": list(calendar)}
+            all_columns = (list(columns) + list(input_columns)
+                           + covariates.calendar_columns(calendar))
             spec_file = os.path.join(tmp, "spec.json")
             with open(spec_file, "w", encoding="utf-8") as f:
                 json.dump(spec, f)
             sorted_uri = scratch.uri("sorted")
-            run_job(MRSeriesSort, ["--spec", spec_file, "--output-dir", sorted_uri], inputs,
+            run_job(MRSeriesSort, ["--spec", spec_file, "--output-dir", sorted_uri], job_paths,
                     runner, collect=lambda pairs: None)
-            parts = ["--valid", repr(valid), "--test", repr(test)]
+            parts = ["--valid", repr(valid), "--test", repr(test),
+                     "--targets", str(len(columns))]
             output = run_job(MRSeriesStats, parts, [sorted_uri], runner).output
             stats = read_stats(output, files, id_column is not None, log)
             log_skipped_times(stats, files, id_column is not None, log)
             keys = list(stats)
             mean, var = combine([(int(s["count"]), s["mean"], s["var"]) for s in stats.values()])
             largest = np.max([s["largest"] for s in stats.values()], axis=0)
-            mean, std = series_io.checked_normalization(mean, np.sqrt(var), list(columns),
+            mean, std = series_io.checked_normalization(mean, np.sqrt(var), all_columns,
                                                         largest)
             norm = {"mean": mean.tolist(), "std": std.tolist()}
-            own = series_normalizations(stats, columns) if scale == "series" else {}
+            own = series_normalizations(stats, all_columns) if scale == "series" else {}
             norm_file = os.path.join(tmp, "normalization.json")
             with open(norm_file, "w", encoding="utf-8") as f:
                 json.dump({**norm, **({"series": own} if own else {})}, f)
             ar = fit_ar(run_job(MRSeriesAR, parts + ["--normalization", norm_file],
                                 [sorted_uri], runner).output)
+            arx = None
+            if ar is not None and len(all_columns) > len(columns):  # the base of a driven one
+                arx = fit_arx_of(run_job(MRSeriesAR, parts + [
+                    "--normalization", norm_file, "--arx-order", str(ar["order"])],
+                    [sorted_uri], runner).output, ar["order"])
             train_steps = sum(split_point(int(s["length"]), valid, test) for s in stats.values())
             chunk, context = chunking(train_steps, ar["order"] if ar else 0)
             splits = splits_with(test)
@@ -205,10 +228,16 @@ def prepare_series(files, target, chunking, valid, shards, columns, missing_poli
         action = "interpolated" if missing_policy == "interpolate" else "their rows dropped"
         log(f"missing values ({action}): "
             + ", ".join(f"{name} {n}" for name, n in by_column.items()))
-    meta = {"columns": list(columns), "normalization": norm,
-            "missing": {"policy": missing_policy, "totals": by_column}}
+    meta = {"columns": all_columns, "normalization": norm,
+            "missing": {"policy": missing_policy, "totals": by_column},
+            "last_times": [float(stats[key]["last_time"]) for key in keys]}
+    if len(all_columns) > len(columns):
+        meta.update(targets=len(columns), inputs=list(input_columns),
+                    calendar_features=list(calendar))
     if ar is not None:
         meta["ar"] = ar
+    if arx is not None:
+        meta["arx"] = arx
     if own:
         meta["scale"] = "series"
         meta["series_normalization"] = [own[key] for key in keys]

@@ -130,16 +130,21 @@ def forecasting_state(state, network=False):
 
 
 FORECASTER_NAMES = {"ar": "its AR base, refitted", "persistence": "the last value",
+                    "arx": "ARX (its inputs and its own lags), which forecast the validation "
+                           "part best",
                     "ets": "ETS, which forecast the validation part best",
                     "ar_ets": "the mean of AR and ETS, which forecast the validation part best"}
 
 
-SHORT_NAMES = {"ar": "AR", "persistence": "last value", "ets": "ETS", "ar_ets": "mean"}
+SHORT_NAMES = {"ar": "AR", "persistence": "last value", "arx": "ARX", "ets": "ETS",
+               "ar_ets": "mean"}
 
 
 def base_name(cfg):
     """The base of a series model ``cfg`` in words."""
-    return f"AR(p={cfg.ar_order}) base" if cfg.ar is not None else "last-value base"
+    if cfg.ar is not None:
+        return f"{'ARX' if cfg.ar_inputs else 'AR'}(p={cfg.ar_order}) base"
+    return "last-value base"
 
 
 def base_line(state, choice):
@@ -156,10 +161,11 @@ def base_line(state, choice):
                 f"the validation part ({losses}); the network anyway, as --network asks")
     if choice["uses_base"]:
         chosen = FORECASTER_NAMES.get(choice.get("forecaster"),
-                                      "its base, ETS or their mean, whichever forecast it best")
+                                      "its base, ARX, ETS or the mean of AR and ETS, whichever "
+                                      "forecast it best")
         if choice.get("by_series"):
             counts = ", ".join(f"{SHORT_NAMES[name]} {n}" for name, n in choice["by_series"].items())
-            chosen = ("for each series the one of its base, ETS and their mean that forecast "
+            chosen = ("for each series the one of its classical forecasters that forecast "
                       f"its validation part best ({counts} series)")
         return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on the "
                 f"validation part ({losses}): evaluate and forecast use {chosen} "

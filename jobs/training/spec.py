@@ -112,7 +112,9 @@ def model_residual(model):
 
 
 def residual_config(name, dataset):
-    """The ModelConfig fields (residual, ar) of the residual base ``name`` on ``dataset``."""
+    """The ModelConfig fields (residual, ar, ar_inputs) of the residual base ``name`` on
+    ``dataset``: "ar" is the AR(p) base ``prepare`` fitted, or for a series driven by inputs
+    its ARX(p) (:mod:`rnn_core.arx`)."""
     name = residual_name(name)
     if name != "none" and dataset.kind == "text":
         raise ValueError(f"--residual {name} needs a series dataset; {dataset.store.uri()} is "
@@ -122,6 +124,8 @@ def residual_config(name, dataset):
     if "ar" not in dataset.meta:
         raise ValueError("residual 'ar' needs the AR(p) fit of the training part in the "
                          "dataset's meta.json: prepare the data again with this version")
+    if "arx" in dataset.meta:   # a series driven by inputs: its base weighs them too
+        return {"residual": True, "ar": dataset.meta["arx"]["coef"], "ar_inputs": True}
     return {"residual": True, "ar": dataset.meta["ar"]["coef"]}
 
 
