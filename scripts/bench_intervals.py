@@ -4,8 +4,9 @@
 Each series of ``scripts/bench_forecast.py`` is prepared with ``--valid 0.2 --test 0.2``,
 trained (``--epochs``, default 30), and scored by ``evaluate`` one step and ``--horizon``
 H steps ahead: the share of its test steps inside the model's 80 % and 95 % intervals
-(:mod:`rnn_core.intervals`), with the symmetric |e| quantiles (what forecast and evaluate
-use) and with the signed quantiles of e, for comparison. One JSON line per series and H.
+(:mod:`rnn_core.intervals`), with its default bounds (signed quantiles of e where the
+errors are enough) and with the symmetric |e| quantiles, for comparison. One JSON line
+per series and H.
 
     python scripts/bench_intervals.py [--series sunspots:5,co2:13] [--epochs 30] [--work DIR]
 """
@@ -31,7 +32,8 @@ SERIES = "sunspots:5,elnino:12,co2:13,a10:12,visnights:4"
 
 
 def coverage(run, horizon, symmetric):
-    """evaluate's coverage of the run's test part, with symmetric or signed quantiles."""
+    """evaluate's coverage of the run's test part, with the symmetric quantiles or the
+    default (signed where the errors are enough)."""
     counts = intervals.coverage_counts
     intervals.coverage_counts = functools.partial(counts, symmetric=symmetric)
     try:
@@ -43,7 +45,7 @@ def coverage(run, horizon, symmetric):
     return metrics, per_series
 
 
-def bench(name, horizon, epochs, work):
+def bench(name, horizon, epochs, work, variants):
     path, kwargs = inputs(name, work)
     data, run = os.path.join(work, f"{name}-data"), os.path.join(work, f"{name}-run")
     prepare([path], data, "series", valid=0.2, test=0.2, force=True, log=quiet, **kwargs)
@@ -51,9 +53,8 @@ def bench(name, horizon, epochs, work):
     for h in sorted({1, horizon}):
         started = time.time()
         out = {"series": name, "horizon": h}
-        for symmetric in (True, False):
-            metrics, per_series = coverage(run, h, symmetric)
-            key = "symmetric" if symmetric else "signed"
+        for key in variants:
+            metrics, per_series = coverage(run, h, key == "symmetric")
             out[key] = {level: round(share, 3) for level, share in metrics["coverage"].items()}
             if per_series:
                 out[f"{key}_series_95_range"] = [round(min(s[1] for s in per_series), 3),
@@ -70,12 +71,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default=SERIES, help="name:H,... (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--variants", default="signed,symmetric",
+                        help="signed (the default bounds), symmetric, or both (default)")
     add_work_flag(parser)
     args = parser.parse_args()
     with work_dir(args.work, "bench-intervals-") as work:
         for item in args.series.split(","):
             name, _, horizon = item.partition(":")
-            bench(name, int(horizon or 1), args.epochs, work)
+            bench(name, int(horizon or 1), args.epochs, work, args.variants.split(","))
 
 
 if __name__ == "__main__":
