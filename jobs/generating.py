@@ -210,7 +210,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
     note = base_line(state, choice)
-    forecaster, calibration_state = None, state
+    forecaster = None
     if choice and choice["uses_base"] and not choice.get("network_asked"):
         # the classical forecaster chosen on validation, refitted on every part
         forecasters, errors = fallback_forecaster(state, dataset)
@@ -239,8 +239,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     calibrated = ({"intervals_note": "the series is not in the dataset, so it has no "
                                      "validation errors to calibrate intervals on"}
                   if own is None else
-                  forecast_intervals(calibration_state, dataset, own, forecaster or "model",
-                                     values, norm))
+                  forecast_intervals(state, dataset, own, forecaster or "model", values, norm))
     return {"columns": meta["columns"][:targets], "horizon": horizon,
             **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
@@ -282,8 +281,8 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     where a level fell back to the normal approximation}} of ``forecast`` (H, F) in the
     original units of ``norm``, from the h-step errors of ``forecaster`` ("model" or a
     classical one, :func:`jobs.scoring.fallback_forecaster`) on the validation part of
-    sequence ``seq`` (:mod:`rnn_core.intervals`); bounds are None
-    where there is no interval. Without them, {"intervals_note": why}."""
+    sequence ``seq`` (:mod:`rnn_core.intervals`); bounds are None where there is no
+    interval. Without them, {"intervals_note": why}. state: the run's, for "model"."""
     from jobs.mr.series_rows import calibration_errors, fit_season, season_statistics
     from jobs.scoring import calibration_fitted
 
@@ -295,6 +294,7 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     calendar = meta.get("calendar")
     history = part.sequence[:part.fit_end, :covariates.target_count(meta)]
     season, where = fit_season(season_statistics(history, calendar), None, calendar)
+    # the classical forecasters as fitted when the validation part chose among them
     fitted = calibration_fitted(dataset, "test", {"season": season, "season_from": where,
                                                   "ar": None, "arx": None})
     steps = range(1, min(horizon, MAX_INTERVAL_HORIZON) + 1)

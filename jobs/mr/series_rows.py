@@ -425,8 +425,8 @@ class RowTotals:
         were scored "coverage": (n, levels) of the model, NaN for a series without})."""
         totals = dict(self.totals)
         mase_table = np.frombuffer(self.mase).reshape(-1, len(FORECASTERS)).copy()
-        levels = len(intervals.LEVELS)
-        coverage_table = np.frombuffer(self.coverage).reshape(-1, 2, levels)[:, 0].copy()
+        coverages = np.frombuffer(self.coverage).reshape(-1, 2, len(intervals.LEVELS))
+        coverage_table = coverages[:, 0].copy()
         names, forms = [n for n in FORECASTERS if n in totals], self.forms
         if not self.with_ets:
             names, forms = [n for n in names if n not in WITH_ETS], Counter()
@@ -437,7 +437,7 @@ class RowTotals:
                 base = FORECASTERS.index("ar" if "ar" in totals else "persistence")
                 refit = [i for i, name in enumerate(self.chosen) if name in WITH_ETS]
                 mase_table[refit, 0] = mase_table[refit, base]
-                coverage_table[refit] = np.frombuffer(self.coverage).reshape(-1, 2, levels)[refit, 1]
+                coverage_table[refit] = coverages[refit, 1]
         keep, order = [FORECASTERS.index(n) for n in names], np.argsort(self.seqs)
         table = {"seq": np.frombuffer(self.seqs, dtype=np.int64)[order], "names": names,
                  "mase": mase_table[order][:, keep],
@@ -486,9 +486,10 @@ def history_from_json(stats):
 
 def plan_bytes(split, horizon, fitted=None, network=True, splits=None, calibration=None):
     """The ``--plan`` file of :mod:`jobs.mr.series_score`: which pass (history without
-    ``fitted``, else score), the split, horizon, the fitted season, AR and ARX, whether the model
-    is scored, which shard URIs hold which split ({split: [uri]}), and ``calibration``: the
-    fitted baselines of the validation part, to calibrate intervals on (None: none)."""
+    ``fitted``, else score), the split, horizon, the fitted season, AR and ARX, whether the
+    model is scored, which shard URIs hold which split ({split: [uri]}), and
+    ``calibration``: the fitted baselines of the validation part, to calibrate intervals on
+    (None: none)."""
     plan = {"pass": "score" if fitted else "history", "split": split, "horizon": horizon,
             "network": network, "splits": splits or {}}
     if fitted:
