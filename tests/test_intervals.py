@@ -5,8 +5,10 @@ import csv
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import SUNSPOTS_CSV, SUNSPOTS_SERIES, cli_args, make_run, network_lost
+from test_driven_series import DAYS, driven_run  # noqa: F401 (a fixture)
 from test_series_scoring_job import INLINE, panel_run  # noqa: F401 (a fixture)
 
 from jobs import scoring
@@ -174,3 +176,18 @@ def test_calibrating_many_steps_ahead_at_once_gives_the_errors_of_each_step_alon
         alone = calibration_errors(state, dataset.meta, part, [h], fitted, names)
         for name in names:
             assert np.allclose(together[name][h - 1], alone[name][0], rtol=1e-9, atol=1e-12)
+
+
+def test_a_driven_series_has_intervals_for_its_targets(driven_run, tmp_path):  # noqa: F811
+    path, data, run = driven_run
+    future = tmp_path / "future.csv"
+    pd.DataFrame({"day": pd.date_range("2021-01-01", periods=DAYS + 3)[DAYS:],
+                  "temp": [30.0, -5.0, 12.0]}).to_csv(future, index=False)
+    for network in (True, False):
+        result = forecast_run(run, 3, future=str(future), network=network)
+        lower, upper = (np.array(result["intervals"]["95"][side]) for side in ("lower", "upper"))
+        assert lower.shape == upper.shape == (3, 1)             # the target, not the input
+        point = np.array(result["forecast"])
+        assert np.all(lower <= point) and np.all(point <= upper)
+    metrics = scoring.evaluate(run, runner=None)
+    assert set(metrics["coverage"]) == {"80", "95"}
