@@ -179,7 +179,7 @@ def test_calibrating_many_steps_ahead_at_once_gives_the_errors_of_each_step_alon
 
 
 def test_a_driven_series_has_intervals_for_its_targets(driven_run, tmp_path):  # noqa: F811
-    path, data, run = driven_run
+    *_, run = driven_run
     future = tmp_path / "future.csv"
     pd.DataFrame({"day": pd.date_range("2021-01-01", periods=DAYS + 3)[DAYS:],
                   "temp": [30.0, -5.0, 12.0]}).to_csv(future, index=False)
