@@ -17,7 +17,7 @@ import numpy as np
 
 from jobs.data import corpus, covariates, series_io
 from jobs.data.chunks import sequence_id, sequences_of
-from jobs.data.series_table import NO_ID_COLUMN, future_inputs, series_rows, some, table_spec
+from jobs.mr.series_table import NO_ID_COLUMN, future_inputs, series_rows, some, table_spec
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
 from rnn_core import intervals, smoothing
 from rnn_core.arx import arx_ahead, arx_statistics, fit_arx
@@ -78,7 +78,7 @@ def input_rows(path, meta, series_id=None):
     The whole file, as each file was a series at prepare time; for a dataset prepared with
     ``--id`` the file is a table like the prepared ones: the rows of ``series_id`` (needed
     when it holds several series), sorted by the ``--time`` column prepare was given (file
-    order without one), read by prepare's own reader (:mod:`jobs.data.series_table`). The
+    order without one), read by prepare's own reader (:mod:`jobs.mr.series_table`). The
     columns are the targets, then the inputs of a driven series.
     """
     spec = table_spec(meta)
@@ -178,7 +178,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     validation part (:func:`jobs.run.trained.forecasting_state`); ``note`` says which.
     future: for a series driven by inputs (``prepare --inputs`` or ``--calendar``), a CSV or
     Parquet file with the time column and the inputs of the ``horizon`` steps after the
-    history (:func:`jobs.data.series_table.future_inputs`); the forecast feeds back its
+    history (:func:`jobs.mr.series_table.future_inputs`); the forecast feeds back its
     predicted targets, never predicted inputs.
     """
     from jobs.scoring import fallback_forecaster, forecaster_of

@@ -298,7 +298,7 @@ def selection_note(split, checkpoint, splits):
 
 
 def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon=1,
-             season=None, hadoop=None, network=False):
+             season=None, hadoop=None, network=False, against=None):
     """The metrics dict of the run in ``run`` on ``split`` ("test", "valid" or "train";
     None: :func:`default_split`).
 
@@ -313,6 +313,8 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
     network: score the network even where it did not beat its base on the validation part
     (:func:`jobs.run.trained.forecasting_state`; ``base_choice`` and the note say which).
     The metrics' ``runner`` says where the model was scored ("process" or a runner).
+    against: another series run, of the same series prepared with other inputs (e.g. none):
+    scored the same way on the same steps, its MSE and the model's over it are ``against``.
     """
     state, dataset = load_run(run, data, checkpoint=checkpoint)
     state, choice = forecasting_state(state, network)
@@ -352,12 +354,36 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
         raise ScoringError(f"the model in {run} has a non-finite loss ({metrics['loss']}) on the "
                            f"{split} split of {dataset.store.uri()}: its θ diverged or the data "
                            "holds values it cannot score; no metrics to report")
+    if against is not None:
+        metrics["against"] = compared_run(metrics, dataset, evaluate(
+            against, split=split, runner=runner, checkpoint=checkpoint, horizon=horizon,
+            season=season, hadoop=hadoop, network=network), against)
     metrics.update(split=split, epoch=state.epoch, bad_records=bad,
                    data=dataset.store.uri(), run=run, checkpoint=checkpoint,
                    runner="process" if runner is None else runner.runner,
                    note=selection_note(split, checkpoint, dataset.splits()),
                    base_choice=choice, model_note=base_line(state, choice))
     return metrics
+
+
+def compared_run(metrics, dataset, other, run):
+    """The ``against`` entry of a series report: ``other``'s (the report of ``run``) MSE on
+    the same steps, the model's over it, and its columns; ScoringError unless both scored the
+    same steps of the same series (original units, so other normalizations compare)."""
+    if dataset.kind != "series" or other["kind"] != "series":
+        raise ScoringError("--against compares two series runs")
+    mine, theirs = metrics["columns"], other["columns"]
+    if (list(mine) != list(theirs) or other["steps"] != metrics["steps"]
+            or len(other.get("series", {}).get("table", [])) != len(
+                metrics.get("series", {}).get("table", []))):
+        raise ScoringError(f"--against {run}: it scored {other['steps']:,} steps of "
+                           f"{', '.join(theirs)}, the model {metrics['steps']:,} of "
+                           f"{', '.join(mine)}: prepare both from the same series with the "
+                           "same --valid and --test")
+    from jobs.data.dataset import Dataset
+    return {"run": run, "columns": Dataset(other["data"]).meta["columns"], "mse": other["mse"],
+            "mse_normalized": other["mse_normalized"], "epoch": other["epoch"],
+            "ratio": ratio(metrics["mse"], other["mse"])}
 
 
 def nothing_to_score(dataset, split, bad):

@@ -284,7 +284,7 @@ def test_a_train_with_a_bad_value_leaves_no_run_directory(series_ds, tmp_path):
 # -- tracebacks and smaller things -------------------------------------------------------------
 
 def test_the_same_column_twice_is_a_clear_error(tmp_path):
-    with pytest.raises(preparing.PrepareError, match=r"column 'SUNACTIVITY' is named more than once \(--column, --id, --time\)"):
+    with pytest.raises(preparing.PrepareError, match=r"column 'SUNACTIVITY' is named more than once \(--column, --inputs, --id, --time\)"):
         prepare_cli("--kind", "series", SUNSPOTS_CSV, "--column", "SUNACTIVITY", "--column",
                     "SUNACTIVITY", "--out", tmp_path / "ds")
 

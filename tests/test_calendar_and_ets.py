@@ -86,3 +86,33 @@ def test_ets_forecasts_h_steps_ahead_from_the_values_up_to_each_origin():
                                smoothing.ahead(ets, series, origins, 3))
     np.testing.assert_allclose(smoothing.ahead(ets, series, origins, 1),
                                smoothing.one_step(ets, series)[origins + 1])
+
+
+@pytest.mark.parametrize("form", [
+    {"error": "add"},
+    {"error": "add", "trend": "add", "damped_trend": True},
+    {"error": "add", "seasonal": "add", "seasonal_periods": 12},
+    {"error": "mul", "seasonal": "mul", "seasonal_periods": 12, "trend": "add",
+     "damped_trend": True}])
+def test_ets_h_step_forecasts_from_the_states_are_statsmodels_forecasts_from_each_origin(form):
+    import warnings
+
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    series = seasonal_series()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ets = smoothing.ETS(form, np.asarray(ETSModel(series[:96], **form).fit(disp=False).params))
+        origins = np.array([30, 40, 97, 110])
+        for horizon in (2, 13, 30):
+            expected = [np.asarray(ETSModel(series[:o + 1], **form).smooth(ets.params)
+                                   .forecast(horizon))[-1] for o in origins]
+            np.testing.assert_allclose(smoothing.ahead(ets, series, origins, horizon), expected,
+                                       rtol=1e-10)
+
+
+def test_ets_tries_no_seasonal_form_for_a_season_longer_than_its_limit():
+    history = np.abs(np.random.default_rng(0).standard_normal(1000)) + 1
+    assert all("seasonal" not in form for form in
+               smoothing.candidate_forms(history, smoothing.MAX_SEASON + 1))
+    assert any("seasonal" in form for form in
+               smoothing.candidate_forms(history, smoothing.MAX_SEASON))

@@ -128,10 +128,27 @@ def test_forecast_feeds_predictions_back_as_inputs():
     np.testing.assert_allclose(forecast(theta, cfg, history, 4), np.array(expected), rtol=1e-12)
 
 
-def test_forecast_requires_input_size_equal_to_output_size():
+def test_forecast_of_a_model_with_inputs_beside_its_outputs_needs_them_for_the_fed_back_steps():
     cfg = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=1)
-    with pytest.raises(ValueError, match="input_size == output_size"):
+    with pytest.raises(ValueError, match="needs the inputs of the 4 step"):
         forecast(init_params(cfg), cfg, np.zeros((3, 2)), 5)
+    with pytest.raises(ValueError, match=r"inputs must be finite of shape .* \(1, 4, 1\)"):
+        forecast(init_params(cfg), cfg, np.zeros((3, 2)), 5, np.zeros((3, 1)))
+
+
+def test_forecast_with_inputs_is_step_fed_its_predictions_and_the_inputs():
+    cfg = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=1)
+    theta = init_params(cfg, seed=4)
+    history, inputs = np.random.default_rng(5).standard_normal((6, 2)), np.array([[0.5], [-1.0]])
+    state = init_state(cfg, 1)
+    for row in history:
+        y, state = step(theta, cfg, state, row[None])
+    expected = [y[0, 0]]
+    for known in inputs:
+        y, state = step(theta, cfg, state, np.array([[y[0, 0], known[0]]]))
+        expected.append(y[0, 0])
+    np.testing.assert_allclose(forecast(theta, cfg, history, 3, inputs)[:, 0], expected,
+                               rtol=1e-12)
 
 
 def test_generators_reject_the_wrong_kind_of_model():

@@ -203,8 +203,11 @@ SQUARE = ModelConfig(cell="gru", hidden=4, input_size=2, output_size=2)
 @pytest.mark.parametrize("cfg, history, horizon, message", [
     (TOKENS, np.zeros((3, 2)), 1,
      r"forecast needs a series model \(input_size/output_size set\)$"),
-    (SERIES, np.zeros((3, 3)), 1, "forecast feeds predictions back as inputs, so it needs "
-                                  "input_size == output_size, got 3 and 2"),
+    (SERIES, np.zeros((3, 3)), 2, r"a model with 1 input\(s\) beside its outputs needs the "
+                                  r"inputs of the 1 step\(s\) it feeds back"),
+    (ModelConfig(cell="gru", hidden=4, input_size=2, output_size=3), np.zeros((3, 2)), 1,
+     "forecast feeds predictions back as inputs, so it needs input_size >= output_size, got "
+     "2 and 3"),
     (SQUARE, np.zeros((3, 3)), 1, "history must have last axis of length 2"),
     (SQUARE, np.zeros(2), 1, r"history must have shape \(T >= 1, input_size\)"),
     (SQUARE, np.zeros((0, 2)), 1, r"history must have shape \(T >= 1, input_size\)"),

@@ -286,3 +286,22 @@ def test_a_driven_series_network_corrects_the_arx_prepare_fitted_on_the_training
     arx = ARX(meta["arx"]["order"], np.asarray(meta["arx"]["coef"]))
     origins = np.arange(arx.order, len(sequence) - 1)
     assert np.allclose(base[origins], arx_ahead(sequence, origins, 1, arx, 1)[:, 0, 0])
+
+
+def test_evaluate_against_the_same_series_without_inputs_reports_the_value_of_the_inputs(
+        driven_run, tmp_path):
+    _, data = prepare_driven(tmp_path, pd.read_csv(driven_run[0]), input_columns=[])
+    train(data, str(tmp_path / "alone"), epochs=1, spec=RunSpec(hidden=4), log=lambda line: None)
+    metrics = scoring.evaluate(driven_run[2], against=str(tmp_path / "alone"))
+    alone = scoring.evaluate(str(tmp_path / "alone"))
+    assert metrics["against"]["mse"] == alone["mse"]
+    assert metrics["against"]["ratio"] == pytest.approx(metrics["mse"] / alone["mse"])
+    assert metrics["against"]["columns"] == ["load"]
+
+
+def test_evaluate_against_a_run_of_other_steps_is_refused(driven_run, tmp_path):
+    _, data = prepare_driven(tmp_path, pd.read_csv(driven_run[0]), input_columns=[], test=0.3)
+    train(data, str(tmp_path / "other"), epochs=1, spec=RunSpec(hidden=4), log=lambda line: None)
+    with pytest.raises(scoring.ScoringError, match="prepare both from the same series with the "
+                                                   "same --valid and --test"):
+        scoring.evaluate(driven_run[2], against=str(tmp_path / "other"))

@@ -53,12 +53,12 @@ def run_block(block, tmp, train_flags="--epochs 2", cwd=None, env=()):
     return done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("heading", ["Yearly sunspots", "Weekly CO2"])
+@pytest.mark.parametrize("heading", ["Yearly sunspots", "Weekly CO2", "Electricity demand"])
 def test_the_series_walkthrough_runs_and_prints_what_the_readme_shows(heading, tmp_path):
     pytest.importorskip("statsmodels")
     if not shutil.which("hadoop-rnn"):
         pytest.skip("hadoop-rnn is not installed (pip install -e .)")
-    block = sh_block(heading)
+    block = sh_block(heading).replace("python scripts/", f"python {ROOT}/scripts/")
     out = run_block(block, tmp_path)
     shown = shown_output(block, tmp_path)
     assert shown, "the block shows no output to compare"

@@ -35,6 +35,10 @@ def add_arguments(parser):
     series.add_argument("--network", action="store_true",
                         help="score the network even where it did not beat its base (AR or "
                         "last value) on the validation part (default: the base then)")
+    series.add_argument("--against", metavar="RUN",
+                        help="also score RUN, a model of the same series prepared with other "
+                        "inputs (e.g. without prepare --inputs), on the same steps, and report "
+                        "the model's MSE over its: the value of the inputs (default: none)")
     add_runner_flags(parser, runners=(AUTO, IN_PROCESS) + RUNNERS, default=AUTO,
                      help="auto (default): the MapReduce job on the hadoop runner for data on "
                      "HDFS, this process for local data; process: score here; otherwise the "
@@ -50,7 +54,7 @@ def evaluate_kwargs(args):
         hadoop = None
     return dict(run=args.run, data=args.data, split=args.split, runner=runner,
                 checkpoint=args.checkpoint, horizon=args.horizon, season=args.season,
-                hadoop=hadoop, network=args.network)
+                hadoop=hadoop, network=args.network, against=args.against)
 
 
 def baseline_label(name, m):
@@ -134,6 +138,10 @@ def format_metrics(m):
             lines.append(coverage_line(m))
         if m.get("series"):
             lines.append(series_summary(m["series"], m))
+        if m.get("against"):
+            a = m["against"]
+            lines.append(f"  {a['run']} ({', '.join(a['columns'])}): MSE {a['mse']:.5g}; "
+                         f"model / it: {ratio_text(a['ratio'], 3)}")
     if m.get("season_from") and m.get("season"):
         lines.append(f"  season S={m['season']}: {m['season_from']}")
     for note in (m.get("model_note"), m.get("note")):

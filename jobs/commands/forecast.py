@@ -23,7 +23,7 @@ def add_arguments(parser):
                         "a CSV or Parquet file with the time column and the input columns of "
                         "the --horizon steps after the history (for data prepared with --id, "
                         "the rows of --id); the forecast feeds back its predicted targets, "
-                        "never predicted inputs")
+                        "never predicted inputs (default: none; needed for such a series)")
     parser.add_argument("--id", dest="series_id", metavar="VALUE",
                         help="forecast the series of this --id value (for data prepared with "
                         "prepare --id; default: the dataset's last series, or the only one of "

@@ -48,7 +48,8 @@ def add_arguments(parser):
     series.add_argument("--column", action="append", dest="columns", metavar="NAME",
                         help="a numeric column to model (repeat for several)")
     series.add_argument("--targets", action=ListAction, dest="columns", metavar="NAMES",
-                        help="the same as --column: comma-separated target columns")
+                        help="the same as --column: comma-separated target columns (default: "
+                        "none; a series dataset needs one at least)")
     series.add_argument("--inputs", action=ListAction, dest="input_columns", metavar="NAMES",
                         help="comma-separated columns that drive the targets and are known "
                         "ahead (a temperature, a price, a working-day flag): the model reads "

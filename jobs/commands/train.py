@@ -113,6 +113,12 @@ def add_arguments(parser):
                           help="truncated BPTT window in steps, 0: whole chunk" + default("bptt"))
     settings.add_argument("--seed", type=non_negative_int,
                           help="seed of the initial θ" + default("seed"))
+    settings.add_argument("--valid-horizon", type=positive_int, metavar="H",
+                          help="series: score the validation part H steps ahead, each "
+                          "prediction fed back (with the known inputs of a driven series), "
+                          "so that the best epoch, --patience and the choice between the "
+                          "network and its base are made at the horizon the forecasts are "
+                          "for" + default("valid_horizon"))
     outer = parser.add_argument_group(
         "average mode: the outer optimizer and sync rounds (fixed for a run; see "
         "docs/scaling.md)")

@@ -9,4 +9,6 @@
 * :mod:`jobs.data.corpus`     text input: files and globs, UTF-8 reading, the vocabulary
 * :mod:`jobs.data.series_io`  series input: CSV/Parquet columns, missing values,
                               normalization
+* :mod:`jobs.data.covariates` the inputs that drive a series: a row holds the inputs of
+                              the next step; calendar features
 """

@@ -17,7 +17,10 @@
 * :mod:`jobs.mr.series_sort`    ``prepare --kind series``: table rows to one time-sorted,
                                 gap-filled series per id
 * :mod:`jobs.mr.series_stats`   each series' length and training-part mean and variance
-* :mod:`jobs.mr.series_ar`      the sums of the training parts' AR(p) fit
+* :mod:`jobs.mr.series_ar`      the sums of the training parts' AR(p) fit (and ARX(p) of a
+                                series driven by inputs)
+* :mod:`jobs.mr.series_table`   one series of a table file, read as prepare reads it: the
+                                history and the future inputs of ``forecast``
 * :mod:`jobs.mr.series_chunks`  series normalized and cut into chunk records
 * :mod:`jobs.mr.shards`         the base of the shard-writing jobs: shard = reduce partition
 * :mod:`jobs.mr.chunk_mapper`   the base of the jobs that read chunk records: validate record

@@ -25,8 +25,24 @@ Only the scored steps count (the mask): a chunk's warm-up steps are never scored
 import numpy as np
 
 from jobs.data.batches import iter_batches
-from rnn_core import loss_and_outputs, loss_only
-from rnn_core.network import has_base, predict_base
+from rnn_core import forecast_batch, loss_and_outputs, loss_only
+from rnn_core.network import base_only, has_base, predict_base
+
+
+def forecasts_ahead(theta, cfg, inputs, mask, horizon):
+    """(the ``horizon``-step forecasts (B, T, O) of a series model over a minibatch, float64,
+    the mask (B, T) of the steps scored): step t's from the chunk's steps up to its origin
+    t - H + 1 (so from its first row, as evaluate --horizon conditions a record's targets),
+    the forecasts of the H - 1 steps between fed back with the chunk's own inputs (a driven
+    series' known ahead). Steps without an origin in the chunk (t < H - 1) are not scored."""
+    out = np.zeros(inputs.shape[:2] + (cfg.output_size,))
+    mask = np.array(mask, dtype=np.float64)
+    mask[:, :horizon - 1] = 0
+    for t in np.flatnonzero(mask.any(axis=0)):
+        origin = t - horizon + 1
+        known = inputs[:, origin + 1:t + 1, cfg.output_size:]
+        out[:, t] = forecast_batch(theta, cfg, inputs[:, :origin + 1], horizon, known)[:, -1]
+    return out, mask
 
 SCORE_BATCH = 64  # chunks per forward batch when scoring
 
@@ -45,8 +61,9 @@ class LossSums:
     also the baseline and, for series, the per-column errors (the evaluate report).
     """
 
-    def __init__(self, theta, cfg, meta=None):
+    def __init__(self, theta, cfg, meta=None, horizon=1):
         self.theta, self.cfg, self.detailed = theta, cfg, meta is not None
+        self.horizon = horizon
         self.sums = {"loss_sum": np.zeros(()), "count": np.zeros(()), "records": np.zeros(())}
         self.with_base = has_base(cfg)
         if self.with_base:
@@ -64,6 +81,9 @@ class LossSums:
     def add(self, inputs, targets, mask):
         s = self.sums
         s["records"] += len(inputs)
+        if self.horizon > 1:
+            self.add_ahead(inputs, targets, mask)
+            return
         # one forward pass gives the loss and, where the sums need them, the outputs
         if self.with_base or (self.detailed and self.cfg.kind != "tokens"):
             loss_sum, count, outputs = loss_and_outputs(self.theta, self.cfg, inputs, targets,
@@ -89,13 +109,30 @@ class LossSums:
     def add_base(self, inputs, targets, mask, outputs):
         """The base's squared error and the model's gain over it, step by step (``outputs``:
         the model's, (B, T, O) float64)."""
-        s, m = self.sums, np.asarray(mask, dtype=np.float64)
         base = np.sum((predict_base(self.cfg, inputs).astype(np.float64) - targets) ** 2, axis=-1)
-        model = np.sum((outputs - targets) ** 2, axis=-1)
+        self.add_gain(base, np.sum((outputs - targets) ** 2, axis=-1), mask)
+
+    def add_gain(self, base, model, mask):
+        """Add the base's loss and the gain over it, from the squared errors (B, T) of the
+        base and of the model."""
+        s, m = self.sums, np.asarray(mask, dtype=np.float64)
         gain = (base - model) * m
         s["base_sum"] += np.sum(base * m)
         s["gain_sum"] += np.sum(gain)
         s["gain_squares"] += np.sum(gain ** 2)
+
+    def add_ahead(self, inputs, targets, mask):
+        """The sums of ``horizon``-step forecasts (:func:`forecasts_ahead`): the loss (and
+        the base's and the gain) over the scored steps that have an origin in the chunk."""
+        s = self.sums
+        outputs, mask = forecasts_ahead(self.theta, self.cfg, inputs, mask, self.horizon)
+        s["loss_sum"] += np.sum((outputs - targets) ** 2 * mask[..., None])
+        s["count"] += np.sum(mask)
+        if self.with_base:
+            base, _ = forecasts_ahead(base_only(self.theta, self.cfg), self.cfg, inputs, mask,
+                                      self.horizon)
+            self.add_gain(np.sum((base - targets) ** 2, axis=-1),
+                          np.sum((outputs - targets) ** 2, axis=-1), mask)
 
     def add_chunks(self, chunks, batch_size=SCORE_BATCH):
         """Score an iterable of validated chunks; return the sums so far."""

@@ -41,7 +41,9 @@ class MRScore(ValidationInputJob, ChunkMapperJob):
         if self.options.meta:
             with open(self.options.meta, encoding="utf-8") as f:
                 meta = json.load(f)
-        self.scorer = LossSums(state.theta, state.model, meta)
+        # without meta this is the validation loss, at the run's validation horizon
+        self.scorer = LossSums(state.theta, state.model, meta,
+                               horizon=1 if meta else state.settings.valid_horizon)
         self.start_chunks(state.model, self.options.batch)
 
     def handle_chunks(self, chunks):

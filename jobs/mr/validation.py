@@ -87,7 +87,7 @@ class ValidationScoring:
     (:class:`jobs.mr.loss_sums.LossSums`) and emits one record of its sums."""
 
     def __init__(self, state):
-        self.sums = LossSums(state.theta, state.model)
+        self.sums = LossSums(state.theta, state.model, horizon=state.settings.valid_horizon)
 
     def add(self, chunks, batch_size):
         self.sums.add_chunks(chunks, batch_size)

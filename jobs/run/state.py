@@ -61,7 +61,8 @@ class RunSettings:
     what the model depends on in it (the vocabulary, or the columns and normalization).
     ``default_epochs``: the epochs the run trains to when an invocation asks for none,
     chosen from the data and the map tasks when the run started (None: chosen again on
-    every invocation, as before it was kept).
+    every invocation, as before it was kept). ``valid_horizon``: H, the steps ahead the
+    validation loss forecasts, each prediction fed back (series; 1: one step).
 
     A field's default is what a checkpoint without it means: it was written before the field
     existed (plain averaging, one sync per epoch). A new run's defaults are
@@ -80,6 +81,7 @@ class RunSettings:
     data: str = None
     data_schema: dict = None
     default_epochs: int = None
+    valid_horizon: int = 1
 
     def __post_init__(self):
         if self.mode not in MODES:

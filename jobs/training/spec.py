@@ -68,6 +68,8 @@ class RunSpec:
                                    # "reset" or "auto" (mean of one task, reset after
                                    # several); default "auto"
     syncs_per_epoch: int = None    # jobs (averaging points) per epoch; default 1
+    # validation
+    valid_horizon: int = None      # series: steps ahead of the validation loss; default 1
 
     def given(self, names):
         """{name: value} of the fields among ``names`` that are set."""
@@ -86,7 +88,7 @@ OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nestero
 
 SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0,
                      "outer_momentum": AUTO, "outer_lr": 1.0, "outer_nesterov": True,
-                     "inner_state": AUTO, "syncs_per_epoch": 1}
+                     "inner_state": AUTO, "syncs_per_epoch": 1, "valid_horizon": 1}
 
 
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
@@ -264,6 +266,10 @@ def run_configs(spec, dataset, map_tasks=None):
                              "counter that the step schedule counts: use inner_state 'mean'")
         settings["inner_state"] = "mean"
     check_range("syncs_per_epoch", settings["syncs_per_epoch"], 1, integer=True)
+    check_range("valid_horizon", settings["valid_horizon"], 1, integer=True)
+    if settings["valid_horizon"] > 1 and dataset.kind != "series":
+        raise ValueError("--valid-horizon is for series: a text model's validation loss is "
+                         "of the next character")
     model_flags.update(residual_config(model_flags["residual"], dataset))
     model = ModelConfig(**model_flags, **dataset.model_sizes())
     name = opt_flags["optimizer"]
