@@ -133,24 +133,6 @@ def ahead(ets, sequence, origins, horizon):
     return out
 
 
-def paths(ets, sequence, origins, horizon):
-    """The forecasts (n, horizon) of ``ets`` from each of ``origins`` (n,) of ``sequence``
-    (L,) in original units, 1 to ``horizon`` steps ahead: :func:`ahead` of every horizon at
-    once, one pass per origin."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-    sequence = np.asarray(sequence, dtype=np.float64)
-    out = np.empty((len(origins), horizon))
-    for i, origin in enumerate(origins):
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            smoothed = ETSModel(sequence[:origin + 1], **ets.form).smooth(ets.params)
-            out[i] = np.asarray(smoothed.forecast(horizon))
-    broken = ~np.isfinite(out)
-    out[broken] = np.broadcast_to(sequence[np.asarray(origins)][:, None], out.shape)[broken]
-    return out
-
-
 def ahead_of_end(ets, sequence, horizon):
     """The forecasts (horizon,) of ``ets`` after the end of ``sequence`` (L,), original units."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel

@@ -289,8 +289,6 @@ def calibration_errors(state, meta, part, horizons, fitted, names):
     classical = [name for name in names if name != "model"]
     fits = (ets_fits(values, part.fit_end, fitted["season"], norm)
             if {"ets", "ar_ets"} & set(classical) else None)
-    paths = (ets_paths(values, part.targets, fits, norm, max(horizons))
-             if fits and len(horizons) > 1 else None)
     out = {name: [] for name in names}
     for h in horizons:
         keep = part.targets >= h
@@ -298,12 +296,7 @@ def calibration_errors(state, meta, part, horizons, fitted, names):
         actual, predicted = values[targets], {}
         if classical:
             predicted, _ = classical_forecasts(part.sequence, outputs, part.fit_end, targets, h,
-                                               fitted, norm, fits,
-                                               with_ets=fits is not None and paths is None)
-        if paths is not None:
-            predicted["ets"] = paths[targets - h, h - 1]
-            if "ar" in predicted:
-                predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
+                                               fitted, norm, fits, with_ets=fits is not None)
         if "model" in names:
             predicted["model"] = model_forecasts(state, part.sequence, targets, starts, h)
         for name in list(out):
@@ -311,21 +304,6 @@ def calibration_errors(state, meta, part, horizons, fitted, names):
                 del out[name]
             else:
                 out[name].append(actual - predicted[name])
-    return out
-
-
-def ets_paths(values, targets, fits, norm, horizon):
-    """(L, horizon, O): the ETS forecasts ``fits`` (normalized) of ``values`` (L, O) 1 to
-    ``horizon`` steps from each origin up to the last of ``targets`` (NaN elsewhere), for
-    :func:`calibration_errors` of many horizons at once (:func:`rnn_core.smoothing.paths`)."""
-    mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
-    original = values * std + mean
-    out = np.full((len(values), horizon, len(fits)), np.nan)
-    if len(targets):
-        origins = np.arange(max(int(targets.min()) - horizon, 0), int(targets.max()))
-        for f, fitted in enumerate(fits):
-            out[origins, :, f] = (smoothing.paths(fitted, original[:, f], origins, horizon)
-                                  - mean[f]) / std[f]
     return out
 
 
