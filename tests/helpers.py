@@ -381,3 +381,31 @@ def network_lost(load_run):
         history = [{**h, "valid_loss": 1.0, "valid_base_loss": 0.5} for h in state.history]
         return replace(state, history=history), dataset
     return losing
+
+
+# -- another CPU's float kernels ---------------------------------------------------------------
+
+def another_cpus_kernels():
+    """Environment variables under which numpy, in a new process, computes as on a CPU one
+    generation older than this one (an AVX2 CPU here if this one has AVX-512, else an AVX
+    one): OpenBLAS's kernels for it (OPENBLAS_CORETYPE) and numpy's own SIMD loops without
+    the newer instructions (NPY_DISABLE_CPU_FEATURES). Skips the test where neither can be
+    simulated (no /proc/cpuinfo, no AVX2, a numpy without OpenBLAS)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        flags = []
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    if "avx2" not in flags or "openblas" not in blas.lower():
+        pytest.skip(f"cannot simulate another CPU's kernels here (CPU flags: {len(flags)}, "
+                    f"BLAS: {blas}): it needs an x86 CPU with AVX2 and numpy's OpenBLAS")
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__
+    except ImportError:  # numpy 1
+        from numpy.core._multiarray_umath import __cpu_dispatch__
+    newer = ("AVX512", "X86_V4") if "avx512f" in flags else ("AVX512", "X86_V4", "X86_V3", "AVX2",
+                                                               "FMA3")
+    return {"OPENBLAS_CORETYPE": "Haswell" if "avx512f" in flags else "Sandybridge",
+            "NPY_DISABLE_CPU_FEATURES": " ".join(t for t in __cpu_dispatch__
+                                                 if t.startswith(newer))}
