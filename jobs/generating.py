@@ -19,7 +19,7 @@ from jobs.data import corpus, covariates, series_io
 from jobs.data.chunks import sequence_id, sequences_of
 from jobs.mr.series_table import NO_ID_COLUMN, future_inputs, series_rows, some, table_spec
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
-from rnn_core import smoothing
+from rnn_core import intervals, smoothing
 from rnn_core.arx import arx_ahead, arx_statistics, fit_arx
 from rnn_core.autoregression import add_statistics, fit_ar
 from rnn_core.generate import MAX_HORIZON, forecast, sample_tokens
@@ -235,8 +235,84 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     if not np.all(np.isfinite(values)):
         raise ValueError(f"the forecast of the model in {run} is not finite: its θ diverged; "
                          "train a new run with a lower --lr or --clip")
+    own = seq if input is None else input_calibration_seq(meta, seq)
+    calibrated = ({"intervals_note": "the series is not in the dataset, so it has no "
+                                     "validation errors to calibrate intervals on"}
+                  if own is None else
+                  forecast_intervals(state, dataset, own, forecaster or "model", values, norm))
     return {"columns": meta["columns"][:targets], "horizon": horizon,
             **({"id": str(series_id)} if series_id is not None else {}),
             "context": int(min(context, len(history))),
             "last": series_io.denormalize(history[-1:, :targets], norm)[0].tolist(),
-            "forecast": values.tolist(), "note": note}
+            "forecast": values.tolist(), **calibrated, "note": note}
+
+
+# the longest horizon with intervals: calibrating step h runs the forecaster h steps from
+# every origin of the validation part, so all H steps cost O(H²) forecast steps per origin
+MAX_INTERVAL_HORIZON = 1000
+
+
+def input_calibration_seq(meta, seq):
+    """The sequence whose validation part calibrates the intervals of a forecast of an
+    ``--input`` file: its series' own (``seq``), or for a dataset of one series per file
+    (no ``--id``) the last, as the forecast of the dataset itself; None for a series the
+    dataset does not hold."""
+    if seq is not None or meta.get("series_ids"):
+        return seq
+    return len(meta.get("sources") or [None]) - 1
+
+
+def validation_part(dataset, seq, cfg):
+    """The :class:`jobs.mr.series_rows.SequencePart` of the validation part of sequence
+    ``seq``, read in this process; None without a validation part."""
+    from jobs.mr.series_rows import sequence_part
+
+    if "valid" not in dataset.splits():
+        return None
+    records = {name: [r for r in dataset.iter_chunks(name, cfg) if int(sequence_id(r.key)) == seq]
+               for name in dataset.splits()}
+    part = sequence_part(seq, records, "valid")
+    return part if part is not None and len(part.targets) else None
+
+
+def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
+    """{"intervals": {"80": {"lower": (H, F), "upper": (H, F)}, "95": ...}, "calibration":
+    {"forecaster", "errors": validation errors per step ahead (H,), "gaussian": the steps
+    where a level fell back to the normal approximation}} of ``forecast`` (H, F) in the
+    original units of ``norm``, from the h-step errors of ``forecaster`` ("model" or a
+    classical one, :func:`jobs.scoring.fallback_forecaster`) on the validation part of
+    sequence ``seq`` (:mod:`rnn_core.intervals`); bounds are None where there is no
+    interval. Without them, {"intervals_note": why}. state: the run's, for "model"."""
+    from jobs.mr.series_rows import calibration_errors, fit_season, season_statistics
+    from jobs.scoring import calibration_fitted
+
+    part = validation_part(dataset, seq, state.model)
+    if part is None:
+        return {"intervals_note": "the dataset has no validation part to calibrate them on "
+                                  "(prepare --valid)"}
+    meta, horizon = dataset.meta, len(forecast)
+    calendar = meta.get("calendar")
+    history = part.sequence[:part.fit_end, :covariates.target_count(meta)]
+    season, where = fit_season(season_statistics(history, calendar), None, calendar)
+    # the classical forecasters as fitted when the validation part chose among them
+    fitted = calibration_fitted(dataset, "test", {"season": season, "season_from": where,
+                                                  "ar": None, "arx": None})
+    steps = range(1, min(horizon, MAX_INTERVAL_HORIZON) + 1)
+    errors = calibration_errors(state, meta, part, steps, fitted, [forecaster]).get(forecaster)
+    if errors is None:     # ETS on a history too short for it
+        return {"intervals_note": f"{forecaster} cannot be fitted on the training part"}
+    std = np.asarray(norm["std"])
+    lower, upper = (np.full((len(intervals.LEVELS),) + forecast.shape, np.nan) for _ in "lu")
+    gaussian = set()
+    for h, calibration in enumerate(errors):
+        nested = intervals.nested_bounds(calibration)
+        for i, level in enumerate(intervals.LEVELS):
+            low, high, fallback = nested[level]
+            lower[i, h], upper[i, h] = forecast[h] + low * std, forecast[h] + high * std
+            if fallback:
+                gaussian.add(h + 1)
+    out = {intervals.level_name(level): {"lower": lower[i].tolist(), "upper": upper[i].tolist()}
+           for i, level in enumerate(intervals.LEVELS)}
+    return {"intervals": out,
+            "calibration": {"forecaster": forecaster, "errors": [len(e) for e in errors],
+                            "gaussian": sorted(gaussian)}}

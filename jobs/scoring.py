@@ -28,11 +28,13 @@ from jobs.data.covariates import target_count
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, forecasting_state, load_run
-from jobs.mr.series_rows import (RowTotals, add_history, fit_history, history_from_json,
-                                 history_statistics, plan_bytes, row_from_json, score_part,
-                                 sequence_parts)
+from jobs.mr.series_rows import (RowTotals, add_history, coverage_shares, fit_history,
+                                 history_from_json, history_statistics, plan_bytes,
+                                 row_calibration, row_from_json, score_part, sequence_parts)
 from jobs.storage import is_hdfs
+from rnn_core.arx import ARX
 from rnn_core.autoregression import AR
+from rnn_core.intervals import LEVELS, level_name
 
 AUTO = "auto"  # evaluate's default runner: the hadoop runner for data on HDFS, else in process
 
@@ -98,8 +100,13 @@ def series_rows_in_process(state, dataset, split, horizon, season, network, tota
     for part in parts:
         stats = add_history(stats, history_statistics(part, dataset.meta))
     fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
+    calibration = calibration_fitted(dataset, split, fitted)
+    valid_parts = ({p.seq: p for p in sequence_parts(dataset, "valid", state.model) if p}
+                   if calibration else {})
     for part in parts:
-        row = score_part(state, dataset.meta, part, horizon, fitted, network)
+        errors = calibration and row_calibration(state, dataset.meta, valid_parts.get(part.seq),
+                                                 horizon, calibration, network)
+        row = score_part(state, dataset.meta, part, horizon, fitted, network, errors)
         if row is not None:
             totals.add(row)
     return fitted, sum(bad.values())
@@ -126,9 +133,22 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
         if key == HISTORY:
             stats = add_history(stats, history_from_json(value))
     fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
-    scored = run(plan_bytes(split, horizon, fitted, network, splits),
+    calibration = calibration_fitted(dataset, split, fitted)
+    scored = run(plan_bytes(split, horizon, fitted, network, splits, calibration),
                  collect=lambda pairs: [totals.add(row_from_json(row)) for _, row in pairs][:0])
     return fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
+
+
+def calibration_fitted(dataset, split, fitted):
+    """The fitted baselines (:func:`jobs.mr.series_rows.fit_history`) that the intervals are
+    calibrated with on the validation part when the test part is scored, else None: the
+    season of ``fitted`` (the test part's) and the AR and ARX of the training parts
+    (prepare's), as the run's forecaster was fitted when the validation part chose it."""
+    if split != "test" or "valid" not in dataset.splits():
+        return None
+    arx = dataset.meta.get("arx")
+    return {**fitted, "ar": dataset_ar(dataset) or fitted["ar"],
+            "arx": ARX(arx["order"], np.array(arx["coef"])) if arx else fitted.get("arx")}
 
 
 def prepared_ar(dataset, split):
@@ -232,8 +252,17 @@ def per_series(table, names):
             "share_model_at_most_best": float(np.mean(mine <= theirs)),
             "share_model_below_best": float(np.mean(mine < theirs)),
             "worst": [{"id": name, "ratio": value} for value, name in ratios[:5]],
-            "table": [{"id": name, **dict(zip(forecasters, row.tolist()))}
-                      for name, row in zip(ids, mase)]}
+            "table": [{"id": name, **dict(zip(forecasters, row.tolist())), **shares}
+                      for name, row, shares in zip(ids, mase, series_coverage(table, scaled))]}
+
+
+def series_coverage(table, rows):
+    """[{"coverage_80": share, ...}] of the model's intervals for the series ``rows`` (a
+    mask) of a per-series table, [{}...] without intervals."""
+    if "coverage" not in table:
+        return [{}] * int(np.sum(rows))
+    names = [f"coverage_{level_name(level)}" for level in LEVELS]
+    return [dict(zip(names, shares.tolist())) for shares in table["coverage"][rows]]
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -410,7 +439,21 @@ def errors(sums, std):
                     else sae * std)
     return {"mse": float(np.mean(original)), "mae": float(np.mean(original_mae)),
             "mse_normalized": float(np.mean(sse)), "mae_normalized": float(np.mean(sae)),
-            "columns_mse": original.tolist()}
+            "columns_mse": original.tolist(), **interval_coverage(sums)}
+
+
+def interval_coverage(sums):
+    """{"coverage": {"80": share, "95": share}, "coverage_steps", "coverage_gaussian"} of
+    error sums that counted the targets inside the intervals calibrated on the validation
+    part (:func:`jobs.mr.series_rows.add_coverage`), else {}. coverage_gaussian: the series
+    whose validation errors were too few for a level's quantile (the normal approximation
+    stood in, :mod:`rnn_core.intervals`)."""
+    shares = coverage_shares(sums)
+    if not np.all(np.isfinite(shares)):
+        return {}
+    return {"coverage": dict(zip((level_name(level) for level in LEVELS), shares)),
+            "coverage_steps": int(float(sums["interval_count"])),
+            "coverage_gaussian": int(float(sums.get("gaussian", 0)))}
 
 
 def series_report(scores, meta, horizon=1):

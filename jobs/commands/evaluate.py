@@ -92,6 +92,22 @@ def series_summary(compared, m):
                "out (no MASE)" if compared.get("unscaled") else ""))
 
 
+def coverage_line(m):
+    """One line on the model's 80 % and 95 % intervals (calibrated on the validation part):
+    the share of the scored steps inside them, and for a table of series its spread."""
+    shares = ", ".join(f"{level} %: {100 * share:.1f} %" for level, share in m["coverage"].items())
+    line = (f"  intervals (calibrated on the validation part's errors): inside {shares} of "
+            f"{m['coverage_steps']:,} steps")
+    table = (m.get("series") or {}).get("table", [])
+    if table and "coverage_95" in table[0]:
+        low = min(row["coverage_95"] for row in table)
+        line += f"; per series, 95 %: {100 * low:.0f} % at worst (--json: every series)"
+    if m.get("coverage_gaussian"):
+        line += (f"; {m['coverage_gaussian']} series with too few validation errors for the "
+                 "95 % quantile: normal approximation")
+    return line
+
+
 def format_metrics(m):
     """The human-readable table of a metrics dict."""
     ahead = f", {m['horizon']} steps ahead" if m.get("horizon", 1) > 1 else ""
@@ -118,6 +134,8 @@ def format_metrics(m):
         if len(m["columns"]) > 1:
             lines += [f"  {name}: MSE {c['mse']:.5g} (persistence {c['baseline_mse']:.5g})"
                       for name, c in m["columns"].items()]
+        if m.get("coverage"):
+            lines.append(coverage_line(m))
         if m.get("series"):
             lines.append(series_summary(m["series"], m))
         if m.get("against"):

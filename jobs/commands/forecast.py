@@ -45,15 +45,43 @@ def forecast_kwargs(args):
 
 
 def format_forecast(result):
-    """The forecast as a table: one row per step, one column per series column."""
-    columns = result["columns"]
-    lines = ["step " + " ".join(f"{name:>14}" for name in columns),
-             f"{0:>4} " + " ".join(f"{v:14.6g}" for v in result["last"]) + "   (last observed)"]
-    lines += [f"{step:>4} " + " ".join(f"{v:14.6g}" for v in row)
-              for step, row in enumerate(result["forecast"], 1)]
+    """The forecast as a table per series column: one row per step ahead, the forecast and,
+    where the run has a validation part, the bounds of its 80 % and 95 % intervals."""
+    levels = list(result.get("intervals", {}))
+    header = "".join(f" {f'{level} % {side}':>12}" for level in levels
+                     for side in ("lower", "upper"))
+    lines = []
+    for f, name in enumerate(result["columns"]):
+        lines += [""] if f else []
+        lines += [f"step {name:>14}" + header,
+                  f"{0:>4} {result['last'][f]:14.6g}   (last observed)"]
+        for h, row in enumerate(result["forecast"]):
+            bounds = [result["intervals"][level][side][h][f] for level in levels
+                      for side in ("lower", "upper")]
+            lines.append(f"{h + 1:>4} {row[f]:14.6g}" + "".join(
+                f" {bound:12.6g}" if bound is not None and bound == bound else f" {'n/a':>12}"
+                for bound in bounds))
+    calibration = result.get("calibration")
+    if calibration:
+        lines.append(calibration_note(calibration))
+    if result.get("intervals_note"):
+        lines.append(f"intervals: none, {result['intervals_note']}")
     if result.get("note"):
         lines.append(f"note: {result['note']}")
     return "\n".join(lines)
+
+
+def calibration_note(calibration):
+    """One line on where the intervals come from."""
+    errors = calibration["errors"]
+    counts = (f"{errors[0]:,}" if min(errors, default=0) == max(errors, default=0)
+              else f"{min(errors):,} to {max(errors):,}")
+    line = (f"intervals: from the forecaster's own errors on the validation part, "
+            f"{counts} per step ahead (split conformal)")
+    if calibration["gaussian"]:
+        line += ("; too few of them for a level's quantile, the normal approximation at "
+                 f"{len(calibration['gaussian'])} step(s)")
+    return line
 
 
 def main(args):

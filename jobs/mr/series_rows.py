@@ -30,7 +30,7 @@ import numpy as np
 from jobs.data.chunks import SPLITS, scored_positions, sequence_id, sequences_of
 from jobs.data.covariates import target_count, target_normalization
 from jobs.data.series_io import sequence_normalization
-from rnn_core import baselines, forecast_batch, smoothing
+from rnn_core import baselines, forecast_batch, intervals, smoothing
 from rnn_core.arx import ARX, arx_forecasts, arx_statistics, fit_arx
 from rnn_core.autoregression import AR, add_statistics, ar_statistics, fit_ar_statistics
 
@@ -178,21 +178,47 @@ def model_forecasts(state, sequence, targets, starts, horizon):
     return predicted
 
 
-def ets_forecasts(sequence, fit_end, targets, horizon, season, norm):
+def ets_fits(sequence, fit_end, season, norm):
+    """ETS fitted on each column's first ``fit_end`` steps of ``sequence`` (L, F) in original
+    units (:mod:`rnn_core.smoothing`), one per column; None if a column's history is too short."""
+    original = sequence * np.asarray(norm["std"]) + np.asarray(norm["mean"])
+    fits = [smoothing.fit_ets(original[:fit_end, f], season) for f in range(sequence.shape[1])]
+    return None if any(fit is None for fit in fits) else fits
+
+
+def ets_forecasts(sequence, fit_end, targets, horizon, season, norm, fits=None):
     """The ``horizon``-step ETS forecasts (n, F) of x[targets], normalized, each column
-    fitted on its first ``fit_end`` steps in original units (:mod:`rnn_core.smoothing`);
-    (None, None) if a column's history is too short. Also the forms, one per column."""
+    fitted on its first ``fit_end`` steps in original units (:func:`ets_fits`, or ``fits``
+    if given); (None, None) if a column's history is too short. Also the forms, one per
+    column."""
     mean, std = np.asarray(norm["mean"]), np.asarray(norm["std"])
     original = sequence * std + mean
-    out, forms = np.empty((len(targets), sequence.shape[1])), []
-    for f in range(sequence.shape[1]):
-        fitted = smoothing.fit_ets(original[:fit_end, f], season)
-        if fitted is None:
-            return None, None
+    fits = fits or ets_fits(sequence, fit_end, season, norm)
+    if fits is None:
+        return None, None
+    out = np.empty((len(targets), sequence.shape[1]))
+    for f, fitted in enumerate(fits):
         predicted = smoothing.ahead(fitted, original[:, f], targets - horizon, horizon)
         out[:, f] = (predicted - mean[f]) / std[f]
-        forms.append(fitted.name())
-    return out, forms
+    return out, [fitted.name() for fitted in fits]
+
+
+def classical_forecasts(sequence, outputs, fit_end, targets, horizon, fitted, norm, fits=None,
+                        with_ets=True):
+    """({name: (n, O) ``horizon``-step forecasts of the targets x[targets, :outputs], or
+    None}, the ETS forms) of persistence, seasonal naive, AR, for a series driven by inputs
+    ARX (from the whole rows of ``sequence`` (L, F)), ETS (fitted on the first ``fit_end``
+    steps; ``fits``: :func:`ets_fits`' if at hand; none without ``with_ets``) and the mean
+    of AR and ETS. fitted: :func:`fit_history`'s; norm: the targets' normalization."""
+    season, values = fitted["season"], sequence[:, :outputs]
+    predicted = baselines.forecasts(values, targets, horizon, season, fitted["ar"])
+    if fitted.get("arx") is not None:
+        predicted["arx"] = arx_forecasts(sequence, targets, horizon, fitted["arx"], outputs)
+    predicted["ets"], forms = (ets_forecasts(values, fit_end, targets, horizon, season, norm,
+                                             fits) if with_ets else (None, None))
+    if predicted["ets"] is not None and "ar" in predicted:  # Comb of the M competitions
+        predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
+    return predicted, forms
 
 
 def mase_scale(history, season):
@@ -206,13 +232,15 @@ def mase_scale(history, season):
     return np.where(scale > 0, scale, np.nan)
 
 
-def score_part(state, meta, part, horizon, fitted, network=True):
+def score_part(state, meta, part, horizon, fitted, network=True, calibration=None):
     """The row of one sequence, or None if no target has an origin: {"seq", "sums": {name:
     error sums (normalized and, ``*_original``, in the series' own units)}, "scale": its
     MASE scale (F,), "ets_forms": one per column, or None where ETS could not be fitted}.
 
     fitted: :func:`fit_history`'s. network: score the model too (else only the classical
     forecasters: the run uses one of them, :func:`jobs.scoring.fallback_forecaster`).
+    calibration: :func:`calibration_errors`' of the sequence's validation part, to count
+    how many of these targets fall inside each forecaster's intervals (:func:`add_coverage`).
     """
     from jobs.mr.loss_sums import LossSums
 
@@ -220,32 +248,99 @@ def score_part(state, meta, part, horizon, fitted, network=True):
     targets, starts = part.targets[keep], part.starts[keep]
     if not len(targets):
         return None
-    outputs, season, ar = target_count(meta), fitted["season"], fitted["ar"]
+    outputs, season = target_count(meta), fitted["season"]
     values = part.sequence[:, :outputs]                # the targets; the inputs drive them
     norm = target_normalization(sequence_normalization(meta, part.seq), outputs)
     actual = values[targets]
-    predicted = baselines.forecasts(values, targets, horizon, season, ar)
-    if fitted.get("arx") is not None:
-        predicted["arx"] = arx_forecasts(part.sequence, targets, horizon, fitted["arx"], outputs)
-    predicted["ets"], forms = ets_forecasts(values, part.fit_end, targets, horizon, season, norm)
-    if predicted["ets"] is not None and "ar" in predicted:  # Comb of the M competitions
-        predicted["ar_ets"] = (predicted["ar"] + predicted["ets"]) / 2
-    sums = {name: baselines.error_sums(values, actual)
-            for name, values in predicted.items() if values is not None}
+    predicted, forms = classical_forecasts(part.sequence, outputs, part.fit_end, targets, horizon,
+                                           fitted, norm)
     if network and horizon > 1:
-        sums["model"] = baselines.error_sums(
-            model_forecasts(state, part.sequence, targets, starts, horizon), actual)
-    elif network:
+        predicted["model"] = model_forecasts(state, part.sequence, targets, starts, horizon)
+    sums = {name: baselines.error_sums(forecasts, actual)
+            for name, forecasts in predicted.items() if forecasts is not None}
+    if network and horizon == 1:
         with np.errstate(over="ignore", invalid="ignore"):
             scored = LossSums(state.theta, state.model, meta).add_chunks(part.records)
         sums["model"] = {"sse": scored["sse"], "sae": scored["sae"],
                          "count": float(scored["count"])}
+    if calibration:
+        add_coverage(sums, calibration, predicted, actual,
+                     lambda: model_forecasts(state, part.sequence, targets, starts, horizon))
     std = np.asarray(norm["std"])
     for error in sums.values():
         error.update(sse_original=np.asarray(error["sse"]) * std ** 2,
                      sae_original=np.asarray(error["sae"]) * std)
     return {"seq": part.seq, "sums": sums, "ets_forms": forms,
             "scale": mase_scale(values[:part.fit_end], season)}
+
+
+# -- intervals: calibrated on the validation part, covered on the scored part -----------------
+
+def calibration_errors(state, meta, part, horizons, fitted, names):
+    """{name: [errors (n_h, O) per h of ``horizons``]}: actual − forecast of the targets,
+    normalized, of the forecasters ``names`` at the targets of ``part`` (a sequence's
+    validation part: the classical forecasters fitted on the steps before it, ``fitted`` as
+    for it), each h steps ahead with the conditioning of :func:`score_part` (the model:
+    :func:`model_forecasts`). A forecaster the sequence cannot have (ETS on a short
+    history) is left out."""
+    outputs = target_count(meta)
+    values = part.sequence[:, :outputs]
+    norm = target_normalization(sequence_normalization(meta, part.seq), outputs)
+    classical = [name for name in names if name != "model"]
+    fits = (ets_fits(values, part.fit_end, fitted["season"], norm)
+            if {"ets", "ar_ets"} & set(classical) else None)
+    out = {name: [] for name in names}
+    for h in horizons:
+        keep = part.targets >= h
+        targets, starts = part.targets[keep], part.starts[keep]
+        actual, predicted = values[targets], {}
+        if classical:
+            predicted, _ = classical_forecasts(part.sequence, outputs, part.fit_end, targets, h,
+                                               fitted, norm, fits, with_ets=fits is not None)
+        if "model" in names:
+            predicted["model"] = model_forecasts(state, part.sequence, targets, starts, h)
+        for name in list(out):
+            if predicted.get(name) is None:
+                del out[name]
+            else:
+                out[name].append(actual - predicted[name])
+    return out
+
+
+CANDIDATES = ("persistence", "seasonal_naive", "ar", "arx", "ets", "ar_ets")  # classical
+
+
+def row_calibration(state, meta, part, horizon, fitted, network=True):
+    """:func:`calibration_errors` at ``horizon`` of a sequence's validation part ``part``
+    (None: no calibration) for the forecasters :func:`score_part` scores as the model: the
+    model if ``network``, else the classical ones (the run uses one of them)."""
+    if part is None:
+        return None
+    names = ("model",) if network else CANDIDATES
+    return calibration_errors(state, meta, part, [horizon], fitted, names)
+
+
+def add_coverage(sums, calibration, predicted, actual, model_forecast):
+    """Add to each forecaster's error sums in ``sums`` the counts of
+    :func:`rnn_core.intervals.coverage_counts` ("interval_count", "covered_80", ...): how
+    many targets ``actual`` (n, F) lie in its intervals calibrated on ``calibration``
+    (:func:`calibration_errors`' for one horizon). predicted: the forecasts (n, F) by name;
+    model_forecast(): the model's, where ``predicted`` does not hold them."""
+    for name, (errors,) in calibration.items():
+        if name not in sums:
+            continue
+        values = predicted.get(name)
+        values = model_forecast() if values is None and name == "model" else values
+        sums[name].update(intervals.coverage_counts(errors, actual - values))
+
+
+def coverage_shares(sums):
+    """[share per level of :data:`rnn_core.intervals.LEVELS`] of error sums with
+    :func:`add_coverage`'s counts: the targets inside each interval over those that had one
+    (mean over columns); NaN without."""
+    count = float(sums.get("interval_count", 0))
+    return [float(np.mean(sums[f"covered_{intervals.level_name(level)}"]) / count) if count
+            else np.nan for level in intervals.LEVELS]
 
 
 FORECASTERS = ("model", "persistence", "seasonal_naive", "ar", "arx", "ets", "ar_ets")  # a row's
@@ -275,6 +370,8 @@ class RowTotals:
         # per series, flat (8 bytes a number): its number, and its MASE and squared error of
         # every forecaster of FORECASTERS (NaN where it has none)
         self.seqs, self.mase, self.sse = array("q"), array("d"), array("d")
+        # and the share of its targets inside the model's intervals, then its base's, per level
+        self.coverage = array("d")
         self.chosen, self.forms, self.with_ets = [], Counter(), True
 
     def add(self, row):
@@ -296,12 +393,18 @@ class RowTotals:
                          for n in FORECASTERS)
         self.sse.extend(float(np.sum(sums[n]["sse"])) if n in sums else np.nan
                         for n in FORECASTERS)
+        base = "ar" if "ar" in sums else "persistence"
+        self.coverage.extend(share for name in ("model", base)
+                             for share in coverage_shares(sums.get(name, {})))
 
     def result(self):
         """({name: error sums over the rows}, the ETS forms by frequency, the per-series table:
-        {"seq": (n,), "names": forecasters, "mase": (n, k), "sse": (n, k)})."""
+        {"seq": (n,), "names": forecasters, "mase": (n, k), "sse": (n, k), and if intervals
+        were scored "coverage": (n, levels) of the model, NaN for a series without})."""
         totals = dict(self.totals)
         mase_table = np.frombuffer(self.mase).reshape(-1, len(FORECASTERS)).copy()
+        coverages = np.frombuffer(self.coverage).reshape(-1, 2, len(intervals.LEVELS))
+        coverage_table = coverages[:, 0].copy()
         names, forms = [n for n in FORECASTERS if n in totals], self.forms
         if not self.with_ets:
             names, forms = [n for n in names if n not in WITH_ETS], Counter()
@@ -312,10 +415,13 @@ class RowTotals:
                 base = FORECASTERS.index("ar" if "ar" in totals else "persistence")
                 refit = [i for i, name in enumerate(self.chosen) if name in WITH_ETS]
                 mase_table[refit, 0] = mase_table[refit, base]
+                coverage_table[refit] = coverages[refit, 1]
         keep, order = [FORECASTERS.index(n) for n in names], np.argsort(self.seqs)
         table = {"seq": np.frombuffer(self.seqs, dtype=np.int64)[order], "names": names,
                  "mase": mase_table[order][:, keep],
                  "sse": np.frombuffer(self.sse).reshape(-1, len(FORECASTERS))[order][:, keep]}
+        if np.any(np.isfinite(coverage_table)):
+            table["coverage"] = coverage_table[order]
         return totals, [form for form, _ in forms.most_common()], table
 
 
@@ -356,19 +462,27 @@ def history_from_json(stats):
             for k, v in stats.items()}
 
 
-def plan_bytes(split, horizon, fitted=None, network=True, splits=None):
+def plan_bytes(split, horizon, fitted=None, network=True, splits=None, calibration=None):
     """The ``--plan`` file of :mod:`jobs.mr.series_score`: which pass (history without
-    ``fitted``, else score), the split, horizon, the fitted season and AR, whether the model
-    is scored, and which shard URIs hold which split ({split: [uri]})."""
+    ``fitted``, else score), the split, horizon, the fitted season, AR and ARX, whether the
+    model is scored, which shard URIs hold which split ({split: [uri]}), and
+    ``calibration``: the fitted baselines of the validation part, to calibrate intervals on
+    (None: none)."""
     plan = {"pass": "score" if fitted else "history", "split": split, "horizon": horizon,
             "network": network, "splits": splits or {}}
     if fitted:
-        ar = fitted["ar"]
-        plan.update(season=fitted["season"], season_from=fitted["season_from"],
-                    ar={"order": ar.order, "coef": ar.coef.tolist()} if ar else None,
-                    arx=({"order": fitted["arx"].order, "coef": fitted["arx"].coef.tolist()}
-                         if fitted.get("arx") else None))
+        plan.update(fitted_to_plan(fitted))
+    if calibration:
+        plan["calibration"] = fitted_to_plan(calibration)
     return json.dumps(plan).encode()
+
+
+def fitted_to_plan(fitted):
+    """A :func:`fit_history` dict as JSON (:func:`fitted_of_plan` reads it back)."""
+    ar, arx = fitted["ar"], fitted.get("arx")
+    return {"season": fitted["season"], "season_from": fitted["season_from"],
+            "ar": {"order": ar.order, "coef": ar.coef.tolist()} if ar else None,
+            "arx": {"order": arx.order, "coef": arx.coef.tolist()} if arx else None}
 
 
 def fitted_of_plan(plan):

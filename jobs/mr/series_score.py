@@ -10,7 +10,9 @@ one sequence, and with the ``--plan``'s pass
 * ``history``: adds the sequence's history statistics to its own and emits their sum
   once, in ``reducer_final`` (O(p²) per reducer, whatever the number of series);
 * ``score``: emits the sequence's row of error sums (:func:`jobs.mr.series_rows.score_part`),
-  a few numbers per forecaster.
+  a few numbers per forecaster; with the plan's ``calibration``, also how many of its
+  targets lie inside the intervals calibrated on its own validation part
+  (:func:`jobs.mr.series_rows.row_calibration`).
 
 Bad records are skipped and counted, as in training. Run standalone::
 
@@ -29,7 +31,7 @@ from jobs.mr.counters import count_bad_record, input_path
 from jobs.mr.task import TaskJob
 from jobs.run.state import read_state_file
 from jobs.mr.series_rows import (add_history, fitted_of_plan, history_statistics,
-                                 score_part, sequence_part, to_json)
+                                 row_calibration, score_part, sequence_part, to_json)
 
 HISTORY = "history"   # the key of a reducer's summed history statistics
 
@@ -70,6 +72,8 @@ class MRSeriesScore(TaskJob):
         with open(self.options.meta, encoding="utf-8") as f:
             self.meta = json.load(f)
         self.fitted = fitted_of_plan(self.plan)
+        self.calibration = (fitted_of_plan(self.plan["calibration"])
+                            if self.plan.get("calibration") else None)
         self.history = {}
 
     def reducer(self, seq, values):
@@ -86,8 +90,11 @@ class MRSeriesScore(TaskJob):
             self.history = add_history(self.history,
                                        history_statistics(part, self.meta))
             return
+        calibration = self.calibration and row_calibration(
+            self.state, self.meta, sequence_part(seq, records, "valid"), self.plan["horizon"],
+            self.calibration, self.plan["network"])
         row = score_part(self.state, self.meta, part, self.plan["horizon"], self.fitted,
-                         network=self.plan["network"])
+                         network=self.plan["network"], calibration=calibration)
         if row is not None:
             yield seq, to_json(row)
 

@@ -1,0 +1,193 @@
+"""Forecast intervals calibrated on the validation part's errors (rnn_core.intervals), as
+forecast prints them and as evaluate scores their coverage on the test part, in this
+process and in the MapReduce job."""
+import csv
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import SUNSPOTS_CSV, SUNSPOTS_SERIES, cli_args, make_run, network_lost
+from test_driven_series import DAYS, driven_run  # noqa: F401 (a fixture)
+from test_series_scoring_job import INLINE, panel_run  # noqa: F401 (a fixture)
+
+from jobs import scoring
+from jobs.commands.forecast import forecast_kwargs, format_forecast
+from jobs.generating import forecast_run
+from jobs.mr.series_rows import calibration_errors, sequence_parts
+from jobs.run.trained import load_run
+from rnn_core import forecast
+from rnn_core.intervals import bounds, conformal_rank, coverage_counts, nested_bounds
+
+
+# -- the math --------------------------------------------------------------------------------
+
+def test_the_bounds_are_the_errors_of_rank_floor_and_ceil_of_n_plus_1_times_the_tails():
+    errors = np.arange(-19.0, 20.0)[:, None]                    # 39 errors: -19, ..., 19
+    assert bounds(errors, 0.95)[:2] == ([-19.0], [19.0])        # ⌊40 · .025⌋ = 1, ⌈40 · .975⌉ = 39
+    assert bounds(errors, 0.80)[:2] == ([-16.0], [16.0])        # ⌊40 · .1⌋ = 4, ⌈40 · .9⌉ = 36
+    assert bounds(errors + 10, 0.80)[:2] == ([-6.0], [26.0])    # follows a bias
+    assert bounds(errors[1:], 0.95)[:2] == ([-19.0], [19.0])    # 38 < 39: symmetric, 38th |e|
+
+
+def test_the_symmetric_half_width_is_the_ceil_of_n_plus_1_times_the_level_th_absolute_error():
+    errors = np.arange(1.0, 21.0)[:, None] * np.where(np.arange(20) % 2, 1, -1)[:, None]
+    assert bounds(errors, 0.80, symmetric=True)[:2] == ([-17.0], [17.0])   # ⌈21 · 0.8⌉ = 17
+    assert bounds(errors, 0.95)[:2] == ([-20.0], [20.0])       # ⌈21 · 0.95⌉ = 20
+    assert conformal_rank(19, 0.95) == 19 and conformal_rank(20, 0.95) == 20
+
+
+def test_errors_too_few_for_a_level_fall_back_to_the_normal_approximation():
+    errors = np.array([[1.0], [-2.0], [3.0], [-1.0], [2.0]])
+    lower, upper, gaussian = bounds(errors, 0.95)              # 5 < 19 errors
+    width = 1.959964 * math.sqrt(np.mean(errors ** 2)) * math.sqrt(1 + 1 / 5)
+    assert gaussian and upper == pytest.approx([width]) and lower == pytest.approx([-width])
+    assert not bounds(errors, 0.80)[2]                          # symmetric: ⌈6 · 0.8⌉ = 5 ≤ 5
+    assert np.isnan(bounds(errors[:1], 0.80)[0]).all()         # one error: no interval
+
+
+def test_signed_bounds_follow_a_biased_error():
+    errors = np.linspace(1.0, 2.0, 99)[:, None]                # always under-forecast
+    lower, upper, _ = bounds(errors, 0.80)
+    assert lower[0] == 0 and upper[0] < 2.0                    # widened to hold the forecast
+    assert bounds(errors, 0.80, symmetric=True)[0][0] < -1     # the symmetric one is wider
+
+
+def test_the_95_percent_interval_holds_the_80_percent_one():
+    errors = np.array([[-3.0], [0.1], [0.2], [0.1], [0.0], [0.1], [-0.1], [0.2], [0.1], [0.2]])
+    inner, outer = nested_bounds(errors).values()   # signed at 80 %, normal at 95 %
+    assert bounds(errors, 0.95)[0][0] > -3.0 and outer[0][0] == inner[0][0] == -3.0
+    assert outer[1][0] >= inner[1][0]
+
+
+def test_coverage_counts_the_new_errors_inside_each_interval():
+    calibration = np.arange(-10.0, 11.0)[:, None]               # 21 errors, |e| up to 10
+    counts = coverage_counts(calibration, np.array([[0.0], [9.5], [10.5], [-8.0]]))
+    # 80 %: the 2nd and 20th smallest e, -9 and 9; 95 %: too few for the signed bounds, the
+    # ⌈22 · 0.95⌉ = 21st smallest |e|, 10
+    assert counts["covered_80"] == [2] and counts["covered_95"] == [3]
+    assert counts["interval_count"] == 4 and counts["gaussian"] == 0
+
+
+# -- forecast --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sun_run(tmp_path_factory):
+    """(data, run) of a tiny model on sunspots 1700-1759 with valid and test parts."""
+    return make_run(tmp_path_factory.mktemp("sun"), [*SUNSPOTS_SERIES, "--test", 0.2])
+
+
+def run_forecast(*argv):
+    return forecast_run(**forecast_kwargs(cli_args("forecast", *argv)))
+
+
+def test_forecast_carries_80_and_95_percent_intervals_around_the_forecast(sun_run):
+    for network in ((), ("--network",)):
+        result = run_forecast("--run", sun_run[1], "--horizon", 5, *network)
+        point = np.array(result["forecast"])
+        inner, outer = (result["intervals"][level] for level in ("80", "95"))
+        assert np.array(inner["lower"]).shape == point.shape == (5, 1)
+        assert np.all(np.array(outer["lower"]) <= np.array(inner["lower"]))
+        assert np.all(np.array(inner["lower"]) < point) and np.all(point < inner["upper"])
+        assert np.all(np.array(inner["upper"]) <= np.array(outer["upper"]))
+        assert result["calibration"]["errors"] == [12] * 5     # the validation part's 12 years
+    text = format_forecast(result)
+    assert "80 % lower" in text.splitlines()[0] and "95 % upper" in text.splitlines()[0]
+    assert f"{result['intervals']['95']['upper'][4][0]:.6g}" in text.splitlines()[6]
+
+
+def test_the_intervals_do_not_depend_on_the_test_part(sun_run, tmp_path):
+    with open(SUNSPOTS_CSV, newline="") as f:
+        rows = list(csv.reader(f))
+    column = rows[0].index("SUNACTIVITY")
+    for row in rows[-12:]:                                    # the test part: the last 12 years
+        row[column] = str(3 * float(row[column]) + 50)
+    changed = tmp_path / "sunspots.csv"
+    with open(changed, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    argv = [changed if a == SUNSPOTS_CSV else a for a in SUNSPOTS_SERIES]
+    other = make_run(tmp_path, [*argv, "--test", 0.2])
+    widths = []
+    for run in (sun_run[1], other[1]):
+        result = run_forecast("--run", run, "--horizon", 3, "--network")
+        widths.append([np.array(result["intervals"][level]["upper"]) - result["forecast"]
+                       for level in ("80", "95")])
+    assert np.allclose(widths[0], widths[1], rtol=1e-6)
+
+
+# -- evaluate --------------------------------------------------------------------------------
+
+def test_evaluate_coverage_is_the_share_of_test_steps_inside_the_validation_intervals(sun_run):
+    state, dataset = load_run(sun_run[1])
+
+    def errors(split):   # the network's one-step errors, each from its record's first row
+        part, = sequence_parts(dataset, split, state.model)
+        return np.array([part.sequence[t, 0] - forecast(state.theta, state.model,
+                                                         part.sequence[s:t], 1)[0, 0]
+                         for t, s in zip(part.targets, part.starts)])
+
+    valid, test = errors("valid"), errors("test")
+    n = len(valid)                  # 12: the 80 % bounds are the 1st and 12th smallest errors
+    outer = 1.959964 * np.sqrt(np.mean(valid ** 2)) * math.sqrt(1 + 1 / n)   # n < 19
+    metrics = scoring.evaluate(sun_run[1], runner=None, network=True)
+    low, high = min(valid.min(), 0), max(valid.max(), 0)
+    assert metrics["coverage"] == pytest.approx(   # the 95 % interval holds the 80 % one
+        {"80": np.mean((test >= low) & (test <= high)),
+         "95": np.mean((test >= min(low, -outer)) & (test <= max(high, outer)))})
+    assert metrics["coverage_steps"] == len(test) and metrics["coverage_gaussian"] == 1
+
+
+def test_evaluate_has_no_coverage_where_the_validation_part_is_scored(sun_run):
+    assert "coverage" not in scoring.evaluate(sun_run[1], split="valid", runner=None)
+
+
+def test_the_job_counts_the_coverage_of_this_process_per_series(panel_run):  # noqa: F811
+    for horizon in (1, 3):
+        here = scoring.evaluate(panel_run[1], runner=None, network=True, horizon=horizon)
+        job = scoring.evaluate(panel_run[1], runner=INLINE, network=True, horizon=horizon)
+        assert job["coverage"] == pytest.approx(here["coverage"], rel=1e-12)
+        assert job["coverage_steps"] == here["coverage_steps"] > 0
+        for mine, theirs in zip(here["series"]["table"], job["series"]["table"]):
+            assert (mine["coverage_80"], mine["coverage_95"]) == pytest.approx(
+                (theirs["coverage_80"], theirs["coverage_95"]))
+
+
+def test_a_panel_reports_each_series_coverage_and_their_pooled_share(panel_run,  # noqa: F811
+                                                                     monkeypatch):
+    monkeypatch.setattr(scoring, "load_run", network_lost(scoring.load_run))
+    here = scoring.evaluate(panel_run[1], runner=None)
+    job = scoring.evaluate(panel_run[1], runner=INLINE)
+    table = here["series"]["table"]
+    assert len(table) == 3 and here["coverage_gaussian"] == 0    # 24 validation days each
+    for level in ("80", "95"):   # the series have as many test days each: the mean is pooled
+        shares = [row[f"coverage_{level}"] for row in table]
+        assert here["coverage"][level] == pytest.approx(np.mean(shares))
+        assert job["coverage"][level] == pytest.approx(here["coverage"][level])
+    assert all(row["coverage_80"] <= row["coverage_95"] for row in table)
+
+
+def test_calibrating_many_steps_ahead_at_once_gives_the_errors_of_each_step_alone(sun_run):
+    state, dataset = load_run(sun_run[1])
+    part, = sequence_parts(dataset, "valid", state.model)
+    fitted = {"season": None, "season_from": None, "ar": scoring.dataset_ar(dataset)}
+    names = ["ar", "ets", "ar_ets", "model"]
+    together = calibration_errors(state, dataset.meta, part, [1, 2, 3], fitted, names)
+    for h in (1, 2, 3):
+        alone = calibration_errors(state, dataset.meta, part, [h], fitted, names)
+        for name in names:
+            assert np.allclose(together[name][h - 1], alone[name][0], rtol=1e-9, atol=1e-12)
+
+
+def test_a_driven_series_has_intervals_for_its_targets(driven_run, tmp_path):  # noqa: F811
+    *_, run = driven_run
+    future = tmp_path / "future.csv"
+    pd.DataFrame({"day": pd.date_range("2021-01-01", periods=DAYS + 3)[DAYS:],
+                  "temp": [30.0, -5.0, 12.0]}).to_csv(future, index=False)
+    for network in (True, False):
+        result = forecast_run(run, 3, future=str(future), network=network)
+        lower, upper = (np.array(result["intervals"]["95"][side]) for side in ("lower", "upper"))
+        assert lower.shape == upper.shape == (3, 1)             # the target, not the input
+        point = np.array(result["forecast"])
+        assert np.all(lower <= point) and np.all(point <= upper)
+    metrics = scoring.evaluate(run, runner=None)
+    assert set(metrics["coverage"]) == {"80", "95"}
