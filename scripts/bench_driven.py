@@ -24,8 +24,6 @@ model with inputs to ARX and to the model without them (< 1: it wins).
 
     python scripts/bench_driven.py [--systems elecdemand,insurance] [--work DIR]
 """
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -37,7 +35,7 @@ sys.path.insert(0, REPO)
 from jobs.preparing import prepare  # noqa: E402
 from jobs.scoring import evaluate  # noqa: E402
 from jobs.training import train  # noqa: E402
-from workdir import add_work_flag, work_dir  # noqa: E402
+from workdir import run_benches  # noqa: E402
 
 DATA = os.path.join(os.path.expanduser("~"), ".cache", "hadoop-rnn", "series")
 # target, inputs, calendar features, horizons scored (the day ahead of half-hourly data)
@@ -69,7 +67,7 @@ def trained(path, work, name, target, inputs, calendar):
 
 
 def bench(name, work):
-    """The JSON-able results of one system, one per horizon."""
+    """The JSON-able results of one system, one per horizon, as they come."""
     target, inputs, calendar, horizons = SYSTEMS[name]
     path = table(name)
     started = time.time()
@@ -99,18 +97,11 @@ def bench(name, work):
                "ratio_to_without_inputs": round(with_inputs["mse_normalized"]
                                                 / without["mse_normalized"], 3),
                "seconds": round(time.time() - started, 1)}
-        print(json.dumps(out), flush=True)
+        yield out
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--systems", default=",".join(SYSTEMS),
-                        help=f"comma-separated, of {', '.join(SYSTEMS)}")
-    add_work_flag(parser)
-    args = parser.parse_args()
-    with work_dir(args.work, "bench-driven-") as work:
-        for name in args.systems.split(","):
-            bench(name, work)
+    run_benches(__doc__.splitlines()[0], "systems", list(SYSTEMS), "bench-driven-", bench)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,6 @@ five.
 
     python scripts/bench_forecast.py [--series a10,visnights] [--work DIR]
 """
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -40,7 +38,7 @@ sys.path.insert(0, REPO)
 from jobs.preparing import prepare  # noqa: E402
 from jobs.scoring import evaluate  # noqa: E402
 from jobs.training import train  # noqa: E402
-from workdir import add_work_flag, work_dir  # noqa: E402
+from workdir import run_benches  # noqa: E402
 
 
 def sunspots():
@@ -146,14 +144,8 @@ def bench(name, work):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--series", default=",".join(SERIES),
-                        help=f"comma-separated, of {', '.join(SERIES)}")
-    add_work_flag(parser)
-    args = parser.parse_args()
-    with work_dir(args.work, "bench-forecast-") as work:
-        for name in args.series.split(","):
-            print(json.dumps(bench(name, work)), flush=True)
+    run_benches(__doc__.splitlines()[0], "series", list(SERIES), "bench-forecast-",
+                lambda name, work: [bench(name, work)])
 
 
 if __name__ == "__main__":

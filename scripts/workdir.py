@@ -31,3 +31,21 @@ def work_dir(given, prefix):
         return
     with signals_raise(), tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         yield tmp
+
+
+def run_benches(description, flag, names, prefix, bench):
+    """The main of a bench over named cases: ``--FLAG a,b`` (default: all of ``names``) and
+    ``--work``; prints each result of ``bench(name, work)`` (an iterable of JSON-able dicts)
+    as a JSON line as soon as it is there."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(f"--{flag}", default=",".join(names),
+                        help=f"comma-separated, of {', '.join(names)}")
+    add_work_flag(parser)
+    args = parser.parse_args()
+    with work_dir(args.work, prefix) as work:
+        for name in getattr(args, flag).split(","):
+            for result in bench(name, work):
+                print(json.dumps(result), flush=True)
