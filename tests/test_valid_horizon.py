@@ -57,3 +57,21 @@ def test_a_text_run_refuses_a_validation_horizon(tmp_path):
     with pytest.raises(ValueError, match="--valid-horizon is for series"):
         train(data, str(tmp_path / "run"), epochs=1, spec=RunSpec(valid_horizon=2),
               log=lambda line: None)
+
+
+def test_forecasts_ahead_of_a_minibatch_are_each_origins_fed_back_forecast():
+    import numpy as np
+
+    from jobs.mr.loss_sums import forecasts_ahead
+    from rnn_core import ModelConfig, forecast_batch, init_params
+    cfg = ModelConfig(cell="lstm", hidden=5, input_size=3, output_size=1, residual=True,
+                      ar=((0.1, 0.5, -0.2, 0.3, 0.4),), ar_inputs=True)
+    theta = init_params(cfg, seed=3) + 0.1
+    inputs = np.random.default_rng(0).standard_normal((2, 9, 3))
+    mask = np.ones((2, 9))
+    mask[1, 7:] = 0                                   # a shorter chunk, padded
+    out, scored = forecasts_ahead(theta, cfg, inputs, mask, 3)
+    assert scored[:, :2].sum() == 0 and scored[1, 7:].sum() == 0
+    for t in range(2, 9):
+        expected = forecast_batch(theta, cfg, inputs[:, :t - 1], 3, inputs[:, t - 1:t + 1, 1:])
+        np.testing.assert_allclose(out[:, t], expected[:, -1], rtol=1e-12)

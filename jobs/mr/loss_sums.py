@@ -25,8 +25,9 @@ Only the scored steps count (the mask): a chunk's warm-up steps are never scored
 import numpy as np
 
 from jobs.data.batches import iter_batches
-from rnn_core import forecast_batch, loss_and_outputs, loss_only
-from rnn_core.network import base_only, has_base, predict_base
+from rnn_core import loss_and_outputs, loss_only
+from rnn_core.network import base_only, forward, has_base, init_state, predict_base
+from rnn_core.params import check_theta, param_views
 
 
 def forecasts_ahead(theta, cfg, inputs, mask, horizon):
@@ -34,15 +35,34 @@ def forecasts_ahead(theta, cfg, inputs, mask, horizon):
     the mask (B, T) of the steps scored): step t's from the chunk's steps up to its origin
     t - H + 1 (so from its first row, as evaluate --horizon conditions a record's targets),
     the forecasts of the H - 1 steps between fed back with the chunk's own inputs (a driven
-    series' known ahead). Steps without an origin in the chunk (t < H - 1) are not scored."""
-    out = np.zeros(inputs.shape[:2] + (cfg.output_size,))
+    series' known ahead). Steps without an origin in the chunk (t < H - 1) are not scored.
+
+    One pass over the window for all the scored steps at once: a copy of the minibatch per
+    scored step t, each reading the chunk's rows up to its origin and its own forecasts after
+    it (the recurrence is stepped, batch n·B, instead of a forecast per origin)."""
+    B, T, _ = inputs.shape
+    outputs = cfg.output_size
+    out = np.zeros((B, T, outputs))
     mask = np.array(mask, dtype=np.float64)
     mask[:, :horizon - 1] = 0
-    for t in np.flatnonzero(mask.any(axis=0)):
-        origin = t - horizon + 1
-        known = inputs[:, origin + 1:t + 1, cfg.output_size:]
-        out[:, t] = forecast_batch(theta, cfg, inputs[:, :origin + 1], horizon, known)[:, -1]
+    targets = np.flatnonzero(mask.any(axis=0))
+    if not len(targets):
+        return out, mask
+    views = param_views(check_theta(theta, cfg), cfg)
+    state = init_state(cfg, len(targets) * B)
+    fed_back = np.repeat(targets - horizon + 1, B)[:, None] < np.arange(T)   # (n·B, T)
+    row = np.empty((1, len(targets) * B, cfg.input_size), dtype=cfg.dtype)
+    for step in range(targets[-1] + 1):
+        row[0] = np.tile(inputs[:, step], (len(targets), 1))
+        if step:
+            row[0, fed_back[:, step], :outputs] = predicted[fed_back[:, step]]
+        predicted, state, _ = forward(views, cfg, row, state)
+        predicted = predicted[0]
+        if step in targets:                      # the copy of the step that ends here
+            c = int(np.searchsorted(targets, step))
+            out[:, step] = predicted[c * B:(c + 1) * B]
     return out, mask
+
 
 SCORE_BATCH = 64  # chunks per forward batch when scoring
 
