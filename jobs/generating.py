@@ -117,12 +117,17 @@ def input_series(path, meta, series_id=None):
             None if time is None else float(time[-1]))
 
 
+def whole_sequences(dataset):
+    """Every sequence (L, F) of a series dataset, every part joined, read in this process."""
+    records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
+    return [sequence for _, sequence in sorted(sequences_of(records).items())]
+
+
 def refit_ar(dataset):
     """AR(p) fitted (p by AIC) on every part of every sequence of a series dataset (read in
     this process), of its target columns."""
-    records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
     targets = covariates.target_count(dataset.meta)
-    return fit_ar([sequence[:, :targets] for _, sequence in sorted(sequences_of(records).items())])
+    return fit_ar([sequence[:, :targets] for sequence in whole_sequences(dataset)])
 
 
 def refit_arx(dataset):
@@ -130,10 +135,9 @@ def refit_arx(dataset):
     sequence (read in this process), pooled as evaluate's."""
     from jobs.mr.series_rows import arx_order
 
-    records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
     targets, order = covariates.target_count(dataset.meta), arx_order(dataset.meta)
     stats = {}
-    for _, sequence in sorted(sequences_of(records).items()):
+    for sequence in whole_sequences(dataset):
         stats = add_statistics(stats, arx_statistics(sequence, order, targets))
     return fit_arx(stats, order)
 

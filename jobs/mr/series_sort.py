@@ -119,9 +119,9 @@ def read_rows(path, spec, file_number, name):
     wanted = list(columns) + inputs + [c for c in (id_column, time_column) if c]
     try:
         table = series_io.read_table(path, wanted)
-        values = np.stack([series_io.column_values(table.column(c), c, path)
-                           for c in columns + inputs] or [np.empty(table.num_rows)], axis=1)
-        values = values[:, :len(columns) + len(inputs)]
+        values = (np.stack([series_io.column_values(table.column(c), c, path)
+                            for c in columns + inputs], axis=1)
+                  if columns or inputs else np.empty((table.num_rows, 0)))  # --future's time
         for f, name in enumerate(inputs, len(columns)):  # what drives it is never guessed
             refuse_empty(np.isnan(values[:, f]), f"input column {name!r}", path)
         time = (time_values(table.column(time_column), time_column, path) if time_column
