@@ -3,7 +3,15 @@ runs, HDFS directories. The functions and constants they use are in tests/helper
 import inspect
 import textwrap
 
-import pytest
+from jobs.hadoop.launch import default_blas_threads
+
+# One BLAS thread in each test process, as the CLI and the tasks have (set before numpy loads,
+# unless the environment says otherwise): the workers of -n auto already take every core, and
+# OpenBLAS's idle threads spin on cores another worker needs (docs/testing.md, "How long CI
+# takes"). The printed figures do not depend on the thread count.
+default_blas_threads()
+
+import pytest  # noqa: E402
 from helpers import (REPO, SMALL, SUNSPOTS_SERIES, copy_to_store, hadoop_rnn, hdfs_test_dir,
                      make_run, prepare_cli, write_local_framework_conf, write_text_data)
 
@@ -20,7 +28,12 @@ def pytest_collection_modifyitems(config, items):
     rest on the others: those that run YARN jobs (``yarn``), and those that use only HDFS or
     Hadoop's local framework. The cluster's tests wait on it more than they compute, so two
     workers share them; YARN jobs never run side by side, since one job would wait for the
-    other's containers and the two-NodeManager test counts the nodes its tasks ran on."""
+    other's containers and the two-NodeManager test counts the nodes its tasks ran on.
+
+    The README's walk-throughs, the longest of the other tests, come first: the scheduler
+    hands out the rest in this order, so none of them starts last and leaves one worker
+    running it while the other has nothing to do."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != "tests/test_readme_walkthroughs.py")
     for item in items:
         group = ("yarn" if item.get_closest_marker("yarn")
                  else "hadoop" if item.get_closest_marker("hadoop") else None)

@@ -45,6 +45,7 @@ def rel_error(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("kind", ["tokens", "series"])
 @pytest.mark.parametrize("cell", CELLS)

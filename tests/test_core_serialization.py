@@ -24,6 +24,7 @@ def assert_bit_identical(a, b):
         assert a[k].tobytes() == b[k].tobytes()
 
 
+@pytest.mark.matrix
 def test_bytes_round_trip_is_bit_identical():
     arrays = example_arrays()
     assert_bit_identical(arrays, arrays_from_bytes(arrays_to_bytes(arrays)))
@@ -81,6 +82,7 @@ def test_loading_single_npy_raises_value_error():
         arrays_from_bytes(buf.getvalue())
 
 
+@pytest.mark.matrix
 def test_loading_pickled_object_array_raises_value_error():
     buf = io.BytesIO()
     np.savez(buf, bad=np.array([{}, 1], dtype=object))

@@ -1,6 +1,8 @@
 """`hadoop-rnn demo`: the built-in corpus and the whole pipeline on it."""
 import os
 
+import pytest
+
 from jobs import demo
 from jobs.cli import main as cli_main
 from jobs.training import RunSpec
@@ -12,6 +14,7 @@ def test_demo_corpus_is_a_fixed_slice_of_the_standard_library():
     assert 150_000 < sum(os.path.getsize(f) for f in files) < 400_000
 
 
+@pytest.mark.matrix
 def test_demo_prepares_trains_and_samples(tmp_path, monkeypatch, capsys):
     # the real corpus and flags take about a minute: shrink both for the test
     monkeypatch.setattr(demo, "MODULES", ("bisect.py", "colorsys.py"))

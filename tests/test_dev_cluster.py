@@ -143,7 +143,11 @@ def _yarn_history_jobs():
     return set(re.findall(r"(job_\d+_\d+)[^/\s]*\.jhist", proc.stdout))
 
 
+@pytest.mark.slow
 @pytest.mark.yarn
+@pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
+                    reason="slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, every test marked yarn "
+                    "runs mrjob jobs in YARN's containers (the two-NodeManager test counts them)")
 def test_mrjob_wordcount_on_yarn(hdfs_path):
     before = _yarn_history_jobs()
     counts, elapsed = _run_wordcount(hdfs_path)
@@ -154,6 +158,10 @@ def test_mrjob_wordcount_on_yarn(hdfs_path):
     assert _yarn_history_jobs() - before
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
+                    reason="slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, every test with the "
+                    "local_framework_conf fixture runs its jobs this way")
 def test_mrjob_wordcount_local_framework(hdfs_path, tmp_path):
     # Fast mode: Streaming runs inside the `hadoop jar` JVM (no YARN
     # containers), reading and writing HDFS. Hadoop's LocalJobRunner stages

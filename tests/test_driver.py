@@ -185,6 +185,7 @@ def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, 
 
 
 
+@pytest.mark.matrix
 def test_the_local_runner_never_forks_the_driver(text_data, tmp_path, monkeypatch):
     # the driver has threads (the run lock's heartbeat, pyarrow's): a fork of it may deadlock
     def no_fork():

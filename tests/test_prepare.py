@@ -103,6 +103,7 @@ def test_char_count_job_counts_what_the_corpus_reader_reads(tmp_path):
     assert counts == dict(Counter(corpus.read_text(str(path))))
 
 
+@pytest.mark.matrix
 def test_text_dataset_has_sorted_vocab_counts_and_decodes_back_to_the_files(text_files, tmp_path):
     meta = run_prepare("--kind", "text", text_files / "a.txt", text_files / "b.txt",
                        "--out", tmp_path / "data", "--chunk", 40, "--valid", 0.2)
@@ -223,6 +224,7 @@ def test_a_text_dataset_has_no_test_part_by_default(tmp_path):
                                                                                    "valid"}
 
 
+@pytest.mark.matrix
 def test_parquet_series_reads_like_csv(sunspots_csv, tmp_path):
     import pyarrow.csv
     import pyarrow.parquet

@@ -1,6 +1,7 @@
 """`prepare --kind series` as MapReduce jobs: a table of many series (--id, --time) in any row
 order and over several files becomes one sequence per series, sorted by time and normalized
 with the training parts only; forecast --id picks a series."""
+import os
 import uuid
 
 import numpy as np
@@ -262,7 +263,13 @@ def test_text_keeps_two_parts_and_refuses_a_test_part(tmp_path):
 
 @pytest.mark.hadoop
 @pytest.mark.yarn
-@pytest.mark.parametrize("test", [0.0, 0.2])  # without and with a test part (3 parts' shards)
+@pytest.mark.parametrize("test", [   # with a test part (3 parts' shards), and without
+    0.2, pytest.param(0.0, marks=[
+        pytest.mark.slow,
+        pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
+                           reason="slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, the table with a "
+                           "test part here, and without one on every other runner "
+                           "(test_the_dataset_bytes_do_not_depend_on_the_runner)")])])
 def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path, test):
     require_dev_cluster()
     raw = open_store(f"hdfs:///tmp/test-series-raw/{uuid.uuid4().hex}")

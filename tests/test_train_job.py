@@ -70,6 +70,7 @@ def test_gradient_mode_inline_equals_in_process_step_on_unequal_shards(text_data
     assert float(out["loss_sum"]) / float(out["count"]) == pytest.approx(loss, rel=1e-9)
 
 
+@pytest.mark.matrix
 def test_gradient_mode_local_runner_with_several_tasks_equals_in_process_step(text_data, tmp_path):
     data_dir, meta = text_data
     state = make_state(meta)
@@ -106,6 +107,7 @@ def test_each_map_task_emits_one_record_per_slice_tagged_with_its_task(text_data
     assert shuffled < len(outputs) * (3 * state.theta.nbytes * 4 / 3 + 3 * 8192)
 
 
+@pytest.mark.matrix
 def test_malformed_lines_are_skipped_and_counted_by_reason_and_shard(text_data, tmp_path):
     data_dir, meta = text_data
     shard = os.path.join(data_dir, meta["train"][1])
