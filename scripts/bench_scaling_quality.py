@@ -141,14 +141,11 @@ def epochs_to_target(curve, target, budget):
 
 
 def minibatches_per_task(records, tasks, batch, syncs=1):
-    """The sequential minibatch steps of one of ``tasks`` map tasks per sync when the
-    training split's ``records`` chunks are spread evenly, ``batch`` chunks a minibatch,
-    ``syncs`` sync rounds an epoch (each takes every ``syncs``-th of its minibatches)."""
-    for name, value in (("records", records), ("tasks", tasks), ("batch", batch),
-                        ("syncs", syncs)):
-        if not (isinstance(value, (int, float)) and value >= 1):
-            raise ValueError(f"{name} must be a number >= 1, got {value!r}")
-    return math.ceil(records / tasks / batch) / syncs
+    """The sequential minibatch steps of one of ``tasks`` map tasks per sync, the chunks
+    spread evenly (:func:`jobs.training.epoch_job.steps_per_sync`, which ``train`` logs)."""
+    from jobs.training.epoch_job import steps_per_sync
+
+    return steps_per_sync(records, tasks, batch, syncs)
 
 
 def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=None,

@@ -73,7 +73,7 @@ def test_minibatches_per_task_round_up_per_task_and_split_over_the_syncs():
 
 
 def test_minibatches_per_task_refuse_zero_tasks():
-    with pytest.raises(ValueError, match="tasks must be a number >= 1, got 0"):
+    with pytest.raises(ValueError, match="map_tasks must be a number >= 1, got 0"):
         bench.minibatches_per_task(100, 0, 32)
 
 
