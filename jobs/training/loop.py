@@ -336,6 +336,10 @@ def resume_or_start(session, data, epochs, spec):
         check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings.mode}")
+        if state.settings.base_lr is not None:
+            log(f"inner learning rate {state.settings.base_lr:g} x √{map_tasks} = "
+                f"{state.optimizer.lr:.4g} for {map_tasks} map tasks (--lr-scaling "
+                f"{state.settings.lr_scaling}; fixed for the run)")
         line = defaults_line(spec, dataset, default_epochs(state, dataset) if epochs is None
                              else None, map_tasks)
         if line:
