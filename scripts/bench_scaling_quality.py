@@ -2,7 +2,9 @@
 """Does average mode train as well on N map tasks as on one? Validation loss against epochs.
 
 For each corpus (Shakespeare's plays, Python's standard-library source) and each N the same
-characters are prepared into N contiguous training shards, each gzipped: mrjob's local
+characters are prepared into N training shards (``prepare --shards N``: today it deals the
+chunk records round-robin, so every shard samples the whole text; the runs of
+docs/scaling_quality*.jsonl, of 2026-11-27, had contiguous shards), each gzipped: mrjob's local
 runners (like Hadoop's TextInputFormat) read a .gz file as one split, so N shards are exactly
 N map tasks, N = 1 included. Every run trains the same model from the same θ for the same
 epochs (the same tokens) with ``--mode average``, once per configuration:
@@ -171,7 +173,7 @@ def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=
             limit = budget * e1
             trained = min(max(curve), limit)  # the epochs the curve covers within the budget
             e_n = epochs_to_target(curve, target, limit)
-            row = {"tasks": tasks, "target_epochs": e1, "target_loss": target,
+            row = {"tasks": tasks, "target_epochs": e1, "target_loss": round(target, 4),
                    "budget_epochs": limit, "trained_epochs": trained, "epochs": e_n,
                    "steps": None if e_n is None else round(e_n * minibatches_per_task(
                        records, tasks, batch)),
