@@ -270,32 +270,40 @@ def lstm_params(hidden, vocab):
 
 
 def markdown(rows):
-    """The speedup lines as one Markdown table per (corpus, config): a row per N, a column
-    per e₁ with S(N) and e_N (or the bound when not reached) and the wall-clock ratio."""
+    """The speedup lines as Markdown: per corpus a table of S(N) (and e_N, or the bound when
+    the target was not reached) with a row per N and a column per (config, e₁), and, with
+    projections, the same of the wall-clock ratio to one node."""
+    def speed(r):
+        if r["epochs"] is None:
+            return f"< {r['speedup_below']:g} (not in {r['trained_epochs']})"
+        return f"{r['s_n']:g} ({r['epochs']})"
+
+    def wall(r):
+        return "" if r.get("wall_clock_speedup") is None else f"{r['wall_clock_speedup']:g}"
+
     out = []
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["corpus"], r["config"]), []).append(r)
-    for (corpus, config), group in groups.items():
-        targets = sorted({r["target_epochs"] for r in group})
-        out += [f"{corpus}, {config}:", "",
-                "| N | " + " | ".join(f"to 1 task's e₁ = {e} ({next(r['target_loss'] for r in group if r['target_epochs'] == e):.3f})"
-                                     for e in targets) + " |",
-                "| ---: |" + " ---: |" * len(targets)]
-        for tasks in sorted({r["tasks"] for r in group}):
-            cells = []
-            for e in targets:
-                r = next((r for r in group if r["tasks"] == tasks and r["target_epochs"] == e), None)
-                if r is None:
-                    cells.append("")
-                elif r["epochs"] is None:
-                    cells.append(f"< {r['speedup_below']:g} (not in {r['trained_epochs']} epochs)")
-                else:
-                    wall = (f", wall {r['wall_clock_speedup']:g}" if "wall_clock_speedup" in r
-                            else "")
-                    cells.append(f"**{r['s_n']:g}** ({r['epochs']} epochs, {r['steps']} steps{wall})")
-            out.append(f"| {tasks} | " + " | ".join(cells) + " |")
-        out.append("")
+    for corpus in dict.fromkeys(r["corpus"] for r in rows):
+        mine = [r for r in rows if r["corpus"] == corpus]
+        columns = list(dict.fromkeys((r["config"], r["target_epochs"]) for r in mine))
+        targets = {e: r["target_loss"] for r in mine if r["tasks"] == 1
+                   for e in [r["target_epochs"]]}
+        for title, show in (("S(N) = N·e₁/e_N (e_N)", speed), ("wall clock, N nodes against one",
+                                                                  wall)):
+            if show is wall and not any("wall_clock_speedup" in r for r in mine):
+                continue
+            out += [f"{corpus}: {title}; one task's loss after e₁ epochs: "
+                    + ", ".join(f"e₁ = {e}: {loss:.4f}" for e, loss in sorted(targets.items())),
+                    "",
+                    "| N | " + " | ".join(f"{c}, e₁ = {e}" for c, e in columns) + " |",
+                    "| ---: |" + " ---: |" * len(columns)]
+            for tasks in sorted({r["tasks"] for r in mine}):
+                cells = []
+                for config, e in columns:
+                    r = next((r for r in mine if (r["config"], r["target_epochs"], r["tasks"])
+                              == (config, e, tasks)), None)
+                    cells.append("" if r is None else show(r))
+                out.append(f"| {tasks} | " + " | ".join(cells) + " |")
+            out.append("")
     return "\n".join(out)
 
 

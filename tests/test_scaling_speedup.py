@@ -151,3 +151,11 @@ def test_the_bench_from_jsonl_refuses_a_missing_file_in_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0 and "none.jsonl" in done.stderr
+
+
+def test_the_markdown_table_shows_s_n_with_e_n_and_the_bound_where_not_reached():
+    rows = [{"corpus": "c", "config": "default", **r} for r in bench.speedup_rows(
+        ONE_TASK, {2: {1: 1.9, 2: 1.7}, 4: {1: 3.0, 2: 2.9}}, [1, 2], 1024, 32)]
+    table = bench.markdown(rows)
+    assert "| 2 | 2 (1) | 2 (2) |" in table
+    assert "| 4 | < 2 (not in 2) | < 4 (not in 2) |" in table
