@@ -185,7 +185,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     history (:func:`jobs.mr.series_table.future_inputs`); the forecast feeds back its
     predicted targets, never predicted inputs.
     """
-    from jobs.scoring import fallback_forecaster, forecaster_of
+    from jobs.scoring import classical_choice, forecaster_of
 
     if not 1 <= horizon <= MAX_HORIZON:
         raise ValueError(f"--horizon must be 1 to {MAX_HORIZON:,} steps, got {horizon}")
@@ -213,14 +213,13 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     context = context or dataset.context + meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
-    note = base_line(state, choice)
     forecaster = None
-    if choice and choice["uses_base"] and not choice.get("network_asked"):
-        # the classical forecaster chosen on validation, refitted on every part
-        forecasters, errors = fallback_forecaster(state, dataset)
+    state, choice, forecasters = classical_choice(state, dataset, choice, network, run=run)
+    note = base_line(state, choice)
+    if forecasters is not None:
+        # the classical forecaster this series chose on validation, refitted on every part
         forecaster = forecaster_of(forecasters, seq)
-        choice.update(forecaster=forecaster, valid_mse=errors)
-        note = base_line(state, choice)     # of the base the run trained with
+        note = base_line(state, {**choice, "forecaster": forecaster, "by_series": None})
         if state.model.ar is not None:
             refit = refit_arx(dataset) if state.model.ar_inputs else refit_ar(dataset)
             state = with_base_coefficients(state, refit)

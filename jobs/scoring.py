@@ -27,11 +27,11 @@ from functools import partial
 from jobs.data.covariates import target_count
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
-from jobs.run.trained import base_line, forecasting_state, load_run
+from jobs.run.trained import base_line, beaten_by_classical, forecasting_state, load_run
 from jobs.mr.series_rows import (RowTotals, add_history, coverage_shares, fit_history,
                                  history_from_json, history_statistics, plan_bytes,
                                  row_calibration, row_from_json, score_part, sequence_parts)
-from jobs.storage import is_hdfs
+from jobs.storage import StoreError, is_hdfs, open_store
 from rnn_core.arx import ARX
 from rnn_core.autoregression import AR
 from rnn_core.intervals import LEVELS, level_name
@@ -182,24 +182,55 @@ def series_scores(state, dataset, split, horizon, season, runner=None, base_alon
     return scores, summary, table, bad
 
 
-def fallback_forecaster(state, dataset, runner=None):
+# fallback_forecaster's result, kept in the run directory: it depends on the data, the base
+# and the validation horizon, never on the epoch, and costs a pass of every classical
+# forecaster (ETS fitted per series) over the validation part
+VALID_FORECASTERS = "valid_forecasters.json"
+
+
+def fallback_forecaster(state, dataset, runner=None, run=None):
     """(forecasters, {name: validation MSE}) of the classical forecasters a run uses where
-    its network did not clearly beat its base on the validation part.
+    its network is not chosen (:func:`classical_choice`).
 
     Of the base itself ("ar", or "persistence" for the last-value base), for a series driven
     by inputs ARX, ETS, and for an AR base the mean of the AR and ETS forecasts ("ar_ets"),
     each fitted on the training part,
-    the one that forecasts the validation part best one step ahead: over all the series
+    the one that forecasts the validation part best, as many steps ahead as the run's
+    validation loss (``train --valid-horizon``, default one): over all the series
     (``forecasters[None]``, and the MSEs), and for each series its own
     (``forecasters[seq]``), as a user picks a method per series of a panel. runner: as for
-    :func:`series_scores`.
+    :func:`series_scores`. run: the run directory to keep the result in
+    (:data:`VALID_FORECASTERS`) and read it from the next time, None: computed every time.
     """
     base = (("arx" if state.model.ar_inputs else "ar") if state.model.ar is not None
             else "persistence")
     if "valid" not in dataset.splits():
         return {None: base}, {}
-    totals, _, table, _ = series_scores(state, dataset, "valid", 1, None, runner,
-                                        base_alone={None: base})
+    key = {"data": dataset.fingerprint, "base": base, "horizon": state.settings.valid_horizon}
+    store = open_store(run) if run is not None else None
+    try:
+        kept = store and json.loads(store.read_bytes(VALID_FORECASTERS))
+        if kept and kept["key"] == key:
+            return ({None if seq == "all" else int(seq): name
+                     for seq, name in kept["forecasters"].items()}, kept["errors"])
+    except (StoreError, ValueError, KeyError, TypeError):
+        pass                                  # none kept, or unreadable: computed again
+    forecasters, errors = classical_validation(state, dataset, base, runner)
+    try:
+        if store:
+            store.write_bytes(VALID_FORECASTERS, json.dumps({
+                "key": key, "errors": errors,
+                "forecasters": {"all" if seq is None else str(seq): name
+                                for seq, name in forecasters.items()}}).encode())
+    except StoreError:
+        pass                                  # a run directory this user cannot write
+    return forecasters, errors
+
+
+def classical_validation(state, dataset, base, runner):
+    """:func:`fallback_forecaster`'s (forecasters, errors), computed."""
+    totals, _, table, _ = series_scores(state, dataset, "valid", state.settings.valid_horizon,
+                                        None, runner, base_alone={None: base})
     # (the mean of AR and ETS is a candidate beside an AR base, whose forecast it takes)
     candidates = (base, "arx", "ets") + (("ar_ets",) if base == "ar" else ())
     names = [name for name in dict.fromkeys(candidates) if name in totals]
@@ -208,6 +239,33 @@ def fallback_forecaster(state, dataset, runner=None):
     columns = table["sse"][:, [table["names"].index(name) for name in names]]
     forecasters = {int(seq): names[int(np.argmin(sse))] for seq, sse in zip(table["seq"], columns)}
     return {None: min(errors, key=errors.get), **forecasters}, errors
+
+
+def classical_choice(state, dataset, choice, network=False, runner=None, run=None):
+    """(the state whose θ forecasts, choice, forecasters) of a series run: which classical
+    forecaster it uses, if any.
+
+    The network is used where, on the validation part, it beats its base by
+    :data:`jobs.run.trained.MIN_GAIN_T` standard errors (``choice``, of
+    :func:`jobs.run.trained.forecasting_state`) **and** has no larger an MSE than the best
+    classical candidate of :func:`fallback_forecaster`: a base that fails on the validation
+    part (its coefficients do not hold there) is easy to beat, and ETS may still forecast it
+    far better. Elsewhere ``forecasters`` ({seq or None: name}) are those of
+    :func:`fallback_forecaster`, ``choice`` says which and why, and the state forecasts with
+    the base alone. forecasters is None where the network is used, asked for (``network``,
+    ``--network``) or the run has no choice to make (no base, no validation history).
+    run: the run's directory, where the candidates' validation errors are kept.
+    """
+    if choice is None or network:
+        return state, choice, None
+    forecasters, errors = fallback_forecaster(state, dataset, runner, run)
+    if not choice["uses_base"]:
+        best = min(errors, key=errors.get, default=None)
+        if best is None or errors[best] >= choice["valid_loss"]:
+            return state, choice, None
+        state, choice = beaten_by_classical(state, choice, best, errors[best])
+    return state, {**choice, "forecaster": forecasters[None], "valid_mse": errors,
+                   **per_series_forecasters(forecasters)}, forecasters
 
 
 def forecaster_of(forecasters, seq):
@@ -335,11 +393,8 @@ def evaluate(run, data=None, split=None, runner=AUTO, checkpoint="best", horizon
                 raise nothing_to_score(dataset, split, bad)
             metrics = report(sums, dataset.meta)
         else:
-            base_alone = None
-            if choice and choice["uses_base"] and not choice.get("network_asked"):
-                base_alone, errors = fallback_forecaster(state, dataset, runner)
-                choice.update(forecaster=base_alone[None], valid_mse=errors,
-                              **per_series_forecasters(base_alone))
+            state, choice, base_alone = classical_choice(state, dataset, choice, network,
+                                                         runner, run)
             scores, fitted, table, bad = series_scores(state, dataset, split, horizon, season,
                                                        runner, base_alone)
             if "model" not in scores and horizon == 1:

@@ -124,7 +124,7 @@ def losing_and_choosing(monkeypatch, forecaster):
     monkeypatch.setattr(generating, "load_run", lambda *a, **k: (
         lambda state, dataset: (with_losses(state, 1.0, 0.5), dataset))(*loaded(*a, **k)))
     monkeypatch.setattr(scoring, "fallback_forecaster",
-                        lambda state, dataset: ({None: forecaster}, {}))
+                        lambda state, dataset, *args: ({None: forecaster}, {}))
     return generating.forecast_run
 
 
@@ -162,3 +162,107 @@ def test_forecast_with_the_mean_chosen_is_the_mean_of_the_refitted_ar_and_ets(ar
     both = losing_and_choosing(monkeypatch, "ar_ets")(ar_run[1], horizon=3)
     np.testing.assert_allclose(both["forecast"], (np.array(ar) + np.array(ets)) / 2)
     assert "the mean of AR and ETS" in both["note"]
+
+
+def loading_as(module, monkeypatch, valid_loss, valid_base_loss):
+    """``module.load_run`` returning its runs with the checkpoint's validation losses set."""
+    loaded = module.load_run
+    monkeypatch.setattr(module, "load_run", lambda *a, **k: (
+        lambda state, dataset: (with_losses(state, valid_loss, valid_base_loss), dataset))(
+            *loaded(*a, **k)))
+
+
+def valid_errors(run):
+    """{name: validation MSE} of the classical candidates of ``run``."""
+    from jobs.run.trained import load_run
+    from jobs.scoring import fallback_forecaster
+
+    state, dataset = load_run(run)
+    return fallback_forecaster(state, dataset)[1]
+
+
+def test_a_network_that_beats_its_base_but_not_a_classical_candidate_is_not_used(
+        ar_run, monkeypatch):
+    from jobs import scoring
+
+    errors = valid_errors(ar_run[1])
+    best = min(errors, key=errors.get)
+    # the network 3 standard errors better than its base, but worse than the best candidate
+    loading_as(scoring, monkeypatch, 1.01 * errors[best], 2 * max(errors.values()))
+    m = evaluate(ar_run[1])
+    assert m["base_choice"]["uses_base"] and m["base_choice"]["beaten_by"] == best
+    assert m["mse"] == pytest.approx(m["baselines"][best]["mse"], rel=1e-9)
+    assert f"but not {'mean' if best == 'ar_ets' else best.upper()}" in m["model_note"]
+
+
+def test_a_network_that_beats_its_base_and_every_classical_candidate_is_used(
+        ar_run, monkeypatch):
+    from jobs import scoring
+
+    errors = valid_errors(ar_run[1])
+    loading_as(scoring, monkeypatch, 0.99 * min(errors.values()), 2 * max(errors.values()))
+    m = evaluate(ar_run[1])
+    network = evaluate(ar_run[1], network=True)
+    assert not m["base_choice"]["uses_base"] and m["mse"] == network["mse"]
+
+
+def test_a_forecast_uses_the_classical_candidate_that_beat_the_network(ar_run, monkeypatch):
+    from jobs import generating
+
+    errors = valid_errors(ar_run[1])
+    best = min(errors, key=errors.get)
+    loading_as(generating, monkeypatch, 1.01 * errors[best], 2 * max(errors.values()))
+    chosen = generating.forecast_run(ar_run[1], 3)
+    network = generating.forecast_run(ar_run[1], 3, network=True)
+    assert "but not" in chosen["note"] and chosen["forecast"] != network["forecast"]
+    assert chosen["calibration"]["forecaster"] == best
+
+
+def test_the_candidates_validation_errors_are_kept_in_the_run_and_read_back(
+        ar_run, tmp_path, monkeypatch):
+    import shutil
+
+    from jobs import scoring
+    from jobs.run.trained import load_run
+
+    run = str(tmp_path / "run")
+    shutil.copytree(ar_run[1], run)
+    state, dataset = load_run(run)
+    computed = scoring.fallback_forecaster(state, dataset, run=run)
+    assert (tmp_path / "run" / scoring.VALID_FORECASTERS).exists()
+
+    def not_again(*args):
+        raise AssertionError("computed again")
+    monkeypatch.setattr(scoring, "classical_validation", not_again)
+    assert scoring.fallback_forecaster(state, dataset, run=run) == computed
+
+
+def test_kept_validation_errors_of_another_validation_horizon_are_computed_again(
+        ar_run, tmp_path, monkeypatch):
+    import shutil
+
+    from jobs import scoring
+    from jobs.run.trained import load_run
+
+    run = str(tmp_path / "run")
+    shutil.copytree(ar_run[1], run)
+    state, dataset = load_run(run)
+    scoring.fallback_forecaster(state, dataset, run=run)
+    other = replace(state, settings=replace(state.settings, valid_horizon=2))
+    calls = []
+    monkeypatch.setattr(scoring, "classical_validation", lambda *a: calls.append(a) or
+                        ({None: "ar"}, {"ar": 1.0}))
+    assert scoring.fallback_forecaster(other, dataset, run=run) == ({None: "ar"}, {"ar": 1.0})
+    assert len(calls) == 1
+
+
+def test_trains_verdict_on_a_network_that_beats_its_base_says_the_classical_ones_are_still_to_weigh(
+        ar_run):
+    from jobs.run.trained import base_line
+
+    state = load_run_state(ar_run[1])
+    won = with_losses(state, 0.3, 0.4)
+    assert "weigh it against the classical" in base_line(won, base_choice(won), weighed=False)
+    assert "weigh it" not in base_line(won, base_choice(won))
+    lost = with_losses(state, 0.5, 0.4)
+    assert "weigh it" not in base_line(lost, base_choice(lost), weighed=False)

@@ -33,8 +33,10 @@ def add_arguments(parser):
                         "calendar season that fits the history best, or without timestamps the "
                         "autocorrelation's; 0: none)")
     series.add_argument("--network", action="store_true",
-                        help="score the network even where it did not beat its base (AR or "
-                        "last value) on the validation part (default: the base then)")
+                        help="score the network even where it did not clearly beat its base "
+                        "(AR, ARX or last value) and every classical forecaster on the "
+                        "validation part (default: the classical forecaster that forecast it "
+                        "best then)")
     series.add_argument("--against", metavar="RUN",
                         help="also score RUN, a model of the same series prepared with other "
                         "inputs (e.g. without prepare --inputs), on the same steps, and report "

@@ -32,8 +32,10 @@ def add_arguments(parser):
                         help="steps of history to condition on (default: the dataset's context "
                         "plus chunk, what the model was trained on)")
     parser.add_argument("--network", action="store_true",
-                        help="forecast with the network even where it did not beat its base "
-                        "(AR or last value) on the validation part (default: the base then)")
+                        help="forecast with the network even where it did not clearly beat "
+                        "its base (AR, ARX or last value) and every classical forecaster on "
+                        "the validation part (default: the classical forecaster that forecast "
+                        "it best then)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -129,6 +129,17 @@ def forecasting_state(state, network=False):
     return replace(state, theta=base_only(state.theta, state.model)), choice
 
 
+def beaten_by_classical(state, choice, forecaster, valid_mse):
+    """(the state whose θ forecasts, choice) of a run whose network beat its base on the
+    validation part but not ``forecaster``, whose validation MSE was ``valid_mse``: the base
+    alone, as where the network does not beat its base (:func:`forecasting_state`)."""
+    from rnn_core.network import base_only
+
+    return (replace(state, theta=base_only(state.theta, state.model)),
+            {**choice, "uses_base": True, "beaten_by": forecaster,
+             "beaten_by_mse": valid_mse})
+
+
 FORECASTER_NAMES = {"ar": "its AR base, refitted", "persistence": "the last value",
                     "arx": "ARX (its inputs and its own lags), which forecast the validation "
                            "part best",
@@ -147,9 +158,11 @@ def base_name(cfg):
     return "last-value base"
 
 
-def base_line(state, choice):
+def base_line(state, choice, weighed=True):
     """What the network of ``state`` does against its base on the validation part, one line
-    (None if not known: ``choice`` None)."""
+    (None if not known: ``choice`` None). weighed: ``choice`` has been through
+    :func:`jobs.scoring.classical_choice` (else a network that beats its base is yet to be
+    weighed against the classical forecasters, and the line says so)."""
     if choice is None:
         return None
     base_name_ = base_name(state.model)
@@ -159,18 +172,28 @@ def base_line(state, choice):
     if choice.get("network_asked"):
         return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on "
                 f"the validation part ({losses}); the network anyway, as --network asks")
+    if choice.get("beaten_by"):
+        return (f"epoch {choice['epoch']}'s network beats its {base_name_} on the validation "
+                f"part ({losses}) but not {SHORT_NAMES[choice['beaten_by']]} "
+                f"({choice['beaten_by_mse']:.4g}): evaluate and forecast use "
+                f"{classical_choice_text(choice)} (--network: the network)")
     if choice["uses_base"]:
-        chosen = FORECASTER_NAMES.get(choice.get("forecaster"),
-                                      "its base, ARX, ETS or the mean of AR and ETS, whichever "
-                                      "forecast it best")
-        if choice.get("by_series"):
-            counts = ", ".join(f"{SHORT_NAMES[name]} {n}" for name, n in choice["by_series"].items())
-            chosen = ("for each series the one of its classical forecasters that forecast "
-                      f"its validation part best ({counts} series)")
         return (f"epoch {choice['epoch']}'s network does not clearly beat its {base_name_} on the "
-                f"validation part ({losses}): evaluate and forecast use {chosen} "
-                "(--network: the network)")
-    return f"epoch {choice['epoch']}'s network beats its {base_name_} on the validation part ({losses})"
+                f"validation part ({losses}): evaluate and forecast use "
+                f"{classical_choice_text(choice)} (--network: the network)")
+    return (f"epoch {choice['epoch']}'s network beats its {base_name_} on the validation part "
+            f"({losses})" + ("" if weighed else "; evaluate and forecast weigh it against the "
+                             "classical forecasters there too"))
+
+
+def classical_choice_text(choice):
+    """The classical forecaster(s) a run uses, in words (``choice``: :func:`base_line`'s)."""
+    if choice.get("by_series"):
+        counts = ", ".join(f"{SHORT_NAMES[name]} {n}" for name, n in choice["by_series"].items())
+        return ("for each series the one of its classical forecasters that forecast its "
+                f"validation part best ({counts} series)")
+    return FORECASTER_NAMES.get(choice.get("forecaster"), "its base, ARX, ETS or the mean of "
+                                "AR and ETS, whichever forecast it best")
 
 
 def with_base_coefficients(state, ar):

@@ -212,7 +212,8 @@ def train_locked(session, data, epochs, spec, limits, patience=None, valid_every
         last_seconds = time.monotonic() - epoch_started
     # report
     line = closing_line(state, epochs, patience, committed, session.run_store.uri())
-    verdict = base_line(state, base_choice(state, state.best_epoch())) if committed else None
+    verdict = (base_line(state, base_choice(state, state.best_epoch()), weighed=False)
+               if committed else None)
     for line in (line, verdict):
         if line:
             session.log(line)
