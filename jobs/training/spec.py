@@ -10,13 +10,14 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from jobs.data.covariates import target_count
-from jobs.mr.outer import AUTO, INNER_STATES, init_outer_state
+from jobs.mr.outer import AUTO, INNER_STATES, LR_SCALINGS, inner_lr_scale, init_outer_state
 from jobs.run.state import RunSettings, TrainingState
 from rnn_core import ModelConfig, init_params
 from rnn_core.optimizers import OptimizerConfig, init_state
 
 
 DEFAULT_MODE = "average"  # average mode with the outer optimizer: docs/scaling.md
+DEFAULT_LR_SCALING = "none"  # average mode's inner lr against N: docs/scaling.md
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.002, "adam": 0.002}
 
 
@@ -71,6 +72,9 @@ class RunSpec:
                                    # "reset" or "auto" (mean of one task, reset after
                                    # several); default "auto"
     syncs_per_epoch: int = None    # jobs (averaging points) per epoch; default 1
+    lr_scaling: str = None         # the tasks' lr against the map tasks N of the first
+                                   # epoch: "sqrt" (lr × √N) or "none"; default
+                                   # DEFAULT_LR_SCALING
     # validation
     valid_horizon: int = None      # series: steps ahead of the validation loss; default 1
 
@@ -91,7 +95,8 @@ OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nestero
 
 SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0,
                      "outer_momentum": AUTO, "outer_lr": 1.0, "outer_nesterov": True,
-                     "inner_state": AUTO, "syncs_per_epoch": 1, "valid_horizon": 1}
+                     "inner_state": AUTO, "syncs_per_epoch": 1, "valid_horizon": 1,
+                     "lr_scaling": DEFAULT_LR_SCALING}
 
 
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
@@ -271,6 +276,9 @@ def run_configs(spec, dataset, map_tasks=None):
                              "counter that the step schedule counts: use inner_state 'mean'")
         settings["inner_state"] = "mean"
     check_range("syncs_per_epoch", settings["syncs_per_epoch"], 1, integer=True)
+    if settings["lr_scaling"] not in LR_SCALINGS:
+        raise ValueError(f"lr_scaling must be one of {', '.join(LR_SCALINGS)}, got "
+                         f"{settings['lr_scaling']!r}")
     check_range("valid_horizon", settings["valid_horizon"], 1, integer=True)
     if settings["valid_horizon"] > 1 and dataset.kind != "series":
         raise ValueError("--valid-horizon is for series: a text model's validation loss is "
@@ -307,6 +315,10 @@ def new_state(spec, dataset, data_uri, map_tasks=None):
     """
     model, optimizer, settings = run_configs(spec, dataset, map_tasks)
     settings = replace(settings, data=data_uri, data_schema=dataset.schema())
+    scale = inner_lr_scale(settings.lr_scaling, map_tasks or 1)
+    if settings.mode == "average" and scale != 1:  # fixed for the run, like the lr itself
+        settings = replace(settings, base_lr=optimizer.lr)
+        optimizer = replace(optimizer, lr=optimizer.lr * scale)
     settings = replace(settings, default_epochs=chosen_epochs(dataset, settings.batch, map_tasks))
     theta = init_params(model, seed=settings.seed)
     outer_state = init_outer_state(theta) if settings.mode == "average" else {}
@@ -320,6 +332,8 @@ def check_resumable(state, spec, dataset):
     have = {**state.model.to_dict(), **state.settings.to_dict(), **state.optimizer.to_dict()}
     have.update(optimizer=state.optimizer.name, clip=state.optimizer.clip_norm or 0.0,
                 residual=model_residual(state.model), target_inputs=state.model.target_inputs)
+    if state.settings.base_lr is not None:  # --lr asks for the lr before the factor of N
+        have["lr"] = state.settings.base_lr
     model_kind = "text" if state.model.vocab_size else "series"
     sizes = {k: v for k, v in dataset.model_sizes().items() if have.get(k) != v}
     if model_kind != dataset.kind or sizes:
