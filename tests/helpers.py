@@ -409,3 +409,11 @@ def another_cpus_kernels():
     return {"OPENBLAS_CORETYPE": "Haswell" if "avx512f" in flags else "Sandybridge",
             "NPY_DISABLE_CPU_FEATURES": " ".join(t for t in __cpu_dispatch__
                                                  if t.startswith(newer))}
+
+
+def slow_set(in_ci):
+    """The marks of a test case in the slow set (pytest.ini): marked ``slow`` and skipped
+    unless HADOOP_RNN_SLOW_TESTS=1; ``in_ci`` says what covers it in CI."""
+    return [pytest.mark.slow,
+            pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
+                               reason=f"slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, {in_ci}")]

@@ -1,4 +1,5 @@
 """A series network is used only where it beats its base (AR or last value) on validation."""
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -266,3 +267,18 @@ def test_trains_verdict_on_a_network_that_beats_its_base_says_the_classical_ones
     assert "weigh it" not in base_line(won, base_choice(won))
     lost = with_losses(state, 0.5, 0.4)
     assert "weigh it" not in base_line(lost, base_choice(lost), weighed=False)
+
+
+def test_an_unreadable_kept_file_is_computed_again_and_replaced(ar_run, tmp_path):
+    import shutil
+
+    from jobs import scoring
+    from jobs.run.trained import load_run
+
+    run = str(tmp_path / "run")
+    shutil.copytree(ar_run[1], run)
+    (tmp_path / "run" / scoring.VALID_FORECASTERS).write_text("{not json")
+    state, dataset = load_run(run)
+    computed = scoring.fallback_forecaster(state, dataset, run=run)
+    assert computed == scoring.fallback_forecaster(state, dataset)
+    assert json.loads((tmp_path / "run" / scoring.VALID_FORECASTERS).read_text())["errors"]

@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from helpers import copy_to_store, hadoop_rnn, load_run_state, prepare_cli
+from helpers import copy_to_store, hadoop_rnn, load_run_state, prepare_cli, slow_set
 
 from jobs.storage import open_store
 
@@ -45,12 +45,9 @@ def metrics(run):
 
 @pytest.mark.parametrize("every_r", [
     pytest.param((1, 7), id="r-1-7"),  # one reducer, and seven: Hadoop's partitioner at work
-    pytest.param((1, 2, 4, 7), id="r-1-2-4-7", marks=[
-        pytest.mark.slow,
-        pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
-                           reason="slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, R = 1 and 7 here "
-                           "and R = 1, 2, 4, 7 on the inline and local runners "
-                           "(test_reduce_scatter.py)")])])
+    pytest.param((1, 2, 4, 7), id="r-1-2-4-7", marks=slow_set(
+        "R = 1 and 7 here and R = 1, 2, 4, 7 on the inline and local runners "
+        "(test_reduce_scatter.py)"))])
 def test_hadoop_partitioner_and_sort_give_the_same_theta_for_any_r_in_3_grouped_tasks(
         twelve_shards, hdfs_dir, local_framework_conf, every_r):
     runs = {}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from jobs.storage import open_store
-from helpers import another_cpus_kernels, require_dev_cluster
+from helpers import another_cpus_kernels, require_dev_cluster, slow_set
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = ("# vocabulary: ", "# wrote ", "# missing values", "# chunk ", "#   unigram ")
@@ -116,12 +116,9 @@ def assert_losses_printed(losses, out):
     ("Yearly sunspots", "this CPU's kernels"), ("Yearly sunspots", "an older CPU's kernels"),
     ("Weekly CO2", "this CPU's kernels"),
     # its 48-step evaluate and forecast fit a seasonal ETS of 48 twice: the slow set's
-    pytest.param("Electricity demand", "this CPU's kernels", marks=[
-        pytest.mark.slow,
-        pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
-                           reason="slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, its commands' "
-                           "flags on small data in test_driven_series.py and "
-                           "test_valid_horizon.py (docs/testing.md)")])])
+    pytest.param("Electricity demand", "this CPU's kernels", marks=slow_set(
+        "its commands' flags on small data in test_driven_series.py and "
+        "test_valid_horizon.py (docs/testing.md)"))])
 # CO2 and electricity on other kernels: scripts/cross_kernel_figures.py
 def test_the_series_walkthrough_prints_what_the_readme_shows_up_to_its_best_epoch(
         heading, kernels, tmp_path):
