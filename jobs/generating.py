@@ -265,31 +265,39 @@ def input_calibration_seq(meta, seq):
     return len(meta.get("sources") or [None]) - 1
 
 
-def validation_part(dataset, seq, cfg):
-    """The :class:`jobs.mr.series_rows.SequencePart` of the validation part of sequence
-    ``seq``, read in this process; None without a validation part."""
+def held_out_parts(dataset, seq, cfg):
+    """(validation, test) :class:`jobs.mr.series_rows.SequencePart` of sequence ``seq``, read
+    in this process: the test part's forecasters fitted, as the validation part's, on the
+    training part alone; None for a part the dataset or the sequence does not have."""
     from jobs.mr.series_rows import sequence_part
 
     if "valid" not in dataset.splits():
-        return None
+        return None, None
     records = {name: [r for r in dataset.iter_chunks(name, cfg) if int(sequence_id(r.key)) == seq]
                for name in dataset.splits()}
-    part = sequence_part(seq, records, "valid")
-    return part if part is not None and len(part.targets) else None
+    valid, test = (sequence_part(seq, records, split) for split in ("valid", "test"))
+    valid = valid if valid is not None and len(valid.targets) else None
+    test = (test._replace(fit_end=valid.fit_end)
+            if valid is not None and "test" in records and test is not None and len(test.targets)
+            else None)
+    return valid, test
 
 
 def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     """{"intervals": {"80": {"lower": (H, F), "upper": (H, F)}, "95": ...}, "calibration":
-    {"forecaster", "errors": validation errors per step ahead (H,), "gaussian": the steps
-    where a level fell back to the normal approximation}} of ``forecast`` (H, F) in the
-    original units of ``norm``, from the h-step errors of ``forecaster`` ("model" or a
-    classical one, :func:`jobs.scoring.fallback_forecaster`) on the validation part of
-    sequence ``seq`` (:mod:`rnn_core.intervals`); bounds are None where there is no
-    interval. Without them, {"intervals_note": why}. state: the run's, for "model"."""
+    {"forecaster", "errors": validation errors per step ahead (H,), "replayed": test errors
+    per step ahead (H,), "levels": {"80": adapted level per step ahead (H,), ...},
+    "gaussian": the steps where a level fell back to the normal approximation}} of
+    ``forecast`` (H, F) in the original units of ``norm``: the h-step errors of
+    ``forecaster`` ("model" or a classical one, :func:`jobs.scoring.fallback_forecaster`) on
+    the validation part of sequence ``seq`` calibrate them, at the levels adapted to its
+    misses on the test part, as ``evaluate`` scores them (:func:`rnn_core.intervals.replay`);
+    bounds are None where there is no interval. Without them, {"intervals_note": why}.
+    state: the run's, for "model"."""
     from jobs.mr.series_rows import calibration_errors, fit_season, season_statistics
     from jobs.scoring import calibration_fitted
 
-    part = validation_part(dataset, seq, state.model)
+    part, later = held_out_parts(dataset, seq, state.model)
     if part is None:
         return {"intervals_note": "the dataset has no validation part to calibrate them on "
                                   "(prepare --valid)"}
@@ -304,18 +312,24 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
     errors = calibration_errors(state, meta, part, steps, fitted, [forecaster]).get(forecaster)
     if errors is None:     # ETS on a history too short for it
         return {"intervals_note": f"{forecaster} cannot be fitted on the training part"}
+    newer = (calibration_errors(state, meta, later, steps, fitted, [forecaster])[forecaster]
+             if later is not None else [np.zeros((0, forecast.shape[1]))] * len(errors))
     std = np.asarray(norm["std"])
     lower, upper = (np.full((len(intervals.LEVELS),) + forecast.shape, np.nan) for _ in "lu")
+    adapted = np.full((len(intervals.LEVELS), len(errors)), np.nan)
     gaussian = set()
-    for h, calibration in enumerate(errors):
-        nested = intervals.nested_bounds(calibration)
-        for i, level in enumerate(intervals.LEVELS):
-            low, high, fallback = nested[level]
+    for h, (calibration, replayed) in enumerate(zip(errors, newer)):
+        _, alpha = intervals.replay(calibration, replayed, h + 1)
+        for i, (level, (low, high)) in enumerate(intervals.bounds_at(calibration, alpha).items()):
             lower[i, h], upper[i, h] = forecast[h] + low * std, forecast[h] + high * std
-            if fallback:
-                gaussian.add(h + 1)
+            adapted[i, h] = 1 - float(np.mean(alpha[level]))
+        if any(fallback for *_, fallback in intervals.nested_bounds(calibration).values()):
+            gaussian.add(h + 1)
     out = {intervals.level_name(level): {"lower": lower[i].tolist(), "upper": upper[i].tolist()}
            for i, level in enumerate(intervals.LEVELS)}
     return {"intervals": out,
             "calibration": {"forecaster": forecaster, "errors": [len(e) for e in errors],
+                            "replayed": [len(e) for e in newer],
+                            "levels": {intervals.level_name(level): adapted[i].round(4).tolist()
+                                       for i, level in enumerate(intervals.LEVELS)},
                             "gaussian": sorted(gaussian)}}

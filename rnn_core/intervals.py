@@ -17,6 +17,15 @@ k-th smallest |e|, k = ⌈(n + 1)(1 − α)⌉, which needs only n ≥ (1 − α
 80 %). Below that no finite interval has the guarantee, and w falls back to the normal
 approximation z₁₋α/₂ · RMS(e) · √(1 + 1/n), marked ``gaussian`` (no interval for n < 2).
 ``symmetric=True`` skips the signed form (docs/forecasting.md compares the two).
+
+**Adaptive** (:func:`replay`, Gibbs & Candès 2021, "adaptive conformal inference"): the
+guarantee needs the new errors exchangeable with the calibration ones, and a series whose
+level or volatility moves after its validation part breaks it. So the level of each new
+interval follows the misses of the intervals before it whose outcome is known: after each,
+α ← α + γ(α₀ − miss), so a miss widens the next intervals and a hit narrows them, and over
+m new errors the share of misses is within (max(α₀, 1 − α₀) + γ)/(γm) of α₀ whatever the
+errors do. γ = 0.05 was chosen on validation parts only (the first half calibrating, the
+second replayed; docs/forecasting.md has the table).
 """
 import math
 from statistics import NormalDist
@@ -53,16 +62,22 @@ def bounds(errors, level, symmetric=False):
     whichever the first that n errors allow (module docstring); NaN where n < 2."""
     errors = np.asarray(errors, dtype=np.float64)
     errors = errors[:, None] if errors.ndim == 1 else errors
-    n, alpha = len(errors), 1 - level
+    return sorted_bounds(np.sort(errors, axis=0), np.sort(np.abs(errors), axis=0), level,
+                         symmetric)
+
+
+def sorted_bounds(ordered, magnitudes, level, symmetric=False):
+    """:func:`bounds` of errors given sorted, ``ordered`` (n, F), and their sorted absolute
+    values ``magnitudes`` (n, F): sorted once for the many levels of an adaptive replay."""
+    n, alpha = len(ordered), 1 - level
     low, high = math.floor((n + 1) * alpha / 2 + 1e-9), conformal_rank(n, 1 - alpha / 2)
-    if not symmetric and low >= 1 and high <= n:
-        ordered = np.sort(errors, axis=0)    # widened to hold the forecast itself
+    if not symmetric and low >= 1 and high <= n:   # widened to hold the forecast itself
         return np.minimum(ordered[low - 1], 0), np.maximum(ordered[high - 1], 0), False
     k = conformal_rank(n, level)
     if k <= n:
-        width = np.sort(np.abs(errors), axis=0)[k - 1]
+        width = magnitudes[k - 1]
         return -width, width, False
-    width = gaussian_width(errors, level)
+    width = gaussian_width(ordered, level)
     return -width, width, True
 
 
@@ -71,26 +86,111 @@ def nested_bounds(errors, levels=LEVELS, symmetric=False):
     (ascending), each widened to hold the one below it: with few errors a lower level's
     signed bounds can reach past a higher level's symmetric or normal ones, and a user reads
     the 95 % interval as the wider one."""
+    return nested({level: bounds(errors, level, symmetric) for level in levels})
+
+
+def nested(by_level):
+    """{level: (lower, upper, ...)} with each level's bounds widened to hold those of the
+    levels below it."""
     out, inner = {}, None
-    for level in sorted(levels):
-        lower, upper, gaussian = bounds(errors, level, symmetric)
+    for level in sorted(by_level):
+        lower, upper, *rest = by_level[level]
         if inner is not None:
             lower, upper = np.fmin(lower, inner[0]), np.fmax(upper, inner[1])
-        out[level] = inner = (lower, upper, gaussian)
+        out[level] = inner = (lower, upper, *rest)
     return out
 
 
-def coverage_counts(calibration, errors, levels=LEVELS, symmetric=False):
+# -- adaptive: the level follows the misses of the newer errors -------------------------------
+
+GAMMA = 0.05   # the step of the adapted miss rate; chosen on validation parts (module docstring)
+MAX_LEVEL = 0.999   # the widest an adapted interval gets: ± 3.3 RMS(e) (normal)
+
+
+def adapted_bounds(ordered, magnitudes, level, alpha, symmetric=False):
+    """:func:`sorted_bounds` at the level 1 − ``alpha`` of an adapted miss rate, clipped to
+    [0, the wider of ``level`` and :data:`MAX_LEVEL`]. Past the ranks n errors have, the
+    normal approximation stands in (as for too few errors), widened to the largest |e| at
+    least, so that a wider level never narrows the interval."""
+    adapted = min(max(1 - alpha, 0.0), max(level, MAX_LEVEL))
+    lower, upper, gaussian = sorted_bounds(ordered, magnitudes, adapted, symmetric)
+    if gaussian and adapted > level:
+        lower, upper = np.fmin(lower, -magnitudes[-1]), np.fmax(upper, magnitudes[-1])
+    return lower, upper
+
+
+def adapted_interval(ordered, magnitudes, f, alpha, symmetric=False):
+    """{level: (lower (1,), upper (1,))} of column ``f`` of sorted calibration errors
+    (:func:`sorted_errors`) at the adapted miss rates {level: α (F,)}, nested."""
+    return nested({level: adapted_bounds(ordered[:, f:f + 1], magnitudes[:, f:f + 1], level,
+                                         float(rates[f]), symmetric)
+                   for level, rates in alpha.items()})
+
+
+def sorted_errors(calibration):
+    """(the errors (n, F) sorted, their absolute values sorted) of calibration errors (n,)
+    or (n, F)."""
+    calibration = np.asarray(calibration, dtype=np.float64)
+    calibration = calibration[:, None] if calibration.ndim == 1 else calibration
+    return np.sort(calibration, axis=0), np.sort(np.abs(calibration), axis=0)
+
+
+def replay(calibration, errors, horizon=1, levels=LEVELS, gamma=GAMMA, symmetric=False):
+    """Adaptive conformal intervals (Gibbs & Candès 2021) over new errors (m, F) in time
+    order, one step apart, each of a forecast ``horizon`` steps ahead: the interval of each
+    comes from the calibration errors (n, F) at a level adapted to the misses known when it
+    was forecast, those of the errors ``horizon`` or more steps before it:
+    αₜ₊₁ = αₜ + γ (α − missₜ), per column, from α = 1 − level (:func:`adapted_bounds`).
+
+    Returns ({level: inside (m, F) bool}, {level: the adapted miss rate α (F,) after the
+    last error, for a forecast made after them: :func:`bounds_at`}). ``gamma`` 0: the
+    levels stay (split conformal)."""
+    ordered, magnitudes = sorted_errors(calibration)
+    columns = ordered.shape[1]
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1, columns)
+    alpha = {level: np.full(columns, 1 - level) for level in levels}
+    inside = {level: np.zeros(errors.shape, dtype=bool) for level in levels}
+
+    def learn(j):      # the outcome of error j is known: move each level's miss rate
+        for level in levels:
+            alpha[level] += gamma * ((1 - level) - ~inside[level][j])
+
+    for i, error in enumerate(errors):
+        for f in range(columns):
+            for level, (lower, upper) in adapted_interval(ordered, magnitudes, f, alpha,
+                                                          symmetric).items():
+                inside[level][i, f] = lower[0] <= error[f] <= upper[0]
+        if gamma and i - horizon + 1 >= 0:
+            learn(i - horizon + 1)
+    for j in range(max(len(errors) - horizon + 1, 0), len(errors)) if gamma else ():
+        learn(j)
+    return inside, alpha
+
+
+def bounds_at(calibration, alpha, symmetric=False):
+    """The bounds {level: (lower (F,), upper (F,))} of calibration errors (n, F) at the
+    adapted miss rates {level: α (F,)} of :func:`replay`, each level widened to hold those
+    below it."""
+    ordered, magnitudes = sorted_errors(calibration)
+    columns = [adapted_interval(ordered, magnitudes, f, alpha, symmetric)
+               for f in range(ordered.shape[1])]
+    return {level: tuple(np.concatenate([c[level][side] for c in columns]) for side in (0, 1))
+            for level in alpha}
+
+
+def coverage_counts(calibration, errors, horizon=1, levels=LEVELS, gamma=GAMMA,
+                    symmetric=False):
     """{"interval_count": m scored with an interval, "covered_80": (F,), ..., "gaussian": 0/1}: how
-    many of the new errors (m, F) lie inside each level's interval (:func:`nested_bounds`) of the
-    calibration errors (n, F); interval_count 0 if n < 2 (no interval). ``gaussian`` is 1
-    if a level fell back to the normal approximation."""
+    many of the new errors (m, F), in time order, ``horizon`` steps ahead, lie inside each
+    level's interval from the calibration errors (n, F), adapted to the misses before them
+    (:func:`replay`); interval_count 0 if n < 2 (no interval). ``gaussian`` is 1 if a level
+    fell back to the normal approximation at its own level."""
     errors = np.asarray(errors, dtype=np.float64)
-    out, gaussian = {}, False
-    for level, (lower, upper, fallback) in nested_bounds(calibration, levels, symmetric).items():
-        gaussian |= fallback
-        inside = (errors >= lower) & (errors <= upper)
-        out[f"covered_{level_name(level)}"] = np.sum(inside, axis=0).astype(np.float64)
     usable = len(calibration) >= 2
+    inside, _ = replay(calibration, errors, horizon, levels, gamma, symmetric)
+    gaussian = any(fallback for *_, fallback in
+                   nested_bounds(calibration, levels, symmetric).values())
+    out = {f"covered_{level_name(level)}": np.sum(inside[level], axis=0).astype(np.float64)
+           for level in levels}
     return {**out, "interval_count": float(len(errors) if usable else 0),
             "gaussian": float(gaussian and usable)}

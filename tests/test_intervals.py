@@ -1,6 +1,6 @@
-"""Forecast intervals calibrated on the validation part's errors (rnn_core.intervals), as
-forecast prints them and as evaluate scores their coverage on the test part, in this
-process and in the MapReduce job."""
+"""Forecast intervals calibrated on the validation part's errors and adapted to the misses
+that follow (rnn_core.intervals), as forecast prints them and as evaluate scores their
+coverage on the test part, in this process and in the MapReduce job."""
 import csv
 import math
 
@@ -17,7 +17,8 @@ from jobs.generating import forecast_run
 from jobs.mr.series_rows import calibration_errors, sequence_parts
 from jobs.run.trained import load_run
 from rnn_core import forecast
-from rnn_core.intervals import bounds, conformal_rank, coverage_counts, nested_bounds
+from rnn_core.intervals import (GAMMA, MAX_LEVEL, bounds, bounds_at, conformal_rank, coverage_counts,
+                                nested_bounds, replay)
 
 
 # -- the math --------------------------------------------------------------------------------
@@ -62,11 +63,46 @@ def test_the_95_percent_interval_holds_the_80_percent_one():
 
 def test_coverage_counts_the_new_errors_inside_each_interval():
     calibration = np.arange(-10.0, 11.0)[:, None]               # 21 errors, |e| up to 10
-    counts = coverage_counts(calibration, np.array([[0.0], [9.5], [10.5], [-8.0]]))
+    counts = coverage_counts(calibration, np.array([[0.0], [9.5], [10.5], [-8.0]]), gamma=0)
     # 80 %: the 2nd and 20th smallest e, -9 and 9; 95 %: too few for the signed bounds, the
     # ⌈22 · 0.95⌉ = 21st smallest |e|, 10
     assert counts["covered_80"] == [2] and counts["covered_95"] == [3]
     assert counts["interval_count"] == 4 and counts["gaussian"] == 0
+
+
+def test_a_miss_raises_the_level_of_the_intervals_after_it_and_a_hit_lowers_it():
+    calibration = np.arange(-19.0, 20.0)[:, None]
+    _, after_a_miss = replay(calibration, [[50.0]])
+    _, after_a_hit = replay(calibration, [[0.0]])
+    assert after_a_miss[0.80] == pytest.approx([0.2 + 0.05 * (0.2 - 1)])   # α + γ(α₀ − 1)
+    assert after_a_hit[0.80] == pytest.approx([0.2 + 0.05 * 0.2])
+
+
+def test_a_miss_moves_the_level_only_horizon_steps_after_its_forecast():
+    calibration = np.arange(-19.0, 20.0)[:, None]           # 80 %: ± 16
+    errors = np.array([[50.0], [50.0], [16.5]])
+    one_step, _ = replay(calibration, errors, horizon=1)      # two misses: ± 18 at 88 %
+    three_steps, _ = replay(calibration, errors, horizon=3)   # the 3rd made before both
+    assert one_step[0.80][2, 0] and not three_steps[0.80][2, 0]
+
+
+def test_past_the_ranks_an_adapted_interval_is_the_normal_one_and_holds_the_largest_error():
+    calibration = np.linspace(-1.0, 1.0, 39)[:, None] ** 3
+    (lower, upper), = bounds_at(calibration, {0.95: np.array([-1.0])}).values()
+    width = 3.290527 * np.sqrt(np.mean(calibration ** 2)) * np.sqrt(1 + 1 / 39)  # MAX_LEVEL
+    assert MAX_LEVEL == 0.999 and upper == pytest.approx([max(width, 1.0)])
+    assert lower == pytest.approx(-upper)
+
+
+def test_over_a_change_of_scale_the_adapted_intervals_keep_their_level_where_fixed_ones_fail():
+    rng = np.random.default_rng(0)
+    calibration, wider = rng.normal(size=(200, 1)), 2 * rng.normal(size=(400, 1))
+    fixed = coverage_counts(calibration, wider, gamma=0)
+    adapted = coverage_counts(calibration, wider)
+    assert fixed["covered_80"][0] / 400 < 0.55 and fixed["covered_95"][0] / 400 < 0.70
+    for level in (0.80, 0.95):      # Gibbs & Candès: |misses − α| ≤ (max(α, 1 − α) + γ)/(γm)
+        bound = (max(level, 1 - level) + GAMMA) / (GAMMA * 400)
+        assert abs(adapted[f"covered_{round(100 * level)}"][0] / 400 - level) <= bound
 
 
 # -- forecast --------------------------------------------------------------------------------
@@ -96,7 +132,7 @@ def test_forecast_carries_80_and_95_percent_intervals_around_the_forecast(sun_ru
     assert f"{result['intervals']['95']['upper'][4][0]:.6g}" in text.splitlines()[6]
 
 
-def test_the_intervals_do_not_depend_on_the_test_part(sun_run, tmp_path):
+def test_the_intervals_widen_where_the_test_part_misses_them(sun_run, tmp_path):
     with open(SUNSPOTS_CSV, newline="") as f:
         rows = list(csv.reader(f))
     column = rows[0].index("SUNACTIVITY")
@@ -107,17 +143,24 @@ def test_the_intervals_do_not_depend_on_the_test_part(sun_run, tmp_path):
         csv.writer(f).writerows(rows)
     argv = [changed if a == SUNSPOTS_CSV else a for a in SUNSPOTS_SERIES]
     other = make_run(tmp_path, [*argv, "--test", 0.2])
-    widths = []
+    widths, calibrations = [], []
     for run in (sun_run[1], other[1]):
         result = run_forecast("--run", run, "--horizon", 3, "--network")
-        widths.append([np.array(result["intervals"][level]["upper"]) - result["forecast"]
-                       for level in ("80", "95")])
-    assert np.allclose(widths[0], widths[1], rtol=1e-6)
+        widths.append(np.array([np.array(result["intervals"][level]["upper"])
+                                - np.array(result["intervals"][level]["lower"])
+                                for level in ("80", "95")]))
+        calibrations.append(result["calibration"])
+    usual, missed = calibrations
+    assert usual["errors"] == missed["errors"] == [12] * 3   # the same validation years
+    assert missed["replayed"] == [12] * 3
+    assert all(level > 0.95 for level in missed["levels"]["95"])
+    assert np.all(widths[1] >= widths[0] * (1 - 1e-9)) and np.any(widths[1] > widths[0] * 1.5)
 
 
 # -- evaluate --------------------------------------------------------------------------------
 
-def test_evaluate_coverage_is_the_share_of_test_steps_inside_the_validation_intervals(sun_run):
+def test_evaluate_coverage_is_the_share_of_test_steps_inside_the_intervals_adapted_over_them(
+        sun_run):
     state, dataset = load_run(sun_run[1])
 
     def errors(split):   # the network's one-step errors, each from its record's first row
@@ -129,11 +172,14 @@ def test_evaluate_coverage_is_the_share_of_test_steps_inside_the_validation_inte
     valid, test = errors("valid"), errors("test")
     n = len(valid)                  # 12: the 80 % bounds are the 1st and 12th smallest errors
     outer = 1.959964 * np.sqrt(np.mean(valid ** 2)) * math.sqrt(1 + 1 / n)   # n < 19
-    metrics = scoring.evaluate(sun_run[1], runner=None, network=True)
     low, high = min(valid.min(), 0), max(valid.max(), 0)
-    assert metrics["coverage"] == pytest.approx(   # the 95 % interval holds the 80 % one
-        {"80": np.mean((test >= low) & (test <= high)),
-         "95": np.mean((test >= min(low, -outer)) & (test <= max(high, outer)))})
+    first_80 = (test[0] >= low) & (test[0] <= high)    # the first test year: nominal levels
+    first_95 = (test[0] >= min(low, -outer)) & (test[0] <= max(high, outer))
+    inside, _ = replay(valid, test)                     # the later ones: adapted
+    assert (inside[0.80][0, 0], inside[0.95][0, 0]) == (first_80, first_95)
+    metrics = scoring.evaluate(sun_run[1], runner=None, network=True)
+    assert metrics["coverage"] == pytest.approx({"80": inside[0.80].mean(),
+                                                 "95": inside[0.95].mean()})
     assert metrics["coverage_steps"] == len(test) and metrics["coverage_gaussian"] == 1
 
 

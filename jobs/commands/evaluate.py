@@ -98,7 +98,8 @@ def coverage_line(m):
     """One line on the model's 80 % and 95 % intervals (calibrated on the validation part):
     the share of the scored steps inside them, and for a table of series its spread."""
     shares = ", ".join(f"{level} %: {100 * share:.1f} %" for level, share in m["coverage"].items())
-    line = (f"  intervals (calibrated on the validation part's errors): inside {shares} of "
+    line = (f"  intervals (the validation part's errors, adapted to the misses before each "
+            f"step): inside {shares} of "
             f"{m['coverage_steps']:,} steps")
     table = (m.get("series") or {}).get("table", [])
     if table and "coverage_95" in table[0]:

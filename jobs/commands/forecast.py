@@ -79,7 +79,14 @@ def calibration_note(calibration):
     counts = (f"{errors[0]:,}" if min(errors, default=0) == max(errors, default=0)
               else f"{min(errors):,} to {max(errors):,}")
     line = (f"intervals: from the forecaster's own errors on the validation part, "
-            f"{counts} per step ahead (split conformal)")
+            f"{counts} per step ahead")
+    if max(calibration.get("replayed") or [0]):
+        first = ", ".join(f"{level} % at {100 * levels[0]:.1f} %"
+                          for level, levels in calibration["levels"].items())
+        line += (" and its misses on the test part that follows (adaptive conformal; "
+                 f"step 1: {first})")
+    else:
+        line += " (split conformal)"
     if calibration["gaussian"]:
         line += ("; too few of them for a level's quantile, the normal approximation at "
                  f"{len(calibration['gaussian'])} step(s)")

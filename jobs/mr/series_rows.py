@@ -265,7 +265,8 @@ def score_part(state, meta, part, horizon, fitted, network=True, calibration=Non
                          "count": float(scored["count"])}
     if calibration:
         add_coverage(sums, calibration, predicted, actual,
-                     lambda: model_forecasts(state, part.sequence, targets, starts, horizon))
+                     lambda: model_forecasts(state, part.sequence, targets, starts, horizon),
+                     horizon)
     std = np.asarray(norm["std"])
     for error in sums.values():
         error.update(sse_original=np.asarray(error["sse"]) * std ** 2,
@@ -320,18 +321,19 @@ def row_calibration(state, meta, part, horizon, fitted, network=True):
     return calibration_errors(state, meta, part, [horizon], fitted, names)
 
 
-def add_coverage(sums, calibration, predicted, actual, model_forecast):
+def add_coverage(sums, calibration, predicted, actual, model_forecast, horizon):
     """Add to each forecaster's error sums in ``sums`` the counts of
     :func:`rnn_core.intervals.coverage_counts` ("interval_count", "covered_80", ...): how
-    many targets ``actual`` (n, F) lie in its intervals calibrated on ``calibration``
-    (:func:`calibration_errors`' for one horizon). predicted: the forecasts (n, F) by name;
-    model_forecast(): the model's, where ``predicted`` does not hold them."""
+    many targets ``actual`` (n, F), consecutive steps in time order, lie in its intervals
+    calibrated on ``calibration`` (:func:`calibration_errors`' for one horizon) and adapted
+    to the misses known ``horizon`` steps before each. predicted: the forecasts (n, F) by
+    name; model_forecast(): the model's, where ``predicted`` does not hold them."""
     for name, (errors,) in calibration.items():
         if name not in sums:
             continue
         values = predicted.get(name)
         values = model_forecast() if values is None and name == "model" else values
-        sums[name].update(intervals.coverage_counts(errors, actual - values))
+        sums[name].update(intervals.coverage_counts(errors, actual - values, horizon))
 
 
 def coverage_shares(sums):
