@@ -3,10 +3,10 @@
 
 Each series of ``scripts/bench_forecast.py`` is prepared with ``--valid 0.2 --test 0.2``,
 trained (``--epochs``, default 30), and scored by ``evaluate`` one step and ``--horizon``
-H steps ahead: the share of its test steps inside the model's 80 % and 95 % intervals
-(:mod:`rnn_core.intervals`), with its default bounds (signed quantiles of e where the
-errors are enough) and with the symmetric |e| quantiles, for comparison. One JSON line
-per series and H.
+H steps ahead: the share of its test steps inside the 80 % and 95 % intervals of the
+forecaster the run uses (:mod:`rnn_core.intervals`), adapted to the misses before each
+step (the default), with fixed levels (split conformal), and with fixed symmetric |e|
+quantiles, for comparison. One JSON line per series and H.
 
     python scripts/bench_intervals.py [--series sunspots:5,co2:13] [--epochs 30] [--work DIR]
 """
@@ -28,14 +28,17 @@ from jobs.training import RunSpec, train  # noqa: E402
 from rnn_core import intervals  # noqa: E402
 from workdir import add_work_flag, work_dir  # noqa: E402
 
-SERIES = "sunspots:5,elnino:12,co2:13,a10:12,visnights:4"
+SERIES = ("sunspots:5,elnino:12,co2:13,a10:12,visnights:4,nile:5,unemployment:4,h02:12,elecequip:12,"
+          "qcement:4,usmelec:12,auscafe:12")
 
 
-def coverage(run, horizon, symmetric):
-    """evaluate's coverage of the run's test part, with the symmetric quantiles or the
-    default (signed where the errors are enough)."""
+VARIANTS = {"adaptive": {}, "fixed": {"gamma": 0}, "symmetric": {"gamma": 0, "symmetric": True}}
+
+
+def coverage(run, horizon, variant):
+    """evaluate's coverage of the run's test part with the intervals of ``variant``."""
     counts = intervals.coverage_counts
-    intervals.coverage_counts = functools.partial(counts, symmetric=symmetric)
+    intervals.coverage_counts = functools.partial(counts, **VARIANTS[variant])
     try:
         metrics = evaluate(run, horizon=horizon, runner=None)
     finally:
@@ -54,7 +57,7 @@ def bench(name, horizon, epochs, work, variants):
         started = time.time()
         out = {"series": name, "horizon": h}
         for key in variants:
-            metrics, per_series = coverage(run, h, key == "symmetric")
+            metrics, per_series = coverage(run, h, key)
             out[key] = {level: round(share, 3) for level, share in metrics["coverage"].items()}
             if per_series:
                 out[f"{key}_series_95_range"] = [round(min(s[1] for s in per_series), 3),
@@ -71,8 +74,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", default=SERIES, help="name:H,... (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--variants", default="signed,symmetric",
-                        help="signed (the default bounds), symmetric, or both (default)")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="adaptive (the default intervals), fixed, symmetric; comma-separated "
+                             "(default: %(default)s)")
     add_work_flag(parser)
     args = parser.parse_args()
     with work_dir(args.work, "bench-intervals-") as work:
