@@ -20,7 +20,8 @@ network did not beat its base there), the network at that epoch whatever the fal
 AR, ETS, seasonal naive and persistence, all on the same steps.
 
 Prints one JSON line per system and horizon: normalized test MSE of each, the ratios of the
-model with inputs to ARX and to the model without them (< 1: it wins).
+model with inputs to ARX and to the model without them (< 1: it wins), and the share of the
+test steps inside the model's 80 % and 95 % intervals.
 
     python scripts/bench_driven.py [--systems elecdemand,insurance] [--work DIR]
 """
@@ -92,6 +93,8 @@ def bench(name, work):
                **{f: round(b["mse_normalized"], 5) for f, b in base.items()},
                "ar_order": with_inputs["ar_order"], "arx_order": with_inputs.get("arx_order"),
                "season": with_inputs["season"],
+               "coverage": {level: round(share, 3)
+                            for level, share in with_inputs.get("coverage", {}).items()},
                "ratio_to_arx": round(with_inputs["mse_normalized"]
                                      / base["arx"]["mse_normalized"], 3),
                "ratio_to_without_inputs": round(with_inputs["mse_normalized"]
