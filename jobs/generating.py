@@ -20,8 +20,7 @@ from jobs.data.chunks import sequence_id, sequences_of
 from jobs.mr.series_table import NO_ID_COLUMN, future_inputs, series_rows, some, table_spec
 from jobs.run.trained import base_line, forecasting_state, load_run, with_base_coefficients
 from rnn_core import intervals, smoothing
-from rnn_core.arx import arx_ahead, arx_statistics, fit_arx
-from rnn_core.autoregression import add_statistics, fit_ar
+from rnn_core.arx import arx_ahead
 from rnn_core.generate import MAX_HORIZON, forecast, sample_tokens
 
 
@@ -117,31 +116,6 @@ def input_series(path, meta, series_id=None):
             None if time is None else float(time[-1]))
 
 
-def whole_sequences(dataset):
-    """Every sequence (L, F) of a series dataset, every part joined, read in this process."""
-    records = [r for split in dataset.splits() for r in dataset.iter_records(split)]
-    return [sequence for _, sequence in sorted(sequences_of(records).items())]
-
-
-def refit_ar(dataset):
-    """AR(p) fitted (p by AIC) on every part of every sequence of a series dataset (read in
-    this process), of its target columns."""
-    targets = covariates.target_count(dataset.meta)
-    return fit_ar([sequence[:, :targets] for sequence in whole_sequences(dataset)])
-
-
-def refit_arx(dataset):
-    """The ARX of a driven series dataset (:mod:`rnn_core.arx`) fitted on every part of every
-    sequence (read in this process), pooled as evaluate's."""
-    from jobs.mr.series_rows import arx_order
-
-    targets, order = covariates.target_count(dataset.meta), arx_order(dataset.meta)
-    stats = {}
-    for sequence in whole_sequences(dataset):
-        stats = add_statistics(stats, arx_statistics(sequence, order, targets))
-    return fit_arx(stats, order)
-
-
 def arx_forecast(arx, history, ahead, horizon):
     """The ARX forecast (horizon, O), normalized, of the steps after ``history`` (L, F) whose
     last row holds the inputs of the first; ``ahead`` (horizon, F - O): those of every step."""
@@ -170,7 +144,7 @@ def ets_forecast(history, norm, horizon, meta):
 
 
 def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="best",
-                 series_id=None, network=False, future=None):
+                 series_id=None, network=False, future=None, runner="auto", hadoop=None):
     """A JSON-able dict: columns, context, last observed values and the forecast.
 
     ``forecast`` is (horizon, F) in original units, horizon 1 to
@@ -184,8 +158,12 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     Parquet file with the time column and the inputs of the ``horizon`` steps after the
     history (:func:`jobs.mr.series_table.future_inputs`); the forecast feeds back its
     predicted targets, never predicted inputs.
+    runner, hadoop: where a run whose classical forecaster stands in for its network scores
+    the candidates on the validation part (once; the run keeps them) and refits its pooled
+    base on every series: as for :func:`jobs.scoring.evaluate` ("auto": the MapReduce job on
+    the hadoop runner for data on HDFS, this process for local data).
     """
-    from jobs.scoring import classical_choice, forecaster_of
+    from jobs.scoring import classical_choice, forecaster_of, refitted_baselines, scoring_runner
 
     if not 1 <= horizon <= MAX_HORIZON:
         raise ValueError(f"--horizon must be 1 to {MAX_HORIZON:,} steps, got {horizon}")
@@ -213,16 +191,18 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
     context = context or dataset.context + meta["chunk"]
     if context < 1:
         raise ValueError(f"--context must be at least 1, got {context}")
-    forecaster = None
-    state, choice, forecasters = classical_choice(state, dataset, choice, network, run=run)
+    forecaster, refit = None, None
+    runner = scoring_runner(runner, dataset.store.uri(), hadoop)
+    state, choice, forecasters = classical_choice(state, dataset, choice, network, runner, run)
     note = base_line(state, choice)
     if forecasters is not None:
         # the classical forecaster this series chose on validation, refitted on every part
         forecaster = forecaster_of(forecasters, seq)
         note = base_line(state, {**choice, "forecaster": forecaster, "by_series": None})
+        if state.model.ar is not None or forecaster == "arx":
+            refit = refitted_baselines(state, dataset, runner)
         if state.model.ar is not None:
-            refit = refit_arx(dataset) if state.model.ar_inputs else refit_ar(dataset)
-            state = with_base_coefficients(state, refit)
+            state = with_base_coefficients(state, refit["arx" if state.model.ar_inputs else "ar"])
             context = max(context, state.model.ar_order)
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         predicted = forecast(state.theta, state.model, history[-context:], horizon,
@@ -230,8 +210,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
         norm = covariates.target_normalization(norm, targets)
         values = series_io.denormalize(predicted.astype(float), norm)
     if forecaster == "arx" and not state.model.ar_inputs:   # (else the base is this ARX)
-        values = series_io.denormalize(arx_forecast(refit_arx(dataset), history, ahead, horizon),
-                                       norm)
+        values = series_io.denormalize(arx_forecast(refit["arx"], history, ahead, horizon), norm)
     if forecaster in ("ets", "ar_ets"):
         ets = ets_forecast(history[:, :targets], norm, horizon, meta)
         values = ets if forecaster == "ets" else (values + ets) / 2

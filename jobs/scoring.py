@@ -28,7 +28,7 @@ from jobs.data.covariates import target_count
 from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, beaten_by_classical, forecasting_state, load_run
-from jobs.mr.series_rows import (RowTotals, add_history, coverage_shares, fit_history,
+from jobs.mr.series_rows import (WHOLE, RowTotals, add_history, coverage_shares, fit_history,
                                  history_from_json, history_statistics, plan_bytes,
                                  row_calibration, row_from_json, score_part, sequence_parts)
 from jobs.storage import StoreError, is_hdfs, open_store
@@ -112,12 +112,11 @@ def series_rows_in_process(state, dataset, split, horizon, season, network, tota
     return fitted, sum(bad.values())
 
 
-def series_rows_with_job(state, dataset, split, horizon, season, network, totals, runner):
-    """(fitted, bad records) of :func:`series_scores`, by the two passes of the MapReduce job
-    :class:`jobs.mr.series_score.MRSeriesScore` on ``runner``: the history statistics summed
-    over its reducers, the pooled baselines fitted here, then the rows, added to ``totals``
-    (a RowTotals) as they are read."""
-    from jobs.mr.series_score import HISTORY, MRSeriesScore
+def series_job(state, dataset, runner):
+    """(run, splits): ``run(plan, collect=list)`` runs the MapReduce job
+    :class:`jobs.mr.series_score.MRSeriesScore` over every shard of ``dataset`` on ``runner``
+    with that ``--plan`` (:func:`jobs.mr.series_rows.plan_bytes`); splits: {split: [uri]}."""
+    from jobs.mr.series_score import MRSeriesScore
 
     splits = {name: dataset.shard_uris(name) for name in dataset.splits()}
     inputs = [uri for uris in splits.values() for uri in uris]
@@ -127,16 +126,48 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
         files = {"--meta": json.dumps(dataset.meta).encode(), "--plan": plan}
         return run_job_with_state(MRSeriesScore, state, args, inputs, runner, files=files,
                                   collect=collect)
+    return run, splits
+
+
+def job_history(run, splits, split):
+    """The history statistics of every sequence before ``split``'s held-out part, summed:
+    the history pass of ``run`` (:func:`series_job`), one record per reduce task."""
+    from jobs.mr.series_score import HISTORY
 
     stats = {}
-    for key, value in run(plan_bytes(split, horizon, splits=splits)).output:
+    for key, value in run(plan_bytes(split, 1, splits=splits)).output:
         if key == HISTORY:
             stats = add_history(stats, history_from_json(value))
+    return stats
+
+
+def series_rows_with_job(state, dataset, split, horizon, season, network, totals, runner):
+    """(fitted, bad records) of :func:`series_scores`, by the two passes of the MapReduce job
+    :class:`jobs.mr.series_score.MRSeriesScore` on ``runner``: the history statistics summed
+    over its reducers, the pooled baselines fitted here, then the rows, added to ``totals``
+    (a RowTotals) as they are read."""
+    run, splits = series_job(state, dataset, runner)
+    stats = job_history(run, splits, split)
     fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     calibration = calibration_fitted(dataset, split, fitted)
     scored = run(plan_bytes(split, horizon, fitted, network, splits, calibration),
                  collect=lambda pairs: [totals.add(row_from_json(row)) for _, row in pairs][:0])
     return fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
+
+
+def refitted_baselines(state, dataset, runner=None):
+    """{"ar": AR, "arx": ARX or None, ...} (:func:`jobs.mr.series_rows.fit_history`) fitted
+    on every step of every sequence of ``dataset``: the pooled base a forecast uses where the
+    run's classical forecaster stands in for its network, refitted as the test part's
+    baselines are on everything before it. In this process (``runner`` None) or by the
+    history pass of the MapReduce job on ``runner``; the driver holds only the sums."""
+    if runner is None:
+        stats = {}
+        for part in sequence_parts(dataset, WHOLE, state.model):
+            stats = add_history(stats, history_statistics(part, dataset.meta))
+    else:
+        stats = job_history(*series_job(state, dataset, runner), WHOLE)
+    return fit_history(stats, 0, dataset.meta)
 
 
 def calibration_fitted(dataset, split, fitted):

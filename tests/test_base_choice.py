@@ -282,3 +282,25 @@ def test_an_unreadable_kept_file_is_computed_again_and_replaced(ar_run, tmp_path
     computed = scoring.fallback_forecaster(state, dataset, run=run)
     assert computed == scoring.fallback_forecaster(state, dataset)
     assert json.loads((tmp_path / "run" / scoring.VALID_FORECASTERS).read_text())["errors"]
+
+
+def test_the_base_a_forecast_refits_on_every_step_is_the_same_by_the_job_as_in_this_process(
+        ar_run):
+    from jobs.hadoop.launch import RunnerOptions
+    from jobs.run.trained import load_run
+    from jobs.scoring import refitted_baselines
+
+    state, dataset = load_run(ar_run[1])
+    here = refitted_baselines(state, dataset)
+    job = refitted_baselines(state, dataset, RunnerOptions(runner="inline"))
+    assert job["ar"].order == here["ar"].order
+    np.testing.assert_allclose(job["ar"].coef, here["ar"].coef, rtol=1e-9)
+
+
+def test_a_forecast_on_a_runner_refits_and_forecasts_as_in_this_process(ar_run, monkeypatch):
+    from jobs.hadoop.launch import RunnerOptions
+
+    forecast_run = losing_and_choosing(monkeypatch, "ar")
+    here = forecast_run(ar_run[1], horizon=3, runner=None)
+    job = forecast_run(ar_run[1], horizon=3, runner=RunnerOptions(runner="inline"))
+    np.testing.assert_allclose(job["forecast"], here["forecast"], rtol=1e-9)

@@ -329,3 +329,14 @@ def test_a_system_driven_by_its_inputs_alone_refuses_a_base_of_its_targets(tmp_p
     with pytest.raises(ValueError, match="needs a series driven by inputs"):
         train(alone, str(tmp_path / "run2"), epochs=1, spec=RunSpec(target_inputs=False),
               log=lambda line: None)
+
+
+def test_the_arx_a_forecast_refits_on_every_step_is_the_same_by_the_job_as_in_this_process(
+        driven_run):
+    from jobs.run.trained import load_run
+
+    state, dataset = load_run(driven_run[2])
+    here = scoring.refitted_baselines(state, dataset)["arx"]
+    job = scoring.refitted_baselines(state, dataset, RunnerOptions(runner="inline"))["arx"]
+    assert here is not None and job.order == here.order
+    np.testing.assert_allclose(job.coef, here.coef, rtol=1e-9)

@@ -41,19 +41,29 @@ def add_arguments(parser):
                         help="also score RUN, a model of the same series prepared with other "
                         "inputs (e.g. without prepare --inputs), on the same steps, and report "
                         "the model's MSE over its: the value of the inputs (default: none)")
+    add_scoring_runner_flags(parser, "score")
+
+
+def add_scoring_runner_flags(parser, what):
+    """--runner auto|process|inline|local|hadoop and the runner's flags, for a command that
+    does ``what`` series by series (:func:`scoring_runners` reads them)."""
     add_runner_flags(parser, runners=(AUTO, IN_PROCESS) + RUNNERS, default=AUTO,
                      help="auto (default): the MapReduce job on the hadoop runner for data on "
-                     "HDFS, this process for local data; process: score here; otherwise the "
+                     f"HDFS, this process for local data; process: {what} here; otherwise the "
                      "MapReduce job on that runner")
+
+
+def scoring_runners(args):
+    """(runner, hadoop) of :func:`jobs.scoring.scoring_runner` that the flags of
+    :func:`add_scoring_runner_flags` ask for."""
+    if args.runner == AUTO:
+        return AUTO, runner_options(args, runner="hadoop")
+    return (None if args.runner == IN_PROCESS else runner_options(args)), None
 
 
 def evaluate_kwargs(args):
     """The keyword arguments of :func:`jobs.scoring.evaluate` that the flags ask for."""
-    if args.runner == AUTO:
-        runner, hadoop = AUTO, runner_options(args, runner="hadoop")
-    else:
-        runner = None if args.runner == IN_PROCESS else runner_options(args)
-        hadoop = None
+    runner, hadoop = scoring_runners(args)
     return dict(run=args.run, data=args.data, split=args.split, runner=runner,
                 checkpoint=args.checkpoint, horizon=args.horizon, season=args.season,
                 hadoop=hadoop, network=args.network, against=args.against)

@@ -1,6 +1,7 @@
 """``hadoop-rnn forecast``: the flags of :func:`jobs.generating.forecast_run` and its table."""
 from jobs.cli import (EXIT_OK, add_checkpoint_flag, add_data_flag, add_run_flag, number_type,
                       positive_int, to_json)
+from jobs.commands.evaluate import add_scoring_runner_flags, scoring_runners
 from rnn_core.generate import MAX_HORIZON
 
 HORIZON_WHY = ("each step is computed in this process from the ones before it, so its errors "
@@ -37,13 +38,16 @@ def add_arguments(parser):
                         "the validation part (default: the classical forecaster that forecast "
                         "it best then)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_scoring_runner_flags(parser, "score the classical candidates on the validation part "
+                             "(once per run) and refit the base on every series")
 
 
 def forecast_kwargs(args):
     """The keyword arguments of :func:`jobs.generating.forecast_run` that the flags ask for."""
+    runner, hadoop = scoring_runners(args)
     return dict(run=args.run, data=args.data, horizon=args.horizon, input=args.input,
                 context=args.context, checkpoint=args.checkpoint, series_id=args.series_id,
-                network=args.network, future=args.future)
+                network=args.network, future=args.future, runner=runner, hadoop=hadoop)
 
 
 def format_forecast(result):

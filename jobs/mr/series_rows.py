@@ -48,16 +48,20 @@ class SequencePart(NamedTuple):
     records: list
 
 
+WHOLE = "whole"   # as a split: no targets, every step the history (a forecast's refit)
+
+
 def sequence_part(seq, records, split):
     """The :class:`SequencePart` of sequence ``seq`` from its validated records
     {split name: [Record]} (any order): the targets are the positions the split's records
-    score; None if it has no record of any split."""
+    score, its history the steps before the split's held-out part (:data:`WHOLE`: every
+    step, no targets); None if it has no record of any split."""
     every = [r for name in SPLITS for r in records.get(name, [])]
     if not every:
         return None
     sequence, = sequences_of(every).values()
     by_key, = scored_positions(every).values()
-    held_out = "test" if split == "test" else "valid"
+    held_out = {"test": "test", WHOLE: None}.get(split, "valid")
     starts = [by_key[r.key][0] for r in records.get(held_out, []) if len(by_key[r.key])]
     fit_end = min(starts, default=len(sequence))
     mine = sorted((r for r in records.get(split, []) if len(by_key[r.key])), key=lambda r: r.key)
