@@ -114,7 +114,7 @@ def adapted_bounds(ordered, magnitudes, level, alpha, symmetric=False):
     least, so that a wider level never narrows the interval."""
     adapted = min(max(1 - alpha, 0.0), max(level, MAX_LEVEL))
     lower, upper, gaussian = sorted_bounds(ordered, magnitudes, adapted, symmetric)
-    if gaussian and adapted > level:
+    if gaussian and adapted > level and len(magnitudes):
         lower, upper = np.fmin(lower, -magnitudes[-1]), np.fmax(upper, magnitudes[-1])
     return lower, upper
 
@@ -150,6 +150,9 @@ def replay(calibration, errors, horizon=1, levels=LEVELS, gamma=GAMMA, symmetric
     errors = np.asarray(errors, dtype=np.float64).reshape(-1, columns)
     alpha = {level: np.full(columns, 1 - level) for level in levels}
     inside = {level: np.zeros(errors.shape, dtype=bool) for level in levels}
+
+    if len(ordered) < 2:      # no interval to miss or hit
+        return inside, alpha
 
     def learn(j):      # the outcome of error j is known: move each level's miss rate
         for level in levels:

@@ -94,6 +94,14 @@ def test_past_the_ranks_an_adapted_interval_is_the_normal_one_and_holds_the_larg
     assert lower == pytest.approx(-upper)
 
 
+def test_without_two_calibration_errors_nothing_is_inside_and_the_levels_stay():
+    for calibration in (np.zeros((0, 1)), np.ones((1, 1))):
+        inside, alpha = replay(calibration, [[0.5], [9.0]])
+        assert not inside[0.80].any() and alpha[0.80] == pytest.approx([0.2])
+        (lower, upper), _ = bounds_at(calibration, alpha).values()
+        assert np.isnan(lower).all() and np.isnan(upper).all()
+
+
 def test_over_a_change_of_scale_the_adapted_intervals_keep_their_level_where_fixed_ones_fail():
     rng = np.random.default_rng(0)
     calibration, wider = rng.normal(size=(200, 1)), 2 * rng.normal(size=(400, 1))
