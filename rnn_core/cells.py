@@ -16,7 +16,8 @@ Every cell exposes:
     forward(p, XP, state) -> (Hout (K, B, H), new_state, cache)
         p: dict with "U" (H, G*H) (and "bn" (H,) for the GRU);
         state: tuple of (B, H) arrays, (h,) or (h, c) for the LSTM.
-        XP is overwritten (it becomes the gate activations kept in the cache).
+        XP is overwritten (the cell keeps it in the cache, the LSTM's backward writes
+        dXP over it: one backward per forward).
     backward(p, cache, dHout) -> (dXP (K, B, G*H), grads)
         dHout: (K, B, H) gradient of the loss w.r.t. each output hidden state;
         grads: dict like p with the gradients of U (and bn).
@@ -27,6 +28,46 @@ Gradients reaching the initial state are dropped: windows are truncated there.
 import numpy as np
 
 
+COLUMN_MAJOR_BATCH = 32   # the smallest batch whose float32 LSTM steps are column-major
+
+
+def column_major(dtype, B):
+    """Whether the LSTM keeps its per-step (B, N) arrays column-major. In float32 at a batch
+    of 32 and more, OpenBLAS's sgemm runs its per-step products 1.15–1.25× faster with the
+    batch as the inner dimension (README, "Speed"); float64's dgemm runs them slower, and a
+    small batch (a series model's 1) gains nothing, so both keep the row-major layout and
+    their bits."""
+    return dtype == np.float32 and B >= COLUMN_MAJOR_BATCH
+
+
+def step_array(B, N, dtype):
+    """An empty (B, N) array in the per-step layout."""
+    return np.empty((B, N), dtype=dtype, order="F" if column_major(dtype, B) else "C")
+
+
+def window_array(K, B, N, dtype):
+    """An empty (K, B, N) array whose K slices are in the per-step layout."""
+    if column_major(dtype, B):
+        return np.empty((K, N, B), dtype=dtype).transpose(0, 2, 1)
+    return np.empty((K, B, N), dtype=dtype)
+
+
+def step_view(X):
+    """X (K, B, N)'s memory as a (K, B, N) array whose slices are in the per-step layout:
+    X itself, or column-major each X[t]'s bytes read column-major."""
+    K, B, N = X.shape
+    return X.reshape(K, N, B).transpose(0, 2, 1) if column_major(X.dtype, B) else X
+
+
+def as_window_array(X):
+    """X (K, B, N) row-major as a window_array: X itself, or column-major a copy."""
+    if not column_major(X.dtype, X.shape[1]):
+        return X
+    out = window_array(*X.shape, X.dtype)
+    out[...] = X
+    return out
+
+
 def sigmoid_(x):
     """In-place logistic sigmoid, via tanh so large |x| cannot overflow."""
     x *= 0.5
@@ -34,6 +75,26 @@ def sigmoid_(x):
     x *= 0.5
     x += 0.5
     return x
+
+
+def lstm_gates_(a, scale, shift):
+    """The LSTM's gates from their pre-activations a (B, 4H), in place: σ on the blocks of
+    i, f and o and tanh on g's as one tanh over all four, σ(x) = (1 + tanh(x / 2)) / 2.
+    scale, shift (4H,): 1/2, 1/2 on i, f and o and 1, 0 on g, for row-major a."""
+    H = a.shape[1] // 4
+    if a.flags.f_contiguous:        # each block one contiguous run: scalar ops on i, f, o
+        ifo = a[:, :2 * H], a[:, 3 * H:]
+        for s in ifo:
+            s *= 0.5
+        np.tanh(a, out=a)
+        for s in ifo:
+            s *= 0.5
+            s += 0.5
+    else:                           # whole rows: fewer passes
+        a *= scale
+        np.tanh(a, out=a)
+        a *= scale
+        a += shift
 
 
 def times_dsigmoid(a, s, out, tmp):
@@ -106,6 +167,12 @@ class LSTM:
         i, f, o = σ(XP + h[t-1] @ U) on their blocks,  g = tanh(...) on its block
         c[t] = f * c[t-1] + i * g
         h[t] = o * tanh(c[t])
+
+    In float32 at a batch of 32 and more the per-step arrays are column-major
+    (step_array, column_major): numpy then hands the
+    per-step products to sgemm as (G, H) · (H, B), and each gate block is one contiguous
+    run for the elementwise passes. That costs a transposing copy of each XP[t] and dXP[t],
+    less than it saves.
     """
 
     n_states = 2
@@ -114,49 +181,55 @@ class LSTM:
     def forward(p, XP, state):
         K, B, G = XP.shape
         H = G // 4
-        U = p["U"]
-        A = XP                            # pre-activations, become activations
-        Hs = np.empty((K + 1, B, H), dtype=XP.dtype)
-        Cs = np.empty((K + 1, B, H), dtype=XP.dtype)
-        tanh_C = np.empty((K, B, H), dtype=XP.dtype)
+        dtype = XP.dtype
+        # (column-major U, i.e. Uᵀ contiguous: sgemm is slower on a transposed Uᵀ)
+        U = np.asarray(p["U"], order="F" if column_major(dtype, B) else "C")
+        # XP's memory holds XP[t], then the activations A[t] in the per-step layout, then
+        # (backward) dXP[t]: no other window-sized array
+        A = step_view(XP)
+        xp_t = np.empty((B, G), dtype=dtype) if A is not XP else None
+        Hs = window_array(K + 1, B, H, dtype)
+        Cs = window_array(K + 1, B, H, dtype)
+        tanh_C = window_array(K, B, H, dtype)
         Hs[0], Cs[0] = state
-        hU = np.empty((B, G), dtype=XP.dtype)
-        ig = np.empty((B, H), dtype=XP.dtype)
-        # σ(x) = tanh(x / 2) / 2 + 1/2 (as sigmoid_): one tanh over all four blocks, with
-        # scale 1 and shift 0 on g's
-        scale = np.full(G, 0.5, dtype=XP.dtype)
-        shift = np.full(G, 0.5, dtype=XP.dtype)
+        hU = step_array(B, G, dtype)
+        ig = step_array(B, H, dtype)
+        scale = np.full(G, 0.5, dtype=dtype)
+        shift = np.full(G, 0.5, dtype=dtype)
         scale[2 * H:3 * H], shift[2 * H:3 * H] = 1.0, 0.0
         for t in range(K):
             a = A[t]
+            if xp_t is not None:                # XP[t] → A[t], the same bytes
+                np.copyto(xp_t, XP[t])
+                a[...] = xp_t
             np.matmul(Hs[t], U, out=hU)
             a += hU
-            a *= scale
-            np.tanh(a, out=a)
-            a *= scale
-            a += shift
+            lstm_gates_(a, scale, shift)
             i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
             np.multiply(f, Cs[t], out=Cs[t + 1])
             np.multiply(i, g, out=ig)
             Cs[t + 1] += ig
             np.tanh(Cs[t + 1], out=tanh_C[t])
             np.multiply(o, tanh_C[t], out=Hs[t + 1])
-        return Hs[1:], (Hs[K].copy(), Cs[K].copy()), (A, Hs, Cs, tanh_C)
+        Hs = np.ascontiguousarray(Hs)           # row-major for the caller and dU
+        return Hs[1:], (Hs[K].copy(), Cs[K].copy()), (A, Hs, Cs, tanh_C, XP)
 
     @staticmethod
     def backward(p, cache, dHout):
-        A, Hs, Cs, tanh_C = cache
+        A, Hs, Cs, tanh_C, dXP = cache         # (dXP[t] overwrites A[t] once used)
         K, B, H = dHout.shape
-        UT = backward_UT(p)
-        dA = np.empty_like(A)
-        dh = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through U
-        dc = np.zeros((B, H), dtype=A.dtype)    # from step t+1 through f
-        x, y = np.empty_like(dh), np.empty_like(dh)
+        dtype = A.dtype
+        dHout = as_window_array(dHout)
+        UT = p["U"].T if column_major(dtype, B) else backward_UT(p)
+        # each dXP[t] in a scratch array, then over A[t]
+        da = step_array(B, 4 * H, dtype)
+        di, df, dg, do = (da[:, k * H:(k + 1) * H] for k in range(4))
+        dh, dc, x, y = (step_array(B, H, dtype) for _ in range(4))
+        dh[...], dc[...] = 0, 0                 # from step t+1 through U, through f
         # do = dh·tanh c·σ'(o); dc += dh·o·tanh'(c); di = dc·g·σ'(i); df = dc·c[t-1]·σ'(f);
         # dg = dc·i·tanh'(g): computed per step, while A[t] is in cache
         for t in reversed(range(K)):
             i, f, g, o = (A[t, :, k * H:(k + 1) * H] for k in range(4))
-            di, df, dg, do = (dA[t, :, k * H:(k + 1) * H] for k in range(4))
             dh += dHout[t]
             times_dsigmoid(tanh_C[t], o, x, y)
             np.multiply(dh, x, out=do)
@@ -171,8 +244,9 @@ class LSTM:
             np.multiply(dc, x, out=dg)
             dc *= f
             if t > 0:
-                np.matmul(dA[t], UT, out=dh)
-        return dA, {"U": stacked_dU(Hs, dA)}
+                np.matmul(da, UT, out=dh)
+            dXP[t] = da
+        return dXP, {"U": stacked_dU(Hs, dXP)}
 
 
 class GRU:

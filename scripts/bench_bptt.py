@@ -141,39 +141,47 @@ def theirs(cell, dtype, inputs, targets, threads):
 
 
 def window_gemms(cell, dtype):
-    """The matrix products of one window of loss_and_grad as (count, a, b): operands of the
-    shapes and memory layouts rnn_core uses (.T: a transposed view)."""
+    """The matrix products of one window of loss_and_grad as (count, a, b, order): operands
+    of the shapes and memory layouts rnn_core uses (.T: a transposed view), and the order of
+    the product's array ("F": column-major, as the LSTM's per-step arrays in float32)."""
     import numpy as np
-    from rnn_core.cells import backward_UT
+    from rnn_core.cells import backward_UT, column_major
 
     rng = np.random.default_rng(0)
     N, H, G, V = T * BATCH, HIDDEN, GATES[cell] * HIDDEN, VOCAB
 
     def m(*shape):
         return rng.standard_normal(shape).astype(dtype)
+    if cell == "lstm" and column_major(np.dtype(dtype), BATCH):
+        # h[t-1] @ U and dXP[t] @ Uᵀ on column-major (B, ·) arrays, U column-major
+        steps = [(T, np.asfortranarray(m(BATCH, H)), np.asfortranarray(m(H, G)), "F"),
+                 (T, np.asfortranarray(m(BATCH, G)), m(H, G).T, "F")]
+    else:
+        steps = [(T, m(BATCH, H), m(H, G), "C"),
+                 (T, m(BATCH, G), backward_UT({"U": m(H, G)}), "C")]
     return [
         # forward: the lookup table E @ W, the recurrence, the output layer
-        (1, m(V, H), m(H, G)), (T, m(BATCH, H), m(H, G)), (1, m(N, H), m(H, V)),
+        (1, m(V, H), m(H, G), "C"), steps[0], (1, m(N, H), m(H, V), "C"),
         # backward: the output layer's dW and dH, the recurrence (Uᵀ as the cells take it),
-        (1, m(N, H).T, m(N, V)), (1, m(N, V), m(H, V).T),
-        (T, m(BATCH, G), backward_UT({"U": m(H, G)})),
+        (1, m(N, H).T, m(N, V), "C"), (1, m(N, V), m(H, V).T, "C"), steps[1],
         # dU over the window, the table's rows by id (one-hot), its dW and dE
-        (1, m(N, H).T, m(N, G)), (1, m(N, V).T, m(N, G)), (1, m(V, H).T, m(V, G)),
-        (1, m(V, G), m(H, G).T),
+        (1, m(N, H).T, m(N, G), "C"), (1, m(N, V).T, m(N, G), "C"),
+        (1, m(V, H).T, m(V, G), "C"), (1, m(V, G), m(H, G).T, "C"),
     ]
 
 
 def gemm_flops(gemms):
-    return sum(count * 2 * a.shape[0] * a.shape[1] * b.shape[1] for count, a, b in gemms)
+    return sum(count * 2 * a.shape[0] * a.shape[1] * b.shape[1] for count, a, b, _ in gemms)
 
 
 def run_gemms(gemms):
     import numpy as np
 
-    outs = [np.empty((a.shape[0], b.shape[1]), a.dtype) for _, a, b in gemms]
+    outs = [np.empty((a.shape[0], b.shape[1]), a.dtype, order=order)
+            for _, a, b, order in gemms]
 
     def run():
-        for (count, a, b), out in zip(gemms, outs):
+        for (count, a, b, _), out in zip(gemms, outs):
             for _ in range(count):
                 np.matmul(a, b, out=out)
     return run
@@ -184,7 +192,7 @@ def bench_cell(cell, dtype, inputs, targets, args):
 
     gemms = window_gemms(cell, dtype)
     large = [(1, np.ones((T * BATCH, HIDDEN), dtype), np.ones((HIDDEN, GATES[cell] * HIDDEN),
-                                                                dtype))]
+                                                                dtype), "C")]
     runs = {"ours": ours(cell, dtype, inputs, targets),
             "torch": theirs(cell, dtype, inputs, targets, args.threads),
             "gemms": run_gemms(gemms), "large": run_gemms(large)}
