@@ -200,7 +200,7 @@ def forecast_run(run, horizon, data=None, input=None, context=None, checkpoint="
         forecaster = forecaster_of(forecasters, seq)
         note = base_line(state, {**choice, "forecaster": forecaster, "by_series": None})
         if state.model.ar is not None or forecaster == "arx":
-            refit = refitted_baselines(state, dataset, runner)
+            refit = refitted_baselines(state, dataset, runner, run)
         if state.model.ar is not None:
             state = with_base_coefficients(state, refit["arx" if state.model.ar_inputs else "ar"])
             context = max(context, state.model.ar_order)

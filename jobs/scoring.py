@@ -155,19 +155,35 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
     return fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
 
 
-def refitted_baselines(state, dataset, runner=None):
-    """{"ar": AR, "arx": ARX or None, ...} (:func:`jobs.mr.series_rows.fit_history`) fitted
-    on every step of every sequence of ``dataset``: the pooled base a forecast uses where the
+REFITTED_BASE = "refitted_base.json"   # in a run directory: refitted_baselines' fit
+
+
+def refitted_baselines(state, dataset, runner=None, run=None):
+    """{"ar": AR, "arx": ARX or None} (:func:`jobs.mr.series_rows.fit_history`'s) fitted on
+    every step of every sequence of ``dataset``: the pooled base a forecast uses where the
     run's classical forecaster stands in for its network, refitted as the test part's
     baselines are on everything before it. In this process (``runner`` None) or by the
-    history pass of the MapReduce job on ``runner``; the driver holds only the sums."""
-    if runner is None:
-        stats = {}
-        for part in sequence_parts(dataset, WHOLE, state.model):
-            stats = add_history(stats, history_statistics(part, dataset.meta))
-    else:
-        stats = job_history(*series_job(state, dataset, runner), WHOLE)
-    return fit_history(stats, 0, dataset.meta)
+    history pass of the MapReduce job on ``runner``; the driver holds only the sums. Kept
+    in the run directory ``run`` (:data:`REFITTED_BASE`, per dataset) for later forecasts."""
+    def fit():
+        if runner is None:
+            stats = {}
+            for part in sequence_parts(dataset, WHOLE, state.model):
+                stats = add_history(stats, history_statistics(part, dataset.meta))
+        else:
+            stats = job_history(*series_job(state, dataset, runner), WHOLE)
+        fitted = fit_history(stats, 0, dataset.meta)
+        return {"ar": fitted["ar"], "arx": fitted["arx"]}
+
+    def decode(kept):
+        return {name: kept[name] and kind(kept[name]["order"], np.array(kept[name]["coef"]))
+                for name, kind in (("ar", AR), ("arx", ARX))}
+
+    return kept_in_run(run, REFITTED_BASE, {"data": dataset.fingerprint}, fit,
+                       encode=lambda fitted: {name: model and {"order": model.order,
+                                                               "coef": model.coef.tolist()}
+                                              for name, model in fitted.items()},
+                       decode=decode)
 
 
 def calibration_fitted(dataset, split, fitted):
@@ -238,24 +254,35 @@ def fallback_forecaster(state, dataset, runner=None, run=None):
     if "valid" not in dataset.splits():
         return {None: base}, {}
     key = {"data": dataset.fingerprint, "base": base, "horizon": state.settings.valid_horizon}
+    return kept_in_run(
+        run, VALID_FORECASTERS, key, lambda: classical_validation(state, dataset, base, runner),
+        encode=lambda value: {"errors": value[1],
+                              "forecasters": {"all" if seq is None else str(seq): name
+                                              for seq, name in value[0].items()}},
+        decode=lambda kept: ({None if seq == "all" else int(seq): name
+                              for seq, name in kept["forecasters"].items()}, kept["errors"]))
+
+
+def kept_in_run(run, name, key, compute, encode, decode):
+    """``compute()``, once per ``key``: kept in the run directory ``run`` as the JSON file
+    ``name`` ({"key", "value": encode(result)}) and read back (``decode``) while the key
+    holds. Computed every time without a run directory; a file that is unreadable or of
+    another key is computed again and replaced; a run directory this user cannot write
+    keeps nothing."""
     store = open_store(run) if run is not None else None
     try:
-        kept = store and json.loads(store.read_bytes(VALID_FORECASTERS))
+        kept = store and json.loads(store.read_bytes(name))
         if kept and kept["key"] == key:
-            return ({None if seq == "all" else int(seq): name
-                     for seq, name in kept["forecasters"].items()}, kept["errors"])
+            return decode(kept["value"])
     except (StoreError, ValueError, KeyError, TypeError):
-        pass                                  # none kept, or unreadable: computed again
-    forecasters, errors = classical_validation(state, dataset, base, runner)
+        pass
+    value = compute()
     try:
         if store:
-            store.write_bytes(VALID_FORECASTERS, json.dumps({
-                "key": key, "errors": errors,
-                "forecasters": {"all" if seq is None else str(seq): name
-                                for seq, name in forecasters.items()}}).encode())
+            store.write_bytes(name, json.dumps({"key": key, "value": encode(value)}).encode())
     except StoreError:
-        pass                                  # a run directory this user cannot write
-    return forecasters, errors
+        pass
+    return value
 
 
 def classical_validation(state, dataset, base, runner):

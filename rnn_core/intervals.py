@@ -1,4 +1,5 @@
-"""Forecast intervals from a forecaster's own errors on held-out steps (split conformal).
+"""Forecast intervals from a forecaster's own errors on held-out steps (split conformal,
+its levels adapted to the misses that follow).
 
 Given n errors e = actual − forecast of one column, h steps ahead, on a calibration part
 (the validation part), the interval at level 1 − α around a new h-step forecast ŷ is
@@ -7,9 +8,10 @@ Given n errors e = actual − forecast of one column, h steps ahead, on a calibr
 
 where e₍ₖ₎ is the k-th smallest error (signed split conformal; Vovk et al. 2005, Lei et al.
 2018), widened where needed to hold ŷ itself (e₍ₗ₎ ≤ 0 ≤ e₍ᵤ₎: a user reads an interval
-around its forecast; widening keeps the guarantee). The (n + 1) is the finite-sample correction: if the new error is exchangeable with
-the n calibration errors, each tail holds it with probability at most α/2, so the
-interval holds it with probability at least 1 − α, whatever their distribution.
+around its forecast; widening keeps the guarantee). The (n + 1) is the finite-sample
+correction: if the new error is exchangeable with the n calibration errors, each tail holds
+it with probability at most α/2, so the interval holds it with probability at least 1 − α,
+whatever their distribution.
 
 The signed form follows a biased or skewed error, but needs l ≥ 1 and u ≤ n: n ≥ 2/α − 1
 (39 at 95 %, 9 at 80 %). With fewer errors the interval is symmetric, ŷ ± w with w the

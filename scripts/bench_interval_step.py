@@ -107,12 +107,12 @@ def main():
                     if fixed[key] is not None]
             error = [abs(r[0] - 0.80) + abs(r[1] - 0.95) for r, _ in rows]
             within = [abs(r[0] - 0.80) <= 0.05 and abs(r[1] - 0.95) <= 0.05 for r, _ in rows]
-            ratio = [r[2] / f[2] for r, f in rows]
+            ratio = np.array([r[2] / f[2] for r, f in rows])
             print(json.dumps({"part": part, "gamma": gamma, "cases": len(rows),
                               "coverage_error": round(float(np.mean(error)), 3),
                               "within_5_points": round(float(np.mean(within)), 2),
-                              "interval_score_vs_fixed": round(float(np.exp(np.mean(np.log(ratio)))),
-                                                               3)}), flush=True)
+                              "interval_score_vs_fixed":
+                                  round(float(np.exp(np.mean(np.log(ratio)))), 3)}), flush=True)
 
 
 if __name__ == "__main__":

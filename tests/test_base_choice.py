@@ -281,7 +281,7 @@ def test_an_unreadable_kept_file_is_computed_again_and_replaced(ar_run, tmp_path
     state, dataset = load_run(run)
     computed = scoring.fallback_forecaster(state, dataset, run=run)
     assert computed == scoring.fallback_forecaster(state, dataset)
-    assert json.loads((tmp_path / "run" / scoring.VALID_FORECASTERS).read_text())["errors"]
+    assert json.loads((tmp_path / "run" / scoring.VALID_FORECASTERS).read_text())["value"]["errors"]
 
 
 def test_the_base_a_forecast_refits_on_every_step_is_the_same_by_the_job_as_in_this_process(
@@ -304,3 +304,21 @@ def test_a_forecast_on_a_runner_refits_and_forecasts_as_in_this_process(ar_run, 
     here = forecast_run(ar_run[1], horizon=3, runner=None)
     job = forecast_run(ar_run[1], horizon=3, runner=RunnerOptions(runner="inline"))
     np.testing.assert_allclose(job["forecast"], here["forecast"], rtol=1e-9)
+
+
+def test_the_refitted_base_is_kept_in_the_run_and_read_back(ar_run, tmp_path, monkeypatch):
+    import shutil
+
+    from jobs import scoring
+    from jobs.run.trained import load_run
+
+    run = str(tmp_path / "run")
+    shutil.copytree(ar_run[1], run)
+    state, dataset = load_run(run)
+    computed = scoring.refitted_baselines(state, dataset, run=run)
+    assert (tmp_path / "run" / scoring.REFITTED_BASE).exists()
+    monkeypatch.setattr(scoring, "job_history", None)          # neither computed again
+    monkeypatch.setattr(scoring, "sequence_parts", None)
+    again = scoring.refitted_baselines(state, dataset, run=run)
+    assert again["ar"].order == computed["ar"].order and again["arx"] is computed["arx"] is None
+    np.testing.assert_array_equal(again["ar"].coef, computed["ar"].coef)

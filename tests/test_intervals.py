@@ -17,8 +17,8 @@ from jobs.generating import forecast_run
 from jobs.mr.series_rows import calibration_errors, sequence_parts
 from jobs.run.trained import load_run
 from rnn_core import forecast
-from rnn_core.intervals import (GAMMA, MAX_LEVEL, bounds, bounds_at, conformal_rank, coverage_counts,
-                                nested_bounds, replay)
+from rnn_core.intervals import (GAMMA, MAX_LEVEL, bounds, bounds_at, conformal_rank,
+                                coverage_counts, nested_bounds, replay)
 
 
 # -- the math --------------------------------------------------------------------------------
