@@ -63,11 +63,12 @@ def test_the_95_percent_interval_holds_the_80_percent_one():
 
 def test_coverage_counts_the_new_errors_inside_each_interval():
     calibration = np.arange(-10.0, 11.0)[:, None]               # 21 errors, |e| up to 10
-    counts = coverage_counts(calibration, np.array([[0.0], [9.5], [10.5], [-8.0]]), gamma=0)
-    # 80 %: the 2nd and 20th smallest e, -9 and 9; 95 %: too few for the signed bounds, the
-    # ⌈22 · 0.95⌉ = 21st smallest |e|, 10
-    assert counts["covered_80"] == [2] and counts["covered_95"] == [3]
-    assert counts["interval_count"] == 4 and counts["gaussian"] == 0
+    counts = coverage_counts(calibration, np.array([[0.0], [9.5], [10.5], [-8.0], [9.0], [-9.0]]),
+                             gamma=0)
+    # 80 %: the 2nd and 20th smallest e, -9 and 9 (a bound holds); 95 %: too few for the
+    # signed bounds, the ⌈22 · 0.95⌉ = 21st smallest |e|, 10
+    assert counts["covered_80"] == [4] and counts["covered_95"] == [5]
+    assert counts["interval_count"] == 6 and counts["gaussian"] == 0
 
 
 def test_a_miss_raises_the_level_of_the_intervals_after_it_and_a_hit_lowers_it():
@@ -84,6 +85,18 @@ def test_a_miss_moves_the_level_only_horizon_steps_after_its_forecast():
     one_step, _ = replay(calibration, errors, horizon=1)      # two misses: ± 18 at 88 %
     three_steps, _ = replay(calibration, errors, horizon=3)   # the 3rd made before both
     assert one_step[0.80][2, 0] and not three_steps[0.80][2, 0]
+
+
+def test_the_levels_after_the_last_error_have_learned_every_miss_including_the_last_h():
+    calibration = np.arange(-19.0, 20.0)[:, None]
+    _, alpha = replay(calibration, [[50.0], [50.0], [50.0]], horizon=3)
+    assert alpha[0.80] == pytest.approx([0.2 + 3 * 0.05 * (0.2 - 1)])   # all three known now
+
+
+def test_an_adapted_interval_past_the_ranks_is_at_least_the_largest_error_either_side():
+    calibration = np.r_[np.linspace(-0.1, 0.1, 38), 10.0][:, None]     # one far error
+    (lower, upper), = bounds_at(calibration, {0.95: np.array([-1.0])}).values()
+    assert (lower, upper) == ([-10.0], [10.0])   # wider than z · RMS(e) ≈ 5.3
 
 
 def test_past_the_ranks_an_adapted_interval_is_the_normal_one_and_holds_the_largest_error():
