@@ -71,6 +71,25 @@ def test_coverage_counts_the_new_errors_inside_each_interval():
     assert counts["interval_count"] == 6 and counts["gaussian"] == 0
 
 
+def test_each_column_is_calibrated_on_its_own_errors_given_in_any_order():
+    shuffled = np.random.default_rng(0).permutation(np.arange(-19.0, 20.0))
+    calibration = np.column_stack([shuffled, 2 * shuffled])    # 39 errors per column
+    assert np.array_equal(bounds(calibration, 0.95)[1], [19.0, 38.0])
+    (lower, upper), = bounds_at(calibration, {0.95: np.array([0.05, 0.05])}).values()
+    assert np.array_equal(lower, [-19.0, -38.0]) and np.array_equal(upper, [19.0, 38.0])
+    counts = coverage_counts(calibration, np.array([[18.0, 18.0], [20.0, 20.0]]), gamma=0)
+    assert np.array_equal(counts["covered_95"], [1.0, 2.0])
+
+
+def test_symmetric_intervals_stay_symmetric_when_adapted():
+    biased = np.linspace(1.0, 2.0, 99)[:, None]                # signed: [0, e₍ᵤ₎]
+    (lower, upper), = bounds_at(biased, {0.80: np.array([0.1])}, symmetric=True).values()
+    assert lower == pytest.approx(-upper) and lower[0] < -1
+    new = np.array([[-1.5], [1.5]])
+    assert coverage_counts(biased, new, symmetric=True)["covered_80"] == [2]
+    assert coverage_counts(biased, new)["covered_80"] == [1]
+
+
 def test_a_miss_raises_the_level_of_the_intervals_after_it_and_a_hit_lowers_it():
     calibration = np.arange(-19.0, 20.0)[:, None]
     _, after_a_miss = replay(calibration, [[50.0]])
