@@ -47,6 +47,12 @@ def test_errors_too_few_for_a_level_fall_back_to_the_normal_approximation():
     assert np.isnan(bounds(errors[:1], 0.80)[0]).all()         # one error: no interval
 
 
+def test_two_calibration_errors_are_enough_for_a_normal_interval():
+    counts = coverage_counts(np.array([[1.0], [-1.0]]), np.array([[0.5], [9.0]]), gamma=0)
+    assert counts["interval_count"] == 2 and counts["gaussian"] == 1   # ± 1.96 · 1 · √1.5
+    assert counts["covered_95"] == [1]
+
+
 def test_signed_bounds_follow_a_biased_error():
     errors = np.linspace(1.0, 2.0, 99)[:, None]                # always under-forecast
     lower, upper, _ = bounds(errors, 0.80)
