@@ -257,8 +257,7 @@ def held_out_parts(dataset, seq, cfg):
     valid, test = (sequence_part(seq, records, split) for split in ("valid", "test"))
     valid = valid if valid is not None and len(valid.targets) else None
     test = (test._replace(fit_end=valid.fit_end)
-            if valid is not None and "test" in records and test is not None and len(test.targets)
-            else None)
+            if valid is not None and test is not None and len(test.targets) else None)
     return valid, test
 
 
@@ -302,7 +301,7 @@ def forecast_intervals(state, dataset, seq, forecaster, forecast, norm):
         for i, (level, (low, high)) in enumerate(intervals.bounds_at(calibration, alpha).items()):
             lower[i, h], upper[i, h] = forecast[h] + low * std, forecast[h] + high * std
             adapted[i, h] = 1 - float(np.mean(alpha[level]))
-        if any(fallback for *_, fallback in intervals.nested_bounds(calibration).values()):
+        if intervals.falls_back(calibration):
             gaussian.add(h + 1)
     out = {intervals.level_name(level): {"lower": lower[i].tolist(), "upper": upper[i].tolist()}
            for i, level in enumerate(intervals.LEVELS)}

@@ -29,8 +29,9 @@ from jobs.hadoop.launch import RunnerOptions, run_job_with_state
 from jobs.mr.counters import COUNTERS
 from jobs.run.trained import base_line, beaten_by_classical, forecasting_state, load_run
 from jobs.mr.series_rows import (WHOLE, RowTotals, add_history, coverage_shares, fit_history,
-                                 history_from_json, history_statistics, plan_bytes,
-                                 row_calibration, row_from_json, score_part, sequence_parts)
+                                 fitted_of_plan, fitted_to_plan, history_from_json,
+                                 history_statistics, plan_bytes, row_calibration, row_from_json,
+                                 score_part, sequence_parts)
 from jobs.storage import StoreError, is_hdfs, open_store
 from rnn_core.arx import ARX
 from rnn_core.autoregression import AR
@@ -159,12 +160,12 @@ REFITTED_BASE = "refitted_base.json"   # in a run directory: refitted_baselines'
 
 
 def refitted_baselines(state, dataset, runner=None, run=None):
-    """{"ar": AR, "arx": ARX or None} (:func:`jobs.mr.series_rows.fit_history`'s) fitted on
-    every step of every sequence of ``dataset``: the pooled base a forecast uses where the
-    run's classical forecaster stands in for its network, refitted as the test part's
-    baselines are on everything before it. In this process (``runner`` None) or by the
-    history pass of the MapReduce job on ``runner``; the driver holds only the sums. Kept
-    in the run directory ``run`` (:data:`REFITTED_BASE`, per dataset) for later forecasts."""
+    """:func:`jobs.mr.series_rows.fit_history`'s {"ar", "arx", ...} fitted on every step of
+    every sequence of ``dataset``: the pooled base a forecast uses where the run's classical
+    forecaster stands in for its network, refitted as the test part's baselines are on
+    everything before it. In this process (``runner`` None) or by the history pass of the
+    MapReduce job on ``runner``; the driver holds only the sums. Kept in the run directory
+    ``run`` (:data:`REFITTED_BASE`, per dataset) for later forecasts."""
     def fit():
         if runner is None:
             stats = {}
@@ -172,18 +173,10 @@ def refitted_baselines(state, dataset, runner=None, run=None):
                 stats = add_history(stats, history_statistics(part, dataset.meta))
         else:
             stats = job_history(*series_job(state, dataset, runner), WHOLE)
-        fitted = fit_history(stats, 0, dataset.meta)
-        return {"ar": fitted["ar"], "arx": fitted["arx"]}
-
-    def decode(kept):
-        return {name: kept[name] and kind(kept[name]["order"], np.array(kept[name]["coef"]))
-                for name, kind in (("ar", AR), ("arx", ARX))}
+        return fit_history(stats, 0, dataset.meta)
 
     return kept_in_run(run, REFITTED_BASE, {"data": dataset.fingerprint}, fit,
-                       encode=lambda fitted: {name: model and {"order": model.order,
-                                                               "coef": model.coef.tolist()}
-                                              for name, model in fitted.items()},
-                       decode=decode)
+                       encode=fitted_to_plan, decode=fitted_of_plan)
 
 
 def calibration_fitted(dataset, split, fitted):

@@ -91,6 +91,12 @@ def nested_bounds(errors, levels=LEVELS, symmetric=False):
     return nested({level: bounds(errors, level, symmetric) for level in levels})
 
 
+def falls_back(errors, levels=LEVELS, symmetric=False):
+    """Whether n calibration errors (n, F) are too few for a conformal bound at one of
+    ``levels``, so that the normal approximation stands in (:func:`bounds`)."""
+    return any(fallback for *_, fallback in nested_bounds(errors, levels, symmetric).values())
+
+
 def nested(by_level):
     """{level: (lower, upper, ...)} with each level's bounds widened to hold those of the
     levels below it."""
@@ -193,8 +199,7 @@ def coverage_counts(calibration, errors, horizon=1, levels=LEVELS, gamma=GAMMA,
     errors = np.asarray(errors, dtype=np.float64)
     usable = len(calibration) >= 2
     inside, _ = replay(calibration, errors, horizon, levels, gamma, symmetric)
-    gaussian = any(fallback for *_, fallback in
-                   nested_bounds(calibration, levels, symmetric).values())
+    gaussian = falls_back(calibration, levels, symmetric)
     out = {f"covered_{level_name(level)}": np.sum(inside[level], axis=0).astype(np.float64)
            for level in levels}
     return {**out, "interval_count": float(len(errors) if usable else 0),
