@@ -191,6 +191,48 @@ def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=
     return rows
 
 
+def fitted_noise_scale(rows, batch):
+    """McCandlish et al.'s (2018) steps-to-target model fitted to the speedup rows of one
+    (corpus, config, e₁): a task's sequential steps to the target at the effective batch N·b
+    are S_min (1 + B/(N·b)), fitted by least squares in 1/(N·b) over the N that reached it.
+
+    B (in chunks) is the batch past which more tasks stop paying: S(N) = steps(1)/steps(N)
+    tends to ``s_max`` = 1 + B/b as N grows (scripts/bench_noise_scale.py measures B from the
+    gradients instead). The N that did not reach the target are left out, so the fit errs
+    towards a larger B. Returns {"noise_scale_chunks", "min_steps", "s_max", "points"}, B and
+    s_max None when the fit has no positive S_min and B (steps that do not fall as the
+    batch grows); None with fewer than two N.
+    """
+    import numpy as np
+
+    points = sorted({r["tasks"]: r["steps"] for r in rows if r["steps"] is not None}.items())
+    if len(points) < 2:
+        return None
+    inverse_batch = np.array([1 / (tasks * batch) for tasks, _ in points])
+    steps = np.array([s for _, s in points], dtype=float)
+    slope, min_steps = np.polyfit(inverse_batch, steps, 1)
+    scale = slope / min_steps if min_steps > 0 and slope > 0 else None
+    return {"noise_scale_chunks": None if scale is None else round(scale, 1),
+            "min_steps": round(min_steps, 1),
+            "s_max": None if scale is None else round(1 + scale / batch, 2),
+            "points": len(points)}
+
+
+def fit_rows(rows, batch):
+    """One ``"fit": true`` line per (corpus, config, e₁) of the speedup lines
+    (:func:`fitted_noise_scale`)."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["corpus"], r["config"], r["target_epochs"]), []).append(r)
+    fits = []
+    for (corpus, config, e1), group in groups.items():
+        fit = fitted_noise_scale(group, batch)
+        if fit is not None:
+            fits.append({"corpus": corpus, "config": config, "target_epochs": e1, "fit": True,
+                         "batch": batch, **fit})
+    return fits
+
+
 def projected_seconds(constants, tasks, epochs, tokens, valid_tokens, params, syncs=1):
     """Seconds of ``epochs`` epochs on ``tasks`` nodes of one map slot, one map task each and
     one reducer, each epoch ``syncs`` jobs (sync rounds) of tokens/syncs training tokens, the
@@ -273,10 +315,11 @@ def lstm_params(hidden, vocab):
     return num_params(ModelConfig(cell="lstm", hidden=hidden, vocab_size=vocab))
 
 
-def markdown(rows):
+def markdown(rows, fits=()):
     """The speedup lines as Markdown: per corpus a table of S(N) (and e_N, or the bound when
-    the target was not reached) with a row per N and a column per (config, e₁), and, with
-    projections, the same of the wall-clock ratio to one node."""
+    the target was not reached) with a row per N and a column per (config, e₁), and a last
+    row with what the ``fits`` (:func:`fit_rows`) put S(N) at as N grows, 1 + B/b (and B);
+    with projections, the same of the wall-clock ratio to one node."""
     def speed(r):
         if r["epochs"] is None:
             return f"< {r['speedup_below']:g} (not in {r['trained_epochs']})"
@@ -307,6 +350,13 @@ def markdown(rows):
                               == (config, e, tasks)), None)
                     cells.append("" if r is None else show(r))
                 out.append(f"| {tasks} | " + " | ".join(cells) + " |")
+            fitted = {(f["config"], f["target_epochs"]): f for f in fits
+                      if f["corpus"] == corpus and f["s_max"] is not None}
+            if show is speed and fitted:
+                out.append("| N → ∞, fitted: 1 + B/b (B) | " + " | ".join(
+                    "" if (c, e) not in fitted else
+                    f"{fitted[c, e]['s_max']:g} ({fitted[c, e]['noise_scale_chunks']:g})"
+                    for c, e in columns) + " |")
             out.append("")
     return "\n".join(out)
 
@@ -411,12 +461,14 @@ def main():
 
     def emit(line):
         lines.append(line)
-        if not (args.markdown and "speedup" in line):
+        if not (args.markdown and ("speedup" in line or "fit" in line)):
             print(json.dumps(line), flush=True)
 
     def finish():
+        for fit in fit_rows([l for l in lines if "speedup" in l], args.batch):
+            emit(fit)
         if args.markdown:
-            print(markdown([l for l in lines if "speedup" in l]))
+            print(markdown([l for l in lines if "speedup" in l], [l for l in lines if "fit" in l]))
         if args.out:
             with open(args.out, "w") as f:
                 f.writelines(json.dumps(line) + "\n" for line in lines)

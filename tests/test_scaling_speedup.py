@@ -138,8 +138,10 @@ def test_the_bench_from_jsonl_prints_speedup_lines_and_trains_nothing():
                            os.path.join(REPO, "docs", "cost_constants.json")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [json.loads(line) for line in done.stdout.splitlines()]
-    assert rows and all(r["speedup"] for r in rows)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    rows = [r for r in lines if "speedup" in r]
+    assert rows and all("speedup" in r or "fit" in r for r in lines)
+    assert any(r.get("fit") and r["corpus"] == "shakespeare" for r in lines)
     stdlib = [r for r in rows if r["corpus"] == "stdlib" and r["config"] == "default"]
     assert rows_by(stdlib, 1, 5)["target_loss"] == 1.5245
     assert all("wall_clock_speedup" in r for r in stdlib if r["epochs"] is not None)
@@ -169,3 +171,42 @@ def test_from_jsonl_keeps_another_size_of_a_corpus_apart(tmp_path):
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     corpora = {r["corpus"] for r in bench.from_jsonl_rows([str(path)], [1], 65, 32, 0.1, 8)}
     assert corpora == {"c", "c-1200000"}
+
+
+def speedup_line(tasks, steps):
+    return {"corpus": "c", "config": "default", "target_epochs": 5, "tasks": tasks,
+            "steps": steps}
+
+
+def test_the_fit_recovers_the_noise_scale_of_steps_that_follow_the_large_batch_model():
+    # steps to target S_min (1 + B/(N·b)) with S_min 100, B 96, b 32
+    rows = [speedup_line(n, 100 * (1 + 96 / (n * 32))) for n in (1, 2, 4, 8)]
+    fit = bench.fitted_noise_scale(rows, batch=32)
+    assert fit["noise_scale_chunks"] == pytest.approx(96, abs=0.1)
+    assert fit["min_steps"] == pytest.approx(100, abs=0.1)
+    assert fit["s_max"] == pytest.approx(4, abs=0.01) and fit["points"] == 4
+
+
+def test_the_fit_leaves_out_the_tasks_that_did_not_reach_the_target():
+    rows = [speedup_line(n, 100 * (1 + 96 / (n * 32))) for n in (1, 2, 4)]
+    rows.append(speedup_line(16, None))
+    assert bench.fitted_noise_scale(rows, batch=32)["points"] == 3
+
+
+def test_the_fit_needs_two_numbers_of_tasks_that_reached_the_target():
+    assert bench.fitted_noise_scale([speedup_line(1, 400), speedup_line(8, None)], 32) is None
+
+
+def test_steps_that_grow_with_the_batch_fit_no_noise_scale():
+    rows = [speedup_line(1, 100), speedup_line(8, 400)]  # negative S_min
+    fit = bench.fitted_noise_scale(rows, batch=32)
+    assert fit["noise_scale_chunks"] is None and fit["s_max"] is None
+
+
+def test_the_markdown_table_ends_with_the_fitted_limit_of_s_n():
+    rows = [{"corpus": "c", "config": "default", **r} for r in bench.speedup_rows(
+        ONE_TASK, {2: {1: 1.9, 2: 1.7}, 4: {1: 3.0, 2: 1.9}}, [1], 1024, 32)]
+    table = bench.markdown(rows, bench.fit_rows(rows, 32))
+    fit = bench.fit_rows(rows, 32)[0]
+    assert f"| N → ∞, fitted: 1 + B/b (B) | {fit['s_max']:g} ({fit['noise_scale_chunks']:g}) |" \
+        in table
