@@ -152,13 +152,14 @@ def minibatches_per_task(records, tasks, batch, syncs=1):
 
 
 def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=None,
-                 budget=BUDGET):
+                 budget=BUDGET, task_batch=None):
     """What N tasks buy to the loss one task reaches after e₁ epochs, for each e₁ of
     ``target_epochs``: one dict per (N, e₁), N = 1 included.
 
     one_task: {epoch: validation loss} of one task; curves: {N: {epoch: loss}} of N tasks;
-    records, batch: the training chunks and the chunks per minibatch (for the sequential
-    steps of a task); epoch_seconds: None, or a function (N, epochs) -> projected seconds of
+    records, batch: the training chunks and one task's chunks per minibatch (for the
+    sequential steps of a task); task_batch: the chunks per minibatch of the N tasks' runs
+    (default ``batch``); epoch_seconds: None, or a function (N, epochs) -> projected seconds of
     that many epochs on N nodes (:func:`projected_seconds`); budget: N tasks count until
     ``budget`` x e₁ epochs. Raises ValueError if one task's curve lacks an e₁.
     """
@@ -171,13 +172,15 @@ def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=
         one_steps = e1 * minibatches_per_task(records, 1, batch)
         one_seconds = epoch_seconds(1, e1) if epoch_seconds else None
         for tasks, curve in sorted({1: one_task, **curves}.items()):
+            b = batch if tasks == 1 else task_batch or batch
             limit = budget * e1
             trained = min(max(curve), limit)  # the epochs the curve covers within the budget
             e_n = epochs_to_target(curve, target, limit)
             row = {"tasks": tasks, "target_epochs": e1, "target_loss": round(target, 4),
                    "budget_epochs": limit, "trained_epochs": trained, "epochs": e_n,
+                   "batch": b,
                    "steps": None if e_n is None else round(e_n * minibatches_per_task(
-                       records, tasks, batch)),
+                       records, tasks, b)),
                    "steps_one_task": round(one_steps),
                    "s_n": None if e_n is None else round(tasks * e1 / e_n, 2),
                    # not reached in ``trained`` epochs: e_N > trained, so S(N) < this
@@ -194,10 +197,12 @@ def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=
 def fitted_noise_scale(rows, batch):
     """McCandlish et al.'s (2018) steps-to-target model fitted to the speedup rows of one
     (corpus, config, e₁): a task's sequential steps to the target at the effective batch N·b
-    are S_min (1 + B/(N·b)), fitted by least squares in 1/(N·b) over the N that reached it.
+    are S_min (1 + B/(N·b)), fitted by least squares in 1/(N·b) over the N that reached it
+    (b: a row's ``batch``, else ``batch``, one task's; S(N) is then against one task's b).
 
     B (in chunks) is the batch past which more tasks stop paying: S(N) = steps(1)/steps(N)
-    tends to ``s_max`` = 1 + B/b as N grows (scripts/bench_noise_scale.py measures B from the
+    tends to ``s_max`` = 1 + B/b as N grows (times b/b_N when the N tasks' minibatch b_N is
+    not one task's b) (scripts/bench_noise_scale.py measures B from the
     gradients instead). The N that did not reach the target are left out, so the fit errs
     towards a larger B. Returns {"noise_scale_chunks", "min_steps", "s_max", "points"}, B and
     s_max None when the fit has no positive S_min and B (steps that do not fall as the
@@ -205,16 +210,21 @@ def fitted_noise_scale(rows, batch):
     """
     import numpy as np
 
-    points = sorted({r["tasks"]: r["steps"] for r in rows if r["steps"] is not None}.items())
+    points = sorted({r["tasks"] * r.get("batch", batch): r["steps"] for r in rows
+                     if r["steps"] is not None}.items())
     if len(points) < 2:
         return None
-    inverse_batch = np.array([1 / (tasks * batch) for tasks, _ in points])
+    inverse_batch = np.array([1 / effective for effective, _ in points])
     steps = np.array([s for _, s in points], dtype=float)
     slope, min_steps = np.polyfit(inverse_batch, steps, 1)
     scale = slope / min_steps if min_steps > 0 and slope > 0 else None
+    one_batch = next((r.get("batch", batch) for r in rows if r["tasks"] == 1), batch)
+    task_batch = next((r.get("batch", batch) for r in rows if r["tasks"] > 1), one_batch)
+    # steps(1) / S_min in epochs: an epoch of N tasks is records / (N·b_N) steps of each
+    limit = None if scale is None else one_batch / task_batch * (1 + scale / one_batch)
     return {"noise_scale_chunks": None if scale is None else round(scale, 1),
             "min_steps": round(min_steps, 1),
-            "s_max": None if scale is None else round(1 + scale / batch, 2),
+            "s_max": None if limit is None else round(limit, 2),
             "points": len(points)}
 
 
@@ -272,7 +282,7 @@ def read_curves(paths):
                 mine.setdefault(key, {}).setdefault(row["tasks"], {})[row["epoch"]] = \
                     row.get("valid_loss")
                 facts.setdefault(key, {}).update(
-                    {k: row[k] for k in ("tokens", "records", "params") if k in row})
+                    {k: row[k] for k in ("tokens", "records", "params", "batch") if k in row})
         for key, by_tasks in mine.items():
             curves.setdefault(key, {}).update(by_tasks)
     return curves, facts
@@ -292,7 +302,8 @@ def from_jsonl_rows(paths, target_epochs, chunk, batch, valid, hidden, constants
         one = curves.get((corpus, one_config), {}).get(1)
         if one is None or not any(n > 1 for n in by_tasks):
             continue
-        fact = {**facts.get((corpus, one_config), {}), **facts[(corpus, config)]}
+        one_fact = facts.get((corpus, one_config), {})
+        fact = {**one_fact, **facts[(corpus, config)]}
         records = fact.get("records") or fact["tokens"] / chunk
         params = fact.get("params") or lstm_params(hidden, 84)
         seconds = None
@@ -302,7 +313,8 @@ def from_jsonl_rows(paths, target_epochs, chunk, batch, valid, hidden, constants
                                          fact["tokens"] * valid / (1 - valid), params, syncs)
         targets = [e for e in target_epochs if one.get(e) is not None]
         for row in speedup_rows(one, {n: c for n, c in by_tasks.items() if n > 1}, targets,
-                                records, batch, seconds, budget):
+                                records, one_fact.get("batch", batch), seconds, budget,
+                                facts[(corpus, config)].get("batch", batch)):
             rows.append({"corpus": corpus, "config": config, "one_task_config": one_config,
                          "speedup": True, **row})
     return rows
@@ -392,19 +404,27 @@ def plot(lines, path):
     fig.savefig(path, dpi=90)
 
 
+def flag_value(flags, name, default):
+    """The int value of the last ``name VALUE`` among train flags (as argparse takes it), or
+    ``default`` without one."""
+    where = [i for i, flag in enumerate(flags[:-1]) if flag == name]
+    return int(flags[where[-1] + 1]) if where else default
+
+
 def syncs_of(flags):
     """K of ``--syncs-per-epoch K`` among train flags (1 without it)."""
-    return int(flags[flags.index("--syncs-per-epoch") + 1]) if "--syncs-per-epoch" in flags else 1
+    return flag_value(flags, "--syncs-per-epoch", 1)
 
 
 def run_facts(data_dir, run_dir):
-    """The training records of the dataset and |θ| of the run."""
+    """The training records of the dataset, |θ| and the minibatch of the run."""
     from jobs.run.checkpoint import load_latest
     from jobs.storage import open_store
 
     with open(os.path.join(data_dir, "meta.json")) as f:
         records = json.load(f)["counts"]["train"]["records"]
-    return {"records": records, "params": int(load_latest(open_store(run_dir)).theta.size)}
+    state = load_latest(open_store(run_dir))
+    return {"records": records, "params": int(state.theta.size), "batch": state.settings.batch}
 
 
 def train_to_target(data_dir, run_dir, target, most, model_flags, config_flags):
@@ -555,7 +575,7 @@ def speedups(corpus, files, configs, model_flags, args, work, constants, emit, e
                 return projected_seconds(constants, tasks, epochs, tokens, tokens / 9,
                                          facts["params"], syncs)
         for row in speedup_rows(one_task, curves, args.targets, facts["records"], args.batch,
-                                seconds):
+                                seconds, task_batch=flag_value(flags, "--batch", args.batch)):
             emit({"corpus": corpus, "config": config, "one_task_config": "default",
                   "speedup": True, **row})
 

@@ -210,3 +210,26 @@ def test_the_markdown_table_ends_with_the_fitted_limit_of_s_n():
     fit = bench.fit_rows(rows, 32)[0]
     assert f"| N → ∞, fitted: 1 + B/b (B) | {fit['s_max']:g} ({fit['noise_scale_chunks']:g}) |" \
         in table
+
+
+def test_a_smaller_minibatch_per_task_raises_the_limit_of_s_n_by_the_ratio_of_the_batches():
+    # one task at b = 32; N tasks at b = 8: effective batch 8N; S(N) in epochs is 4 × the
+    # steps ratio
+    rows = [dict(speedup_line(1, 100 * (1 + 96 / 32)), batch=32)]
+    rows += [dict(speedup_line(n, 100 * (1 + 96 / (n * 8))), batch=8) for n in (2, 4, 8)]
+    fit = bench.fitted_noise_scale(rows, batch=32)
+    assert fit["noise_scale_chunks"] == pytest.approx(96, abs=0.1)
+    assert fit["s_max"] == pytest.approx(4 * 4, abs=0.01)
+
+
+def test_steps_to_target_of_n_tasks_count_their_own_minibatches():
+    rows = bench.speedup_rows(ONE_TASK, {8: {1: 3.0, 2: 1.99}}, [1], records=1024, batch=32,
+                              task_batch=8)
+    assert rows_by(rows, 8, 1)["steps"] == 2 * 16 and rows_by(rows, 8, 1)["batch"] == 8
+    assert rows_by(rows, 1, 1)["steps"] == 32 and rows_by(rows, 1, 1)["batch"] == 32
+
+
+def test_the_last_value_of_a_train_flag_counts_as_argparse_takes_it():
+    assert bench.flag_value(["--batch", "32", "--lr", "1", "--batch", "8"], "--batch", 32) == 8
+    assert bench.flag_value(["--lr", "1"], "--batch", 32) == 32
+    assert bench.syncs_of(["--syncs-per-epoch", "4"]) == 4
