@@ -411,6 +411,50 @@ def flag_value(flags, name, default):
     return int(flags[where[-1] + 1]) if where else default
 
 
+def steps_plot(rows, fits, path):
+    """The curve that says why S(N) stops: a task's sequential steps to each target against
+    the effective batch N·b (log-log), one panel per corpus, one colour per (config, e₁),
+    the fitted S_min (1 + B/(N·b)) dashed: no N takes fewer than S_min steps. A target not
+    reached is a ▲ at the steps of the epochs trained (it needs more)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
+    fig, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4.5), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, corpus in zip(axes[0], corpora):
+        every = [dict(r, batch=r.get("batch", 32)) for r in rows if r["corpus"] == corpus]
+        mine = [r for r in every if r["steps"] is not None]
+        for i, key in enumerate(dict.fromkeys((r["config"], r["target_epochs"]) for r in mine)):
+            pts = sorted((r["tasks"] * r["batch"], r["steps"]) for r in mine
+                         if (r["config"], r["target_epochs"]) == key)
+            ax.plot(*zip(*pts), "o-", color=colours(i % 10), label=f"{key[0]}, e₁ = {key[1]}")
+            # not reached: more steps than the epochs trained, a lower bound (▲)
+            short = [(r["tasks"] * r["batch"], r["trained_epochs"] * r["steps_one_task"]
+                      / r["target_epochs"] * pts[0][0] / (r["tasks"] * r["batch"]))
+                     for r in every if r["steps"] is None
+                     and (r["config"], r["target_epochs"]) == key]
+            if short:
+                ax.plot(*zip(*short), "^", color=colours(i % 10), alpha=0.6)
+            fit = next((f for f in fits if (f["corpus"], f["config"], f["target_epochs"])
+                        == (corpus, *key) and f["noise_scale_chunks"] is not None), None)
+            if fit:
+                x = np.geomspace(pts[0][0], 64 * pts[-1][0], 50)
+                ax.plot(x, fit["min_steps"] * (1 + fit["noise_scale_chunks"] / x), "--",
+                        color=colours(i % 10), alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{corpus}: steps to one task's loss after e₁ epochs")
+        ax.set_xlabel("effective batch N·b (chunks)")
+        ax.set_ylabel("sequential minibatch steps of a task")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
 def syncs_of(flags):
     """K of ``--syncs-per-epoch K`` among train flags (1 without it)."""
     return flag_value(flags, "--syncs-per-epoch", 1)
@@ -467,6 +511,8 @@ def main():
     add_work_flag(parser)
     parser.add_argument("--out", help="also write the JSON lines to this file")
     parser.add_argument("--plot", help="write the PNG here")
+    parser.add_argument("--steps-plot", metavar="PNG", help="with --targets: write the steps "
+                        "to each target against the effective batch N·b, and the fit, here")
     args = parser.parse_args()
     if args.from_jsonl and not args.targets:
         parser.error("--from-jsonl needs --targets")
@@ -494,6 +540,9 @@ def main():
                 f.writelines(json.dumps(line) + "\n" for line in lines)
         if args.plot:
             plot(lines, args.plot)
+        if args.steps_plot:
+            steps_plot([l for l in lines if "speedup" in l], [l for l in lines if "fit" in l],
+                       args.steps_plot)
 
     if args.from_jsonl:
         try:
