@@ -565,10 +565,11 @@ def main():
 
         def emit_history(corpus, config, tasks, history, facts):
             for m in history:
+                valid = m.get("valid_loss")  # None: a run stopped before its scoring job
                 emit({"corpus": corpus, "config": config, "tasks": tasks,
                       "map_tasks": m["map_tasks"], "epoch": m["epoch"],
                       "tokens": m["tokens"], "train_loss": round(m["train_loss"], 4),
-                      "valid_loss": round(m["valid_loss"], 4),
+                      "valid_loss": None if valid is None else round(valid, 4),
                       "seconds": round(m["seconds"], 2), "chars": args.chars, **facts})
 
         for corpus in args.corpus:
