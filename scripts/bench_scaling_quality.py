@@ -185,13 +185,17 @@ def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=
                    "s_n": None if e_n is None else round(tasks * e1 / e_n, 2),
                    # not reached in ``trained`` epochs: e_N > trained, so S(N) < this
                    "speedup_below": None if e_n is not None else round(tasks * e1 / trained, 2)}
-            if epoch_seconds and e_n is not None:
+            # the cost model's seconds per token are of one task's minibatch: none for another
+            if epoch_seconds and e_n is not None and b == batch:
                 seconds = epoch_seconds(tasks, e_n)
                 row.update(projected_seconds=round(seconds, 1),
                            projected_seconds_one_task=round(one_seconds, 1),
                            wall_clock_speedup=round(one_seconds / seconds, 2))
             rows.append(row)
     return rows
+
+
+FIT_POINTS = 3  # the fewest N, N = 1 included, that reached a target for a fit of B
 
 
 def fitted_noise_scale(rows, batch):
@@ -206,13 +210,13 @@ def fitted_noise_scale(rows, batch):
     gradients instead). The N that did not reach the target are left out, so the fit errs
     towards a larger B. Returns {"noise_scale_chunks", "min_steps", "s_max", "points"}, B and
     s_max None when the fit has no positive S_min and B (steps that do not fall as the
-    batch grows); None with fewer than two N.
+    batch grows); None with fewer than :data:`FIT_POINTS` N (two points fit any B exactly).
     """
     import numpy as np
 
     points = sorted({r["tasks"] * r.get("batch", batch): r["steps"] for r in rows
                      if r["steps"] is not None}.items())
-    if len(points) < 2:
+    if len(points) < FIT_POINTS:
         return None
     inverse_batch = np.array([1 / effective for effective, _ in points])
     steps = np.array([s for _, s in points], dtype=float)

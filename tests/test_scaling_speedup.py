@@ -193,19 +193,21 @@ def test_the_fit_leaves_out_the_tasks_that_did_not_reach_the_target():
     assert bench.fitted_noise_scale(rows, batch=32)["points"] == 3
 
 
-def test_the_fit_needs_two_numbers_of_tasks_that_reached_the_target():
-    assert bench.fitted_noise_scale([speedup_line(1, 400), speedup_line(8, None)], 32) is None
+def test_the_fit_needs_three_numbers_of_tasks_that_reached_the_target():
+    rows = [speedup_line(1, 400), speedup_line(2, 250), speedup_line(8, None)]
+    assert bench.fitted_noise_scale(rows, 32) is None
 
 
 def test_steps_that_grow_with_the_batch_fit_no_noise_scale():
-    rows = [speedup_line(1, 100), speedup_line(8, 400)]  # negative S_min
+    rows = [speedup_line(1, 100), speedup_line(2, 200), speedup_line(8, 400)]
     fit = bench.fitted_noise_scale(rows, batch=32)
     assert fit["noise_scale_chunks"] is None and fit["s_max"] is None
 
 
 def test_the_markdown_table_ends_with_the_fitted_limit_of_s_n():
     rows = [{"corpus": "c", "config": "default", **r} for r in bench.speedup_rows(
-        ONE_TASK, {2: {1: 1.9, 2: 1.7}, 4: {1: 3.0, 2: 1.9}}, [1], 1024, 32)]
+        ONE_TASK, {2: {1: 1.9, 2: 1.7}, 4: {1: 3.0, 2: 1.9}, 8: {1: 3.0, 2: 2.5, 3: 1.95}},
+        [1], 1024, 32)]
     table = bench.markdown(rows, bench.fit_rows(rows, 32))
     fit = bench.fit_rows(rows, 32)[0]
     assert f"| N → ∞, fitted: 1 + B/b (B) | {fit['s_max']:g} ({fit['noise_scale_chunks']:g}) |" \
@@ -233,3 +235,10 @@ def test_the_last_value_of_a_train_flag_counts_as_argparse_takes_it():
     assert bench.flag_value(["--batch", "32", "--lr", "1", "--batch", "8"], "--batch", 32) == 8
     assert bench.flag_value(["--lr", "1"], "--batch", 32) == 32
     assert bench.syncs_of(["--syncs-per-epoch", "4"]) == 4
+
+
+def test_a_config_of_another_minibatch_gets_no_wall_clock_projection():
+    rows = bench.speedup_rows(ONE_TASK, {8: {1: 3.0, 2: 1.99}}, [1], records=1024, batch=32,
+                              epoch_seconds=lambda tasks, epochs: 10.0 * epochs, task_batch=8)
+    assert "wall_clock_speedup" not in rows_by(rows, 8, 1)
+    assert rows_by(rows, 1, 1)["wall_clock_speedup"] == 1
