@@ -144,12 +144,19 @@ def add_arguments(parser):
                        "one map task, reset with several (with --schedule step: mean, as a "
                        "reset restarts the step counter)" + default("inner_state"))
     outer.add_argument("--lr-scaling", choices=LR_SCALINGS,
-                       help="the tasks' learning rate against the map tasks N of the run's "
-                       "first epoch: sqrt, --lr × √N (the lr of N = 1 stays --lr); none, --lr "
-                       "as given" + default("lr_scaling"))
+                       help="the tasks' learning rate against the map tasks N the run starts "
+                       "with (--map-tasks, also with --start-map-tasks): sqrt, --lr × √N (the "
+                       "lr of N = 1 stays --lr); none, --lr as given" + default("lr_scaling"))
     outer.add_argument("--syncs-per-epoch", type=positive_int, metavar="K",
                        help="K jobs per epoch, each task training on every K-th of its "
                        "minibatches; each is a commit point" + default("syncs_per_epoch"))
+    outer.add_argument("--start-map-tasks", type=positive_int, metavar="M",
+                       help="the first --start-epochs epochs on about M map tasks, the later "
+                       "ones on --map-tasks: early on the gradient is noisy and few tasks use "
+                       "the steps better (docs/scaling.md, \"Picking N\"; default: none)")
+    outer.add_argument("--start-epochs", type=positive_int, metavar="E",
+                       help="the epochs of the start on --start-map-tasks (default: none; "
+                       "both flags or neither)")
 
 
 def outer_momentum(text):

@@ -66,6 +66,8 @@ class RunSettings:
     ``lr_scaling``: average mode's inner learning rate against the map tasks N of the run's
     first epoch ("sqrt": the optimizer's lr is ``base_lr`` × √N; "none": as given);
     ``base_lr``: the lr asked for, before that factor (None: no factor was applied).
+    ``start_map_tasks``, ``start_epochs``: average mode's first ``start_epochs`` epochs run on
+    about ``start_map_tasks`` map tasks, the later ones on the runner's (0, 0: no such start).
 
     A field's default is what a checkpoint without it means: it was written before the field
     existed (plain averaging, one sync per epoch). A new run's defaults are
@@ -87,6 +89,8 @@ class RunSettings:
     data_schema: dict = None
     default_epochs: int = None
     valid_horizon: int = 1
+    start_map_tasks: int = 0
+    start_epochs: int = 0
 
     def __post_init__(self):
         if self.mode not in MODES:

@@ -119,6 +119,8 @@ def train(data, run, epochs=None, spec=RunSpec(), runner=RunnerOptions(), limits
     data = dataset.store.uri()  # recorded absolute, so the run works from any directory
     run_configs(spec, dataset)  # values out of range fail here, before the run exists
     tasks_line = check_map_tasks(dataset, runner)
+    if spec.start_map_tasks:  # a new run's start, before anything is written
+        check_start_map_tasks(dataset, replace(runner, map_tasks=spec.start_map_tasks))
     run_store = open_store(run)
     existed = run_store.exists()
     if existed and not run_store.is_dir():
@@ -180,8 +182,12 @@ def train_locked(session, data, epochs, spec, limits, patience=None, valid_every
     remove_leftovers(session.run_store)
     state, epochs = resume_or_start(session, data, epochs, spec)
     if state.settings.mode == "average" and state.epoch < epochs:  # what N costs
-        session.log(steps_line(session.dataset.meta["counts"]["train"]["records"],
-                               expected_map_tasks(session.dataset, session.runner),
+        records = session.dataset.meta["counts"]["train"]["records"]
+        if state.epoch < state.settings.start_epochs:
+            session.log(f"epochs 1-{state.settings.start_epochs} (--start-epochs): " + steps_line(
+                records, expected_map_tasks(session.dataset, phase_runner(state, session.runner)),
+                state.settings.batch, state.settings.syncs_per_epoch))
+        session.log(steps_line(records, expected_map_tasks(session.dataset, session.runner),
                                state.settings.batch, state.settings.syncs_per_epoch))
     validation = Validation.of(session.dataset, epochs, valid_every)
     first, committed = state.epoch, False  # committed: whether this invocation committed
@@ -229,7 +235,7 @@ def run_epoch(session, state, epochs, due):
     line and returns its committed state. epochs: the run's target; due: the new θ is to be
     scored."""
     start = epoch_start(session.run_store, state)  # the committed state the epoch started from
-    runner = epoch_runner(state, session.runner, session.log)
+    runner = epoch_runner(state, phase_runner(state, session.runner), session.log)
     while True:
         session.check_data()
         state = run_round(state, session.dataset, runner, session.max_bad_records,
@@ -243,6 +249,37 @@ def run_epoch(session, state, epochs, due):
     before = state.history[-2] if start is not None and Validation.pending(start) else None
     session.log(progress_line(state.history[-1], epochs, before))
     return state
+
+
+def check_start(state, dataset, runner, log):
+    """Before the run's start epochs (--start-map-tasks): raise TrainingError if the inline
+    or local runner cannot run them (more tasks than records, more sync rounds than a task's
+    minibatches); log how many tasks run if that is not the number asked for."""
+    if state.epoch >= state.settings.start_epochs:
+        return
+    start = phase_runner(state, runner)
+    line = check_start_map_tasks(dataset, start)
+    if line:
+        log(line)
+    check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, start)
+
+
+def check_start_map_tasks(dataset, start):
+    """:func:`check_map_tasks` of the start's runner options, its words naming
+    --start-map-tasks."""
+    try:
+        line = check_map_tasks(dataset, start)
+    except TrainingError as e:
+        raise TrainingError(str(e).replace("--map-tasks", "--start-map-tasks", 1)) from None
+    return line and line.replace("--map-tasks", "--start-map-tasks", 1)
+
+
+def phase_runner(state, runner):
+    """The runner options of the epoch after ``state``'s: ``runner``, but on the run's start
+    map tasks during its first ``start_epochs`` epochs (--start-map-tasks)."""
+    if state.epoch < state.settings.start_epochs:
+        return replace(runner, map_tasks=state.settings.start_map_tasks)
+    return runner
 
 
 def epoch_runner(state, runner, log=print):
@@ -335,6 +372,7 @@ def resume_or_start(session, data, epochs, spec):
         map_tasks = expected_map_tasks(dataset, session.runner)
         state = new_state(spec, dataset, data, map_tasks)
         check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
+        check_start(state, dataset, session.runner, log)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings.mode}")
         if state.settings.base_lr is not None:
@@ -349,6 +387,7 @@ def resume_or_start(session, data, epochs, spec):
     check_resumable(state, spec, dataset)
     check_same_schema(state, dataset, "continue training on")
     check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
+    check_start(state, dataset, session.runner, log)
     state = replace(state, settings=replace(state.settings, data=data,
                                             data_schema=dataset.schema()))
     repair(run_store, state, name, ckpt_bytes)

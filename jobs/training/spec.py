@@ -75,6 +75,8 @@ class RunSpec:
     lr_scaling: str = None         # the tasks' lr against the map tasks N of the first
                                    # epoch: "sqrt" (lr × √N) or "none"; default
                                    # DEFAULT_LR_SCALING
+    start_map_tasks: int = None    # the first start_epochs epochs on about this many map
+    start_epochs: int = None       # tasks, then the runner's; default 0, 0: none
     # validation
     valid_horizon: int = None      # series: steps ahead of the validation loss; default 1
 
@@ -96,7 +98,8 @@ OPTIMIZER_DEFAULTS = {"optimizer": "adam", "lr": None, "momentum": 0.9, "nestero
 SETTINGS_DEFAULTS = {"mode": DEFAULT_MODE, "batch": 32, "bptt": 0, "seed": 0,
                      "outer_momentum": AUTO, "outer_lr": 1.0, "outer_nesterov": True,
                      "inner_state": AUTO, "syncs_per_epoch": 1, "valid_horizon": 1,
-                     "lr_scaling": DEFAULT_LR_SCALING}
+                     "lr_scaling": DEFAULT_LR_SCALING, "start_map_tasks": 0,
+                     "start_epochs": 0}
 
 
 assert {f.name for f in fields(RunSpec)} == {**MODEL_DEFAULTS, **OPTIMIZER_DEFAULTS,
@@ -279,6 +282,7 @@ def run_configs(spec, dataset, map_tasks=None):
     if settings["lr_scaling"] not in LR_SCALINGS:
         raise ValueError(f"lr_scaling must be one of {', '.join(LR_SCALINGS)}, got "
                          f"{settings['lr_scaling']!r}")
+    check_start(settings)
     check_range("valid_horizon", settings["valid_horizon"], 1, integer=True)
     if settings["valid_horizon"] > 1 and dataset.kind != "series":
         raise ValueError("--valid-horizon is for series: a text model's validation loss is "
@@ -303,6 +307,20 @@ def run_configs(spec, dataset, map_tasks=None):
         schedule=opt_flags["schedule"], decay_every=opt_flags["decay_every"],
         decay_rate=opt_flags["decay_rate"], weight_decay=opt_flags["weight_decay"])
     return model, optimizer, RunSettings(**settings)
+
+
+def check_start(settings):
+    """Raise ValueError unless the settings' start phase (``start_map_tasks`` for the first
+    ``start_epochs`` epochs) is none (0, 0) or both numbers >= 1 in average mode."""
+    tasks, epochs = settings["start_map_tasks"], settings["start_epochs"]
+    check_range("start_map_tasks", tasks, 0, integer=True)
+    check_range("start_epochs", epochs, 0, integer=True)
+    if bool(tasks) != bool(epochs):
+        raise ValueError("--start-map-tasks M and --start-epochs E go together: the first E "
+                         "epochs run on about M map tasks")
+    if tasks and settings["mode"] != "average":
+        raise ValueError("--start-map-tasks is for --mode average: a gradient-mode epoch is "
+                         "one exact step whatever the map tasks")
 
 
 def new_state(spec, dataset, data_uri, map_tasks=None):
