@@ -152,14 +152,16 @@ def minibatches_per_task(records, tasks, batch, syncs=1):
 
 
 def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=None,
-                 budget=BUDGET, task_batch=None):
+                 budget=BUDGET, task_batch=None, epoch_tasks=None):
     """What N tasks buy to the loss one task reaches after e₁ epochs, for each e₁ of
     ``target_epochs``: one dict per (N, e₁), N = 1 included.
 
     one_task: {epoch: validation loss} of one task; curves: {N: {epoch: loss}} of N tasks;
     records, batch: the training chunks and one task's chunks per minibatch (for the
     sequential steps of a task); task_batch: the chunks per minibatch of the N tasks' runs
-    (default ``batch``); epoch_seconds: None, or a function (N, epochs) -> projected seconds of
+    (default ``batch``); epoch_tasks: {N: {epoch: map tasks}} of the runs whose epochs ran on
+    another number of tasks (--start-map-tasks): their time to the target is Σ 1/N_e over
+    its epochs, in one task's epochs, and S = e₁ / that time; epoch_seconds: None, or a function (N, epochs) -> projected seconds of
     that many epochs on N nodes (:func:`projected_seconds`); budget: N tasks count until
     ``budget`` x e₁ epochs. Raises ValueError if one task's curve lacks an e₁.
     """
@@ -176,17 +178,26 @@ def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=
             limit = budget * e1
             trained = min(max(curve), limit)  # the epochs the curve covers within the budget
             e_n = epochs_to_target(curve, target, limit)
+            ran = {e: (epoch_tasks or {}).get(tasks, {}).get(e, tasks)
+                   for e in range(1, max(e_n or 0, trained) + 1)}
+
+            def time_of(epochs):  # in one task's epochs: an epoch of N tasks is 1/N of one
+                return sum(1 / ran[e] for e in range(1, epochs + 1))
+
+            def steps_of(epochs):
+                return sum(minibatches_per_task(records, ran[e], b) for e in range(1, epochs + 1))
+
             row = {"tasks": tasks, "target_epochs": e1, "target_loss": round(target, 4),
                    "budget_epochs": limit, "trained_epochs": trained, "epochs": e_n,
                    "batch": b,
-                   "steps": None if e_n is None else round(e_n * minibatches_per_task(
-                       records, tasks, b)),
+                   "steps": None if e_n is None else round(steps_of(e_n)),
                    "steps_one_task": round(one_steps),
-                   "s_n": None if e_n is None else round(tasks * e1 / e_n, 2),
+                   "s_n": None if e_n is None else round(e1 / time_of(e_n), 2),
                    # not reached in ``trained`` epochs: e_N > trained, so S(N) < this
-                   "speedup_below": None if e_n is not None else round(tasks * e1 / trained, 2)}
-            # the cost model's seconds per token are of one task's minibatch: none for another
-            if epoch_seconds and e_n is not None and b == batch:
+                   "speedup_below": None if e_n is not None else round(e1 / time_of(trained), 2)}
+            # the cost model's seconds per token are of one task's minibatch, and its epochs
+            # of N tasks each: none for another minibatch or a start on other tasks
+            if epoch_seconds and e_n is not None and b == batch and tasks not in (epoch_tasks or {}):
                 seconds = epoch_seconds(tasks, e_n)
                 row.update(projected_seconds=round(seconds, 1),
                            projected_seconds_one_task=round(one_seconds, 1),
@@ -263,10 +274,12 @@ def projected_seconds(constants, tasks, epochs, tokens, valid_tokens, params, sy
 
 
 def read_curves(paths):
-    """{(corpus, config): {N: {epoch: loss}}} and {(corpus, config): facts} (tokens, records
-    and params per epoch, where the lines say) of the epoch lines of JSON-lines files; a
-    (corpus, config, N) curve in several files is taken from the last."""
-    curves, facts = {}, {}
+    """{(corpus, config): {N: {epoch: loss}}}, {(corpus, config): facts} (tokens, records,
+    params and batch, where the lines say) and {(corpus, config): {N: {epoch: map tasks}}}
+    of the epochs that ran on another number of tasks than N (--start-map-tasks), of the
+    epoch lines of JSON-lines files; a (corpus, config, N) curve in several files is taken
+    from the last."""
+    curves, facts, ran = {}, {}, {}
     for path in paths:
         mine = {}
         with open(path) as f:
@@ -285,11 +298,14 @@ def read_curves(paths):
                 key = (corpus, row["config"])
                 mine.setdefault(key, {}).setdefault(row["tasks"], {})[row["epoch"]] = \
                     row.get("valid_loss")
+                if row.get("map_tasks", row["tasks"]) != row["tasks"]:  # --start-map-tasks
+                    ran.setdefault(key, {}).setdefault(row["tasks"], {})[row["epoch"]] = \
+                        row["map_tasks"]
                 facts.setdefault(key, {}).update(
                     {k: row[k] for k in ("tokens", "records", "params", "batch") if k in row})
         for key, by_tasks in mine.items():
             curves.setdefault(key, {}).update(by_tasks)
-    return curves, facts
+    return curves, facts, ran
 
 
 def from_jsonl_rows(paths, target_epochs, chunk, batch, valid, hidden, constants=None,
@@ -299,7 +315,7 @@ def from_jsonl_rows(paths, target_epochs, chunk, batch, valid, hidden, constants
     "default" N = 1; the training chunks, where the lines lack them, are estimated as
     tokens / ``chunk``, |θ| as an LSTM-``hidden`` on 84 symbols, the validation tokens as
     ``valid`` / (1 - ``valid``) of the training tokens."""
-    curves, facts = read_curves(paths)
+    curves, facts, ran = read_curves(paths)
     rows = []
     for (corpus, config), by_tasks in sorted(curves.items()):
         one_config = config if 1 in by_tasks else "default"
@@ -318,7 +334,8 @@ def from_jsonl_rows(paths, target_epochs, chunk, batch, valid, hidden, constants
         targets = [e for e in target_epochs if one.get(e) is not None]
         for row in speedup_rows(one, {n: c for n, c in by_tasks.items() if n > 1}, targets,
                                 records, one_fact.get("batch", batch), seconds, budget,
-                                facts[(corpus, config)].get("batch", batch)):
+                                facts[(corpus, config)].get("batch", batch),
+                                ran.get((corpus, config))):
             rows.append({"corpus": corpus, "config": config, "one_task_config": one_config,
                          "speedup": True, **row})
     return rows

@@ -242,3 +242,24 @@ def test_a_config_of_another_minibatch_gets_no_wall_clock_projection():
                               epoch_seconds=lambda tasks, epochs: 10.0 * epochs, task_batch=8)
     assert "wall_clock_speedup" not in rows_by(rows, 8, 1)
     assert rows_by(rows, 1, 1)["wall_clock_speedup"] == 1
+
+
+def test_a_start_on_fewer_tasks_counts_each_epoch_as_one_over_its_own_tasks():
+    # N = 8 after two epochs on 2 tasks: 1/2 + 1/2 + 1/8 of one task's epochs to the target
+    rows = bench.speedup_rows(ONE_TASK, {8: {1: 2.5, 2: 2.0, 3: 1.79}}, [2], records=1024,
+                              batch=32, epoch_tasks={8: {1: 2, 2: 2}})
+    row = rows_by(rows, 8, 2)
+    assert row["epochs"] == 3 and row["s_n"] == pytest.approx(2 / 1.125, abs=0.01)
+    assert row["steps"] == 16 + 16 + 4
+
+
+def test_from_jsonl_reads_the_map_tasks_each_epoch_ran_on(tmp_path):
+    path = tmp_path / "curves.jsonl"
+    lines = [{"corpus": "c", "config": "default", "tasks": 1, "map_tasks": 1, "epoch": e,
+              "tokens": 65_000, "valid_loss": loss} for e, loss in ONE_TASK.items()]
+    lines += [{"corpus": "c", "config": "start", "tasks": 8, "map_tasks": 2 if e <= 2 else 8,
+               "epoch": e, "tokens": 65_000, "valid_loss": loss}
+              for e, loss in {1: 2.5, 2: 2.0, 3: 1.79}.items()]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    row = rows_by(bench.from_jsonl_rows([str(path)], [2], 65, 32, 0.1, 8), 8, 2)
+    assert row["s_n"] == pytest.approx(2 / 1.125, abs=0.01)
