@@ -302,7 +302,8 @@ def read_curves(paths):
                     ran.setdefault(key, {}).setdefault(row["tasks"], {})[row["epoch"]] = \
                         row["map_tasks"]
                 facts.setdefault(key, {}).update(
-                    {k: row[k] for k in ("tokens", "records", "params", "batch") if k in row})
+                    {k: row[k] for k in ("tokens", "records", "params", "batch", "syncs")
+                     if k in row})
         for key, by_tasks in mine.items():
             curves.setdefault(key, {}).update(by_tasks)
     return curves, facts, ran
@@ -328,9 +329,12 @@ def from_jsonl_rows(paths, target_epochs, chunk, batch, valid, hidden, constants
         params = fact.get("params") or lstm_params(hidden, 84)
         seconds = None
         if constants is not None:
-            def seconds(tasks, epochs, fact=fact, params=params):
+            def seconds(tasks, epochs, fact=fact, params=params,
+                        k=facts[(corpus, config)].get("syncs", syncs)):
+                # one task is the default run: one sync per epoch
                 return projected_seconds(constants, tasks, epochs, fact["tokens"],
-                                         fact["tokens"] * valid / (1 - valid), params, syncs)
+                                         fact["tokens"] * valid / (1 - valid), params,
+                                         k if tasks > 1 else 1)
         targets = [e for e in target_epochs if one.get(e) is not None]
         for row in speedup_rows(one, {n: c for n, c in by_tasks.items() if n > 1}, targets,
                                 records, one_fact.get("batch", batch), seconds, budget,
@@ -482,14 +486,16 @@ def syncs_of(flags):
 
 
 def run_facts(data_dir, run_dir):
-    """The training records of the dataset, |θ| and the minibatch of the run."""
+    """The training records of the dataset, |θ|, the minibatch and the syncs per epoch of
+    the run."""
     from jobs.run.checkpoint import load_latest
     from jobs.storage import open_store
 
     with open(os.path.join(data_dir, "meta.json")) as f:
         records = json.load(f)["counts"]["train"]["records"]
     state = load_latest(open_store(run_dir))
-    return {"records": records, "params": int(state.theta.size), "batch": state.settings.batch}
+    return {"records": records, "params": int(state.theta.size), "batch": state.settings.batch,
+            "syncs": state.settings.syncs_per_epoch}
 
 
 def train_to_target(data_dir, run_dir, target, most, model_flags, config_flags):
@@ -521,7 +527,8 @@ def main():
     parser.add_argument("--constants", help="cost_model.py constants (JSON): project the "
                         "wall-clock time to each target on N nodes")
     parser.add_argument("--syncs-per-epoch", type=int, default=1,
-                        help="--from-jsonl: the jobs per epoch of the runs, for the projection")
+                        help="--from-jsonl: the jobs per epoch of the runs whose lines do not "
+                        "say (\"syncs\"), for the projection")
     parser.add_argument("--markdown", action="store_true",
                         help="print the speedup lines as Markdown tables instead of JSON")
     parser.add_argument("--chars", type=int, default=DEFAULT_CHARS, help="characters per corpus")
@@ -643,8 +650,9 @@ def speedups(corpus, files, configs, model_flags, args, work, constants, emit, e
         seconds = None
         if constants is not None:
             def seconds(tasks, epochs, syncs=syncs_of(flags)):
+                # one task is the default run: one sync per epoch
                 return projected_seconds(constants, tasks, epochs, tokens, tokens / 9,
-                                         facts["params"], syncs)
+                                         facts["params"], syncs if tasks > 1 else 1)
         for row in speedup_rows(one_task, curves, args.targets, facts["records"], args.batch,
                                 seconds, task_batch=flag_value(flags, "--batch", args.batch)):
             emit({"corpus": corpus, "config": config, "one_task_config": "default",

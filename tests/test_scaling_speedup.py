@@ -263,3 +263,18 @@ def test_from_jsonl_reads_the_map_tasks_each_epoch_ran_on(tmp_path):
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     row = rows_by(bench.from_jsonl_rows([str(path)], [2], 65, 32, 0.1, 8), 8, 2)
     assert row["s_n"] == pytest.approx(2 / 1.125, abs=0.01)
+
+
+def test_from_jsonl_projects_each_run_with_its_own_syncs_and_one_task_with_one(tmp_path):
+    path = tmp_path / "curves.jsonl"
+    lines = [{"corpus": "c", "config": config, "tasks": n, "epoch": e, "tokens": 650_000,
+              "valid_loss": loss, "syncs": syncs}
+             for config, n, syncs in (("default", 1, 1), ("default", 8, 1), ("k4", 8, 4))
+             for e, loss in ONE_TASK.items()]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    constants = Constants(**json.load(open(os.path.join(REPO, "docs", "cost_constants.json"))))
+    rows = bench.from_jsonl_rows([str(path)], [2], 65, 32, 0.1, 8, constants)
+    one = {r["config"]: rows_by([x for x in rows if x["config"] == r["config"]], 8, 2)
+           for r in rows}
+    assert one["k4"]["projected_seconds"] > one["default"]["projected_seconds"]
+    assert one["k4"]["projected_seconds_one_task"] == one["default"]["projected_seconds_one_task"]
