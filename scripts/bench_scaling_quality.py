@@ -440,12 +440,16 @@ def steps_plot(rows, fits, path):
     """The curve that says why S(N) stops: a task's sequential steps to each target against
     the effective batch N·b (log-log), one panel per corpus, one colour per (config, e₁),
     the fitted S_min (1 + B/(N·b)) dashed: no N takes fewer than S_min steps. A target not
-    reached is a ▲ at the steps of the epochs trained (it needs more)."""
+    reached is a ▲ at the steps of the epochs trained (it needs more). Only the (corpus,
+    config)s with a fit are drawn."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
+    # the configs with a fit (several N that reached a target): the curves that say why
+    fitted = {(f["corpus"], f["config"]) for f in fits if f["noise_scale_chunks"] is not None}
+    rows = [r for r in rows if (r["corpus"], r["config"]) in fitted]
     corpora = list(dict.fromkeys(r["corpus"] for r in rows))
     fig, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4.5), squeeze=False)
     colours = plt.get_cmap("tab10")
