@@ -7,18 +7,19 @@ training loss and Σ the covariance of one example's gradient (here an example i
 record). Taking the steps of batch b costs, to a given loss, S_min (1 + B/b) sequential
 steps: a batch far below B is noise-bound (a larger one is as good as more steps), one far
 above it is curvature-bound (a larger one is wasted). Averaging N map tasks of batch b is
-at best one task with batch N·b, so the speedup to a target loss is at most
+at best one task with batch N·b, so in this model the speedup to a target loss is
 
-    S(N) ≤ (1 + B/b) / (1 + B/(N·b))      → 1 + B/b as N grows,
+    S(N) ≈ (1 + B/b) / (1 + B/(N·b))      → 1 + B/b as N grows,
 
-whatever the outer optimizer. This bench measures B at the kept checkpoints of a run
+whatever the outer optimizer (a model: it assumes a learning rate suited to each batch;
+docs/scaling.md compares it with the measured S(N)). This bench measures B at the kept checkpoints of a run
 (θ after epoch e) from K minibatch gradients of b chunks each, drawn from the training
 records at random:
 
     a = mean |g_k|², c = |mean g_k|²;  tr(Σ) = b (a - c) K/(K - 1),  |G|² = c - tr(Σ)/(K b)
 
 (the unbiased estimates of McCandlish et al.'s appendix A), and prints one JSON line per
-epoch with B in chunks and in tokens and the bound for each N of ``--tasks``:
+epoch with B in chunks and the model's S(N) for each N of ``--tasks`` ("bound"):
 
     python scripts/bench_noise_scale.py --data DATA --run RUN --tasks 2 4 8 16 32
 
@@ -55,8 +56,8 @@ def noise_scale(gradients, batch):
 
 
 def speedup_bound(scale, batch, tasks):
-    """The most N tasks of ``batch`` examples each can buy over one to a target loss:
-    (1 + B/b) / (1 + B/(N b))."""
+    """What N tasks of ``batch`` examples each buy over one to a target loss in the model
+    of McCandlish et al., where it is the most they can: (1 + B/b) / (1 + B/(N b))."""
     return (1 + scale / batch) / (1 + scale / (tasks * batch))
 
 

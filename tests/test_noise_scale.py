@@ -47,7 +47,7 @@ def test_the_noise_scale_needs_two_minibatch_gradients():
         bench.noise_scale(np.ones((1, 5)), 32)
 
 
-def test_n_tasks_buy_at_most_one_plus_the_noise_scale_over_the_batch():
+def test_in_the_model_n_tasks_buy_at_most_one_plus_the_noise_scale_over_the_batch():
     assert bench.speedup_bound(96, 32, 1) == 1
     assert bench.speedup_bound(96, 32, 8) == pytest.approx(4 / (1 + 96 / 256))
     assert bench.speedup_bound(96, 32, 10**9) == pytest.approx(4, rel=1e-6)
