@@ -63,8 +63,9 @@ class RunSettings:
     chosen from the data and the map tasks when the run started (None: chosen again on
     every invocation, as before it was kept). ``valid_horizon``: H, the steps ahead the
     validation loss forecasts, each prediction fed back (series; 1: one step).
-    ``lr_scaling``: average mode's inner learning rate against the map tasks N of the run's
-    first epoch ("sqrt": the optimizer's lr is ``base_lr`` × √N; "none": as given);
+    ``lr_scaling``: average mode's inner learning rate against the map tasks N the run
+    started with, the runner's ("sqrt": the optimizer's lr is ``base_lr`` × √N; "none": as
+    given);
     ``base_lr``: the lr asked for, before that factor (None: no factor was applied).
     ``start_map_tasks``, ``start_epochs``: average mode's first ``start_epochs`` epochs run on
     about ``start_map_tasks`` map tasks, the later ones on the runner's (0, 0: no such start).

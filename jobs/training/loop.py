@@ -251,7 +251,7 @@ def run_epoch(session, state, epochs, due):
     return state
 
 
-def check_start(state, dataset, runner, log):
+def check_start_tasks(state, dataset, runner, log):
     """Before the run's start epochs (--start-map-tasks): raise TrainingError if the inline
     or local runner cannot run them (more tasks than records, more sync rounds than a task's
     minibatches); log how many tasks run if that is not the number asked for."""
@@ -372,7 +372,7 @@ def resume_or_start(session, data, epochs, spec):
         map_tasks = expected_map_tasks(dataset, session.runner)
         state = new_state(spec, dataset, data, map_tasks)
         check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
-        check_start(state, dataset, session.runner, log)
+        check_start_tasks(state, dataset, session.runner, log)
         log(f"new run in {run_store.uri()}: {state.model.cell} hidden {state.model.hidden} x "
             f"{state.model.layers}, {state.theta.size:,} parameters, mode {state.settings.mode}")
         if state.settings.base_lr is not None:
@@ -387,7 +387,7 @@ def resume_or_start(session, data, epochs, spec):
     check_resumable(state, spec, dataset)
     check_same_schema(state, dataset, "continue training on")
     check_syncs(state.settings.syncs_per_epoch, state.settings.batch, dataset, session.runner)
-    check_start(state, dataset, session.runner, log)
+    check_start_tasks(state, dataset, session.runner, log)
     state = replace(state, settings=replace(state.settings, data=data,
                                             data_schema=dataset.schema()))
     repair(run_store, state, name, ckpt_bytes)

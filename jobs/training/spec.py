@@ -72,9 +72,9 @@ class RunSpec:
                                    # "reset" or "auto" (mean of one task, reset after
                                    # several); default "auto"
     syncs_per_epoch: int = None    # jobs (averaging points) per epoch; default 1
-    lr_scaling: str = None         # the tasks' lr against the map tasks N of the first
-                                   # epoch: "sqrt" (lr × √N) or "none"; default
-                                   # DEFAULT_LR_SCALING
+    lr_scaling: str = None         # the tasks' lr against the map tasks N the run starts
+                                   # with (the runner's): "sqrt" (lr × √N) or "none";
+                                   # default DEFAULT_LR_SCALING
     start_map_tasks: int = None    # the first start_epochs epochs on about this many map
     start_epochs: int = None       # tasks, then the runner's; default 0, 0: none
     # validation
@@ -282,7 +282,7 @@ def run_configs(spec, dataset, map_tasks=None):
     if settings["lr_scaling"] not in LR_SCALINGS:
         raise ValueError(f"lr_scaling must be one of {', '.join(LR_SCALINGS)}, got "
                          f"{settings['lr_scaling']!r}")
-    check_start(settings)
+    check_start_phase(settings)
     check_range("valid_horizon", settings["valid_horizon"], 1, integer=True)
     if settings["valid_horizon"] > 1 and dataset.kind != "series":
         raise ValueError("--valid-horizon is for series: a text model's validation loss is "
@@ -309,7 +309,7 @@ def run_configs(spec, dataset, map_tasks=None):
     return model, optimizer, RunSettings(**settings)
 
 
-def check_start(settings):
+def check_start_phase(settings):
     """Raise ValueError unless the settings' start phase (``start_map_tasks`` for the first
     ``start_epochs`` epochs) is none (0, 0) or both numbers >= 1 in average mode."""
     tasks, epochs = settings["start_map_tasks"], settings["start_epochs"]
