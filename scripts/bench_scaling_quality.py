@@ -191,6 +191,7 @@ def speedup_rows(one_task, curves, target_epochs, records, batch, epoch_seconds=
                    "budget_epochs": limit, "trained_epochs": trained, "epochs": e_n,
                    "batch": b,
                    "steps": None if e_n is None else round(steps_of(e_n)),
+                   "steps_trained": round(steps_of(trained)),
                    "steps_one_task": round(one_steps),
                    "s_n": None if e_n is None else round(e1 / time_of(e_n), 2),
                    # not reached in ``trained`` epochs: e_N > trained, so S(N) < this
@@ -454,17 +455,15 @@ def steps_plot(rows, fits, path):
     fig, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4.5), squeeze=False)
     colours = plt.get_cmap("tab10")
     for ax, corpus in zip(axes[0], corpora):
-        every = [dict(r, batch=r.get("batch", 32)) for r in rows if r["corpus"] == corpus]
+        every = [r for r in rows if r["corpus"] == corpus]
         mine = [r for r in every if r["steps"] is not None]
         for i, key in enumerate(dict.fromkeys((r["config"], r["target_epochs"]) for r in mine)):
             pts = sorted((r["tasks"] * r["batch"], r["steps"]) for r in mine
                          if (r["config"], r["target_epochs"]) == key)
             ax.plot(*zip(*pts), "o-", color=colours(i % 10), label=f"{key[0]}, e₁ = {key[1]}")
             # not reached: more steps than the epochs trained, a lower bound (▲)
-            short = [(r["tasks"] * r["batch"], r["trained_epochs"] * r["steps_one_task"]
-                      / r["target_epochs"] * pts[0][0] / (r["tasks"] * r["batch"]))
-                     for r in every if r["steps"] is None
-                     and (r["config"], r["target_epochs"]) == key]
+            short = [(r["tasks"] * r["batch"], r["steps_trained"]) for r in every
+                     if r["steps"] is None and (r["config"], r["target_epochs"]) == key]
             if short:
                 ax.plot(*zip(*short), "^", color=colours(i % 10), alpha=0.6)
             fit = next((f for f in fits if (f["corpus"], f["config"], f["target_epochs"])
