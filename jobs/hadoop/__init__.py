@@ -1,7 +1,7 @@
 """Running MRJobs on mrjob's runners, what a job asks of a Hadoop cluster, and reaching its HDFS.
 
 * :mod:`jobs.hadoop.launch`     run an MRJob on the inline, local or hadoop runner from Python
-* :mod:`jobs.hadoop.webhdfs`    mrjob's HDFS operations over WebHDFS (no ``hadoop fs`` JVM a call)
+* :mod:`jobs.hadoop.webhdfs`    mrjob's HDFS operations over WebHDFS, ``file://`` as local files (no ``hadoop fs`` JVM a call)
 * :mod:`jobs.hadoop.resources`  reducers, map tasks, container memory and uber jobs from |θ|
 * :mod:`jobs.hadoop.cluster_conf`  the cluster's client configuration (``HADOOP_CONF_DIR``):
   where an ``hdfs://`` URI's NameNodes serve WebHDFS, HTTPS, the security mode

@@ -44,7 +44,7 @@ class RunnerOptions:
     which suits the local runner and single-machine clusters (set it for a real cluster).
     ``webhdfs``: on the hadoop runner, do mrjob's HDFS operations over WebHDFS when
     HADOOP_RNN_WEBHDFS_URL is set (:mod:`jobs.hadoop.webhdfs`); False keeps mrjob's
-    ``hadoop fs`` commands.
+    ``hadoop fs`` commands for HDFS (``file://`` URIs are local copies either way).
     ``reducers``, ``map_tasks``: how the training job spreads an epoch (R reduce tasks, about
     N map tasks; None: chosen by :mod:`jobs.hadoop.resources`); other jobs ignore them. Neither is
     part of a run's identity: R never changes θ; N changes it in average mode (as the runner
@@ -150,10 +150,10 @@ def run_job(job_class, job_args, inputs, options, collect=list):
 
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
     with mrjob_runner(job) as runner:
-        if options.runner == "hadoop" and options.webhdfs:
+        if options.runner == "hadoop":
             from jobs.hadoop.webhdfs import use_webhdfs
 
-            use_webhdfs(runner)  # no `hadoop fs` JVMs around the job
+            use_webhdfs(runner, options.webhdfs)  # no `hadoop fs` JVMs around the job
         try:
             runner.run()
         except StepFailedException as e:

@@ -12,7 +12,8 @@ version`` once per process. Only ``hadoop jar``, which submits the job, still st
 It is used when ``HADOOP_RNN_WEBHDFS_URL`` is set (the dev cluster sets it; on a real
 cluster point it at the NameNodes' HTTP addresses); otherwise mrjob's own ``hadoop fs``
 calls run unchanged (they work where WebHDFS is off). Globs and other URI schemes always go
-to ``hadoop fs``.
+to ``hadoop fs``, except ``file://`` URIs (a ``hadoop_tmp_dir`` on this machine, as for
+Hadoop's local framework): they are this machine's files, copied and listed in Python.
 """
 import functools
 import os
@@ -119,11 +120,16 @@ class WebHdfsFilesystem(HadoopFilesystem):
         client.write(hdfs_path, data=b"", overwrite=False)
 
 
-def use_webhdfs(runner):
-    """Give an mrjob HadoopJobRunner (before ``run()``) the WebHDFS filesystem, if configured."""
-    if not os.environ.get("HADOOP_RNN_WEBHDFS_URL"):
-        return
+def use_webhdfs(runner, webhdfs=True):
+    """Give an mrjob HadoopJobRunner (before ``run()``) the filesystems of a job's files:
+    ``file://`` URIs (a ``hadoop_tmp_dir`` on this machine, e.g. for Hadoop's local framework)
+    as local files, where mrjob would start a ``hadoop fs`` JVM per file, and ``hdfs://``
+    over WebHDFS when ``webhdfs`` and ``HADOOP_RNN_WEBHDFS_URL`` is set."""
+    hadoop_bin = runner._opts["hadoop_bin"] or None
     fs = CompositeFilesystem()
-    fs.add_fs("hadoop", WebHdfsFilesystem(runner._opts["hadoop_bin"] or None))
-    fs.add_fs("local", LocalFilesystem())
+    fs.add_fs("local", LocalFilesystem())  # file:/// URIs and plain paths, before `hadoop fs`
+    if webhdfs and os.environ.get("HADOOP_RNN_WEBHDFS_URL"):
+        fs.add_fs("hadoop", WebHdfsFilesystem(hadoop_bin))
+    else:
+        fs.add_fs("hadoop", HadoopFilesystem(hadoop_bin))
     runner._fs = fs
