@@ -305,14 +305,17 @@ def test_meta_json_is_readable_by_dataset(sunspots_csv, tmp_path):
 # -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
 
 @pytest.mark.hadoop
-@pytest.mark.yarn
-def test_hadoop_runner_builds_the_same_dataset_on_hdfs(text_files, tmp_path):
+def test_hadoop_runner_builds_the_same_dataset_on_hdfs_from_local_inputs(text_files, tmp_path,
+                                                                        local_framework_conf):
+    """Local inputs go to a temporary HDFS directory first; the jobs run in Hadoop's local
+    framework (test_prepare_series_jobs.py's YARN test runs `prepare` in task containers)."""
     import uuid
 
     require_dev_cluster()
     local = run_prepare("--kind", "text", text_files, "--out", tmp_path / "data")
     uri = f"hdfs:///tmp/test-prepare/{uuid.uuid4().hex}"
-    remote = run_prepare("--kind", "text", text_files, "--out", uri, "--runner", "hadoop")
+    remote = run_prepare("--kind", "text", text_files, "--out", uri, "--runner", "hadoop",
+                         "--mrjob-conf", local_framework_conf)
     assert remote["vocab"] == local["vocab"] and remote["vocab_counts"] == local["vocab_counts"]
     assert remote["fingerprint"] == local["fingerprint"]
     assert Dataset(uri).meta["counts"] == local["counts"]

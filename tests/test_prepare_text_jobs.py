@@ -181,12 +181,14 @@ def hdfs_corpus(corpus_dir):
 
 
 @pytest.mark.hadoop
-@pytest.mark.yarn
 def test_raw_text_on_hdfs_in_many_splits_prepares_the_bytes_of_the_local_inline_run(
-        corpus_dir, hdfs_corpus, tmp_path):
+        corpus_dir, hdfs_corpus, tmp_path, local_framework_conf):
+    """In Hadoop's local framework: the job client cuts the splits as it does for YARN
+    (test_prepare.py's YARN test runs `prepare` in task containers)."""
     local = prepare_text([corpus_dir], tmp_path / "local")
     out = f"hdfs:///tmp/test-prepare-ds/{uuid.uuid4().hex}"
-    many_maps = RunnerOptions(runner="hadoop", extra_args=["--jobconf", "mapreduce.job.maps=5"])
+    many_maps = RunnerOptions(runner="hadoop", conf=local_framework_conf,
+                              extra_args=["--jobconf", "mapreduce.job.maps=5"])
     remote = prepare_text([f"{hdfs_corpus}/*.txt"], out, runner=many_maps)
     assert shard_bytes(out) == shard_bytes(tmp_path / "local")
     assert remote["sources"] == [f"{hdfs_corpus}/{p.name}" for p in sorted(corpus_dir.iterdir())]
