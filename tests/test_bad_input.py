@@ -354,7 +354,8 @@ def test_sigterm_leaves_no_temporary_directory(series_ds, tmp_path, private_tmp)
                             stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": ROOT, "TMPDIR": str(private_tmp)})
     assert proc.stdout.readline().startswith("new run")
-    proc.stdout.readline()  # epoch 1: the next job has started
+    while not proc.stdout.readline().startswith("epoch 1/"):  # then the next job has started
+        assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, out

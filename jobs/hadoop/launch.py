@@ -102,8 +102,10 @@ def code_archive():
     Made again if it is gone: a cleaner of the temp directory (or a test's) may remove it."""
     global _code_zip
     if _code_zip is None or not os.path.exists(_code_zip):
-        tmp = tempfile.mkdtemp(prefix="hadoop-rnn-code-")
-        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        # no Ctrl-C or SIGTERM between making the directory and registering its removal
+        with signals_held():
+            tmp = tempfile.mkdtemp(prefix="hadoop-rnn-code-")
+            atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         _code_zip = os.path.join(tmp, "hadoop_rnn_code.zip")
         with zipfile.ZipFile(_code_zip, "w", zipfile.ZIP_DEFLATED) as archive:
             for package in _PACKAGES:
