@@ -8,7 +8,7 @@ import logging
 import pytest
 from helpers import require_dev_cluster
 
-from jobs.hadoop.webhdfs import WebHdfsFilesystem, use_webhdfs
+from jobs.hadoop.webhdfs import WebHdfsFilesystem, use_job_filesystems
 from mrjob.fs.hadoop import HadoopFilesystem
 from mrjob.hadoop import HadoopJobRunner
 
@@ -72,7 +72,7 @@ def test_file_uris_are_local_files_not_hadoop_fs_calls(webhdfs, tmp_path, monkey
     # `hadoop fs` JVM per uploaded file; here `hadoop` does not even exist
     monkeypatch.setenv("HADOOP_RNN_WEBHDFS_URL", "http://localhost:1")
     runner = HadoopJobRunner(hadoop_bin=[str(tmp_path / "no-hadoop")], conf_paths=[])
-    use_webhdfs(runner, webhdfs)
+    use_job_filesystems(runner, webhdfs)
     (tmp_path / "f").write_bytes(b"x")
     tmp = f"file://{tmp_path}/hadoop-tmp"
     runner.fs.mkdir(f"{tmp}/files")

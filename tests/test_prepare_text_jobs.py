@@ -184,7 +184,7 @@ def hdfs_corpus(corpus_dir):
 def test_raw_text_on_hdfs_in_many_splits_prepares_the_bytes_of_the_local_inline_run(
         corpus_dir, hdfs_corpus, tmp_path, local_framework_conf):
     """In Hadoop's local framework: the job client cuts the splits as it does for YARN
-    (test_prepare.py's YARN test runs `prepare` in task containers)."""
+    (test_prepare_series_jobs.py's YARN test runs `prepare` in task containers)."""
     local = prepare_text([corpus_dir], tmp_path / "local")
     out = f"hdfs:///tmp/test-prepare-ds/{uuid.uuid4().hex}"
     many_maps = RunnerOptions(runner="hadoop", conf=local_framework_conf,

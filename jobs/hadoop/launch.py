@@ -153,9 +153,9 @@ def run_job(job_class, job_args, inputs, options, collect=list):
     job = job_class(options.mrjob_args() + list(job_args) + list(inputs))
     with mrjob_runner(job) as runner:
         if options.runner == "hadoop":
-            from jobs.hadoop.webhdfs import use_webhdfs
+            from jobs.hadoop.webhdfs import use_job_filesystems
 
-            use_webhdfs(runner, options.webhdfs)  # no `hadoop fs` JVMs around the job
+            use_job_filesystems(runner, options.webhdfs)  # no `hadoop fs` JVMs around the job
         try:
             runner.run()
         except StepFailedException as e:

@@ -120,7 +120,7 @@ class WebHdfsFilesystem(HadoopFilesystem):
         client.write(hdfs_path, data=b"", overwrite=False)
 
 
-def use_webhdfs(runner, webhdfs=True):
+def use_job_filesystems(runner, webhdfs=True):
     """Give an mrjob HadoopJobRunner (before ``run()``) the filesystems of a job's files:
     ``file://`` URIs (a ``hadoop_tmp_dir`` on this machine, e.g. for Hadoop's local framework)
     as local files, where mrjob would start a ``hadoop fs`` JVM per file, and ``hdfs://``
