@@ -385,17 +385,31 @@ def network_lost(load_run):
 
 # -- another CPU's float kernels ---------------------------------------------------------------
 
+def cpu_flags():
+    """The CPU's feature flags (/proc/cpuinfo: "avx2", "avx512f", ...); empty where there is
+    no /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return []
+
+
+def float_kernels():
+    """The newest x86 vector instruction set of this CPU, which numpy's SIMD loops and
+    OpenBLAS's kernels (both chosen by CPU) use: "avx512f", "avx2", or None for another CPU
+    (none of them, or not x86); figures to the last bit are recorded per set."""
+    flags = cpu_flags()
+    return next((name for name in ("avx512f", "avx2") if name in flags), None)
+
+
 def another_cpus_kernels():
     """Environment variables under which numpy, in a new process, computes as on a CPU one
     generation older than this one (an AVX2 CPU here if this one has AVX-512, else an AVX
     one): OpenBLAS's kernels for it (OPENBLAS_CORETYPE) and numpy's own SIMD loops without
     the newer instructions (NPY_DISABLE_CPU_FEATURES). Skips the test where neither can be
     simulated (no /proc/cpuinfo, no AVX2, a numpy without OpenBLAS)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        flags = []
+    flags = cpu_flags()
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
     if "avx2" not in flags or "openblas" not in blas.lower():
         pytest.skip(f"cannot simulate another CPU's kernels here (CPU flags: {len(flags)}, "
