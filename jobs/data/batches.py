@@ -18,7 +18,8 @@ def validate_chunk(values, cfg):
     if cfg.kind == "tokens":
         if values.ndim != 1:
             raise BadRecord("wrong kind", "series record given to a token model")
-        if values.size and (values.min() < 0 or values.max() >= cfg.vocab_size):
+        # (ids decode from unsigned integers, so only the largest can be out of range)
+        if values.size and values.max() >= cfg.vocab_size:
             raise BadRecord("token id out of vocabulary", f"ids must be < {cfg.vocab_size}")
     else:
         if values.ndim != 2:
