@@ -113,6 +113,17 @@ def series_rows_in_process(state, dataset, split, horizon, season, network, tota
     return fitted, sum(bad.values())
 
 
+# The series a reduce task of the series job takes: each costs its ETS fits (about 0.5 s, a
+# minute per reduce task), while each reduce task costs a task's start, a container on YARN.
+SERIES_PER_REDUCER = 100
+
+
+def series_reducers(series, shards):
+    """The reduce tasks of the series job for ``series`` series read from ``shards`` input
+    shards: one per :data:`SERIES_PER_REDUCER` series, at most one per shard, at least one."""
+    return max(1, min(shards, math.ceil(series / SERIES_PER_REDUCER)))
+
+
 def series_job(state, dataset, runner):
     """(run, splits): ``run(plan, collect=list)`` runs the MapReduce job
     :class:`jobs.mr.series_score.MRSeriesScore` over every shard of ``dataset`` on ``runner``
@@ -121,7 +132,7 @@ def series_job(state, dataset, runner):
 
     splits = {name: dataset.shard_uris(name) for name in dataset.splits()}
     inputs = [uri for uris in splits.values() for uri in uris]
-    args = ["--reducers", str(max(1, len(inputs)))]
+    args = ["--reducers", str(series_reducers(len(series_names(dataset.meta)), len(inputs)))]
 
     def run(plan, collect=list):
         files = {"--meta": json.dumps(dataset.meta).encode(), "--plan": plan}

@@ -42,7 +42,11 @@ def same_series_tables(a, b):
         assert numbers == pytest.approx({name: theirs[name] for name in numbers}, rel=1e-9)
 
 
-def test_a_panel_is_scored_by_the_mapreduce_job_with_the_numbers_of_this_process(panel_run):
+@pytest.mark.parametrize("series_per_reducer", [scoring.SERIES_PER_REDUCER, 1],
+                         ids=["one reducer", "a reducer per shard"])
+def test_a_panel_is_scored_by_the_mapreduce_job_with_the_numbers_of_this_process(
+        panel_run, monkeypatch, series_per_reducer):
+    monkeypatch.setattr(scoring, "SERIES_PER_REDUCER", series_per_reducer)
     here = scoring.evaluate(panel_run[1], runner=None, network=True)
     job = scoring.evaluate(panel_run[1], runner=INLINE, network=True)
     assert (here["runner"], job["runner"]) == ("process", "inline") and job["split"] == "test"
@@ -50,6 +54,12 @@ def test_a_panel_is_scored_by_the_mapreduce_job_with_the_numbers_of_this_process
     same_series_tables(here, job)
     assert job["mse"] == pytest.approx(here["mse"], rel=1e-12)
     assert (job["season"], job["ar_order"]) == (here["season"], here["ar_order"])
+
+
+def test_the_series_job_runs_a_reducer_per_hundred_series_at_most_one_per_shard():
+    assert [scoring.series_reducers(series, shards=6)
+            for series in (1, 10, 100, 101, 450, 10**6)] == [1, 1, 1, 2, 5, 6]
+    assert scoring.series_reducers(0, shards=0) == 1
 
 
 def test_a_run_that_uses_its_classical_forecaster_is_scored_by_the_job_as_in_this_process(
