@@ -19,6 +19,7 @@ the data. :func:`report` and :func:`series_report` turn sums into metrics.
 """
 import json
 import math
+import weakref
 
 import numpy as np
 
@@ -141,16 +142,32 @@ def series_job(state, dataset, runner):
     return run, splits
 
 
-def job_history(run, splits, split):
-    """The history statistics of every sequence before ``split``'s held-out part, summed:
-    the history pass of ``run`` (:func:`series_job`), one record per reduce task."""
+# job_history's sums, per dataset object (a command loads its dataset once) and runner
+_JOB_HISTORIES = weakref.WeakKeyDictionary()
+
+
+def job_history(state, dataset, runner, split):
+    """The history statistics of every sequence before ``split``'s held-out part
+    (:data:`jobs.mr.series_rows.WHOLE`: every step), summed, by the history pass of the
+    series job on ``runner`` (:func:`series_job`; a record per reduce task).
+
+    The pass sums every history a command may fit on at once: before the validation part,
+    before the test part, and the whole. They are kept for ``dataset``, so that a
+    ``forecast`` that weighs its classical forecasters on the validation part and then
+    refits its base on every step runs one history pass, not two."""
     from jobs.mr.series_score import HISTORY
 
-    stats = {}
-    for key, value in run(plan_bytes(split, 1, splits=splits)).output:
-        if key == HISTORY:
-            stats = add_history(stats, history_from_json(value))
-    return stats
+    kept = _JOB_HISTORIES.setdefault(dataset, {}).setdefault(repr(runner), {})
+    if split not in kept:
+        run, splits = series_job(state, dataset, runner)
+        histories = dict.fromkeys([split, *(s for s in dataset.splits() if s != "train"), WHOLE])
+        sums = dict.fromkeys(histories, {})
+        for key, value in run(plan_bytes(split, 1, splits=splits, histories=histories)).output:
+            if key == HISTORY:
+                for name, stats in value.items():
+                    sums[name] = add_history(sums[name], history_from_json(stats))
+        kept.update(sums)
+    return kept[split]
 
 
 def series_rows_with_job(state, dataset, split, horizon, season, network, totals, runner):
@@ -158,10 +175,10 @@ def series_rows_with_job(state, dataset, split, horizon, season, network, totals
     :class:`jobs.mr.series_score.MRSeriesScore` on ``runner``: the history statistics summed
     over its reducers, the pooled baselines fitted here, then the rows, added to ``totals``
     (a RowTotals) as they are read."""
-    run, splits = series_job(state, dataset, runner)
-    stats = job_history(run, splits, split)
+    stats = job_history(state, dataset, runner, split)
     fitted = fit_history(stats, season, dataset.meta, prepared_ar(dataset, split))
     calibration = calibration_fitted(dataset, split, fitted)
+    run, splits = series_job(state, dataset, runner)
     scored = run(plan_bytes(split, horizon, fitted, network, splits, calibration),
                  collect=lambda pairs: [totals.add(row_from_json(row)) for _, row in pairs][:0])
     return fitted, int(scored.counters.get(COUNTERS, {}).get("bad records", 0))
@@ -183,7 +200,7 @@ def refitted_baselines(state, dataset, runner=None, run=None):
             for part in sequence_parts(dataset, WHOLE, state.model):
                 stats = add_history(stats, history_statistics(part, dataset.meta))
         else:
-            stats = job_history(*series_job(state, dataset, runner), WHOLE)
+            stats = job_history(state, dataset, runner, WHOLE)
         return fit_history(stats, 0, dataset.meta)
 
     return kept_in_run(run, REFITTED_BASE, {"data": dataset.fingerprint}, fit,

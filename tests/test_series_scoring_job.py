@@ -12,7 +12,7 @@ from jobs.hadoop.launch import RunnerOptions
 from jobs.mr.series_score import HISTORY, MRSeriesScore
 from jobs.preparing import api as preparing
 from jobs.run.trained import load_run
-from jobs.mr.series_rows import (SequencePart, add_history, fit_history, history_statistics,
+from jobs.mr.series_rows import (WHOLE, SequencePart, add_history, fit_history, history_statistics,
                                  plan_bytes, sequence_parts)
 from jobs.training import RunSpec, train
 from rnn_core import baselines
@@ -72,14 +72,37 @@ def test_a_run_that_uses_its_classical_forecaster_is_scored_by_the_job_as_in_thi
     same_series_tables(here, job)
 
 
-def test_a_reducer_emits_one_record_of_history_sums_whatever_its_number_of_series(panel_run,
+def test_a_forecast_that_refits_its_classical_base_runs_one_history_pass(panel_run,
+                                                                        monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from jobs import generating
+
+    run = shutil.copytree(panel_run[1], tmp_path / "run")   # nothing kept by other tests
+    for kept in (scoring.VALID_FORECASTERS, scoring.REFITTED_BASE):
+        (run / kept).unlink(missing_ok=True)
+
+    monkeypatch.setattr(generating, "load_run", network_lost(generating.load_run))
+    passes, refits = [], []
+    run_job, refit = scoring.run_job_with_state, scoring.refitted_baselines
+    monkeypatch.setattr(scoring, "run_job_with_state", lambda *args, files, **kwargs: (
+        passes.append(json.loads(files["--plan"])["pass"]), run_job(*args, files=files, **kwargs))[1])
+    monkeypatch.setattr(scoring, "refitted_baselines", lambda *args: (
+        refits.append(args), refit(*args))[1])
+    generating.forecast_run(str(run), 3, series_id="north", runner=INLINE)
+    assert len(refits) == 1                  # the base refitted on every step: WHOLE's history
+    assert passes == ["history", "score"]    # and the validation part's, in one pass
+
+
+def test_a_reducer_emits_one_record_of_history_sums_per_split_whatever_its_series(panel_run,
                                                                                    tmp_path):
     from rnn_core.serialization import save_arrays
 
     state, dataset = load_run(panel_run[1])
     save_arrays(tmp_path / "state.npz", state.to_arrays())
     (tmp_path / "meta.json").write_bytes(dataset.store.read_bytes("meta.json"))
-    (tmp_path / "plan.json").write_bytes(plan_bytes("test", 1))
+    (tmp_path / "plan.json").write_bytes(plan_bytes("test", 1, histories=["test", WHOLE]))
     job = MRSeriesScore(["--state", str(tmp_path / "state.npz"), "--meta",
                          str(tmp_path / "meta.json"), "--plan", str(tmp_path / "plan.json")])
     job.reducer_init()
@@ -90,9 +113,10 @@ def test_a_reducer_emits_one_record_of_history_sums_whatever_its_number_of_serie
     for seq, values in sorted(lines.items()):
         assert list(job.reducer(seq, values)) == []
     (key, sums), = job.reducer_final()
-    assert key == HISTORY and len(lines) == len(STATIONS)
-    assert sums["ar.steps"] == sum(len(part.sequence[:part.fit_end]) for part in
-                                   sequence_parts(dataset, "test", state.model))
+    assert key == HISTORY and len(lines) == len(STATIONS) and set(sums) == {"test", WHOLE}
+    for split in sums:
+        assert sums[split]["ar.steps"] == sum(len(part.sequence[:part.fit_end]) for part in
+                                              sequence_parts(dataset, split, state.model))
 
 
 def test_a_bad_record_is_skipped_and_counted_by_the_job_as_in_this_process(panel_run, tmp_path):

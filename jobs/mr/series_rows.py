@@ -468,14 +468,17 @@ def history_from_json(stats):
             for k, v in stats.items()}
 
 
-def plan_bytes(split, horizon, fitted=None, network=True, splits=None, calibration=None):
+def plan_bytes(split, horizon, fitted=None, network=True, splits=None, calibration=None,
+               histories=None):
     """The ``--plan`` file of :mod:`jobs.mr.series_score`: which pass (history without
     ``fitted``, else score), the split, horizon, the fitted season, AR and ARX, whether the
-    model is scored, which shard URIs hold which split ({split: [uri]}), and
+    model is scored, which shard URIs hold which split ({split: [uri]}),
     ``calibration``: the fitted baselines of the validation part, to calibrate intervals on
-    (None: none)."""
+    (None: none), and for the history pass the splits whose histories it sums (default
+    ``[split]``)."""
     plan = {"pass": "score" if fitted else "history", "split": split, "horizon": horizon,
-            "network": network, "splits": splits or {}}
+            "network": network, "splits": splits or {},
+            "histories": list(histories or [split])}
     if fitted:
         plan.update(fitted_to_plan(fitted))
     if calibration:

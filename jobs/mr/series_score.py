@@ -7,8 +7,10 @@ the task's input file (``splits`` in the ``--plan``; exact because a split of th
 shards never spans files). A reducer joins back one sequence at a time, so its memory is
 one sequence, and with the ``--plan``'s pass
 
-* ``history``: adds the sequence's history statistics to its own and emits their sum
-  once, in ``reducer_final`` (O(p²) per reducer, whatever the number of series);
+* ``history``: adds the sequence's history statistics before the held-out part of each
+  split of the plan's ``histories`` to its own, and emits their sums once, in
+  ``reducer_final`` ({split: sums}, O(p²) per split and reducer, whatever the number of
+  series);
 * ``score``: emits the sequence's row of error sums (:func:`jobs.mr.series_rows.score_part`),
   a few numbers per forecaster; with the plan's ``calibration``, also how many of its
   targets lie inside the intervals calibrated on its own validation part
@@ -83,12 +85,15 @@ class MRSeriesScore(TaskJob):
                 records.setdefault(split, []).append(read_chunk(line, self.state.model))
             except BadRecord as bad:
                 count_bad_record(self, bad, split)
+        if self.plan["pass"] == HISTORY:
+            for split in self.plan["histories"]:
+                part = sequence_part(seq, records, split)
+                if part is not None:
+                    self.history[split] = add_history(self.history.get(split, {}),
+                                                      history_statistics(part, self.meta))
+            return
         part = sequence_part(seq, records, self.plan["split"])
         if part is None:
-            return
-        if self.plan["pass"] == HISTORY:
-            self.history = add_history(self.history,
-                                       history_statistics(part, self.meta))
             return
         calibration = self.calibration and row_calibration(
             self.state, self.meta, sequence_part(seq, records, "valid"), self.plan["horizon"],
@@ -100,7 +105,7 @@ class MRSeriesScore(TaskJob):
 
     def reducer_final(self):
         if self.plan["pass"] == HISTORY and self.history:
-            yield HISTORY, to_json(self.history)
+            yield HISTORY, {split: to_json(stats) for split, stats in self.history.items()}
 
 
 if __name__ == "__main__":
