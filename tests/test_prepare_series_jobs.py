@@ -7,7 +7,7 @@ import uuid
 import numpy as np
 import pytest
 from helpers import (DAYS, STATIONS, network_lost, require_dev_cluster, station_values,
-                     write_station_table)
+                     write_local_framework_conf, write_station_table)
 
 from jobs.preparing import api as preparing
 from jobs.data import chunks
@@ -261,16 +261,24 @@ def test_text_keeps_two_parts_and_refuses_a_test_part(tmp_path):
 
 # -- on the Hadoop dev cluster (skipped without one) --------------------------------------------
 
+def on_yarn_in_the_slow_set(covered_by):
+    """The marks of a case in YARN's task containers, in the slow set outside CI (docs/testing.md)."""
+    return [pytest.mark.yarn, pytest.mark.slow,
+            pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
+                               reason=f"slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, {covered_by}")]
+
+
 @pytest.mark.hadoop
-@pytest.mark.yarn
-@pytest.mark.parametrize("test", [   # with a test part (3 parts' shards), and without
-    0.2, pytest.param(0.0, marks=[
-        pytest.mark.slow,
-        pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
-                           reason="slow: set HADOOP_RNN_SLOW_TESTS=1; in CI, the table with a "
-                           "test part here, and without one on every other runner "
-                           "(test_the_dataset_bytes_do_not_depend_on_the_runner)")])])
-def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path, test):
+@pytest.mark.parametrize("test, on_yarn", [   # with a test part (3 parts' shards), and without
+    pytest.param(0.2, False, id="0.2-local framework"),
+    pytest.param(0.2, True, id="0.2-yarn", marks=on_yarn_in_the_slow_set(
+        "the same table in Hadoop's local framework; the epochs on YARN run the hadoop "
+        "runner's jobs in task containers")),
+    pytest.param(0.0, True, id="0.0-yarn", marks=on_yarn_in_the_slow_set(
+        "the table with a test part in Hadoop's local framework, and without one on every "
+        "other runner (test_the_dataset_bytes_do_not_depend_on_the_runner)"))])
+def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, tmp_path, test,
+                                                                     on_yarn):
     require_dev_cluster()
     raw = open_store(f"hdfs:///tmp/test-series-raw/{uuid.uuid4().hex}")
     out = open_store(f"hdfs:///tmp/test-series-ds/{uuid.uuid4().hex}")
@@ -278,8 +286,9 @@ def test_a_table_on_hdfs_prepares_the_bytes_of_the_local_inline_run(table_dir, t
         for path in sorted(table_dir.iterdir()):
             raw.upload(path.name, str(path))
         local = prepare_table([table_dir], tmp_path / "local", test=test)
-        remote = prepare_table([raw.uri()], out.uri(), runner=RunnerOptions(runner="hadoop"),
-                               test=test)
+        conf = None if on_yarn else write_local_framework_conf(tmp_path)
+        remote = prepare_table([raw.uri()], out.uri(), test=test,
+                               runner=RunnerOptions(runner="hadoop", conf=conf))
         for split in Dataset(str(tmp_path / "local")).splits():
             for name in local[split]:
                 assert out.read_bytes(name) == (tmp_path / "local" / name).read_bytes()
