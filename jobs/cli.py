@@ -123,7 +123,8 @@ def add_runner_flags(parser, runners=RUNNERS, default="inline", help=None):
     parser.add_argument("--mrjob-conf", help="mrjob.conf to use, over $MRJOB_CONF (default: "
                         "$MRJOB_CONF if set, which wins over conf/mrjob.conf of a source "
                         "checkout; without either, mrjob's own ~/.mrjob.conf)")
-    parser.add_argument("--python-bin", help="Python interpreter for tasks (default: this one)")
+    parser.add_argument("--python-bin", help="Python interpreter for tasks (default: the "
+                        "mrjob.conf's python_bin, else this one)")
 
 
 def runner_options(args, **more):
