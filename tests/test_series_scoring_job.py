@@ -43,7 +43,7 @@ def same_series_tables(a, b):
 
 
 @pytest.mark.parametrize("series_per_reducer", [scoring.SERIES_PER_REDUCER, 1],
-                         ids=["one reducer", "a reducer per shard"])
+                         ids=["one reducer", "a reducer per series"])
 def test_a_panel_is_scored_by_the_mapreduce_job_with_the_numbers_of_this_process(
         panel_run, monkeypatch, series_per_reducer):
     monkeypatch.setattr(scoring, "SERIES_PER_REDUCER", series_per_reducer)
