@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SMALL, load_run_state, train_small
+from helpers import SMALL, load_run_state, train_small, write_text_data
 
 from jobs.data.dataset import write_dataset
 from jobs.run.checkpoint import FAULT_ENV
@@ -44,13 +44,17 @@ def driver_env(tmp_path, fault=""):
     return {**os.environ, "TMPDIR": str(tmp), FAULT_ENV: fault}
 
 
-def reference_run(data_dir, tmp_path):
-    """θ after an uninterrupted run of the same command, and that run's wall time."""
-    run_dir = str(tmp_path / "uninterrupted")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The kill tests' dataset and the run they must end like: an uninterrupted run of the
+    same command. Returns (data_dir, its RunState, its wall time in seconds)."""
+    tmp = tmp_path_factory.mktemp("uninterrupted")
+    data_dir = write_text_data(tmp / "data")[0]
+    run_dir = str(tmp / "run")
     started = time.monotonic()
-    subprocess.run(train_command(data_dir, run_dir), env=driver_env(tmp_path), check=True,
+    subprocess.run(train_command(data_dir, run_dir), env=driver_env(tmp), check=True,
                    capture_output=True)
-    return load_run_state(run_dir).theta, time.monotonic() - started
+    return data_dir, load_run_state(run_dir), time.monotonic() - started
 
 
 def check_nothing_half_done(run_dir):
@@ -101,44 +105,44 @@ def run_killing_at_random(command, rng, env, max_delay, max_kills=4):
         return killed_at
 
 
-def random_kill_trials(text_data, tmp_path, trials, seed):
-    theta, seconds = reference_run(text_data[0], tmp_path)
+def random_kill_trials(uninterrupted, tmp_path, trials, seed):
+    data_dir, reference, seconds = uninterrupted
     rng = random.Random(seed)
     kills = []
     for trial in range(trials):
         run_dir = str(tmp_path / f"trial-{trial}")
         # delays up to 90% of an uninterrupted run's time: most runs are killed at least
         # once, at start-up, inside a job or around a commit, however fast the machine is
-        kills.append(run_killing_at_random(train_command(text_data[0], run_dir), rng,
+        kills.append(run_killing_at_random(train_command(data_dir, run_dir), rng,
                                            driver_env(tmp_path), max_delay=0.9 * seconds))
-        check_finished_like_uninterrupted(run_dir, theta)
+        check_finished_like_uninterrupted(run_dir, reference.theta)
     print(f"{trials} trials; epochs committed at each kill, per trial: {kills}")
     assert sum(map(len, kills)) >= trials, f"too few kills to test anything: {kills}"
 
 
-def test_driver_killed_at_random_points_ends_bit_identical(text_data, tmp_path):
-    random_kill_trials(text_data, tmp_path, trials=5, seed=2026)
+def test_driver_killed_at_random_points_ends_bit_identical(uninterrupted, tmp_path):
+    random_kill_trials(uninterrupted, tmp_path, trials=5, seed=2026)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("HADOOP_RNN_SLOW_TESTS") != "1",
                     reason="slow: set HADOOP_RNN_SLOW_TESTS=1")
-def test_driver_killed_at_many_random_points_ends_bit_identical(text_data, tmp_path):
-    random_kill_trials(text_data, tmp_path, seed=int(os.environ.get("HADOOP_RNN_KILL_SEED", 7)),
+def test_driver_killed_at_many_random_points_ends_bit_identical(uninterrupted, tmp_path):
+    random_kill_trials(uninterrupted, tmp_path, seed=int(os.environ.get("HADOOP_RNN_KILL_SEED", 7)),
                        trials=int(os.environ.get("HADOOP_RNN_KILL_TRIALS", 25)))
 
 
 @pytest.mark.parametrize("point", ["kill-before-commit", "kill-after-ckpt", "kill-after-best",
                                    "kill-after-latest"])
-def test_driver_killed_at_a_commit_point_ends_bit_identical(text_data, tmp_path, point):
-    theta, _ = reference_run(text_data[0], tmp_path)
+def test_driver_killed_at_a_commit_point_ends_bit_identical(uninterrupted, tmp_path, point):
+    data_dir, reference, _ = uninterrupted
     run_dir = str(tmp_path / "run")
-    command = train_command(text_data[0], run_dir)
+    command = train_command(data_dir, run_dir)
     killed = subprocess.run(command, env=driver_env(tmp_path, f"{point}:2"), capture_output=True)
     assert killed.returncode == -signal.SIGKILL
     check_nothing_half_done(run_dir)
     assert subprocess.run(command, env=driver_env(tmp_path), capture_output=True).returncode == 0
-    check_finished_like_uninterrupted(run_dir, theta)
+    check_finished_like_uninterrupted(run_dir, reference.theta)
 
 
 def test_driver_killed_after_a_sync_round_resumes_mid_epoch_and_ends_bit_identical(text_data,
@@ -188,17 +192,16 @@ def test_driver_killed_after_its_last_checkpoint_repairs_latest_and_validates_on
 
 
 def test_driver_killed_between_the_last_epoch_and_its_validation_ends_bit_identical(
-        text_data, tmp_path):
-    theta, _ = reference_run(text_data[0], tmp_path)
-    reference = load_run_state(str(tmp_path / "uninterrupted"))
+        uninterrupted, tmp_path):
+    data_dir, reference, _ = uninterrupted
     run_dir = str(tmp_path / "run")
-    command = train_command(text_data[0], run_dir)
+    command = train_command(data_dir, run_dir)
     killed = subprocess.run(command, env=driver_env(tmp_path, f"kill-before-validation:{EPOCHS}"),
                             capture_output=True)
     assert killed.returncode == -signal.SIGKILL
     assert load_run_state(run_dir).history[-1]["valid_pending"] is True
     assert subprocess.run(command, env=driver_env(tmp_path), capture_output=True).returncode == 0
-    check_finished_like_uninterrupted(run_dir, theta)
+    check_finished_like_uninterrupted(run_dir, reference.theta)
     assert ([m["valid_loss"] for m in load_run_state(run_dir).history]
             == [m["valid_loss"] for m in reference.history])
 

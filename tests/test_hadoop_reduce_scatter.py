@@ -46,7 +46,7 @@ def metrics(run):
 @pytest.mark.parametrize("every_r", [
     pytest.param((1, 7), id="r-1-7"),  # one reducer, and seven: Hadoop's partitioner at work
     pytest.param((1, 2, 4, 7), id="r-1-2-4-7", marks=slow_set(
-        "R = 1 and 7 here and R = 1, 2, 4, 7 on the inline and local runners "
+        "R = 1 and 7 here, R = 1, 2, 4, 7 on the inline runner and 1, 7 on the local one "
         "(test_reduce_scatter.py)"))])
 def test_hadoop_partitioner_and_sort_give_the_same_theta_for_any_r_in_3_grouped_tasks(
         twelve_shards, hdfs_dir, local_framework_conf, every_r):

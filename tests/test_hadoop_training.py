@@ -1,45 +1,52 @@
 """Training on the dev Hadoop cluster: data and run directory on HDFS, epochs as Hadoop jobs.
 
 Needs ``eval "$(scripts/hadoop-dev-cluster start)"``; skipped without it, failing under CI=true.
-One test runs on real YARN containers; the others use Hadoop's local framework
-(``mapreduce.framework.name=local``: Streaming in one JVM against HDFS), which is faster.
+The tests marked ``yarn`` run on real YARN containers; the others use Hadoop's local framework
+(``mapreduce.framework.name=local``: Streaming in one JVM against HDFS), which is faster, or
+keep only the run directory on HDFS.
 """
 import os
 
 import numpy as np
 import pytest
 from helpers import (SMALL, copy_to_store, hadoop_rnn, hdfs_test_dir, load_run_state,
-                     write_local_framework_conf, write_text_data)
+                     slow_set, write_local_framework_conf, write_text_data)
 
 from jobs.storage import open_store
 
 pytestmark = pytest.mark.hadoop
 
 
-@pytest.mark.yarn
-def test_gradient_epoch_on_yarn_equals_the_inline_runner(train_only_text_data, hdfs_dir,
-                                                         tmp_path):
+@pytest.mark.parametrize("on_yarn", [
+    pytest.param(False, id="local framework"),
+    pytest.param(True, id="yarn", marks=[pytest.mark.yarn, *slow_set(
+        "its local framework case: the same two-step job through Hadoop's partitioner and "
+        "sort on HDFS; the epochs on YARN run the hadoop runner's jobs in task containers")])])
+def test_gradient_epoch_in_three_slices_with_a_clip_equals_the_inline_runner(
+        train_only_text_data, hdfs_dir, tmp_path, on_yarn):
     text_data = train_only_text_data   # no validation split: no scoring job after the epoch
     data = copy_to_store(text_data[0], hdfs_dir + "/data")
     run = f"{hdfs_dir}/run"
+    conf = [] if on_yarn else ["--mrjob-conf", write_local_framework_conf(tmp_path)]
     # θ in 3 slices over 3 reduce tasks, clipped to the exact global norm (the job's 2nd step)
-    hadoop_rnn("train", "--runner", "hadoop", "--data", data.uri(), "--run", run, *SMALL,
+    hadoop_rnn("train", "--runner", "hadoop", *conf, "--data", data.uri(), "--run", run, *SMALL,
                "--mode", "gradient", "--epochs", "1", "--reducers", "3", "--clip", "0.05")
     inline = str(tmp_path / "inline-run")
     hadoop_rnn("train", "--runner", "inline", "--data", text_data[0], "--run", inline, *SMALL,
                "--mode", "gradient", "--epochs", "1", "--clip", "0.05")
-    on_yarn = load_run_state(run).theta
+    on_hadoop = load_run_state(run).theta
     reference = load_run_state(inline).theta
-    assert np.max(np.abs(on_yarn - reference)) / np.max(np.abs(reference)) < 1e-9
+    assert np.max(np.abs(on_hadoop - reference)) / np.max(np.abs(reference)) < 1e-9
     names = open_store(run).list()
     assert {"latest.npz", "ckpt-000001.npz", "metrics.jsonl"} <= set(names)
 
 
-def test_resume_from_an_hdfs_checkpoint_is_bit_identical(train_only_text_data, hdfs_dir,
-                                                         local_framework_conf):
-    data = copy_to_store(train_only_text_data[0], hdfs_dir + "/data").uri()
-    common = ["--runner", "hadoop", "--mrjob-conf", local_framework_conf, "--data", data,
-              *SMALL, "--mode", "average"]
+def test_a_run_resumed_from_its_hdfs_checkpoint_ends_bit_identical(train_only_text_data,
+                                                                   hdfs_dir):
+    # the driver checkpoints and resumes whatever the runner (its epochs on Hadoop equal the
+    # inline runner's: the tests above), so the epochs run inline and the run is on HDFS
+    common = ["--runner", "inline", "--data", train_only_text_data[0], *SMALL, "--mode",
+              "average"]
     straight, resumed = f"{hdfs_dir}/straight", f"{hdfs_dir}/resumed"
     hadoop_rnn("train", *common, "--run", straight, "--epochs", "2")
     hadoop_rnn("train", *common, "--run", resumed, "--epochs", "1")

