@@ -186,14 +186,16 @@ def test_gradient_mode_epoch_matches_across_inline_and_local_runners(text_data, 
 
 
 @pytest.mark.matrix
-def test_the_local_runner_never_forks_the_driver(text_data, tmp_path, monkeypatch):
-    # the driver has threads (the run lock's heartbeat, pyarrow's): a fork of it may deadlock
+def test_the_local_runner_never_forks_the_driver(train_only_text_data, tmp_path, monkeypatch):
+    # the driver has threads (the run lock's heartbeat, pyarrow's): a fork of it may deadlock.
+    # A scoring job would start its tasks as the epoch job does: one job is enough.
     def no_fork():
         raise AssertionError("the driver forked")
 
     monkeypatch.setattr(os, "fork", no_fork)
     run = str(tmp_path / "run")
-    assert train_small(text_data[0], run, "--epochs", "1", "--runner", "local") == EXIT_OK
+    assert train_small(train_only_text_data[0], run, "--epochs", "1", "--runner",
+                       "local") == EXIT_OK
     assert load_run_state(run).epoch == 1
 
 
