@@ -56,6 +56,8 @@ public class DevCluster {
 
     HdfsConfiguration conf = new HdfsConfiguration();
     conf.setInt("dfs.replication", 1);
+    // the deleted-block scrubber's wake-ups (conf/hadoop-dev/cluster.properties says why)
+    conf.setLong("dfs.namenode.block.deletion.unlock.interval.ms", 250);
     conf.set("hadoop.proxyuser." + System.getProperty("user.name") + ".hosts", "*");
     Configuration client = new Configuration(false);
     if (kerberos) {
