@@ -139,7 +139,8 @@ def test_average_mode_theta_is_bit_identical_for_any_number_of_reducers(train_on
     runs = {r: train_with_reducers(train_only_text_data, tmp_path, runner, r, "--mode", "average")
             for r in every_r}
     reference = theta_of(runs[1]).tobytes()
-    assert [theta_of(run).tobytes() == reference for run in runs.values()] == [True] * len(every_r)
+    same = {r: theta_of(run).tobytes() == reference for r, run in runs.items()}
+    assert same == dict.fromkeys(every_r, True)
     m1, m7 = metrics_of(runs[1])[0], metrics_of(runs[7])[0]
     assert m1["reducer_bytes_max"] == m1["shuffle_bytes"] > 0
     assert m7["reducer_bytes_max"] < m7["shuffle_bytes"]
