@@ -16,8 +16,9 @@ from helpers import (REPO, SMALL, SUNSPOTS_SERIES, copy_to_store, hadoop_rnn, hd
                      make_run, prepare_cli, write_local_framework_conf, write_text_data)
 
 # the test files handed out first, in this order (pytest_collection_modifyitems)
-FIRST = ["tests/test_readme_walkthroughs.py", "tests/test_kerberos_cluster.py",
-         "tests/test_ha_cluster.py", "tests/test_webhdfs_fallback.py"]
+FIRST = {path: rank for rank, path in enumerate([
+    "tests/test_readme_walkthroughs.py", "tests/test_kerberos_cluster.py",
+    "tests/test_ha_cluster.py", "tests/test_webhdfs_fallback.py"])}
 
 try:
     from _pytest.nodeid import coerce_node_id   # pytest 9 and later
@@ -38,8 +39,7 @@ def pytest_collection_modifyitems(config, items):
     the production-shape clusters, which mostly wait (on kinit, a failover, `hadoop fs`): the
     scheduler hands out the rest in this order, so none of them starts last and leaves one
     worker running it while the other has nothing to do."""
-    items.sort(key=lambda item: FIRST.index(item.nodeid.split("::")[0])
-               if item.nodeid.split("::")[0] in FIRST else len(FIRST))
+    items.sort(key=lambda item: FIRST.get(item.nodeid.split("::")[0], len(FIRST)))
     for item in items:
         group = ("yarn" if item.get_closest_marker("yarn")
                  else "hadoop" if item.get_closest_marker("hadoop") else None)
