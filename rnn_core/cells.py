@@ -79,18 +79,23 @@ def sigmoid_(x):
 
 def lstm_gates_(a, scale, shift):
     """The LSTM's gates from their pre-activations a (B, 4H), in place: σ on the blocks of
-    i, f and o and tanh on g's as one tanh over all four, σ(x) = (1 + tanh(x / 2)) / 2.
-    scale, shift (4H,): 1/2, 1/2 on i, f and o and 1, 0 on g, for row-major a."""
+    i, f and o, tanh on g's.
+
+    Row-major a: one tanh over all four, σ(x) = (1 + tanh(x / 2)) / 2, with scale, shift
+    (4H,) 1/2, 1/2 on i, f and o and 1, 0 on g. Column-major a, each block one contiguous
+    run: σ(x) = 1 / (1 + e^-x) on i, f and o (numpy's float32 exp costs half its tanh) and
+    tanh on g."""
     H = a.shape[1] // 4
-    if a.flags.f_contiguous:        # each block one contiguous run: scalar ops on i, f, o
-        ifo = a[:, :2 * H], a[:, 3 * H:]
-        for s in ifo:
-            s *= 0.5
-        np.tanh(a, out=a)
-        for s in ifo:
-            s *= 0.5
-            s += 0.5
-    else:                           # whole rows: fewer passes
+    if a.flags.f_contiguous:
+        with np.errstate(over="ignore"):          # e^-x = inf where σ(x) = 0
+            for s in (a[:, :2 * H], a[:, 3 * H:]):
+                np.negative(s, out=s)
+                np.exp(s, out=s)
+                s += 1
+                np.divide(1, s, out=s)
+        g = a[:, 2 * H:3 * H]
+        np.tanh(g, out=g)
+    else:
         a *= scale
         np.tanh(a, out=a)
         a *= scale
@@ -171,8 +176,8 @@ class LSTM:
     In float32 at a batch of 32 and more the per-step arrays are column-major
     (step_array, column_major): numpy then hands the
     per-step products to sgemm as (G, H) · (H, B), and each gate block is one contiguous
-    run for the elementwise passes. That costs a transposing copy of each XP[t] and dXP[t],
-    less than it saves.
+    run for the elementwise passes (where σ is computed from exp: lstm_gates_). That costs
+    a transposing copy of each XP[t] and dXP[t], less than it saves.
     """
 
     n_states = 2
@@ -187,7 +192,9 @@ class LSTM:
         # XP's memory holds XP[t], then the activations A[t] in the per-step layout, then
         # (backward) dXP[t]: no other window-sized array
         A = step_view(XP)
-        xp_t = np.empty((B, G), dtype=dtype) if A is not XP else None
+        # XP[t] is copied out before its bytes become A[t], to rows padded so that the copy
+        # back, read across the rows, does not map every row to the same cache set
+        xp_t = np.empty((B, G + 16), dtype=dtype)[:, :G] if A is not XP else None
         Hs = window_array(K + 1, B, H, dtype)
         Cs = window_array(K + 1, B, H, dtype)
         tanh_C = window_array(K, B, H, dtype)

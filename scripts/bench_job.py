@@ -32,6 +32,9 @@ sys.path.insert(0, REPO)
 from jobs.hadoop.launch import default_blas_threads  # noqa: E402  (imports no numpy)
 
 default_blas_threads()
+from rnn_core.heap import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # the in-process variant's memory reused as in a task's
 from jobs.data.batches import iter_batches  # noqa: E402
 from jobs.cli import main as _cli_main  # noqa: E402
 

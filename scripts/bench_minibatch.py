@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from rnn_core import ModelConfig, init_params, loss_and_grad  # noqa: E402
+from rnn_core.heap import keep_freed_memory  # noqa: E402
 
 VOCAB = 84  # Shakespeare's characters
 
@@ -50,6 +51,7 @@ def main():
     parser.add_argument("--tokens", type=int, default=16384,
                         help="tokens per timing of the smallest model (fewer for larger ones)")
     args = parser.parse_args()
+    keep_freed_memory()  # as in a map task
     if min(args.batches + args.hidden + [args.steps, args.repeats, args.tokens]) < 1:
         parser.error("--hidden, --batches, --steps, --repeats and --tokens must be >= 1")
     for hidden in args.hidden:

@@ -114,7 +114,9 @@ def token_seconds(hidden, forward_only, repeats=9):
     import numpy as np
 
     from rnn_core import ModelConfig, init_params, loss_and_grad, loss_only
+    from rnn_core.heap import keep_freed_memory
 
+    keep_freed_memory()  # as in a map task
     cfg = ModelConfig(cell="lstm", hidden=hidden, vocab_size=84, dtype="float32")  # as trained
     theta = init_params(cfg, seed=0)
     rng = np.random.default_rng(0)

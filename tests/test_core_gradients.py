@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from rnn_core import ModelConfig, init_params, init_state, loss_and_grad, loss_only, step
+from rnn_core.cells import COLUMN_MAJOR_BATCH
 
 CELLS = ["rnn", "lstm", "gru"]
 
@@ -142,11 +143,13 @@ def test_truncated_bptt_matches_hand_unrolled_windows_with_carried_state(cell):
     assert rel_error(grad, num) < 1e-6
 
 
+# float32 at a batch of COLUMN_MAJOR_BATCH and more: the LSTM's column-major steps (cells.py)
+@pytest.mark.parametrize("B", [3, COLUMN_MAJOR_BATCH], ids=["small batch", "column-major batch"])
 @pytest.mark.parametrize("cell", CELLS)
-def test_float32_gradient_is_float32_and_close_to_float64(cell):
+def test_float32_gradient_is_float32_and_close_to_float64(cell, B):
     cfg64, theta = make_model(cell, "tokens")
     cfg32 = ModelConfig(**{**cfg64.to_dict(), "dtype": "float32"})
-    x, y, mask = make_batch(cfg64, B=3, T=5)
+    x, y, mask = make_batch(cfg64, B=B, T=5)
     loss64, _, grad64 = loss_and_grad(theta, cfg64, x, y, mask)
     loss32, _, grad32 = loss_and_grad(theta.astype(np.float32), cfg32, x, y, mask)
     assert grad32.dtype == np.float32

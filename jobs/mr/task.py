@@ -5,7 +5,8 @@ them: the driver checks every result for non-finite values and says what to do. 
 inline runner runs a task with ``sys.stderr`` replaced by a binary file, where the warnings
 module's text write raises ``TypeError`` and kills the task. So a task runs with numpy's
 floating-point warnings off, and any other warning is written as UTF-8 bytes when stderr is
-binary. On mrjob's local runner, the task processes start from threads of the driver, never
+binary. Its process keeps the memory numpy frees (:func:`rnn_core.heap.keep_freed_memory`),
+which its next minibatch reuses. On mrjob's local runner, the task processes start from threads of the driver, never
 from a fork of it (:func:`without_fork`).
 
 Test hook: ``--fail-first-attempt`` makes the first attempt of map task 0 raise before it
@@ -23,6 +24,8 @@ import numpy as np
 from mrjob.compat import jobconf_from_env
 from mrjob.job import MRJob
 from mrjob.local import LocalMRJobRunner, _TaskFailedException
+
+from rnn_core.heap import keep_freed_memory
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -117,6 +120,7 @@ class TaskJob(MRJob):
             raise RuntimeError(f"--fail-first-attempt: {attempt} fails on purpose (test hook)")
 
     def execute(self):
+        keep_freed_memory()  # the task's minibatches reuse one another's memory
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.showwarning = show_warning
             super().execute()
