@@ -16,10 +16,15 @@ thread (so use --threads 1), medians reported:
 FLOPs count the matrix products only (2mkn each). One JSON line per (cell, dtype):
 
     {"cell", "dtype", "tokens_per_s", "torch_tokens_per_s", "ratio", "gflops",
-     "gemm_gflops", "of_gemm", "large_gemm_gflops", "of_large_gemm", "gemm_ms", "rest_ms"}
+     "gemm_gflops", "of_gemm", "large_gemm_gflops", "of_large_gemm", "gemm_ms", "rest_ms",
+     "nonlinear_ms", "bound_of_large_gemm"}
 
 of_gemm = gflops / gemm_gflops (= gemm_ms over ours' time); rest_ms is ours' time minus
-gemm_ms: the elementwise passes, the loss, the Python around them.
+gemm_ms: the elementwise passes, the loss, the Python around them. nonlinear_ms is the
+part of it that is the cell's transcendental passes, timed alone: the gates' and the
+state's tanh or exp over one window, as cells.py computes them (window_nonlinearities).
+bound_of_large_gemm is the fraction of the large rate ours would reach if its products and
+those passes were all it did, every other elementwise pass, the loss and the Python free.
 
 With --map-task it also runs a training map task (jobs.mr.train_epoch, gradient mode, in
 this process under mrjob's sandbox) over the records of --map-batches such batches, and
@@ -170,6 +175,39 @@ def window_gemms(cell, dtype):
     ]
 
 
+def window_nonlinearities(cell, dtype):
+    """The transcendental passes of one window's forward as (count, ufunc, x, out): the gate
+    and state nonlinearities each cell computes per step, on arrays of its shapes and layouts
+    (the LSTM's σ from exp where its steps are column-major, from tanh elsewhere, as
+    cells.lstm_gates_ computes them)."""
+    import numpy as np
+    from rnn_core.cells import column_major
+
+    H = HIDDEN
+
+    def passes(ufunc, n, columns=slice(None), order="C"):
+        x, out = (np.full((BATCH, n), 0.5, dtype=dtype, order=order)[:, columns]
+                  for _ in range(2))
+        return T, ufunc, x, out
+    if cell == "rnn":
+        return [passes(np.tanh, H)]
+    if cell == "gru":        # σ on r and z (through tanh), tanh on n
+        return [passes(np.tanh, 3 * H, slice(0, 2 * H)),
+                passes(np.tanh, 3 * H, slice(2 * H, None))]
+    if column_major(np.dtype(dtype), BATCH):    # exp on i, f and o; tanh on g and on c
+        return [passes(np.exp, 2 * H, order="F"), passes(np.exp, H, order="F"),
+                passes(np.tanh, H, order="F"), passes(np.tanh, H, order="F")]
+    return [passes(np.tanh, 4 * H), passes(np.tanh, H)]
+
+
+def run_nonlinearities(passes):
+    def run():
+        for count, ufunc, x, out in passes:
+            for _ in range(count):
+                ufunc(x, out=out)
+    return run
+
+
 def gemm_flops(gemms):
     return sum(count * 2 * a.shape[0] * a.shape[1] * b.shape[1] for count, a, b, _ in gemms)
 
@@ -195,7 +233,8 @@ def bench_cell(cell, dtype, inputs, targets, args):
                                                                 dtype), "C")]
     runs = {"ours": ours(cell, dtype, inputs, targets),
             "torch": theirs(cell, dtype, inputs, targets, args.threads),
-            "gemms": run_gemms(gemms), "large": run_gemms(large)}
+            "gemms": run_gemms(gemms), "large": run_gemms(large),
+            "nonlinear": run_nonlinearities(window_nonlinearities(cell, dtype))}
     t = medians({name: fn for name, fn in runs.items() if fn}, args.repeats)
     flops = gemm_flops(gemms)
     gflops, gemm_gflops = flops / t["ours"] / 1e9, flops / t["gemms"] / 1e9
@@ -215,6 +254,9 @@ def bench_cell(cell, dtype, inputs, targets, args):
         "of_large_gemm": round(gflops / large_gflops, 3),
         "gemm_ms": round(t["gemms"] * 1e3, 2),
         "rest_ms": round((t["ours"] - t["gemms"]) * 1e3, 2),
+        "nonlinear_ms": round(t["nonlinear"] * 1e3, 2),
+        "bound_of_large_gemm": round(flops / (t["gemms"] + t["nonlinear"]) / 1e9
+                                     / large_gflops, 3),
     }
 
 

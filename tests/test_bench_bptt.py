@@ -19,5 +19,6 @@ def test_the_bptt_bench_reports_its_rate_against_the_same_products_and_the_map_t
     kernel, task = (json.loads(line) for line in done.stdout.splitlines())
     assert kernel["gflops"] == pytest.approx(kernel["of_gemm"] * kernel["gemm_gflops"], rel=0.01)
     assert kernel["gemm_ms"] > 0 and kernel["large_gemm_gflops"] > 0
+    assert kernel["nonlinear_ms"] > 0 and kernel["bound_of_large_gemm"] > 0
     assert task["tokens"] == 32 * 64 and task["map_task_tokens_per_s"] > 0
     assert os.listdir(tmp_path) == []
