@@ -11,7 +11,8 @@ network (the stacked model over a window, step-by-step inference), losses, bptt
 (loss_and_grad, loss_only, loss_and_outputs), optimizers, serialization, generate, checks (input checks),
 highway (the residual base a series model's output is added to), autoregression (the AR(p)
 fit), baselines (the classical forecasts a series model is compared with), smoothing (ETS,
-fitted by statsmodels).
+fitted by statsmodels), heap (keep_freed_memory: a training process reuses the memory of its
+last minibatch).
 """
 
 from .bptt import loss_and_grad, loss_and_outputs, loss_only
