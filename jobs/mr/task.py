@@ -6,8 +6,8 @@ inline runner runs a task with ``sys.stderr`` replaced by a binary file, where t
 module's text write raises ``TypeError`` and kills the task. So a task runs with numpy's
 floating-point warnings off, and any other warning is written as UTF-8 bytes when stderr is
 binary. Its process keeps the memory numpy frees (:func:`rnn_core.heap.keep_freed_memory`),
-which its next minibatch reuses. On mrjob's local runner, the task processes start from threads of the driver, never
-from a fork of it (:func:`without_fork`).
+which its next minibatch reuses. On mrjob's local runner, the task processes start from
+threads of the driver, never from a fork of it (:func:`without_fork`).
 
 Test hook: ``--fail-first-attempt`` makes the first attempt of map task 0 raise before it
 reads anything (Hadoop re-runs it; the driver passes it when ``HADOOP_RNN_FAULT`` says
