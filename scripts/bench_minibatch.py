@@ -51,9 +51,9 @@ def main():
     parser.add_argument("--tokens", type=int, default=16384,
                         help="tokens per timing of the smallest model (fewer for larger ones)")
     args = parser.parse_args()
-    keep_freed_memory()  # as in a map task
     if min(args.batches + args.hidden + [args.steps, args.repeats, args.tokens]) < 1:
         parser.error("--hidden, --batches, --steps, --repeats and --tokens must be >= 1")
+    keep_freed_memory()  # as in a map task
     for hidden in args.hidden:
         cfg = ModelConfig(cell=args.cell, hidden=hidden, vocab_size=VOCAB, dtype=args.dtype)
         theta = init_params(cfg, seed=0)
