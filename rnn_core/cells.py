@@ -77,12 +77,21 @@ def sigmoid_(x):
     return x
 
 
+def lstm_gate_affine(H, dtype):
+    """(scale, shift), each (4H,): 1/2, 1/2 on the blocks of i, f and o and 1, 0 on g's,
+    for lstm_gates_ on row-major pre-activations."""
+    scale = np.full(4 * H, 0.5, dtype=dtype)
+    shift = np.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H:3 * H], shift[2 * H:3 * H] = 1.0, 0.0
+    return scale, shift
+
+
 def lstm_gates_(a, scale, shift):
     """The LSTM's gates from their pre-activations a (B, 4H), in place: σ on the blocks of
     i, f and o, tanh on g's.
 
     Row-major a: one tanh over all four, σ(x) = (1 + tanh(x / 2)) / 2, with scale, shift
-    (4H,) 1/2, 1/2 on i, f and o and 1, 0 on g. Column-major a, each block one contiguous
+    from lstm_gate_affine. Column-major a, each block one contiguous
     run: σ(x) = 1 / (1 + e^-x) on i, f and o (numpy's float32 exp costs half its tanh) and
     tanh on g."""
     H = a.shape[1] // 4
@@ -201,9 +210,7 @@ class LSTM:
         Hs[0], Cs[0] = state
         hU = step_array(B, G, dtype)
         ig = step_array(B, H, dtype)
-        scale = np.full(G, 0.5, dtype=dtype)
-        shift = np.full(G, 0.5, dtype=dtype)
-        scale[2 * H:3 * H], shift[2 * H:3 * H] = 1.0, 0.0
+        scale, shift = lstm_gate_affine(H, dtype)
         for t in range(K):
             a = A[t]
             if xp_t is not None:                # XP[t] → A[t], the same bytes

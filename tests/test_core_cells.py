@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from rnn_core.cells import lstm_gates_
+from rnn_core.cells import lstm_gate_affine, lstm_gates_
 
 H = 3
 EXTREMES = [-1e30, -1e4, -100.0, -20.0, -1.0, -1e-8, 0.0, 1e-8, 1.0, 20.0, 100.0, 1e4, 1e30]
@@ -22,9 +22,7 @@ def pre_activations(dtype):
 def gates_in(a, order):
     """lstm_gates_ of a copy of ``a`` kept in memory order ``order``."""
     out = np.array(a, order=order)
-    scale = np.full(4 * H, 0.5, dtype=a.dtype)
-    shift = np.full(4 * H, 0.5, dtype=a.dtype)
-    scale[2 * H:3 * H], shift[2 * H:3 * H] = 1.0, 0.0
+    scale, shift = lstm_gate_affine(H, a.dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")           # an overflow warning fails the test
         lstm_gates_(out, scale, shift)

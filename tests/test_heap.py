@@ -49,7 +49,7 @@ def test_minibatches_after_keep_freed_memory_fault_in_no_new_pages():
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt's thresholds are glibc's")
 def test_without_it_every_minibatch_faults_in_its_arrays_again():
-    kept, faults = faults_per_minibatch("default")
+    _, faults = faults_per_minibatch("default")
     assert faults > 200
 
 
